@@ -1,0 +1,98 @@
+// Every setting the product honours, with Django / Djoser / SimpleJWT names and defaults, so a
+// settings.py ports over by name. Validated once at start-up; an invalid value stops the start.
+import { z } from "zod";
+
+const seconds = z.number().int().nonnegative();
+const url = z.string().min(1);
+
+export const djoserSchema = z.object({
+  LOGIN_FIELD: z.enum(["username", "email"]).optional(), // defaults to USERNAME_FIELD
+  USER_ID_FIELD: z.literal("id").default("id"),
+  SEND_ACTIVATION_EMAIL: z.boolean().default(false),
+  SEND_CONFIRMATION_EMAIL: z.boolean().default(false),
+  USER_CREATE_PASSWORD_RETYPE: z.boolean().default(false),
+  SET_PASSWORD_RETYPE: z.boolean().default(false),
+  SET_USERNAME_RETYPE: z.boolean().default(false),
+  PASSWORD_RESET_CONFIRM_RETYPE: z.boolean().default(false),
+  USERNAME_RESET_CONFIRM_RETYPE: z.boolean().default(false),
+  PASSWORD_RESET_SHOW_EMAIL_NOT_FOUND: z.boolean().default(false),
+  USERNAME_RESET_SHOW_EMAIL_NOT_FOUND: z.boolean().default(false),
+  PASSWORD_CHANGED_EMAIL_CONFIRMATION: z.boolean().default(false),
+  USERNAME_CHANGED_EMAIL_CONFIRMATION: z.boolean().default(false),
+  LOGOUT_ON_PASSWORD_CHANGE: z.boolean().default(false),
+  HIDE_USERS: z.boolean().default(true),
+  ACTIVATION_URL: url.default("#/activate/{uid}/{token}"),
+  PASSWORD_RESET_CONFIRM_URL: url.default("#/password/reset/confirm/{uid}/{token}"),
+  USERNAME_RESET_CONFIRM_URL: url.default("#/username/reset/confirm/{uid}/{token}"),
+  // Djoser falls back to the request's site; we never trust the Host header for links.
+  DOMAIN: z.string().min(1).default("localhost:8000"),
+  SITE_NAME: z.string().min(1).default("Portcullis"),
+  PROTOCOL: z.enum(["http", "https"]).default("http"),
+  // Portcullis extension: "shared" = Djoser's one key per user, returned again on every login
+  // until logout; "per_device" = a new key per login (knox-like), logout revokes only that key.
+  TOKEN_MODE: z.enum(["shared", "per_device"]).default("shared"),
+});
+
+export const simpleJwtSchema = z.object({
+  AUTH_HEADER_TYPES: z.array(z.string().regex(/^[!-~]+$/, "a prefix is one word of visible ASCII")).min(1).default(["Bearer"]),
+  AUTH_HEADER_NAME: z.string().default("HTTP_AUTHORIZATION"),
+  ACCESS_TOKEN_LIFETIME: seconds.default(300),
+  REFRESH_TOKEN_LIFETIME: seconds.default(86_400),
+  ROTATE_REFRESH_TOKENS: z.boolean().default(false),
+  BLACKLIST_AFTER_ROTATION: z.boolean().default(false),
+  UPDATE_LAST_LOGIN: z.boolean().default(false),
+  ALGORITHM: z.enum(["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"]).default("HS256"),
+  SIGNING_KEY: z.string().nullable().default(null), // null = SECRET_KEY, as in SimpleJWT
+  VERIFYING_KEY: z.string().nullable().default(null),
+  AUDIENCE: z.string().nullable().default(null),
+  ISSUER: z.string().nullable().default(null),
+  LEEWAY: seconds.default(0),
+  USER_ID_FIELD: z.literal("id").default("id"),
+  USER_ID_CLAIM: z.string().default("user_id"),
+  TOKEN_TYPE_CLAIM: z.string().default("token_type"),
+  JTI_CLAIM: z.string().default("jti"),
+});
+
+export const validatorSchema = z.object({ NAME: z.string().min(1), OPTIONS: z.record(z.string(), z.unknown()).optional() });
+
+export const settingsSchema = z.object({
+  NODE_ENV: z.string().default("development"),
+  SECRET_KEY: z.string().min(1).optional(), // resolved by load.ts (generated in development)
+  HOST: z.string().default("127.0.0.1"),
+  PORT: z.number().int().min(0).max(65_535).default(8000),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/.+|pglite:.+)$/, "expected postgresql://…, pglite:<dir> or pglite:memory")
+    .default("pglite:./.data/pglite"),
+  AUTO_MIGRATE: z.boolean().default(true),
+  REDIS_URL: z.string().nullable().default(null),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  DATA_DIR: z.string().default("./.data"),
+  USERNAME_FIELD: z.enum(["username", "email"]).default("username"),
+  // DRF's TokenAuthentication keyword, as a list: every prefix that carries opaque tokens.
+  TOKEN_AUTH_HEADER_TYPES: z.array(z.string().regex(/^[!-~]+$/, "a prefix is one word of visible ASCII")).min(1).default(["Token"]),
+  PASSWORD_RESET_TIMEOUT: seconds.default(259_200),
+  AUTH_PASSWORD_VALIDATORS: z.array(validatorSchema).optional(), // default: Django's four
+  EMAIL_BACKEND: z.enum(["console", "file", "smtp"]).default("console"),
+  EMAIL_FILE_PATH: z.string().default("./.data/mail"),
+  EMAIL_HOST: z.string().default("localhost"),
+  EMAIL_PORT: z.number().int().min(1).max(65_535).default(25),
+  EMAIL_HOST_USER: z.string().default(""),
+  EMAIL_HOST_PASSWORD: z.string().default(""),
+  EMAIL_USE_TLS: z.boolean().default(false),
+  EMAIL_USE_SSL: z.boolean().default(false),
+  EMAIL_TIMEOUT: z.number().positive().nullable().default(null),
+  EMAIL_TEMPLATES_DIR: z.string().nullable().default(null),
+  DEFAULT_FROM_EMAIL: z.string().default("webmaster@localhost"),
+  DJOSER: djoserSchema.default(() => djoserSchema.parse({})),
+  SIMPLE_JWT: simpleJwtSchema.default(() => simpleJwtSchema.parse({})),
+});
+
+export type SettingsInput = z.input<typeof settingsSchema>;
+type Parsed = z.output<typeof settingsSchema>;
+/** Settings after load.ts resolved the derived values. */
+export type Settings = Omit<Parsed, "SECRET_KEY" | "AUTH_PASSWORD_VALIDATORS" | "DJOSER"> & {
+  SECRET_KEY: string;
+  AUTH_PASSWORD_VALIDATORS: z.output<typeof validatorSchema>[];
+  DJOSER: Omit<Parsed["DJOSER"], "LOGIN_FIELD"> & { LOGIN_FIELD: "username" | "email" };
+};

@@ -1,0 +1,71 @@
+// The Prisma client over PGlite (embedded default: Postgres in WASM, zero set-up) or PostgreSQL
+// (production, @prisma/adapter-pg). One schema and one migration history serve both.
+import { mkdirSync } from "node:fs";
+import pg from "pg";
+import { PrismaClient } from "../generated/prisma/client.ts";
+import { applyMigrations, pendingMigrations, type Session } from "./migrate.ts";
+
+export type Prisma = PrismaClient;
+export type Database = {
+  prisma: PrismaClient;
+  kind: "pglite" | "postgresql";
+  migrate(): Promise<string[]>;
+  pending(): Promise<string[]>;
+  /** Closes every connection; an unclosed PGlite keeps the process alive. */
+  close(): Promise<void>;
+};
+
+export async function openDatabase(url: string): Promise<Database> {
+  return url.startsWith("pglite:") ? openPglite(url.slice("pglite:".length)) : openPostgres(url);
+}
+
+async function openPglite(dir: string): Promise<Database> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PrismaPGlite } = await import("pglite-prisma-adapter");
+  if (dir !== "memory") mkdirSync(dir, { recursive: true });
+  const pglite = await PGlite.create(dir === "memory" ? undefined : dir);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  // PGlite is one session, so the advisory lock and the statements share it. Its exec (not the
+  // adapter's executeScript, which does not await errors) runs a migration script.
+  const session: Session = {
+    query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
+    exec: async (script) => void (await pglite.exec(script)),
+  };
+  return {
+    prisma,
+    kind: "pglite",
+    migrate: () => applyMigrations(session),
+    pending: () => pendingMigrations(session),
+    close: async () => {
+      await prisma.$disconnect();
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const { PrismaPg } = await import("@prisma/adapter-pg");
+  const pool = new pg.Pool({ connectionString: url, max: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
+  // A dropped idle connection must not crash the process; the pool replaces it.
+  pool.on("error", () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      // One simple-protocol query per script: atomic, no naive split on ";".
+      return await fn({ query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as R[], exec: async (s) => void (await client.query(s)) });
+    } finally {
+      client.release();
+    }
+  };
+  return {
+    prisma,
+    kind: "postgresql",
+    migrate: () => withSession(applyMigrations),
+    pending: () => withSession(pendingMigrations),
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end().catch(() => {});
+    },
+  };
+}

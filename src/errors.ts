@@ -1,0 +1,63 @@
+// Every error the product can return, defined once. Services throw AuthError; the tRPC adapter
+// maps `code` to a TRPCError (data.code, data.fields), the REST adapter to DRF's shapes and
+// Djoser's status codes. Messages are Djoser's/DRF's own words where Djoser has words for it.
+
+export type FieldErrors = Record<string, string[]>;
+
+export const ERRORS = {
+  invalid_input: { status: 400, trpc: "BAD_REQUEST", message: "Invalid input." },
+  invalid_credentials: { status: 400, trpc: "BAD_REQUEST", message: "Unable to log in with provided credentials." },
+  parse_error: { status: 400, trpc: "PARSE_ERROR", message: "Malformed request body." },
+  // Djoser answers resend_activation for an unknown or already active email with an empty 400.
+  activation_not_sent: { status: 400, trpc: "BAD_REQUEST", message: "No inactive account with this email address." },
+  not_authenticated: { status: 401, trpc: "UNAUTHORIZED", message: "Authentication credentials were not provided." },
+  authentication_failed: { status: 401, trpc: "UNAUTHORIZED", message: "Incorrect authentication credentials." },
+  authorization_header_empty: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header is empty." },
+  authorization_scheme_not_accepted: { status: 401, trpc: "UNAUTHORIZED", message: "Authorization scheme not accepted." },
+  authorization_header_invalid: { status: 401, trpc: "UNAUTHORIZED", message: "Invalid Authorization header." },
+  authorization_header_too_long: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header is too long." },
+  authorization_header_not_ascii: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header must be visible ASCII." },
+  authorization_scheme_missing: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header has no scheme." },
+  bad_authorization_header: { status: 401, trpc: "UNAUTHORIZED", message: "Authorization header must contain two space-delimited values" },
+  jwt_behind_token_scheme: { status: 401, trpc: "UNAUTHORIZED", message: "Invalid token." },
+  token_not_valid: { status: 401, trpc: "UNAUTHORIZED", message: "Given token not valid for any token type" },
+  user_not_found: { status: 401, trpc: "UNAUTHORIZED", message: "User not found" },
+  user_inactive: { status: 401, trpc: "UNAUTHORIZED", message: "User is inactive" },
+  permission_denied: { status: 403, trpc: "FORBIDDEN", message: "You do not have permission to perform this action." },
+  stale_token: { status: 403, trpc: "FORBIDDEN", message: "Stale token for given user." },
+  not_found: { status: 404, trpc: "NOT_FOUND", message: "Not found." },
+  method_not_allowed: { status: 405, trpc: "METHOD_NOT_SUPPORTED", message: "Method not allowed." },
+  payload_too_large: { status: 413, trpc: "PAYLOAD_TOO_LARGE", message: "Request body is too large." },
+  unsupported_media_type: { status: 415, trpc: "UNSUPPORTED_MEDIA_TYPE", message: "Unsupported media type in request." },
+  service_unavailable: { status: 503, trpc: "INTERNAL_SERVER_ERROR", message: "Service temporarily unavailable, try again shortly." },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AuthError extends Error {
+  readonly code: ErrorCode;
+  /** Per-field messages, DRF style; "non_field_errors" for the form as a whole. */
+  readonly fields?: FieldErrors;
+  /** Extra members of the REST body (SimpleJWT's code/messages, the schemes received/accepted…). */
+  readonly data?: Record<string, unknown>;
+  /** Extra response headers, e.g. WWW-Authenticate naming the accepted schemes. */
+  readonly headers?: Record<string, string>;
+
+  constructor(code: ErrorCode, message?: string, extra: { fields?: FieldErrors; data?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
+    super(message ?? ERRORS[code].message);
+    this.name = "AuthError";
+    this.code = code;
+    this.fields = extra.fields;
+    this.data = extra.data;
+    this.headers = extra.headers;
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+}
+
+/** A 400 with DRF-style field errors. */
+export function invalid(fields: FieldErrors): AuthError {
+  return new AuthError("invalid_input", ERRORS.invalid_input.message, { fields });
+}
