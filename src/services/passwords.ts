@@ -1,0 +1,145 @@
+// Password hashing: argon2id for new hashes, plus verification of the hashes a
+// Django 3.2 database holds (argon2 and PBKDF2), so users migrate without a reset.
+import { pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
+import { Algorithm, Version, hash, parseOptions, verify } from "@node-rs/argon2";
+
+const pbkdf2Async = promisify(pbkdf2);
+
+// OWASP Password Storage Cheat Sheet, argon2id option 1: 19 MiB, 2 passes, 1 lane.
+const ARGON2_OPTIONS = {
+  algorithm: Algorithm.Argon2id,
+  version: Version.V0x13,
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+  outputLen: 32,
+} as const;
+const MIN_SALT_BYTES = 16;
+
+// Upper bounds on the work a *stored* hash may ask for. Stored hashes are
+// trusted-ish, but a corrupt or injected row with m=2^32-1 makes the native
+// library try to allocate terabytes (observed: a ~90 s stall, then a crash).
+// Django's own defaults (m=102400 KiB, t=2, p=8; PBKDF2 260k) are far below.
+const MAX_ARGON2_MEMORY_KIB = 1024 * 1024; // 1 GiB
+const MAX_ARGON2_TIME_COST = 16;
+const MAX_ARGON2_PARALLELISM = 64;
+const MAX_PBKDF2_ITERATIONS = 10_000_000;
+
+export type VerifyResult = { ok: boolean; needsRehash: boolean };
+
+const FAIL: VerifyResult = { ok: false, needsRehash: false };
+
+/**
+ * Hash with argon2id at our parameters; returns a PHC string
+ * (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`). The async binding runs on
+ * libuv's thread pool, so the event loop stays free while hashing.
+ */
+export function hashPassword(plain: string): Promise<string> {
+  return hash(plain, ARGON2_OPTIONS);
+}
+
+/**
+ * Check `plain` against a stored hash. Accepts our PHC argon2 strings, Django's
+ * `argon2$argon2id$…`, `pbkdf2_sha256$…` and `pbkdf2_sha1$…`. Anything else
+ * (Django's unusable `!…` passwords, empty, garbage) is `{ok:false}` and never
+ * throws. `needsRehash` is only ever true alongside `ok`.
+ */
+export async function verifyPassword(plain: string, stored: string): Promise<VerifyResult> {
+  if (typeof plain !== "string" || typeof stored !== "string") return fakeRuntime(plain);
+  if (stored.startsWith("$argon2")) return verifyArgon2(plain, stored);
+  // Django prefixes the PHC string with its algorithm name "argon2".
+  if (stored.startsWith("argon2$argon2")) return verifyArgon2(plain, stored.slice("argon2".length));
+  if (stored.startsWith("pbkdf2_sha256$")) return verifyPbkdf2(plain, stored, "sha256", 32);
+  if (stored.startsWith("pbkdf2_sha1$")) return verifyPbkdf2(plain, stored, "sha1", 20);
+  return fakeRuntime(plain);
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Burn the same time as a real argon2id verification, for logins naming an
+ * unknown user: without it, "no such user" answers measurably faster than
+ * "wrong password", which enumerates accounts. Always resolves false.
+ */
+export async function dummyVerify(plain: string): Promise<false> {
+  // Random password, hashed once per process at our parameters, so the cost
+  // tracks ARGON2_OPTIONS. The first call pays one extra hash.
+  dummyHash ??= hashPassword(randomBytes(32).toString("base64url")).catch((error: unknown) => {
+    dummyHash = undefined; // don't cache a failure: a fast path would be an oracle
+    throw error;
+  });
+  try {
+    await verify(await dummyHash, typeof plain === "string" ? plain : "");
+  } catch {
+    // Nothing to report: the result is always "no".
+  }
+  return false;
+}
+
+// Like Django's check_password: an unusable or unknown stored hash still costs
+// one hash, so accounts without a usable password (e.g. social-only) can't be
+// told apart by timing.
+async function fakeRuntime(plain: unknown): Promise<VerifyResult> {
+  await dummyVerify(typeof plain === "string" ? plain : "");
+  return FAIL;
+}
+
+async function verifyArgon2(plain: string, phc: string): Promise<VerifyResult> {
+  let params: ReturnType<typeof parseOptions>;
+  try {
+    params = parseOptions(phc);
+  } catch {
+    return fakeRuntime(plain);
+  }
+  if (
+    params.memoryCost > MAX_ARGON2_MEMORY_KIB ||
+    params.timeCost > MAX_ARGON2_TIME_COST ||
+    params.parallelism > MAX_ARGON2_PARALLELISM
+  ) {
+    return fakeRuntime(plain);
+  }
+  let ok: boolean;
+  try {
+    // The library compares the digests in constant time.
+    ok = await verify(phc, plain);
+  } catch {
+    return FAIL;
+  }
+  if (!ok) return FAIL;
+  const current =
+    params.algorithm === ARGON2_OPTIONS.algorithm &&
+    params.version === ARGON2_OPTIONS.version &&
+    params.memoryCost === ARGON2_OPTIONS.memoryCost &&
+    params.timeCost === ARGON2_OPTIONS.timeCost &&
+    params.parallelism === ARGON2_OPTIONS.parallelism &&
+    params.outputLen === ARGON2_OPTIONS.outputLen &&
+    params.saltLen >= MIN_SALT_BYTES;
+  return { ok: true, needsRehash: !current };
+}
+
+// Django: "<algorithm>$<iterations>$<salt>$<base64(dk)>", dk = PBKDF2-HMAC over
+// the UTF-8 password and salt, key length = digest size.
+async function verifyPbkdf2(
+  plain: string,
+  stored: string,
+  digest: "sha256" | "sha1",
+  keyLength: number,
+): Promise<VerifyResult> {
+  const parts = stored.split("$");
+  if (parts.length !== 4) return fakeRuntime(plain);
+  const [, iterText = "", salt = "", expected = ""] = parts;
+  // Django always writes iterations with %d, so anything else is corrupt.
+  if (!/^[1-9][0-9]{0,7}$/.test(iterText) || salt === "" || expected === "") return fakeRuntime(plain);
+  const iterations = Number(iterText);
+  if (iterations > MAX_PBKDF2_ITERATIONS) return fakeRuntime(plain);
+
+  const dk = await pbkdf2Async(Buffer.from(plain, "utf8"), Buffer.from(salt, "utf8"), iterations, keyLength, digest);
+  // Compare the encoded forms, as Django does, so a non-canonical base64 in
+  // the database can't be matched by a different digest. Lengths are public.
+  const actual = Buffer.from(dk.toString("base64"), "utf8");
+  const wanted = Buffer.from(expected, "utf8");
+  const ok = actual.length === wanted.length && timingSafeEqual(actual, wanted);
+  // Any PBKDF2 hash is a legacy hash: move it to argon2id on successful login.
+  return ok ? { ok: true, needsRehash: true } : FAIL;
+}
