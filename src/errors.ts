@@ -29,6 +29,7 @@ export const ERRORS = {
   method_not_allowed: { status: 405, trpc: "METHOD_NOT_SUPPORTED", message: "Method not allowed." },
   payload_too_large: { status: 413, trpc: "PAYLOAD_TOO_LARGE", message: "Request body is too large." },
   unsupported_media_type: { status: 415, trpc: "UNSUPPORTED_MEDIA_TYPE", message: "Unsupported media type in request." },
+  internal_error: { status: 500, trpc: "INTERNAL_SERVER_ERROR", message: "A server error occurred." },
   service_unavailable: { status: 503, trpc: "INTERNAL_SERVER_ERROR", message: "Service temporarily unavailable, try again shortly." },
 } as const;
 

@@ -1,0 +1,125 @@
+// What makes a Fastify route answer like a DRF view: authentication first (a bad credential is a
+// 401 even on public views), then permission, then the method (405 with Allow), lazy body parsing
+// (a view that ignores its body never fails on it), and DRF's error shapes.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { authenticate, prefixesOf, type JwtVerifier } from "../auth/context.ts";
+import { AuthError } from "../errors.ts";
+import type { Deps, Principal, RequestMeta } from "../services/deps.ts";
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+export type Permission = "any" | "authenticated";
+export type Reply = { status: number; body?: unknown };
+export type Call = {
+  deps: Deps;
+  principal: Principal | null;
+  params: Record<string, string>;
+  meta: RequestMeta;
+  /** The parsed body, read on first use: DRF's request.data. */
+  data(): Promise<unknown>;
+};
+export type Authed = Call & { principal: Principal };
+
+export type RouteSpec = {
+  path: string; // with its trailing slash
+  /** "append": Django's APPEND_SLASH 301 from the bare path; "optional": both answer (Djoser's regex routes). */
+  slash: "append" | "optional";
+  /** Permission for OPTIONS and for methods the view does not map (a viewset's default). */
+  otherwise: Permission;
+  /** false for views with authentication_classes = () (SimpleJWT's), which ignore Authorization. */
+  authenticates?: boolean;
+  metadata: { name: string; description?: string; actions?: Record<string, unknown> };
+  methods: Partial<Record<Method, { permission: Permission; run: (call: Call) => Promise<Reply> }>>;
+};
+
+export type RestOptions = { deps: Deps; verifyJwt?: JwtVerifier };
+
+const ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+
+export function json(reply: FastifyReply, status: number, body: unknown) {
+  if (body === undefined) return reply.code(status).send();
+  // A Buffer, so Fastify does not append "; charset=utf-8": DRF sends plain "application/json".
+  return reply.code(status).header("content-type", "application/json").send(Buffer.from(JSON.stringify(body)));
+}
+
+/** DRF's rendering of an error: field errors as they are, everything else as {"detail": …}. */
+export function renderError(reply: FastifyReply, err: AuthError, deps: Deps) {
+  for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
+  if (err.status === 401 && !reply.hasHeader("www-authenticate")) reply.header("WWW-Authenticate", deps.settings.TOKEN_AUTH_HEADER_TYPES[0]!);
+  if (err.code === "activation_not_sent") return json(reply, 400, undefined); // Djoser's empty 400
+  return json(reply, err.status, err.fields ?? { detail: err.message, ...err.data });
+}
+
+export function requestMeta(req: FastifyRequest): RequestMeta {
+  return { ip: req.ip, userAgent: String(req.headers["user-agent"] ?? "") };
+}
+
+async function parseBody(req: FastifyRequest): Promise<unknown> {
+  const raw = req.body as Buffer | undefined;
+  const type = req.headers["content-type"];
+  if (!raw?.length || !type) return {};
+  const media = type.split(";")[0]!.trim().toLowerCase();
+  if (media === "application/json") {
+    try {
+      return JSON.parse(raw.toString("utf8"));
+    } catch (e) {
+      throw new AuthError("parse_error", `JSON parse error - ${(e as Error).message}`);
+    }
+  }
+  if (media === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(raw.toString("utf8")));
+  if (media === "multipart/form-data") {
+    try {
+      const form = await new Response(new Uint8Array(raw), { headers: { "content-type": type } }).formData();
+      return Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string"));
+    } catch {
+      throw new AuthError("parse_error", "Multipart form parse error - the body does not match its boundary.");
+    }
+  }
+  throw new AuthError("unsupported_media_type", `Unsupported media type "${type.replace(/"/g, "")}" in request.`);
+}
+
+function allowOf(spec: RouteSpec): string {
+  const mapped = Object.keys(spec.methods) as Method[];
+  const order = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+  const allowed = [...mapped, ...(mapped.includes("GET") ? ["HEAD"] : []), "OPTIONS"];
+  return order.filter((m) => allowed.includes(m)).join(", ");
+}
+
+const PARSES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"];
+
+export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) {
+  const allow = allowOf(spec);
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    reply.header("Allow", allow);
+    const { deps } = opts;
+    const principal = spec.authenticates === false ? null : await authenticate(deps, req.headers.authorization, opts.verifyJwt);
+    const method = (req.method === "HEAD" ? "GET" : req.method) as Method | "OPTIONS";
+    const view = method === "OPTIONS" ? undefined : spec.methods[method];
+    const permission = view?.permission ?? spec.otherwise;
+    if (permission === "authenticated" && !principal) throw new AuthError("not_authenticated");
+    if (method === "OPTIONS") {
+      return json(reply, 200, { name: spec.metadata.name, description: spec.metadata.description ?? "", renders: ["application/json", "text/html"], parses: PARSES, ...(spec.metadata.actions ? { actions: spec.metadata.actions } : {}) });
+    }
+    if (!view) throw new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`);
+    let body: unknown;
+    const call: Call = { deps, principal, params: req.params as Record<string, string>, meta: requestMeta(req), data: async () => (body ??= await parseBody(req)) };
+    const result = await view.run(call);
+    return json(reply, result.status, req.method === "HEAD" ? undefined : result.body);
+  };
+  app.route({ method: [...ALL], url: spec.path, exposeHeadRoute: false, handler });
+  const bare = spec.path.replace(/\/$/, "");
+  if (spec.slash === "optional") app.route({ method: [...ALL], url: bare, exposeHeadRoute: false, handler });
+  else {
+    // Django's APPEND_SLASH: a permanent redirect to the slash URL, query string kept.
+    app.route({
+      method: [...ALL],
+      url: bare,
+      exposeHeadRoute: false,
+      handler: async (req, reply) => {
+        const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")) : "";
+        return reply.code(301).header("content-type", "text/html; charset=utf-8").header("location", req.url.split("?")[0] + "/" + query).send("");
+      },
+    });
+  }
+}
+
+export { prefixesOf };

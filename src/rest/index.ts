@@ -1,0 +1,37 @@
+// The Djoser-compatible REST adapter, mounted at /auth/. It only translates: request → service
+// call → DRF-shaped response.
+import type { FastifyInstance } from "fastify";
+import { AuthError } from "../errors.ts";
+import { json, mount, renderError, type RestOptions } from "./drf.ts";
+import { tokenRoutes } from "./token.ts";
+import { userRoutes } from "./users.ts";
+import { classifyError } from "../http/errors.ts";
+
+const NOT_FOUND_HTML = '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
+
+export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
+  // Keep bodies raw: each view parses its own body when it reads it, as DRF does.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err, req, reply) => {
+    const known = err instanceof AuthError ? err : classifyError(err, req.log);
+    return renderError(reply, known, opts.deps);
+  });
+  // Django's own 404 page, as legacy clients receive it.
+  app.setNotFoundHandler((_req, reply) => reply.code(404).header("content-type", "text/html").send(NOT_FOUND_HTML));
+
+  // DRF's DefaultRouter API root.
+  app.route({
+    method: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    url: "/",
+    exposeHeadRoute: false,
+    handler: async (req, reply) => {
+      reply.header("Allow", "GET, HEAD, OPTIONS");
+      if (req.method === "OPTIONS") return json(reply, 200, { name: "Api Root", description: "The default basic root view for DefaultRouter", renders: ["application/json", "text/html"], parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"] });
+      if (req.method !== "GET" && req.method !== "HEAD") throw new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`);
+      return json(reply, 200, { users: `${req.protocol}://${req.host}/auth/users/` });
+    },
+  });
+  for (const spec of [...userRoutes, ...tokenRoutes]) mount(app, spec, opts);
+}

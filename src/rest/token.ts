@@ -1,0 +1,30 @@
+// Djoser's authtoken views: /auth/token/login/ and /auth/token/logout/ (slash optional, as in Djoser's regex).
+import { tokenLogin } from "../services/sessions.ts";
+import { logout } from "../services/tokens.ts";
+import type { Authed, RouteSpec } from "./drf.ts";
+
+export const tokenRoutes: RouteSpec[] = [
+  {
+    path: "/token/login/",
+    slash: "optional",
+    otherwise: "any",
+    metadata: {
+      name: "Token Create",
+      description: "Use this endpoint to obtain user authentication token.",
+      actions: {
+        POST: {
+          password: { type: "string", required: false, read_only: false, label: "Password" },
+          username: { type: "string", required: false, read_only: false, label: "Username" },
+        },
+      },
+    },
+    methods: { POST: { permission: "any", run: async (c) => ({ status: 200, body: await tokenLogin(c.deps, await c.data(), c.meta) }) } },
+  },
+  {
+    path: "/token/logout/",
+    slash: "optional",
+    otherwise: "authenticated",
+    metadata: { name: "Token Destroy", description: "Use this endpoint to logout user (remove user authentication token)." },
+    methods: { POST: { permission: "authenticated", run: async (c) => (await logout(c.deps, (c as Authed).principal), { status: 204 }) } },
+  },
+];

@@ -1,0 +1,62 @@
+// Djoser's UserViewSet: /auth/users/, /auth/users/me/, /auth/users/{id}/, activation, resend_activation.
+import type { Principal } from "../services/deps.ts";
+import * as users from "../services/users.ts";
+import type { Authed, Call, RouteSpec } from "./drf.ts";
+
+const userActions = {
+  POST: {
+    email: { type: "email", required: false, read_only: false, label: "Email address", max_length: 254 },
+    id: { type: "integer", required: false, read_only: true, label: "ID" },
+    username: { type: "string", required: false, read_only: true, label: "Username", help_text: "Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only." },
+  },
+};
+const meta = (name: string) => ({ name, description: "", actions: userActions });
+const authed = (run: (call: Authed) => Promise<{ status: number; body?: unknown }>) => ({ permission: "authenticated" as const, run: (c: Call) => run(c as Authed) });
+const anyone = (run: (call: Call) => Promise<{ status: number; body?: unknown }>) => ({ permission: "any" as const, run });
+const noContent = { status: 204 };
+
+const idOf = (raw: string | undefined) => (raw && /^\d{1,9}$/.test(raw) ? Number(raw) : null);
+const target = (c: Authed, action: users.UserAction) => users.targetUser(c.deps, c.principal, idOf(c.params.id), action);
+
+/** GET/PUT/PATCH/DELETE on one user: /me/ or /{id}/. */
+function detail(resolve: (c: Authed, action: users.UserAction) => Promise<Principal["user"]>): RouteSpec["methods"] {
+  return {
+    GET: authed(async (c) => ({ status: 200, body: users.publicUser(c.deps, await resolve(c, "retrieve")) })),
+    PUT: authed(async (c) => ({ status: 200, body: await users.updateUser(c.deps, await resolve(c, "update"), await c.data()) })),
+    PATCH: authed(async (c) => ({ status: 200, body: await users.updateUser(c.deps, await resolve(c, "update"), await c.data()) })),
+    DELETE: authed(async (c) => {
+      await users.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data());
+      return noContent;
+    }),
+  };
+}
+
+export const userRoutes: RouteSpec[] = [
+  {
+    path: "/users/",
+    slash: "append",
+    otherwise: "authenticated",
+    metadata: meta("User List"),
+    methods: {
+      GET: authed(async (c) => ({ status: 200, body: await users.listUsers(c.deps, c.principal) })),
+      POST: anyone(async (c) => ({ status: 201, body: await users.createUser(c.deps, await c.data()) })),
+    },
+  },
+  { path: "/users/me/", slash: "append", otherwise: "authenticated", metadata: meta("User Instance"), methods: detail(async (c) => c.principal.user) },
+  {
+    path: "/users/activation/",
+    slash: "append",
+    otherwise: "authenticated",
+    metadata: meta("Activation"),
+    methods: { POST: anyone(async (c) => (await users.activate(c.deps, await c.data()), noContent)) },
+  },
+  {
+    path: "/users/resend_activation/",
+    slash: "append",
+    otherwise: "authenticated",
+    metadata: meta("Resend activation"),
+    methods: { POST: anyone(async (c) => (await users.resendActivation(c.deps, await c.data()), noContent)) },
+  },
+  { path: "/users/:id/", slash: "append", otherwise: "authenticated", metadata: meta("User Instance"), methods: detail(target) },
+];
+

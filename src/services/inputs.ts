@@ -1,0 +1,55 @@
+// Input schemas for every flow, shared by both adapters: zod types for typed tRPC clients, DRF's
+// messages for legacy REST clients ("This field is required.", "This field may not be blank."…).
+// Cross-field rules (password validators, retype mismatch) live in the services.
+import { z } from "zod";
+import { AuthError, type FieldErrors } from "../errors.ts";
+import { validateEmailField, validateUsername } from "./validators.ts";
+
+const fieldError = (iss: { input?: unknown }) =>
+  iss.input === undefined ? "This field is required." : iss.input === null ? "This field may not be null." : "Not a valid string.";
+
+/** DRF's CharField: trims by default, refuses blank unless allowed. */
+export function charField(opts: { maxLength?: number; trim?: boolean; allowBlank?: boolean } = {}) {
+  let s = z.string({ error: fieldError });
+  if (opts.trim !== false) s = s.trim();
+  if (!opts.allowBlank) s = s.min(1, { error: "This field may not be blank.", abort: true });
+  if (opts.maxLength) s = s.max(opts.maxLength, { error: `Ensure this field has no more than ${opts.maxLength} characters.` });
+  return s;
+}
+
+export const passwordField = () => charField();
+// Length is counted in code points and reported in DRF's order by the validators themselves.
+export const usernameField = () =>
+  charField().superRefine((v, ctx) => {
+    for (const message of validateUsername(v)) ctx.addIssue({ code: "custom", message });
+  });
+export const emailField = (opts: { allowBlank?: boolean } = {}) =>
+  charField({ allowBlank: opts.allowBlank }).superRefine((v, ctx) => {
+    if (v === "" && opts.allowBlank) return;
+    for (const message of validateEmailField(v)) ctx.addIssue({ code: "custom", message });
+  });
+
+const pyType = (v: unknown) =>
+  Array.isArray(v) ? "list" : v === null ? "NoneType" : typeof v === "string" ? "str" : typeof v === "boolean" ? "bool" : Number.isInteger(v) ? "int" : typeof v === "number" ? "float" : typeof v;
+
+/** A DRF-style object: anything but a JSON object is refused with DRF's non-field message. */
+export function form<T extends z.ZodRawShape>(shape: T) {
+  return z.object(shape, { error: (iss) => `Invalid data. Expected a dictionary, but got ${pyType(iss.input)}.` });
+}
+
+/** zod issues → DRF's {"field": ["message", …]} in field order; the form itself → non_field_errors. */
+export function toFieldErrors(error: z.ZodError): FieldErrors {
+  const out: FieldErrors = {};
+  for (const issue of error.issues) {
+    const key = issue.path.length ? String(issue.path[0]) : "non_field_errors";
+    (out[key] ??= []).push(issue.message);
+  }
+  return out;
+}
+
+/** Parses with a flow's schema, throwing the 400 both adapters know how to render. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input ?? {});
+  if (!result.success) throw new AuthError("invalid_input", undefined, { fields: toFieldErrors(result.error) });
+  return result.data;
+}

@@ -1,0 +1,173 @@
+// Users: registration, activation, profile, deletion — Djoser's rules, one place for both adapters.
+import { z } from "zod";
+import { AuthError, invalid } from "../errors.ts";
+import type { Deps, Principal, User } from "./deps.ts";
+import { sendUserMail } from "./notify.ts";
+import { charField, emailField, form, parseInput, passwordField, usernameField } from "./inputs.ts";
+import { checkToken, decodeUid } from "./links.ts";
+import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
+import { normalizeEmail, validatePassword } from "./validators.ts";
+
+/** What Djoser's UserSerializer shows: REQUIRED_FIELDS, then id and the login field. */
+export function publicUser(deps: Deps, user: User) {
+  return deps.settings.USERNAME_FIELD === "email" ? { id: user.id, email: user.email } : { email: user.email, id: user.id, username: user.username ?? "" };
+}
+
+export const createInput = (deps: Deps) => {
+  const emailLogin = deps.settings.USERNAME_FIELD === "email";
+  return form({
+    ...(emailLogin ? { email: emailField() } : { email: emailField({ allowBlank: true }).optional(), username: usernameField() }),
+    password: passwordField(),
+    ...(deps.settings.DJOSER.USER_CREATE_PASSWORD_RETYPE ? { re_password: charField() } : {}),
+  });
+};
+export type CreateInput = { email?: string; username?: string; password: string; re_password?: string };
+
+export async function createUser(deps: Deps, raw: unknown) {
+  const { settings, prisma } = deps;
+  const input = parseInput(createInput(deps), raw) as CreateInput;
+  const emailLogin = settings.USERNAME_FIELD === "email";
+  const email = normalizeEmail(input.email ?? "");
+  // Unique fields are checked with the other field errors, as DRF's UniqueValidator does; the
+  // database constraint below still decides under a race.
+  const taken = emailLogin
+    ? await prisma.user.findUnique({ where: { emailKey: email.toLowerCase() }, select: { id: true } })
+    : await prisma.user.findUnique({ where: { username: input.username!.normalize("NFKC") }, select: { id: true } });
+  if (taken) throw duplicate(deps);
+  const problems = validatePassword(input.password, { username: input.username, email }, settings.AUTH_PASSWORD_VALIDATORS);
+  if (problems.length) throw invalid({ password: problems });
+  if (settings.DJOSER.USER_CREATE_PASSWORD_RETYPE && input.password !== input.re_password) {
+    throw invalid({ non_field_errors: ["The two password fields didn't match."] });
+  }
+  const data = {
+    // Django's create_user normalises usernames (NFKC), so look-alike forms cannot coexist.
+    username: emailLogin ? null : input.username!.normalize("NFKC"),
+    email,
+    emailKey: emailLogin ? email.toLowerCase() : null,
+    password: await hashPassword(input.password),
+    isActive: !settings.DJOSER.SEND_ACTIVATION_EMAIL,
+  };
+  let user: User;
+  try {
+    user = await prisma.user.create({ data });
+  } catch (e) {
+    if ((e as { code?: string }).code === "P2002") throw duplicate(deps);
+    throw e;
+  }
+  if (settings.DJOSER.SEND_ACTIVATION_EMAIL) await sendUserMail(deps, "activation", user);
+  else if (settings.DJOSER.SEND_CONFIRMATION_EMAIL) await sendUserMail(deps, "confirmation", user);
+  const shown = publicUser(deps, user);
+  return emailLogin ? { email: user.email, id: user.id } : { email: shown.email, username: user.username ?? "", id: user.id };
+}
+
+const duplicate = (deps: Deps) =>
+  deps.settings.USERNAME_FIELD === "email"
+    ? invalid({ email: ["user with this email address already exists."] })
+    : invalid({ username: ["A user with that username already exists."] });
+
+export const uidTokenInput = form({ uid: charField(), token: charField() });
+
+/** Djoser's UidAndTokenSerializer: the user behind a mailed link, or the field that is wrong. */
+export async function userFromLink(deps: Deps, uid: string, token: string): Promise<User> {
+  const id = decodeUid(uid);
+  const user = id === null ? null : await deps.prisma.user.findUnique({ where: { id } });
+  if (!user) throw invalid({ uid: ["Invalid user id or user doesn't exist."] });
+  const ok = checkToken({ id: user.id, password: user.password, lastLogin: user.lastLogin, email: user.email }, token, deps.settings.SECRET_KEY, deps.settings.PASSWORD_RESET_TIMEOUT);
+  if (!ok) throw invalid({ token: ["Invalid token for given user."] });
+  return user;
+}
+
+export async function activate(deps: Deps, raw: unknown): Promise<void> {
+  const { uid, token } = parseInput(uidTokenInput, raw);
+  const user = await userFromLink(deps, uid, token);
+  // The link stays valid after use (nothing it hashes changes), so an active user means "used".
+  // The conditional update makes two concurrent uses of one link activate once.
+  const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, isActive: false }, data: { isActive: true } });
+  if (count === 0) throw new AuthError("stale_token");
+  if (deps.settings.DJOSER.SEND_CONFIRMATION_EMAIL) await sendUserMail(deps, "confirmation", { ...user, isActive: true });
+}
+
+export const emailInput = form({ email: emailField() });
+
+export async function resendActivation(deps: Deps, raw: unknown): Promise<void> {
+  const { email } = parseInput(emailInput, raw);
+  const users = deps.settings.DJOSER.SEND_ACTIVATION_EMAIL ? await deps.prisma.user.findMany({ where: { email, isActive: false }, orderBy: { id: "asc" } }) : [];
+  // Djoser answers an empty 400 when activation mails are off or no inactive user has this email.
+  if (!users.length) throw new AuthError("activation_not_sent");
+  // Django's password-reset form mails every matching account; Djoser crashed on two (a 500).
+  for (const user of users) await sendUserMail(deps, "activation", user);
+}
+
+/** HIDE_USERS: a regular user lists only themself; staff see everyone. */
+export async function listUsers(deps: Deps, principal: Principal) {
+  const { user } = principal;
+  const where = deps.settings.DJOSER.HIDE_USERS && !user.isStaff ? { id: user.id } : {};
+  const users = await deps.prisma.user.findMany({ where, orderBy: { id: "asc" } });
+  return users.map((u) => publicUser(deps, u));
+}
+
+export type UserAction = "retrieve" | "update" | "destroy";
+
+/** CurrentUserOrAdmin, with Djoser's HIDE_USERS twist: a hidden user is "not found", except on delete. */
+export async function targetUser(deps: Deps, principal: Principal, id: number | null, action: UserAction): Promise<User> {
+  const target = id === null ? null : await deps.prisma.user.findUnique({ where: { id } });
+  if (!target) throw new AuthError("not_found");
+  if (principal.user.isStaff || target.id === principal.user.id) return target;
+  throw new AuthError(deps.settings.DJOSER.HIDE_USERS && action !== "destroy" ? "not_found" : "permission_denied");
+}
+
+export const updateInput = (deps: Deps) =>
+  form(deps.settings.USERNAME_FIELD === "email" ? {} : { email: emailField({ allowBlank: true }).optional() });
+
+/** PUT and PATCH alike: the login field is read-only, unknown fields are ignored (as in DRF). */
+export async function updateUser(deps: Deps, target: User, raw: unknown) {
+  const input = parseInput(updateInput(deps), raw) as { email?: string };
+  if (input.email === undefined) return publicUser(deps, target);
+  const email = normalizeEmail(input.email);
+  // Djoser deactivates a user whose email changes until the new address is confirmed.
+  const reactivate = deps.settings.DJOSER.SEND_ACTIVATION_EMAIL && email !== target.email;
+  const user = await deps.prisma.user.update({ where: { id: target.id }, data: { email, ...(reactivate ? { isActive: false } : {}) } });
+  // Tokens survive: they answer "User inactive or deleted." until the user activates again.
+  if (reactivate) await sendUserMail(deps, "activation", user);
+  return publicUser(deps, user);
+}
+
+export const deleteInput = form({ current_password: charField() });
+
+/** Deletion needs the caller's own password (an admin deleting someone types the admin's). */
+export async function deleteUser(deps: Deps, principal: Principal, target: User, raw: unknown): Promise<void> {
+  const { current_password } = parseInput(deleteInput, raw);
+  const { ok } = await verifyPassword(current_password, principal.user.password);
+  if (!ok) throw invalid({ current_password: ["Invalid password."] });
+  // Tokens go with the user (ON DELETE CASCADE).
+  await deps.prisma.user.deleteMany({ where: { id: target.id } });
+}
+
+export const loginInput = (deps: Deps) =>
+  form({ [deps.settings.DJOSER.LOGIN_FIELD]: z.string().optional(), password: z.string().optional() } as Record<string, z.ZodOptional<z.ZodString>>);
+
+/** Checks credentials; every failure is the same message and costs one hash (no enumeration). */
+export async function checkCredentials(deps: Deps, raw: unknown): Promise<User | null> {
+  const field = deps.settings.DJOSER.LOGIN_FIELD;
+  const input = parseInput(loginInput(deps), raw);
+  const login = input[field]?.trim();
+  const password = input.password?.trim();
+  if (!login || !password) return null;
+  const user =
+    field === "username"
+      ? await deps.prisma.user.findUnique({ where: { username: login } })
+      : await deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } });
+  if (!user) {
+    await dummyVerify(password);
+    return null;
+  }
+  const { ok, needsRehash } = await verifyPassword(password, user.password);
+  if (!ok || !user.isActive) return null;
+  if (needsRehash) {
+    // Imported Django hashes move to argon2id on the first successful login.
+    const hash = await hashPassword(password);
+    await deps.prisma.user.update({ where: { id: user.id }, data: { password: hash } });
+    user.password = hash;
+  }
+  return user;
+}

@@ -1,0 +1,41 @@
+// tRPC's building blocks: router, publicProcedure, protectedProcedure (ctx.principal non-null).
+import { initTRPC, TRPCError } from "@trpc/server";
+import { ZodError } from "zod";
+import { authenticate, type JwtVerifier } from "../auth/context.ts";
+import { AuthError, ERRORS } from "../errors.ts";
+import type { Deps, RequestMeta } from "../services/deps.ts";
+import { toFieldErrors } from "../services/inputs.ts";
+
+export type Context = { deps: Deps; authorization: string | undefined; meta: RequestMeta; verifyJwt?: JwtVerifier };
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    if (cause instanceof AuthError) {
+      return { ...shape, message: cause.message, data: { ...shape.data, code: cause.code, fields: cause.fields ?? null, details: cause.data ?? null, stack: undefined } };
+    }
+    if (cause instanceof ZodError) {
+      return { ...shape, message: "Invalid input.", data: { ...shape.data, code: "invalid_input", fields: toFieldErrors(cause), details: null, stack: undefined } };
+    }
+    return { ...shape, data: { ...shape.data, code: shape.data.code === "INTERNAL_SERVER_ERROR" ? "internal_error" : shape.data.code.toLowerCase(), fields: null, details: null, stack: undefined } };
+  },
+});
+
+/** Service errors become TRPCErrors with the status family the REST adapter uses too. */
+const translateErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AuthError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: ERRORS[cause.code].trpc, message: cause.message, cause });
+  }
+  return result;
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure.use(translateErrors);
+export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const principal = await authenticate(ctx.deps, ctx.authorization, ctx.verifyJwt);
+  if (!principal) throw new AuthError("not_authenticated");
+  return next({ ctx: { ...ctx, principal } });
+});

@@ -1,0 +1,15 @@
+import { z } from "zod";
+import { tokenLogin } from "../../services/sessions.ts";
+import { logout, revokeAllTokens } from "../../services/tokens.ts";
+import { protectedProcedure, publicProcedure, router } from "../init.ts";
+
+const loginShape = z.object({ username: z.string().optional(), email: z.string().optional(), password: z.string() });
+
+export const tokenRouter = router({
+  /** Djoser's token/login: {auth_token}. */
+  login: publicProcedure.input(loginShape).mutation(({ ctx, input }) => tokenLogin(ctx.deps, input, ctx.meta)),
+  /** Djoser's token/logout. */
+  logout: protectedProcedure.mutation(async ({ ctx }) => void (await logout(ctx.deps, ctx.principal))),
+  /** Every opaque token of the caller, on every device. */
+  logoutAll: protectedProcedure.mutation(async ({ ctx }) => ({ revoked: await revokeAllTokens(ctx.deps, ctx.principal.user.id) })),
+});
