@@ -30,7 +30,7 @@ export const ERRORS = {
   payload_too_large: { status: 413, trpc: "PAYLOAD_TOO_LARGE", message: "Request body is too large." },
   unsupported_media_type: { status: 415, trpc: "UNSUPPORTED_MEDIA_TYPE", message: "Unsupported media type in request." },
   internal_error: { status: 500, trpc: "INTERNAL_SERVER_ERROR", message: "A server error occurred." },
-  service_unavailable: { status: 503, trpc: "INTERNAL_SERVER_ERROR", message: "Service temporarily unavailable, try again shortly." },
+  service_unavailable: { status: 503, trpc: "SERVICE_UNAVAILABLE", message: "Service temporarily unavailable, try again shortly." },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

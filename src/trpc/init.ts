@@ -5,6 +5,7 @@ import { authenticate, type JwtVerifier } from "../auth/context.ts";
 import { AuthError, ERRORS } from "../errors.ts";
 import type { Deps, RequestMeta } from "../services/deps.ts";
 import { toFieldErrors } from "../services/inputs.ts";
+import { classifyError } from "../http/errors.ts";
 
 export type Context = { deps: Deps; authorization: string | undefined; meta: RequestMeta; verifyJwt?: JwtVerifier };
 
@@ -21,14 +22,17 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
-/** Service errors become TRPCErrors with the status family the REST adapter uses too. */
-const translateErrors = t.middleware(async ({ next }) => {
+/**
+ * Service errors become TRPCErrors with the status family the REST adapter uses too; a database
+ * that does not answer is a retryable SERVICE_UNAVAILABLE, not an internal error.
+ */
+const translateErrors = t.middleware(async ({ ctx, next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof AuthError) {
-    const cause = result.error.cause;
-    throw new TRPCError({ code: ERRORS[cause.code].trpc, message: cause.message, cause });
-  }
-  return result;
+  if (result.ok) return result;
+  const { cause } = result.error;
+  if (cause instanceof ZodError || (!cause && result.error.code !== "INTERNAL_SERVER_ERROR")) return result;
+  const known = classifyError(cause ?? result.error, ctx.deps.log);
+  throw new TRPCError({ code: ERRORS[known.code].trpc, message: known.message, cause: known });
 });
 
 export const router = t.router;
