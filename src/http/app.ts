@@ -3,6 +3,8 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify from "fastify";
+import { METHODS, STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import type { JwtVerifier } from "../auth/context.ts";
 import type { Database } from "../db/index.ts";
 import { restPlugin } from "../rest/index.ts";
@@ -15,8 +17,18 @@ export type AppOptions = { deps: Deps; db: Database; verifyJwt?: JwtVerifier };
 // Django's SecurityMiddleware and XFrameOptionsMiddleware defaults, which Djoser clients see.
 const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin", vary: "Accept" };
 
+/** What Node's HTTP parser refuses (a made-up method, a broken request line): {"detail": …}, as everywhere else. */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, detail] =
+    err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request header fields too large."] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request timeout."] : err.code === "HPE_INVALID_METHOD" ? [400, "Malformed request: unknown HTTP method."] : [400, "Malformed request."];
+  const body = JSON.stringify({ detail });
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy(err);
+}
+
 export async function buildApp({ deps, db, verifyJwt }: AppOptions) {
-  const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: false, routerOptions: { maxParamLength: 200 } });
+  const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: false, routerOptions: { maxParamLength: 200 }, clientErrorHandler });
   app.addHook("onSend", async (_req, reply) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
   });
@@ -50,6 +62,9 @@ export async function buildApp({ deps, db, verifyJwt }: AppOptions) {
     } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
   });
 
+  // Every method Node parses (CONNECT aside) reaches the REST routes, registered after this, so
+  // a view answers PROPFIND or TRACE with DRF's 405 rather than a 404.
+  for (const m of METHODS) if (m !== "CONNECT" && !app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
   await app.register(restPlugin, { prefix: "/auth", deps, verifyJwt });
   return app;
 }

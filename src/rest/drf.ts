@@ -35,6 +35,16 @@ export type RestOptions = { deps: Deps; verifyJwt?: JwtVerifier };
 
 const ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
+/**
+ * Routes `url` for every method the server parses: the usual ones, and (hidden from the OpenAPI
+ * document) the rest (TRACE, PROPFIND…), so a view answers them with DRF's 405 instead of a 404.
+ */
+export function routeEveryMethod(app: FastifyInstance, url: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) {
+  app.route({ method: [...ALL], url, exposeHeadRoute: false, handler });
+  const others = app.supportedMethods.filter((m) => !(ALL as readonly string[]).includes(m));
+  if (others.length) app.route({ method: others, url, exposeHeadRoute: false, schema: { hide: true }, handler });
+}
+
 export function json(reply: FastifyReply, status: number, body: unknown) {
   if (body === undefined) return reply.code(status).send();
   // A Buffer, so Fastify does not append "; charset=utf-8": DRF sends plain "application/json".
@@ -105,19 +115,14 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
     const result = await view.run(call);
     return json(reply, result.status, req.method === "HEAD" ? undefined : result.body);
   };
-  app.route({ method: [...ALL], url: spec.path, exposeHeadRoute: false, handler });
+  routeEveryMethod(app, spec.path, handler);
   const bare = spec.path.replace(/\/$/, "");
-  if (spec.slash === "optional") app.route({ method: [...ALL], url: bare, exposeHeadRoute: false, handler });
+  if (spec.slash === "optional") routeEveryMethod(app, bare, handler);
   else {
     // Django's APPEND_SLASH: a permanent redirect to the slash URL, query string kept.
-    app.route({
-      method: [...ALL],
-      url: bare,
-      exposeHeadRoute: false,
-      handler: async (req, reply) => {
-        const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")) : "";
-        return reply.code(301).header("content-type", "text/html; charset=utf-8").header("location", req.url.split("?")[0] + "/" + query).send("");
-      },
+    routeEveryMethod(app, bare, async (req, reply) => {
+      const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")) : "";
+      return reply.code(301).header("content-type", "text/html; charset=utf-8").header("location", req.url.split("?")[0] + "/" + query).send("");
     });
   }
 }

@@ -2,7 +2,7 @@
 // call → DRF-shaped response.
 import type { FastifyInstance } from "fastify";
 import { AuthError } from "../errors.ts";
-import { json, mount, renderError, type RestOptions } from "./drf.ts";
+import { json, mount, renderError, routeEveryMethod, type RestOptions } from "./drf.ts";
 import { tokenRoutes } from "./token.ts";
 import { userRoutes } from "./users.ts";
 import { classifyError } from "../http/errors.ts";
@@ -22,16 +22,11 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   app.setNotFoundHandler((_req, reply) => reply.code(404).header("content-type", "text/html").send(NOT_FOUND_HTML));
 
   // DRF's DefaultRouter API root.
-  app.route({
-    method: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-    url: "/",
-    exposeHeadRoute: false,
-    handler: async (req, reply) => {
-      reply.header("Allow", "GET, HEAD, OPTIONS");
-      if (req.method === "OPTIONS") return json(reply, 200, { name: "Api Root", description: "The default basic root view for DefaultRouter", renders: ["application/json", "text/html"], parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"] });
-      if (req.method !== "GET" && req.method !== "HEAD") throw new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`);
-      return json(reply, 200, { users: `${req.protocol}://${req.host}/auth/users/` });
-    },
+  routeEveryMethod(app, "/", async (req, reply) => {
+    reply.header("Allow", "GET, HEAD, OPTIONS");
+    if (req.method === "OPTIONS") return json(reply, 200, { name: "Api Root", description: "The default basic root view for DefaultRouter", renders: ["application/json", "text/html"], parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"] });
+    if (req.method !== "GET" && req.method !== "HEAD") throw new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`);
+    return json(reply, 200, { users: `${req.protocol}://${req.host}/auth/users/` });
   });
   for (const spec of [...userRoutes, ...tokenRoutes]) mount(app, spec, opts);
 }

@@ -11,6 +11,9 @@ const userActions = {
   },
 };
 const meta = (name: string) => ({ name, description: "", actions: userActions });
+// DRF's SimpleMetadata lists the actions among {PUT, POST} the view allows: a detail view (GET, PUT,
+// PATCH, DELETE) describes PUT, with the same user serializer fields.
+const detailMeta = { name: "User Instance", description: "", actions: { PUT: userActions.POST } };
 const authed = (run: (call: Authed) => Promise<{ status: number; body?: unknown }>) => ({ permission: "authenticated" as const, run: (c: Call) => run(c as Authed) });
 const anyone = (run: (call: Call) => Promise<{ status: number; body?: unknown }>) => ({ permission: "any" as const, run });
 const noContent = { status: 204 };
@@ -42,7 +45,7 @@ export const userRoutes: RouteSpec[] = [
       POST: anyone(async (c) => ({ status: 201, body: await users.createUser(c.deps, await c.data()) })),
     },
   },
-  { path: "/users/me/", slash: "append", otherwise: "authenticated", metadata: meta("User Instance"), methods: detail(async (c) => c.principal.user) },
+  { path: "/users/me/", slash: "append", otherwise: "authenticated", metadata: detailMeta, methods: detail(async (c) => c.principal.user) },
   {
     path: "/users/activation/",
     slash: "append",
@@ -57,6 +60,6 @@ export const userRoutes: RouteSpec[] = [
     metadata: meta("Resend activation"),
     methods: { POST: anyone(async (c) => (await users.resendActivation(c.deps, await c.data()), noContent)) },
   },
-  { path: "/users/:id/", slash: "append", otherwise: "authenticated", metadata: meta("User Instance"), methods: detail(target) },
+  { path: "/users/:id/", slash: "append", otherwise: "authenticated", metadata: detailMeta, methods: detail(target) },
 ];
 

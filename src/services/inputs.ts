@@ -8,8 +8,14 @@ import { validateEmailField, validateUsername } from "./validators.ts";
 const fieldError = (iss: { input?: unknown }) =>
   iss.input === undefined ? "This field is required." : iss.input === null ? "This field may not be null." : "Not a valid string.";
 
-/** DRF's CharField: trims by default, refuses blank unless allowed. */
-export function charField(opts: { maxLength?: number; trim?: boolean; allowBlank?: boolean } = {}) {
+// DRF's ProhibitNullCharactersValidator, last of every CharField's validators. PostgreSQL cannot
+// store (or even compare against) a NUL in text, so without it a lookup would fail as a 500.
+const noNul = [(v: string) => !v.includes("\u0000"), { error: "Null characters are not allowed." }] as const;
+
+/** A string with DRF's type messages, untrimmed and blank allowed (the caller decides). */
+export const stringField = () => z.string({ error: fieldError }).refine(...noNul);
+
+function baseCharField(opts: { maxLength?: number; trim?: boolean; allowBlank?: boolean }) {
   let s = z.string({ error: fieldError });
   if (opts.trim !== false) s = s.trim();
   if (!opts.allowBlank) s = s.min(1, { error: "This field may not be blank.", abort: true });
@@ -17,17 +23,26 @@ export function charField(opts: { maxLength?: number; trim?: boolean; allowBlank
   return s;
 }
 
+/** DRF's CharField: trims by default, refuses blank unless allowed. */
+export function charField(opts: { maxLength?: number; trim?: boolean; allowBlank?: boolean } = {}) {
+  return baseCharField(opts).refine(...noNul);
+}
+
 export const passwordField = () => charField();
 // Length is counted in code points and reported in DRF's order by the validators themselves.
 export const usernameField = () =>
-  charField().superRefine((v, ctx) => {
-    for (const message of validateUsername(v)) ctx.addIssue({ code: "custom", message });
-  });
+  baseCharField({})
+    .superRefine((v, ctx) => {
+      for (const message of validateUsername(v)) ctx.addIssue({ code: "custom", message });
+    })
+    .refine(...noNul);
 export const emailField = (opts: { allowBlank?: boolean } = {}) =>
-  charField({ allowBlank: opts.allowBlank }).superRefine((v, ctx) => {
-    if (v === "" && opts.allowBlank) return;
-    for (const message of validateEmailField(v)) ctx.addIssue({ code: "custom", message });
-  });
+  baseCharField({ allowBlank: opts.allowBlank })
+    .superRefine((v, ctx) => {
+      if (v === "" && opts.allowBlank) return;
+      for (const message of validateEmailField(v)) ctx.addIssue({ code: "custom", message });
+    })
+    .refine(...noNul);
 
 const pyType = (v: unknown) =>
   Array.isArray(v) ? "list" : v === null ? "NoneType" : typeof v === "string" ? "str" : typeof v === "boolean" ? "bool" : Number.isInteger(v) ? "int" : typeof v === "number" ? "float" : typeof v;

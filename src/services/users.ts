@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AuthError, invalid } from "../errors.ts";
 import type { Deps, Principal, User } from "./deps.ts";
 import { sendUserMail } from "./notify.ts";
-import { charField, emailField, form, parseInput, passwordField, usernameField } from "./inputs.ts";
+import { charField, emailField, form, parseInput, passwordField, stringField, usernameField } from "./inputs.ts";
 import { checkToken, decodeUid } from "./links.ts";
 import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
 import { normalizeEmail, validatePassword } from "./validators.ts";
@@ -144,7 +144,7 @@ export async function deleteUser(deps: Deps, principal: Principal, target: User,
 }
 
 export const loginInput = (deps: Deps) =>
-  form({ [deps.settings.DJOSER.LOGIN_FIELD]: z.string().optional(), password: z.string().optional() } as Record<string, z.ZodOptional<z.ZodString>>);
+  form({ [deps.settings.DJOSER.LOGIN_FIELD]: stringField().optional(), password: stringField().optional() } as Record<string, z.ZodOptional<z.ZodString>>);
 
 /** Checks credentials; every failure is the same message and costs one hash (no enumeration). */
 export async function checkCredentials(deps: Deps, raw: unknown): Promise<User | null> {

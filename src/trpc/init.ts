@@ -30,7 +30,9 @@ const translateErrors = t.middleware(async ({ ctx, next }) => {
   const result = await next();
   if (result.ok) return result;
   const { cause } = result.error;
-  if (cause instanceof ZodError || (!cause && result.error.code !== "INTERNAL_SERVER_ERROR")) return result;
+  // tRPC's own refusals (BAD_REQUEST for a malformed body, METHOD_NOT_SUPPORTED…) keep their code;
+  // whatever a procedure threw arrives as INTERNAL_SERVER_ERROR and is classified here.
+  if (cause instanceof ZodError || result.error.code !== "INTERNAL_SERVER_ERROR") return result;
   const known = classifyError(cause ?? result.error, ctx.deps.log);
   throw new TRPCError({ code: ERRORS[known.code].trpc, message: known.message, cause: known });
 });

@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { stringField } from "../../services/inputs.ts";
 import { tokenLogin } from "../../services/sessions.ts";
 import { logout, revokeAllTokens } from "../../services/tokens.ts";
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
 
-const loginShape = z.object({ username: z.string().optional(), email: z.string().optional(), password: z.string() });
+const loginShape = z.object({ username: stringField().optional(), email: stringField().optional(), password: stringField() });
 
 export const tokenRouter = router({
   /** Djoser's token/login: {auth_token}. */
