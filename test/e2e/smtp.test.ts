@@ -1,0 +1,170 @@
+// EMAIL_BACKEND=smtp against a real SMTP server on loopback (smtp-server, no TLS): the activation
+// mail travels over SMTP and its link activates; with the SMTP server down, registration still
+// succeeds and the user can ask for the mail again.
+import { createServer } from "node:net";
+import { SMTPServer } from "smtp-server";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseMessage, uidToken } from "../helpers/mail.ts";
+import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+
+const PW = "Kq7!vLp2#Zx9";
+
+type Received = { from: string; to: string[]; raw: string };
+type Inbox = { port: number; received: Received[]; next(): Promise<Received>; close(): Promise<void> };
+
+/** An SMTP server on 127.0.0.1 that keeps what it receives. */
+async function startInbox(port = 0): Promise<Inbox> {
+  const received: Received[] = [];
+  const unread: Received[] = [];
+  const waiters: ((m: Received) => void)[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        const mail = { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "", to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8") };
+        received.push(mail);
+        const waiter = waiters.shift();
+        if (waiter) waiter(mail);
+        else unread.push(mail);
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  const address = server.server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : port,
+    received,
+    // Each call returns the next message not yet returned, waiting for it if need be.
+    next: () => new Promise<Received>((resolve) => (unread.length ? resolve(unread.shift()!) : waiters.push(resolve))),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", () => resolve()));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+function activationLink(raw: string): { uid: string; token: string } {
+  const { headers, parts } = parseMessage(raw);
+  expect(headers.get("subject")).toBe("Account activation on Portcullis");
+  const text = parts.get("text/plain") ?? "";
+  const html = parts.get("text/html") ?? "";
+  const link = text.match(/https?:\/\/\S+/g)?.find((l) => l.includes("/activate/"));
+  expect(link, text).toBeDefined();
+  // The HTML part carries the same link.
+  expect(html).toContain(`href="${link}"`);
+  return uidToken(link!);
+}
+
+describe.each(DATABASES)("SMTP backend on %s", (kind) => {
+  describe("with an SMTP server listening", () => {
+    let inbox: Inbox;
+    let s: TestServer;
+    beforeAll(async () => {
+      inbox = await startInbox();
+      s = await startTestServer(kind, {
+        EMAIL_BACKEND: "smtp",
+        EMAIL_HOST: "127.0.0.1",
+        EMAIL_PORT: String(inbox.port),
+        EMAIL_TIMEOUT: "5",
+        DEFAULT_FROM_EMAIL: "Portcullis <noreply@portcullis.test>",
+        DJOSER_SEND_ACTIVATION_EMAIL: "true",
+        DJOSER_DOMAIN: "app.example.com",
+        DJOSER_PROTOCOL: "https",
+      });
+    });
+    afterAll(async () => {
+      await s?.stop();
+      await inbox?.close();
+    });
+
+    it("register → the activation mail arrives over SMTP → its link activates → login", async () => {
+      const created = await s.request("POST", "/auth/users/", { json: { username: "smtpuser", email: "smtpuser@example.com", password: PW } });
+      expect(created.status).toBe(201);
+      const mail = await inbox.next();
+      expect(mail.from).toBe("noreply@portcullis.test");
+      expect(mail.to).toEqual(["smtpuser@example.com"]);
+      const { headers, parts } = parseMessage(mail.raw);
+      expect(headers.get("to")).toBe("smtpuser@example.com");
+      expect(headers.get("from")).toContain("noreply@portcullis.test");
+      expect(parts.get("text/plain")).toContain("https://app.example.com/#/activate/");
+      // Nothing was written by the file backend.
+      expect(s.mails()).toEqual([]);
+
+      const link = activationLink(mail.raw);
+      expect(Buffer.from(link.uid, "base64url").toString()).toBe(String(created.json.id));
+      const activated = await s.request("POST", "/auth/users/activation/", { json: link });
+      expect(activated.status).toBe(204);
+      const login = await s.request("POST", "/auth/token/login/", { json: { username: "smtpuser", password: PW } });
+      expect(login.status).toBe(200);
+      expect(login.json.auth_token).toMatch(/^[0-9a-f]{40}$/);
+    });
+
+    it("resend_activation sends another mail over SMTP", async () => {
+      expect((await s.request("POST", "/auth/users/", { json: { username: "again", email: "again@example.com", password: PW } })).status).toBe(201);
+      const first = await inbox.next();
+      expect(first.to).toEqual(["again@example.com"]);
+      const resent = await s.request("POST", "/auth/users/resend_activation/", { json: { email: "again@example.com" } });
+      expect(resent.status).toBe(204);
+      const second = await inbox.next();
+      expect(second.to).toEqual(["again@example.com"]);
+      expect((await s.request("POST", "/auth/users/activation/", { json: activationLink(second.raw) })).status).toBe(204);
+    });
+  });
+
+  describe("with the SMTP server down", () => {
+    let s: TestServer;
+    let inbox: Inbox | undefined;
+    let port: number;
+    beforeAll(async () => {
+      port = await closedPort();
+      s = await startTestServer(kind, {
+        EMAIL_BACKEND: "smtp",
+        EMAIL_HOST: "127.0.0.1",
+        EMAIL_PORT: String(port),
+        EMAIL_TIMEOUT: "5",
+        DJOSER_SEND_ACTIVATION_EMAIL: "true",
+      });
+    });
+    afterEach(async () => {
+      await inbox?.close();
+      inbox = undefined;
+    });
+    afterAll(async () => s?.stop());
+
+    it("registration still answers 201; once SMTP is back, resend_activation delivers a working link", async () => {
+      const created = await s.request("POST", "/auth/users/", { json: { username: "unlucky", email: "unlucky@example.com", password: PW } });
+      expect(created.status).toBe(201);
+      expect(created.json).toEqual({ email: "unlucky@example.com", username: "unlucky", id: expect.any(Number) });
+      // The account exists (a second registration is a duplicate) and is inactive.
+      const dup = await s.request("POST", "/auth/users/", { json: { username: "unlucky", password: PW } });
+      expect(dup.json).toEqual({ username: ["A user with that username already exists."] });
+      expect((await s.request("POST", "/auth/token/login/", { json: { username: "unlucky", password: PW } })).status).toBe(400);
+
+      // Still down: resend answers 204 as well (the failure is logged, not the client's problem).
+      expect((await s.request("POST", "/auth/users/resend_activation/", { json: { email: "unlucky@example.com" } })).status).toBe(204);
+
+      inbox = await startInbox(port);
+      const resent = await s.request("POST", "/auth/users/resend_activation/", { json: { email: "unlucky@example.com" } });
+      expect(resent.status).toBe(204);
+      const mail = await inbox.next();
+      expect(mail.to).toEqual(["unlucky@example.com"]);
+      expect(inbox.received).toHaveLength(1);
+      expect((await s.request("POST", "/auth/users/activation/", { json: activationLink(mail.raw) })).status).toBe(204);
+      expect((await s.request("POST", "/auth/token/login/", { json: { username: "unlucky", password: PW } })).status).toBe(200);
+    });
+  });
+});
