@@ -11,6 +11,7 @@ import { restPlugin } from "../rest/index.ts";
 import type { Deps } from "../services/deps.ts";
 import { appRouter, type AppRouter } from "../trpc/router.ts";
 import { requestMeta } from "../rest/drf.ts";
+import { classifyError } from "./errors.ts";
 
 export type AppOptions = { deps: Deps; db: Database; verifyJwt?: JwtVerifier };
 
@@ -33,7 +34,15 @@ export async function buildApp({ deps, db, verifyJwt }: AppOptions) {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
   });
 
+  // Outside /auth/ (e.g. a 413 before tRPC sees the body): the same codes, as {detail, code}.
+  app.setErrorHandler((err, req, reply) => {
+    const known = classifyError(err, req.log);
+    for (const [k, v] of Object.entries(known.headers ?? {})) reply.header(k, v);
+    return reply.code(known.status).send({ detail: known.message, code: known.code });
+  });
+
   await app.register(swagger, {
+    hideUntagged: true, // /trpc is described by its AppRouter type, not by OpenAPI
     openapi: {
       info: { title: "Portcullis", version: "0.1.0", description: "Djoser-compatible REST API. Typed clients use tRPC at /trpc (AppRouter)." },
       components: { securitySchemes: { token: { type: "apiKey", in: "header", name: "Authorization", description: "Token <key>" }, bearer: { type: "http", scheme: "bearer" } } },

@@ -1,7 +1,8 @@
 // What makes a Fastify route answer like a DRF view: authentication first (a bad credential is a
 // 401 even on public views), then permission, then the method (405 with Allow), lazy body parsing
 // (a view that ignores its body never fails on it), and DRF's error shapes.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
+import { z } from "zod";
 import { authenticate, prefixesOf, type JwtVerifier } from "../auth/context.ts";
 import { AuthError } from "../errors.ts";
 import type { Deps, Principal, RequestMeta } from "../services/deps.ts";
@@ -28,7 +29,16 @@ export type RouteSpec = {
   /** false for views with authentication_classes = () (SimpleJWT's), which ignore Authorization. */
   authenticates?: boolean;
   metadata: { name: string; description?: string; actions?: Record<string, unknown> };
-  methods: Partial<Record<Method, { permission: Permission; run: (call: Call) => Promise<Reply> }>>;
+  /** OpenAPI grouping. */
+  tag: string;
+  methods: Partial<Record<Method, View>>;
+};
+
+export type View = {
+  permission: Permission;
+  run: (call: Call) => Promise<Reply>;
+  /** For the OpenAPI document only: the view parses its body itself, with DRF's messages. */
+  doc: { summary: string; body?: (deps: Deps) => z.ZodType };
 };
 
 export type RestOptions = { deps: Deps; verifyJwt?: JwtVerifier };
@@ -36,13 +46,30 @@ export type RestOptions = { deps: Deps; verifyJwt?: JwtVerifier };
 const ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
 /**
- * Routes `url` for every method the server parses: the usual ones, and (hidden from the OpenAPI
- * document) the rest (TRACE, PROPFIND…), so a view answers them with DRF's 405 instead of a 404.
+ * Routes `url` for every method the server parses, so a view answers TRACE or PROPFIND with
+ * DRF's 405 instead of a 404. Only the documented methods appear in the OpenAPI document.
  */
-export function routeEveryMethod(app: FastifyInstance, url: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) {
-  app.route({ method: [...ALL], url, exposeHeadRoute: false, handler });
-  const others = app.supportedMethods.filter((m) => !(ALL as readonly string[]).includes(m));
-  if (others.length) app.route({ method: others, url, exposeHeadRoute: false, schema: { hide: true }, handler });
+export function routeEveryMethod(app: FastifyInstance, url: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>, docs: Partial<Record<Method, FastifySchema>> = {}) {
+  for (const [method, schema] of Object.entries(docs)) {
+    app.route({ method: method === "GET" ? ["GET", "HEAD"] : method, url, exposeHeadRoute: false, schema, handler });
+  }
+  const documented = new Set(Object.keys(docs).flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])));
+  const rest = [...ALL, ...app.supportedMethods.filter((m) => !(ALL as readonly string[]).includes(m))].filter((m) => !documented.has(m));
+  app.route({ method: rest, url, exposeHeadRoute: false, schema: { hide: true }, handler });
+}
+
+function openApi(spec: RouteSpec, deps: Deps): Partial<Record<Method, FastifySchema>> {
+  const docs: Partial<Record<Method, FastifySchema>> = {};
+  for (const [method, view] of Object.entries(spec.methods) as [Method, View][]) {
+    const body = view.doc.body && { ...z.toJSONSchema(view.doc.body(deps), { io: "input", unrepresentable: "any" }), $schema: undefined };
+    docs[method] = {
+      tags: [spec.tag],
+      summary: view.doc.summary,
+      ...(view.permission === "authenticated" ? { security: [{ token: [] }, { bearer: [] }] } : {}),
+      ...(body ? { body } : {}),
+    };
+  }
+  return docs;
 }
 
 export function json(reply: FastifyReply, status: number, body: unknown) {
@@ -115,7 +142,7 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
     const result = await view.run(call);
     return json(reply, result.status, req.method === "HEAD" ? undefined : result.body);
   };
-  routeEveryMethod(app, spec.path, handler);
+  routeEveryMethod(app, spec.path, handler, openApi(spec, opts.deps));
   const bare = spec.path.replace(/\/$/, "");
   if (spec.slash === "optional") routeEveryMethod(app, bare, handler);
   else {

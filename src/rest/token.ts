@@ -1,5 +1,6 @@
 // Djoser's authtoken views: /auth/token/login/ and /auth/token/logout/ (slash optional, as in Djoser's regex).
 import { tokenLogin } from "../services/sessions.ts";
+import { loginInput } from "../services/users.ts";
 import { logout } from "../services/tokens.ts";
 import type { Authed, RouteSpec } from "./drf.ts";
 
@@ -8,6 +9,7 @@ export const tokenRoutes: RouteSpec[] = [
     path: "/token/login/",
     slash: "optional",
     otherwise: "any",
+    tag: "token",
     metadata: {
       name: "Token Create",
       description: "Use this endpoint to obtain user authentication token.",
@@ -18,13 +20,26 @@ export const tokenRoutes: RouteSpec[] = [
         },
       },
     },
-    methods: { POST: { permission: "any", run: async (c) => ({ status: 200, body: await tokenLogin(c.deps, await c.data(), c.meta) }) } },
+    methods: {
+      POST: {
+        permission: "any",
+        doc: { summary: "Log in: {auth_token} (the same key until logout in shared mode)", body: loginInput },
+        run: async (c) => ({ status: 200, body: await tokenLogin(c.deps, await c.data(), c.meta) }),
+      },
+    },
   },
   {
     path: "/token/logout/",
     slash: "optional",
     otherwise: "authenticated",
+    tag: "token",
     metadata: { name: "Token Destroy", description: "Use this endpoint to logout user (remove user authentication token)." },
-    methods: { POST: { permission: "authenticated", run: async (c) => (await logout(c.deps, (c as Authed).principal), { status: 204 }) } },
+    methods: {
+      POST: {
+        permission: "authenticated",
+        doc: { summary: "Log out: revoke the user's opaque tokens (per-device mode: the one presented)" },
+        run: async (c) => (await logout(c.deps, (c as Authed).principal), { status: 204 }),
+      },
+    },
   },
 ];

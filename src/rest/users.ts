@@ -1,7 +1,7 @@
 // Djoser's UserViewSet: /auth/users/, /auth/users/me/, /auth/users/{id}/, activation, resend_activation.
 import type { Principal } from "../services/deps.ts";
 import * as users from "../services/users.ts";
-import type { Authed, Call, RouteSpec } from "./drf.ts";
+import type { Authed, Call, Reply, RouteSpec, View } from "./drf.ts";
 
 const userActions = {
   POST: {
@@ -14,8 +14,9 @@ const meta = (name: string) => ({ name, description: "", actions: userActions })
 // DRF's SimpleMetadata lists the actions among {PUT, POST} the view allows: a detail view (GET, PUT,
 // PATCH, DELETE) describes PUT, with the same user serializer fields.
 const detailMeta = { name: "User Instance", description: "", actions: { PUT: userActions.POST } };
-const authed = (run: (call: Authed) => Promise<{ status: number; body?: unknown }>) => ({ permission: "authenticated" as const, run: (c: Call) => run(c as Authed) });
-const anyone = (run: (call: Call) => Promise<{ status: number; body?: unknown }>) => ({ permission: "any" as const, run });
+type Doc = View["doc"];
+const authed = (doc: Doc, run: (call: Authed) => Promise<Reply>): View => ({ permission: "authenticated", doc, run: (c: Call) => run(c as Authed) });
+const anyone = (doc: Doc, run: (call: Call) => Promise<Reply>): View => ({ permission: "any", doc, run });
 const noContent = { status: 204 };
 
 const idOf = (raw: string | undefined) => (raw && /^\d{1,9}$/.test(raw) ? Number(raw) : null);
@@ -24,10 +25,10 @@ const target = (c: Authed, action: users.UserAction) => users.targetUser(c.deps,
 /** GET/PUT/PATCH/DELETE on one user: /me/ or /{id}/. */
 function detail(resolve: (c: Authed, action: users.UserAction) => Promise<Principal["user"]>): RouteSpec["methods"] {
   return {
-    GET: authed(async (c) => ({ status: 200, body: users.publicUser(c.deps, await resolve(c, "retrieve")) })),
-    PUT: authed(async (c) => ({ status: 200, body: await users.updateUser(c.deps, await resolve(c, "update"), await c.data()) })),
-    PATCH: authed(async (c) => ({ status: 200, body: await users.updateUser(c.deps, await resolve(c, "update"), await c.data()) })),
-    DELETE: authed(async (c) => {
+    GET: authed({ summary: "Read the user" }, async (c) => ({ status: 200, body: users.publicUser(c.deps, await resolve(c, "retrieve")) })),
+    PUT: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, await resolve(c, "update"), await c.data()) })),
+    PATCH: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, await resolve(c, "update"), await c.data()) })),
+    DELETE: authed({ summary: "Delete the user; needs the caller's current_password", body: () => users.deleteInput }, async (c) => {
       await users.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data());
       return noContent;
     }),
@@ -39,27 +40,30 @@ export const userRoutes: RouteSpec[] = [
     path: "/users/",
     slash: "append",
     otherwise: "authenticated",
+    tag: "users",
     metadata: meta("User List"),
     methods: {
-      GET: authed(async (c) => ({ status: 200, body: await users.listUsers(c.deps, c.principal) })),
-      POST: anyone(async (c) => ({ status: 201, body: await users.createUser(c.deps, await c.data()) })),
+      GET: authed({ summary: "List users (only yourself unless staff, with HIDE_USERS)" }, async (c) => ({ status: 200, body: await users.listUsers(c.deps, c.principal) })),
+      POST: anyone({ summary: "Register", body: users.createInput }, async (c) => ({ status: 201, body: await users.createUser(c.deps, await c.data()) })),
     },
   },
-  { path: "/users/me/", slash: "append", otherwise: "authenticated", metadata: detailMeta, methods: detail(async (c) => c.principal.user) },
+  { path: "/users/me/", slash: "append", otherwise: "authenticated", tag: "users", metadata: detailMeta, methods: detail(async (c) => c.principal.user) },
   {
     path: "/users/activation/",
     slash: "append",
     otherwise: "authenticated",
+    tag: "users",
     metadata: meta("Activation"),
-    methods: { POST: anyone(async (c) => (await users.activate(c.deps, await c.data()), noContent)) },
+    methods: { POST: anyone({ summary: "Activate with the mailed uid and token", body: () => users.uidTokenInput }, async (c) => (await users.activate(c.deps, await c.data()), noContent)) },
   },
   {
     path: "/users/resend_activation/",
     slash: "append",
     otherwise: "authenticated",
+    tag: "users",
     metadata: meta("Resend activation"),
-    methods: { POST: anyone(async (c) => (await users.resendActivation(c.deps, await c.data()), noContent)) },
+    methods: { POST: anyone({ summary: "Mail the activation link again", body: () => users.emailInput }, async (c) => (await users.resendActivation(c.deps, await c.data()), noContent)) },
   },
-  { path: "/users/:id/", slash: "append", otherwise: "authenticated", metadata: detailMeta, methods: detail(target) },
+  { path: "/users/:id/", slash: "append", otherwise: "authenticated", tag: "users", metadata: detailMeta, methods: detail(target) },
 ];
 

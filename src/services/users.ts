@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AuthError, invalid } from "../errors.ts";
 import type { Deps, Principal, User } from "./deps.ts";
 import { sendUserMail } from "./notify.ts";
-import { charField, emailField, form, parseInput, passwordField, stringField, usernameField } from "./inputs.ts";
+import { charField, emailField, form, parseInput, passwordField, usernameField } from "./inputs.ts";
 import { checkToken, decodeUid } from "./links.ts";
 import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
 import { normalizeEmail, validatePassword } from "./validators.ts";
@@ -143,15 +143,17 @@ export async function deleteUser(deps: Deps, principal: Principal, target: User,
   await deps.prisma.user.deleteMany({ where: { id: target.id } });
 }
 
+// Djoser's TokenCreateSerializer: both fields optional (a missing one is "invalid credentials"),
+// but a blank one is DRF's "This field may not be blank."; password is declared first.
 export const loginInput = (deps: Deps) =>
-  form({ [deps.settings.DJOSER.LOGIN_FIELD]: stringField().optional(), password: stringField().optional() } as Record<string, z.ZodOptional<z.ZodString>>);
+  form({ password: charField().optional(), [deps.settings.DJOSER.LOGIN_FIELD]: charField().optional() } as Record<string, z.ZodOptional<z.ZodString>>);
 
 /** Checks credentials; every failure is the same message and costs one hash (no enumeration). */
 export async function checkCredentials(deps: Deps, raw: unknown): Promise<User | null> {
   const field = deps.settings.DJOSER.LOGIN_FIELD;
   const input = parseInput(loginInput(deps), raw);
-  const login = input[field]?.trim();
-  const password = input.password?.trim();
+  const login = input[field];
+  const password = input.password;
   if (!login || !password) return null;
   const user =
     field === "username"

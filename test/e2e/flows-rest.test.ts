@@ -107,6 +107,12 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       }
     });
 
+    it("a blank login field is DRF's blank-field error, as Djoser's serializer answers", async () => {
+      const res = await s.request("POST", "/auth/token/login/", { json: { username: "  ", password: "" } });
+      expect(res.status).toBe(400);
+      expect(res.json).toEqual({ password: ["This field may not be blank."], username: ["This field may not be blank."] });
+    });
+
     it("answers resend_activation with an empty 400 when activation mails are off", async () => {
       await register(s, { username: "resender", email: "resender@example.com", password: PW });
       const res = await s.request("POST", "/auth/users/resend_activation/", { json: { email: "resender@example.com" } });

@@ -16,4 +16,13 @@ describe.each(DATABASES)("smoke on %s", (kind) => {
     const me = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${login.json.auth_token}` } });
     expect(me.json).toEqual({ email: "a@example.com", id: created.json.id, username: "alice" });
   });
+
+  it("serves /healthz once migrated, and an OpenAPI document of the REST routes at /docs", async () => {
+    expect((await s.request("GET", "/healthz")).json).toEqual({ status: "ok", database: kind });
+    const doc = (await s.request("GET", "/docs/json")).json;
+    expect(Object.keys(doc.paths)).toEqual(["/auth/users/", "/auth/users/me/", "/auth/users/activation/", "/auth/users/resend_activation/", "/auth/users/{id}/", "/auth/token/login/", "/auth/token/logout/"]);
+    expect(Object.keys(doc.paths["/auth/users/"].post.requestBody.content["application/json"].schema.properties)).toEqual(["email", "username", "password"]);
+    expect(doc.paths["/auth/users/me/"].get.security).toEqual([{ token: [] }, { bearer: [] }]);
+    expect((await s.request("GET", "/docs/")).status).toBe(200);
+  });
 });
