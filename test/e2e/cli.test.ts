@@ -2,12 +2,12 @@
 // through the environment only.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { freshPostgres } from "../helpers/server.ts";
+import { freePort } from "../helpers/net.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));
 const MIGRATION = "20261127041500_init";
@@ -44,14 +44,6 @@ async function cli(args: string[], env: Record<string, string>, cwd = tmp): Prom
   } finally {
     clearTimeout(guard);
   }
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 /** `serve` in the background, once /healthz answers 200. */

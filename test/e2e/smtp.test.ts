@@ -1,11 +1,11 @@
 // EMAIL_BACKEND=smtp against a real SMTP server on loopback (smtp-server, no TLS): the activation
 // mail travels over SMTP and its link activates; with the SMTP server down, registration still
 // succeeds and the user can ask for the mail again.
-import { createServer } from "node:net";
 import { SMTPServer } from "smtp-server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseMessage, uidToken } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { freePort } from "../helpers/net.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 
@@ -48,14 +48,6 @@ async function startInbox(port = 0): Promise<Inbox> {
   };
 }
 
-/** A loopback port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 function activationLink(raw: string): { uid: string; token: string } {
   const { headers, parts } = parseMessage(raw);
@@ -130,7 +122,7 @@ describe.each(DATABASES)("SMTP backend on %s", (kind) => {
     let inbox: Inbox | undefined;
     let port: number;
     beforeAll(async () => {
-      port = await closedPort();
+      port = await freePort();
       s = await startTestServer(kind, {
         EMAIL_BACKEND: "smtp",
         EMAIL_HOST: "127.0.0.1",

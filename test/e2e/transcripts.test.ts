@@ -26,6 +26,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uidToken } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { readResponse } from "../helpers/net.ts";
 
 type Transcript = {
   seq: number;
@@ -379,15 +380,7 @@ function compareAll(got: Got, t: Transcript, r: Replay): string[] {
 
 async function send(r: Replay, t: Transcript): Promise<{ got: Got; problems: string[] }> {
   const { path, init, problems } = r.build(t);
-  const res = await fetch(r.server.url + path, init);
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { got: { status: res.status, headers: res.headers, text, json }, problems };
+  return { got: await readResponse(await fetch(r.server.url + path, init)), problems };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pg from "pg";
 import { loadSettings } from "../../src/config/load.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import { readMails, type Mail } from "./mail.ts";
+import { readResponse } from "./net.ts";
 
 export const DATABASES = ["pglite", "postgresql"] as const;
 export type DatabaseKind = (typeof DATABASES)[number];
@@ -61,15 +62,7 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
         body = JSON.stringify(init.json);
         headers["content-type"] ??= "application/json";
       }
-      const res = await fetch(server.url + path, { method, headers, body, redirect: "manual" });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = text ? JSON.parse(text) : undefined;
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, headers: res.headers, text, json };
+      return readResponse(await fetch(server.url + path, { method, headers, body, redirect: "manual" }));
     },
     async stop() {
       await server.close();
