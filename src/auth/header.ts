@@ -101,7 +101,13 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
   }
   if (OPAQUE_SHAPE.test(credential)) {
     // SimpleJWT's exact body, plus a hint: this is an authtoken key behind a JWT prefix.
-    return fail(tokenNotValid(undefined, { hint: `This looks like an opaque token, but the "${scheme}" scheme carries JWTs. Send it as "${prefixes.token[0]} <key>".` }));
+    return fail(
+      tokenNotValid(undefined, {
+        hint: `This looks like an opaque token, but the "${scheme}" scheme carries JWTs. Opaque tokens are accepted behind ${quoteList(prefixes.token)}: send it as "${prefixes.token[0]} <key>".`,
+        scheme_received: scheme,
+        schemes_accepted: [...prefixes.token],
+      }),
+    );
   }
   return { kind: "jwt", scheme, credential };
 }

@@ -28,25 +28,19 @@ export async function createUser(deps: Deps, raw: unknown) {
   const input = parseInput(createInput(deps), raw) as CreateInput;
   const emailLogin = settings.USERNAME_FIELD === "email";
   const email = normalizeEmail(input.email ?? "");
+  // Django's create_user normalises usernames (NFKC), so look-alike forms cannot coexist.
+  const username = emailLogin ? null : input.username!.normalize("NFKC");
+  const emailKey = emailLogin ? email.toLowerCase() : null;
   // Unique fields are checked with the other field errors, as DRF's UniqueValidator does; the
   // database constraint below still decides under a race.
-  const taken = emailLogin
-    ? await prisma.user.findUnique({ where: { emailKey: email.toLowerCase() }, select: { id: true } })
-    : await prisma.user.findUnique({ where: { username: input.username!.normalize("NFKC") }, select: { id: true } });
+  const taken = await prisma.user.findUnique({ where: emailLogin ? { emailKey: emailKey! } : { username: username! }, select: { id: true } });
   if (taken) throw duplicate(deps);
   const problems = validatePassword(input.password, { username: input.username, email }, settings.AUTH_PASSWORD_VALIDATORS);
   if (problems.length) throw invalid({ password: problems });
   if (settings.DJOSER.USER_CREATE_PASSWORD_RETYPE && input.password !== input.re_password) {
     throw invalid({ non_field_errors: ["The two password fields didn't match."] });
   }
-  const data = {
-    // Django's create_user normalises usernames (NFKC), so look-alike forms cannot coexist.
-    username: emailLogin ? null : input.username!.normalize("NFKC"),
-    email,
-    emailKey: emailLogin ? email.toLowerCase() : null,
-    password: await hashPassword(input.password),
-    isActive: !settings.DJOSER.SEND_ACTIVATION_EMAIL,
-  };
+  const data = { username, email, emailKey, password: await hashPassword(input.password), isActive: !settings.DJOSER.SEND_ACTIVATION_EMAIL };
   let user: User;
   try {
     user = await prisma.user.create({ data });
@@ -56,8 +50,8 @@ export async function createUser(deps: Deps, raw: unknown) {
   }
   if (settings.DJOSER.SEND_ACTIVATION_EMAIL) await sendUserMail(deps, "activation", user);
   else if (settings.DJOSER.SEND_CONFIRMATION_EMAIL) await sendUserMail(deps, "confirmation", user);
-  const shown = publicUser(deps, user);
-  return emailLogin ? { email: user.email, id: user.id } : { email: shown.email, username: user.username ?? "", id: user.id };
+  // Djoser's UserCreateSerializer order: REQUIRED_FIELDS, the login field, id.
+  return emailLogin ? { email: user.email, id: user.id } : { email: user.email, username: user.username ?? "", id: user.id };
 }
 
 const duplicate = (deps: Deps) =>

@@ -88,6 +88,19 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(third) })).json.username).toBe("shared");
     });
 
+    it("concurrent registrations of one username: the database decides, one 201 and the rest Django's 400", async () => {
+      const body = { username: "racer", password: PW };
+      const results = await Promise.all(Array.from({ length: 12 }, () => s.request("POST", "/auth/users/", { json: body })));
+      expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+      for (const r of results.filter((r) => r.status !== 201)) expect(r.json).toEqual({ username: ["A user with that username already exists."] });
+    });
+
+    it("concurrent logins in shared mode all get the one key", async () => {
+      await register(s, { username: "crowd", password: PW });
+      const keys = await Promise.all(Array.from({ length: 8 }, () => login(s, { username: "crowd", password: PW })));
+      expect(new Set(keys).size).toBe(1);
+    });
+
     it("never stores a key in plaintext", async () => {
       await register(s, { username: "hashed", password: PW });
       const key = await login(s, { username: "hashed", password: PW });
@@ -202,6 +215,7 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
         code: "token_not_valid",
         messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
       });
+      expect(res.json).toMatchObject({ scheme_received: "Bearer", schemes_accepted: ["Token"] });
       expect(res.json.hint).toContain('"Bearer"');
       expect(res.json.hint).toContain("Token <key>");
       expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(key) })).status).toBe(200);

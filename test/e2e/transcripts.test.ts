@@ -186,7 +186,7 @@ const unknownScheme: Deviation = {
   },
 };
 
-/** (d) An authtoken key sent behind a JWT prefix: SimpleJWT's exact body, plus a `hint` key. */
+/** (d) An authtoken key sent behind a JWT prefix: SimpleJWT's exact body, plus hint/scheme_received/schemes_accepted. */
 const keyBehindJwtPrefix: Deviation = {
   why: 'Authorization "Bearer|JWT <40-hex authtoken key>": SimpleJWT\'s exact 401 body (compared as usual) plus a "hint" member saying to send it as "Token <key>"',
   check: (got, t, r) => {
@@ -194,7 +194,9 @@ const keyBehindJwtPrefix: Deviation = {
     const hint = body?.hint;
     const p: string[] = [];
     if (typeof hint !== "string" || !hint.includes('"Token <key>"')) p.push(`hint: expected a string naming "Token <key>", got ${JSON.stringify(hint)}`);
-    const { hint: _dropped, ...rest } = body ?? {};
+    if (body?.scheme_received !== t.request.headers.Authorization?.split(" ")[0]) p.push(`scheme_received: got ${JSON.stringify(body?.scheme_received)}`);
+    if (JSON.stringify(body?.schemes_accepted) !== '["Token"]') p.push(`schemes_accepted: got ${JSON.stringify(body?.schemes_accepted)}`);
+    const { hint: _hint, scheme_received: _received, schemes_accepted: _accepted, ...rest } = body ?? {};
     return [...p, ...compareAll({ ...got, json: rest }, t, r)];
   },
 };

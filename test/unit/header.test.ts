@@ -112,7 +112,8 @@ describe("parseAuthorization", () => {
       code: "token_not_valid",
       messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
     });
-    expect(e.data?.hint).toContain('"Token <key>"');
+    expect(e.data?.hint).toBe('This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".');
+    expect(e.data).toMatchObject({ scheme_received: "Bearer", schemes_accepted: ["Token"] });
   });
 
   it("garbage behind a JWT prefix goes to the JWT verifier, which refuses it in SimpleJWT's words", () => {
