@@ -4,7 +4,7 @@
 // storing the key: it is HMAC(SECRET_KEY, User.tokenSeed), recomputed at login. A database leak
 // alone reveals no key. "per_device" mode mints a random key per login (knox-like).
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { AuthError } from "../errors.ts";
+import { AuthError, ERRORS } from "../errors.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 
 export const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
@@ -21,8 +21,10 @@ export async function issueToken(deps: Deps, user: User, meta: RequestMeta): Pro
   }
   // Two concurrent logins must get the same key: only the first sets the seed, both read it back.
   await prisma.user.updateMany({ where: { id: user.id, tokenSeed: null }, data: { tokenSeed: randomBytes(32).toString("hex") } });
-  const { tokenSeed } = await prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { tokenSeed: true } });
-  const key = deriveKey(settings.SECRET_KEY, tokenSeed!);
+  const seeded = await prisma.user.findUnique({ where: { id: user.id }, select: { tokenSeed: true } });
+  // Deleted, or logged out everywhere, between the password check and here: refuse like a bad login.
+  if (!seeded?.tokenSeed) throw new AuthError("invalid_credentials", undefined, { fields: { non_field_errors: [ERRORS.invalid_credentials.message] } });
+  const key = deriveKey(settings.SECRET_KEY, seeded.tokenSeed);
   await prisma.authToken.createMany({ data: [{ ...row, keyHash: hashKey(key), shared: true }], skipDuplicates: true });
   return key;
 }

@@ -1,0 +1,87 @@
+// Settings: Django/Djoser/SimpleJWT names and defaults, from a JSON file and the environment.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadSettings, SettingsError } from "../../src/config/load.ts";
+
+const dir = () => mkdtempSync(join(tmpdir(), "portcullis-settings-"));
+const base = () => ({ SECRET_KEY: "k".repeat(40), DATA_DIR: dir() });
+
+describe("loadSettings", () => {
+  it("with no settings at all, the defaults are Djoser's and SimpleJWT's", () => {
+    const { settings } = loadSettings(base());
+    expect(settings.DJOSER).toMatchObject({ SEND_ACTIVATION_EMAIL: false, USER_CREATE_PASSWORD_RETYPE: false, HIDE_USERS: true, LOGIN_FIELD: "username", TOKEN_MODE: "shared" });
+    expect(settings.SIMPLE_JWT).toMatchObject({ AUTH_HEADER_TYPES: ["Bearer"], ACCESS_TOKEN_LIFETIME: 300, ALGORITHM: "HS256" });
+    expect(settings.TOKEN_AUTH_HEADER_TYPES).toEqual(["Token"]);
+    expect(settings.DATABASE_URL).toBe("pglite:./.data/pglite");
+    expect(settings.AUTH_PASSWORD_VALIDATORS.map((v) => v.NAME.split(".").pop())).toEqual([
+      "UserAttributeSimilarityValidator",
+      "MinimumLengthValidator",
+      "CommonPasswordValidator",
+      "NumericPasswordValidator",
+    ]);
+  });
+
+  it("reads environment values as JSON where the setting is not a string, and as text otherwise", () => {
+    const { settings } = loadSettings({
+      ...base(),
+      SECRET_KEY: "12345678901234567890123456789012345",
+      PORT: "9000",
+      DJOSER_SEND_ACTIVATION_EMAIL: "true",
+      DJOSER_ACTIVATION_URL: "activate/{uid}/{token}",
+      SIMPLE_JWT_AUTH_HEADER_TYPES: '["JWT","Bearer"]',
+      SIMPLE_JWT_ACCESS_TOKEN_LIFETIME: "600",
+      TOKEN_AUTH_HEADER_TYPES: '["Token","Bearer"]',
+    });
+    expect(settings.SECRET_KEY).toBe("12345678901234567890123456789012345");
+    expect(settings.PORT).toBe(9000);
+    expect(settings.DJOSER.SEND_ACTIVATION_EMAIL).toBe(true);
+    expect(settings.DJOSER.ACTIVATION_URL).toBe("activate/{uid}/{token}");
+    expect(settings.SIMPLE_JWT.AUTH_HEADER_TYPES).toEqual(["JWT", "Bearer"]);
+    expect(settings.SIMPLE_JWT.ACCESS_TOKEN_LIFETIME).toBe(600);
+    expect(settings.TOKEN_AUTH_HEADER_TYPES).toEqual(["Token", "Bearer"]);
+  });
+
+  it("a JSON file supplies settings by their Django names; the environment wins over it", () => {
+    const file = join(dir(), "portcullis.config.json");
+    writeFileSync(file, JSON.stringify({ DJOSER: { HIDE_USERS: false, SITE_NAME: "Acme" }, USERNAME_FIELD: "email" }));
+    const { settings } = loadSettings({ ...base(), PORTCULLIS_CONFIG: file, DJOSER_SITE_NAME: "Acme Corp" });
+    expect(settings.DJOSER.HIDE_USERS).toBe(false);
+    expect(settings.DJOSER.SITE_NAME).toBe("Acme Corp");
+    expect(settings.USERNAME_FIELD).toBe("email");
+    expect(settings.DJOSER.LOGIN_FIELD).toBe("email"); // follows USERNAME_FIELD unless set
+  });
+
+  it("an invalid value stops the start, naming the setting and what is wrong", () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ DJOSER_SEND_ACTIVATION_EMAIL: "maybe" }, /DJOSER\.SEND_ACTIVATION_EMAIL/],
+      [{ PORT: "abc" }, /PORT/],
+      [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL: expected postgresql:\/\/…, pglite:<dir> or pglite:memory/],
+      [{ SIMPLE_JWT_AUTH_HEADER_TYPES: '["two words"]' }, /SIMPLE_JWT\.AUTH_HEADER_TYPES\.0: a prefix is one word/],
+      [{ AUTH_PASSWORD_VALIDATORS: '[{"NAME":"myapp.NoSuchValidator"}]' }, /AUTH_PASSWORD_VALIDATORS: .*NoSuchValidator/],
+      [{ USERNAME_FIELD: "email", DJOSER_LOGIN_FIELD: "username" }, /DJOSER\.LOGIN_FIELD/],
+    ];
+    for (const [env, message] of cases) {
+      expect(() => loadSettings({ ...base(), ...env })).toThrow(SettingsError);
+      expect(() => loadSettings({ ...base(), ...env })).toThrow(message);
+    }
+  });
+
+  it("warns about DJOSER_/SIMPLE_JWT_ names it does not honour, instead of ignoring them silently", () => {
+    const { warnings } = loadSettings({ ...base(), DJOSER_SERIALIZERS: "{}" });
+    expect(warnings).toContain("DJOSER_SERIALIZERS is not a setting Portcullis honours; ignored");
+  });
+
+  it("SECRET_KEY: generated once in development and kept; required and ≥ 32 bytes in production", () => {
+    const dataDir = dir();
+    const first = loadSettings({ DATA_DIR: dataDir });
+    expect(first.warnings.join()).toMatch(/generated a development key/);
+    expect(readFileSync(join(dataDir, "secret_key"), "utf8").trim()).toBe(first.settings.SECRET_KEY);
+    expect(loadSettings({ DATA_DIR: dataDir }).settings.SECRET_KEY).toBe(first.settings.SECRET_KEY);
+
+    expect(() => loadSettings({ DATA_DIR: dir(), NODE_ENV: "production" })).toThrow("SECRET_KEY is required when NODE_ENV=production");
+    expect(() => loadSettings({ DATA_DIR: dir(), NODE_ENV: "production", SECRET_KEY: "short" })).toThrow("at least 32 bytes");
+    expect(loadSettings({ DATA_DIR: dir(), NODE_ENV: "production", SECRET_KEY: "x".repeat(32) }).settings.SECRET_KEY).toHaveLength(32);
+  });
+});
