@@ -12,6 +12,7 @@ import type { Deps } from "../services/deps.ts";
 import { appRouter, type AppRouter } from "../trpc/router.ts";
 import { requestMeta } from "../rest/drf.ts";
 import { classifyError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 
 export type AppOptions = { deps: Deps; db: Database; verifyJwt?: JwtVerifier };
 
@@ -65,6 +66,11 @@ export async function buildApp({ deps, db, verifyJwt }: AppOptions) {
     trpcOptions: {
       router: appRouter,
       createContext: ({ req }) => ({ deps, authorization: req.headers.authorization, meta: requestMeta(req), verifyJwt }),
+      // A 401 says which schemes are accepted, in tRPC answers as in REST ones.
+      responseMeta: ({ errors }) => {
+        const refusal = errors.map((e) => e.cause).find((c): c is AuthError => c instanceof AuthError && c.status === 401);
+        return refusal ? { headers: { "WWW-Authenticate": refusal.headers?.["WWW-Authenticate"] ?? deps.settings.TOKEN_AUTH_HEADER_TYPES[0]! } } : {};
+      },
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ path, err: error.cause ?? error }, "tRPC procedure failed");
       },

@@ -320,6 +320,12 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(err.data?.httpStatus).toBe(401);
       expect(err.message).toContain('"Bearer"');
       expect(err.data?.details).toEqual({ code: "authorization_scheme_not_accepted", scheme_received: "Bearer", schemes_accepted: ["Token", "JWT"] });
+      // The raw answer carries the same WWW-Authenticate as the REST adapter's.
+      const raw = await fetch(`${s.url}/trpc/users.me`, { headers: { authorization: `Bearer ${key}` } });
+      expect(raw.status).toBe(401);
+      expect(raw.headers.get("www-authenticate")).toBe('Token, JWT realm="api"');
+      const anonymous = await fetch(`${s.url}/trpc/users.me`);
+      expect(anonymous.headers.get("www-authenticate")).toBe("Token");
       const logout = await failure(client(s, `Bearer ${key}`).token.logout.mutate());
       expect(logout.data?.code).toBe("authorization_scheme_not_accepted");
       expect(await client(s, `Token ${key}`).users.me.query()).toEqual({ email: "", id: user.id, username: "mia" });
