@@ -32,7 +32,8 @@ export async function issueToken(deps: Deps, user: User, meta: RequestMeta): Pro
 /** One indexed lookup: key hash → token row with its user. */
 export async function authenticateToken(deps: Deps, key: string): Promise<Principal> {
   // Hashing first makes the lookup independent of the key's bytes: no timing oracle on the index.
-  const token = await deps.prisma.authToken.findUnique({ where: { keyHash: hashKey(key) }, include: { user: true } });
+  // "join" makes it one round trip (token and user in one statement), not two.
+  const token = await deps.prisma.authToken.findUnique({ where: { keyHash: hashKey(key) }, include: { user: true }, relationLoadStrategy: "join" });
   if (!token) throw new AuthError("authentication_failed", "Invalid token.");
   if (!token.user.isActive) throw new AuthError("authentication_failed", "User inactive or deleted.");
   touch(deps, token.id, token.lastUsedAt);
