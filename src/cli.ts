@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
 
 async function migrate(): Promise<number> {
   const { settings } = loadSettings();
-  const db = await openDatabase(settings.DATABASE_URL);
+  const db = await openDatabase(settings.DATABASE_URL, { poolSize: settings.DATABASE_POOL_SIZE });
   try {
     const applied = await db.migrate();
     process.stdout.write(applied.length ? `Applied: ${applied.join(", ")}\n` : "No pending migrations.\n");
@@ -69,7 +69,7 @@ async function superuser(args: string[]): Promise<number> {
     return 2;
   }
   const { settings } = loadSettings();
-  const db = await openDatabase(settings.DATABASE_URL);
+  const db = await openDatabase(settings.DATABASE_URL, { poolSize: settings.DATABASE_POOL_SIZE });
   try {
     if (settings.AUTO_MIGRATE) await db.migrate();
     const user = await createSuperuser(settings, db.prisma, { username: values.username, email: values.email ?? "", password });

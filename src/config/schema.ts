@@ -64,6 +64,7 @@ export const settingsSchema = z.object({
     .string()
     .regex(/^(postgres(ql)?:\/\/.+|pglite:.+)$/, "expected postgresql://…, pglite:<dir> or pglite:memory")
     .default("pglite:./.data/pglite"),
+  DATABASE_POOL_SIZE: z.number().int().min(1).max(1000).default(10), // PostgreSQL connections per process
   AUTO_MIGRATE: z.boolean().default(true),
   REDIS_URL: z.string().nullable().default(null),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

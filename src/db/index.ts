@@ -15,8 +15,8 @@ export type Database = {
   close(): Promise<void>;
 };
 
-export async function openDatabase(url: string): Promise<Database> {
-  return url.startsWith("pglite:") ? openPglite(url.slice("pglite:".length)) : openPostgres(url);
+export async function openDatabase(url: string, opts: { poolSize?: number } = {}): Promise<Database> {
+  return url.startsWith("pglite:") ? openPglite(url.slice("pglite:".length)) : openPostgres(url, opts.poolSize ?? 10);
 }
 
 async function openPglite(dir: string): Promise<Database> {
@@ -43,9 +43,9 @@ async function openPglite(dir: string): Promise<Database> {
   };
 }
 
-async function openPostgres(url: string): Promise<Database> {
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const { PrismaPg } = await import("@prisma/adapter-pg");
-  const pool = new pg.Pool({ connectionString: url, max: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // A dropped idle connection must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

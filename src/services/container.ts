@@ -14,7 +14,7 @@ export function createLogger(settings: Settings): Logger {
 }
 
 export async function createDeps(settings: Settings, log = createLogger(settings)): Promise<{ deps: Deps; db: Database }> {
-  const db = await openDatabase(settings.DATABASE_URL);
+  const db = await openDatabase(settings.DATABASE_URL, { poolSize: settings.DATABASE_POOL_SIZE });
   if (settings.AUTO_MIGRATE) {
     const applied = await db.migrate();
     if (applied.length) log.info({ applied }, "migrations applied");
