@@ -35,9 +35,9 @@ export function tokenNotValid(message = "Token is invalid or expired", extra: Re
 
 /** The WWW-Authenticate value that lists every accepted scheme (RFC 7235: comma-separated challenges). */
 export function challenge(prefixes: Prefixes): string {
-  const token = prefixes.token.map((p) => p);
-  const jwt = prefixes.jwt.filter((p) => !has(prefixes.token, p)).map((p) => `${p} realm="api"`);
-  return [...token, ...jwt].join(", ");
+  return acceptedSchemes(prefixes)
+    .map((p) => (has(prefixes.token, p) ? p : `${p} realm="api"`))
+    .join(", ");
 }
 
 export function acceptedSchemes(prefixes: Prefixes): string[] {

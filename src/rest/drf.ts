@@ -3,7 +3,7 @@
 // (a view that ignores its body never fails on it), and DRF's error shapes.
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import { z } from "zod";
-import { authenticate, prefixesOf, type JwtVerifier } from "../auth/context.ts";
+import { authenticate, type JwtVerifier } from "../auth/context.ts";
 import { AuthError } from "../errors.ts";
 import type { Deps, Principal, RequestMeta } from "../services/deps.ts";
 
@@ -121,7 +121,12 @@ function allowOf(spec: RouteSpec): string {
   return order.filter((m) => allowed.includes(m)).join(", ");
 }
 
-const PARSES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"];
+/** DRF's SimpleMetadata answer to OPTIONS. */
+export function metadataBody(meta: RouteSpec["metadata"]) {
+  return { name: meta.name, description: meta.description ?? "", renders: ["application/json", "text/html"], parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"], ...(meta.actions ? { actions: meta.actions } : {}) };
+}
+
+export const methodNotAllowed = (method: string) => new AuthError("method_not_allowed", `Method "${method}" not allowed.`);
 
 export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) {
   const allow = allowOf(spec);
@@ -134,9 +139,9 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
     const permission = view?.permission ?? spec.otherwise;
     if (permission === "authenticated" && !principal) throw new AuthError("not_authenticated");
     if (method === "OPTIONS") {
-      return json(reply, 200, { name: spec.metadata.name, description: spec.metadata.description ?? "", renders: ["application/json", "text/html"], parses: PARSES, ...(spec.metadata.actions ? { actions: spec.metadata.actions } : {}) });
+      return json(reply, 200, metadataBody(spec.metadata));
     }
-    if (!view) throw new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`);
+    if (!view) throw methodNotAllowed(req.method);
     let body: unknown;
     const call: Call = { deps, principal, params: req.params as Record<string, string>, meta: requestMeta(req), data: async () => (body ??= await parseBody(req)) };
     const result = await view.run(call);
@@ -154,4 +159,3 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
   }
 }
 
-export { prefixesOf };

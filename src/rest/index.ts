@@ -1,8 +1,7 @@
 // The Djoser-compatible REST adapter, mounted at /auth/. It only translates: request → service
 // call → DRF-shaped response.
 import type { FastifyInstance } from "fastify";
-import { AuthError } from "../errors.ts";
-import { json, mount, renderError, routeEveryMethod, type RestOptions } from "./drf.ts";
+import { json, metadataBody, methodNotAllowed, mount, renderError, routeEveryMethod, type RestOptions } from "./drf.ts";
 import { tokenRoutes } from "./token.ts";
 import { userRoutes } from "./users.ts";
 import { classifyError } from "../http/errors.ts";
@@ -17,8 +16,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   app.setValidatorCompiler(() => () => true);
 
   app.setErrorHandler((err, req, reply) => {
-    const known = err instanceof AuthError ? err : classifyError(err, req.log);
-    return renderError(reply, known, opts.deps);
+    return renderError(reply, classifyError(err, req.log), opts.deps);
   });
   // Django's own 404 page, as legacy clients receive it.
   app.setNotFoundHandler((_req, reply) => reply.code(404).header("content-type", "text/html").send(NOT_FOUND_HTML));
@@ -26,8 +24,8 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   // DRF's DefaultRouter API root.
   routeEveryMethod(app, "/", async (req, reply) => {
     reply.header("Allow", "GET, HEAD, OPTIONS");
-    if (req.method === "OPTIONS") return json(reply, 200, { name: "Api Root", description: "The default basic root view for DefaultRouter", renders: ["application/json", "text/html"], parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"] });
-    if (req.method !== "GET" && req.method !== "HEAD") throw new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`);
+    if (req.method === "OPTIONS") return json(reply, 200, metadataBody({ name: "Api Root", description: "The default basic root view for DefaultRouter" }));
+    if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed(req.method);
     return json(reply, 200, { users: `${req.protocol}://${req.host}/auth/users/` });
   });
   for (const spec of [...userRoutes, ...tokenRoutes]) mount(app, spec, opts);
