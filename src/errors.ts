@@ -20,6 +20,9 @@ export const ERRORS = {
   authorization_scheme_missing: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header has no scheme." },
   bad_authorization_header: { status: 401, trpc: "UNAUTHORIZED", message: "Authorization header must contain two space-delimited values" },
   jwt_behind_token_scheme: { status: 401, trpc: "UNAUTHORIZED", message: "Invalid token." },
+  // SimpleJWT's words: jwt/create with bad credentials, and jwt/verify of a blacklisted token (a 400).
+  no_active_account: { status: 401, trpc: "UNAUTHORIZED", message: "No active account found with the given credentials" },
+  token_blacklisted: { status: 400, trpc: "BAD_REQUEST", message: "Token is blacklisted" },
   token_not_valid: { status: 401, trpc: "UNAUTHORIZED", message: "Given token not valid for any token type" },
   user_not_found: { status: 401, trpc: "UNAUTHORIZED", message: "User not found" },
   user_inactive: { status: 401, trpc: "UNAUTHORIZED", message: "User is inactive" },

@@ -99,7 +99,7 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
     const jwtSchemes = quoteList(prefixes.jwt);
     return fail(new AuthError("jwt_behind_token_scheme", `This credential is a JWT, but the "${scheme}" scheme carries opaque tokens. Send it as "${prefixes.jwt[0]} <jwt>" (JWT schemes: ${jwtSchemes}).`, { data: { code: "jwt_behind_token_scheme", scheme_received: scheme, schemes_accepted: [...prefixes.jwt] } }));
   }
-  if (OPAQUE_SHAPE.test(credential)) {
+  if (OPAQUE_SHAPE.test(credential) && prefixes.token.length) {
     // SimpleJWT's exact body, plus a hint: this is an authtoken key behind a JWT prefix.
     return fail(
       tokenNotValid(undefined, {

@@ -33,17 +33,37 @@ export const djoserSchema = z.object({
   TOKEN_MODE: z.enum(["shared", "per_device"]).default("shared"),
 });
 
+// SimpleJWT 5.2's algorithms. EdDSA is left out: jsonwebtoken 9 (and SimpleJWT 5.2) cannot sign or verify it.
+export const algorithm = z.enum(["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]);
+
 export const simpleJwtSchema = z.object({
   AUTH_HEADER_TYPES: z.array(z.string().regex(/^[!-~]+$/, "a prefix is one word of visible ASCII")).min(1).default(["Bearer"]),
-  AUTH_HEADER_NAME: z.string().default("HTTP_AUTHORIZATION"),
+  // Django's META name of the header carrying JWTs: HTTP_AUTHORIZATION, or e.g. HTTP_X_ACCESS_TOKEN.
+  AUTH_HEADER_NAME: z.string().regex(/^HTTP_[A-Z0-9_]+$/, "a Django META name such as HTTP_AUTHORIZATION").default("HTTP_AUTHORIZATION"),
   ACCESS_TOKEN_LIFETIME: seconds.default(300),
   REFRESH_TOKEN_LIFETIME: seconds.default(86_400),
   ROTATE_REFRESH_TOKENS: z.boolean().default(false),
   BLACKLIST_AFTER_ROTATION: z.boolean().default(false),
   UPDATE_LAST_LOGIN: z.boolean().default(false),
-  ALGORITHM: z.enum(["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"]).default("HS256"),
-  SIGNING_KEY: z.string().nullable().default(null), // null = SECRET_KEY, as in SimpleJWT
-  VERIFYING_KEY: z.string().nullable().default(null),
+  ALGORITHM: algorithm.default("HS256"),
+  SIGNING_KEY: z.string().min(1).nullable().default(null), // null = SECRET_KEY, as in SimpleJWT; PEM for RS/ES/EdDSA
+  VERIFYING_KEY: z.string().min(1).nullable().default(null), // PEM; null = derived from SIGNING_KEY
+  // Portcullis extensions for keys: PEM files instead of inline PEM, a "kid" for the signing key
+  // (default: none for HS*, the RFC 7638 thumbprint otherwise), and more keys that verify but do
+  // not sign: the next key (published before use) and retired ones (until their tokens expire).
+  SIGNING_KEY_FILE: z.string().min(1).nullable().default(null),
+  VERIFYING_KEY_FILE: z.string().min(1).nullable().default(null),
+  SIGNING_KEY_ID: z.string().min(1).nullable().default(null),
+  ADDITIONAL_VERIFYING_KEYS: z
+    .array(
+      z
+        .object({ KID: z.string().min(1).nullable().default(null), ALGORITHM: algorithm, KEY: z.string().min(1).optional(), KEY_FILE: z.string().min(1).optional() })
+        .refine((k) => (k.KEY === undefined) !== (k.KEY_FILE === undefined), "give exactly one of KEY and KEY_FILE"),
+    )
+    .default([]),
+  // Portcullis extension: under ROTATE_REFRESH_TOKENS, a refresh token presented again after it
+  // was rotated ends its whole session (every token descended from the same login).
+  REFRESH_TOKEN_REUSE_DETECTION: z.boolean().default(true),
   AUDIENCE: z.string().nullable().default(null),
   ISSUER: z.string().nullable().default(null),
   LEEWAY: seconds.default(0),

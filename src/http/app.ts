@@ -5,7 +5,6 @@ import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/a
 import Fastify from "fastify";
 import { METHODS, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import type { JwtVerifier } from "../auth/context.ts";
 import type { Database } from "../db/index.ts";
 import { restPlugin } from "../rest/index.ts";
 import type { Deps } from "../services/deps.ts";
@@ -14,7 +13,7 @@ import { requestMeta } from "../rest/drf.ts";
 import { classifyError } from "./errors.ts";
 import { AuthError } from "../errors.ts";
 
-export type AppOptions = { deps: Deps; db: Database; verifyJwt?: JwtVerifier };
+export type AppOptions = { deps: Deps; db: Database };
 
 // Django's SecurityMiddleware and XFrameOptionsMiddleware defaults, which Djoser clients see.
 const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin", vary: "Accept" };
@@ -29,7 +28,7 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
   socket.destroy(err);
 }
 
-export async function buildApp({ deps, db, verifyJwt }: AppOptions) {
+export async function buildApp({ deps, db }: AppOptions) {
   const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: false, routerOptions: { maxParamLength: 200 }, clientErrorHandler });
   app.addHook("onSend", async (_req, reply) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
@@ -51,6 +50,15 @@ export async function buildApp({ deps, db, verifyJwt }: AppOptions) {
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
+  // The public keys that verify our JWTs (RFC 7517), for resource servers that check tokens
+  // themselves. Nothing to publish when the keys are HMAC secrets.
+  app.get("/.well-known/jwks.json", { schema: { hide: true } }, async (_req, reply) => {
+    if (!deps.keys.jwks.keys.length) {
+      return reply.code(404).send({ detail: `No public keys: SIMPLE_JWT.ALGORITHM is ${deps.settings.SIMPLE_JWT.ALGORITHM}, a shared secret. Use RS256 or ES256 keys to publish a JWKS.`, code: "not_found" });
+    }
+    return reply.header("cache-control", "public, max-age=300").header("content-type", "application/jwk-set+json").send(deps.keys.jwks);
+  });
+
   app.get("/healthz", { schema: { hide: true } }, async (_req, reply) => {
     try {
       const pending = await db.pending();
@@ -65,7 +73,7 @@ export async function buildApp({ deps, db, verifyJwt }: AppOptions) {
     prefix: "/trpc",
     trpcOptions: {
       router: appRouter,
-      createContext: ({ req }) => ({ deps, authorization: req.headers.authorization, meta: requestMeta(req), verifyJwt }),
+      createContext: ({ req }) => ({ deps, headers: req.headers, meta: requestMeta(req) }),
       // A 401 says which schemes are accepted, in tRPC answers as in REST ones.
       responseMeta: ({ errors }) => {
         const refusal = errors.map((e) => e.cause).find((c): c is AuthError => c instanceof AuthError && c.status === 401);
@@ -80,6 +88,6 @@ export async function buildApp({ deps, db, verifyJwt }: AppOptions) {
   // Every method Node parses (CONNECT aside) reaches the REST routes, registered after this, so
   // a view answers PROPFIND or TRACE with DRF's 405 rather than a 404.
   for (const m of METHODS) if (m !== "CONNECT" && !app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
-  await app.register(restPlugin, { prefix: "/auth", deps, verifyJwt });
+  await app.register(restPlugin, { prefix: "/auth", deps });
   return app;
 }

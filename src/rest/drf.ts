@@ -3,7 +3,7 @@
 // (a view that ignores its body never fails on it), and DRF's error shapes.
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import { z } from "zod";
-import { authenticate, type JwtVerifier } from "../auth/context.ts";
+import { authenticate } from "../auth/context.ts";
 import { AuthError } from "../errors.ts";
 import type { Deps, Principal, RequestMeta } from "../services/deps.ts";
 
@@ -22,17 +22,23 @@ export type Authed = Call & { principal: Principal };
 
 export type RouteSpec = {
   path: string; // with its trailing slash
-  /** "append": Django's APPEND_SLASH 301 from the bare path; "optional": both answer (Djoser's regex routes). */
-  slash: "append" | "optional";
+  /**
+   * "append": Django's APPEND_SLASH 301 from the bare path; "optional": both answer (Djoser's
+   * regex routes); "prefix": anything that starts with the bare path answers (SimpleJWT's
+   * unanchored `^jwt/create/?`, which also matches jwt/create/anything).
+   */
+  slash: "append" | "optional" | "prefix";
   /** Permission for OPTIONS and for methods the view does not map (a viewset's default). */
   otherwise: Permission;
   /** false for views with authentication_classes = () (SimpleJWT's), which ignore Authorization. */
   authenticates?: boolean;
-  metadata: { name: string; description?: string; actions?: Record<string, unknown> };
+  metadata: Metadata | ((deps: Deps) => Metadata);
   /** OpenAPI grouping. */
   tag: string;
   methods: Partial<Record<Method, View>>;
 };
+
+export type Metadata = { name: string; description?: string; actions?: Record<string, unknown> };
 
 export type View = {
   permission: Permission;
@@ -41,7 +47,7 @@ export type View = {
   doc: { summary: string; body?: (deps: Deps) => z.ZodType };
 };
 
-export type RestOptions = { deps: Deps; verifyJwt?: JwtVerifier };
+export type RestOptions = { deps: Deps };
 
 const ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
@@ -122,7 +128,7 @@ function allowOf(spec: RouteSpec): string {
 }
 
 /** DRF's SimpleMetadata answer to OPTIONS. */
-export function metadataBody(meta: RouteSpec["metadata"]) {
+export function metadataBody(meta: Metadata) {
   return { name: meta.name, description: meta.description ?? "", renders: ["application/json", "text/html"], parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"], ...(meta.actions ? { actions: meta.actions } : {}) };
 }
 
@@ -133,13 +139,13 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     reply.header("Allow", allow);
     const { deps } = opts;
-    const principal = spec.authenticates === false ? null : await authenticate(deps, req.headers.authorization, opts.verifyJwt);
+    const principal = spec.authenticates === false ? null : await authenticate(deps, req.headers);
     const method = (req.method === "HEAD" ? "GET" : req.method) as Method | "OPTIONS";
     const view = method === "OPTIONS" ? undefined : spec.methods[method];
     const permission = view?.permission ?? spec.otherwise;
     if (permission === "authenticated" && !principal) throw new AuthError("not_authenticated");
     if (method === "OPTIONS") {
-      return json(reply, 200, metadataBody(spec.metadata));
+      return json(reply, 200, metadataBody(typeof spec.metadata === "function" ? spec.metadata(deps) : spec.metadata));
     }
     if (!view) throw methodNotAllowed(req.method);
     let body: unknown;
@@ -150,6 +156,10 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
   routeEveryMethod(app, spec.path, handler, openApi(spec, opts.deps));
   const bare = spec.path.replace(/\/$/, "");
   if (spec.slash === "optional") routeEveryMethod(app, bare, handler);
+  else if (spec.slash === "prefix") {
+    routeEveryMethod(app, bare, handler);
+    routeEveryMethod(app, `${bare}*`, handler);
+  }
   else {
     // Django's APPEND_SLASH: a permanent redirect to the slash URL, query string kept.
     routeEveryMethod(app, bare, async (req, reply) => {

@@ -2,6 +2,7 @@
 // call → DRF-shaped response.
 import type { FastifyInstance } from "fastify";
 import { json, metadataBody, methodNotAllowed, mount, renderError, routeEveryMethod, type RestOptions } from "./drf.ts";
+import { jwtRoutes } from "./jwt.ts";
 import { tokenRoutes } from "./token.ts";
 import { userRoutes } from "./users.ts";
 import { classifyError } from "../http/errors.ts";
@@ -28,5 +29,5 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
     if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed(req.method);
     return json(reply, 200, { users: `${req.protocol}://${req.host}/auth/users/` });
   });
-  for (const spec of [...userRoutes, ...tokenRoutes]) mount(app, spec, opts);
+  for (const spec of [...userRoutes, ...tokenRoutes, ...jwtRoutes]) mount(app, spec, opts);
 }

@@ -1,8 +1,9 @@
-// Builds the service dependencies from settings: database, mailer, logger.
+// Builds the service dependencies from settings: JWT keys, database, mailer, logger.
 import pino, { type Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
 import { openDatabase, type Database } from "../db/index.ts";
 import type { Deps } from "./deps.ts";
+import { loadKeyRing } from "./jwt-keys.ts";
 import { createMailer } from "./mail.ts";
 
 export function createLogger(settings: Settings): Logger {
@@ -14,11 +15,12 @@ export function createLogger(settings: Settings): Logger {
 }
 
 export async function createDeps(settings: Settings, log = createLogger(settings)): Promise<{ deps: Deps; db: Database }> {
+  const keys = loadKeyRing(settings); // before the database: a bad key stops the start at once
   const db = await openDatabase(settings.DATABASE_URL, { poolSize: settings.DATABASE_POOL_SIZE });
   if (settings.AUTO_MIGRATE) {
     const applied = await db.migrate();
     if (applied.length) log.info({ applied }, "migrations applied");
   }
   const mailer = createMailer(settings, log);
-  return { db, deps: { settings, prisma: db.prisma, mailer, log } };
+  return { db, deps: { settings, prisma: db.prisma, mailer, keys, log } };
 }

@@ -146,8 +146,11 @@ export const loginInput = (deps: Deps) =>
 export async function checkCredentials(deps: Deps, raw: unknown): Promise<User | null> {
   const field = deps.settings.DJOSER.LOGIN_FIELD;
   const input = parseInput(loginInput(deps), raw);
-  const login = input[field];
-  const password = input.password;
+  return verifyLogin(deps, field, input[field], input.password);
+}
+
+/** Django's authenticate(): the user whose login field matches, if the password is theirs and they are active. */
+export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined): Promise<User | null> {
   if (!login || !password) return null;
   const user =
     field === "username"

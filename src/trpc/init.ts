@@ -1,13 +1,13 @@
 // tRPC's building blocks: router, publicProcedure, protectedProcedure (ctx.principal non-null).
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import { authenticate, type JwtVerifier } from "../auth/context.ts";
+import { authenticate, type RequestHeaders } from "../auth/context.ts";
 import { AuthError, ERRORS } from "../errors.ts";
 import type { Deps, RequestMeta } from "../services/deps.ts";
 import { toFieldErrors } from "../services/inputs.ts";
 import { classifyError } from "../http/errors.ts";
 
-export type Context = { deps: Deps; authorization: string | undefined; meta: RequestMeta; verifyJwt?: JwtVerifier };
+export type Context = { deps: Deps; headers: RequestHeaders; meta: RequestMeta };
 
 const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
@@ -41,7 +41,7 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(translateErrors);
 export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const principal = await authenticate(ctx.deps, ctx.authorization, ctx.verifyJwt);
+  const principal = await authenticate(ctx.deps, ctx.headers);
   if (!principal) throw new AuthError("not_authenticated");
   return next({ ctx: { ...ctx, principal } });
 });

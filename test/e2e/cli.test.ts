@@ -1,7 +1,7 @@
 // The CLI as an operator runs it: `node bin/portcullis.js <command>` in a child process, set up
 // through the environment only.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,8 @@ import { freshPostgres } from "../helpers/server.ts";
 import { freePort } from "../helpers/net.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));
-const MIGRATION = "20261127041500_init";
+// Every committed migration, in order: a fresh database gets them all.
+const MIGRATIONS = readdirSync(new URL("../../prisma/migrations/", import.meta.url), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 const SUPERUSER_PASSWORD = "Sup3r-Secret-Pass!";
 const PW = "Kq7!vLp2#Zx9";
 
@@ -94,7 +95,7 @@ describe("portcullis CLI", () => {
     const env = { DATABASE_URL: `pglite:${folder}`, DATA_DIR: dataDir, EMAIL_BACKEND: "file", EMAIL_FILE_PATH: join(tmp, "mail") };
 
     const first = await cli(["migrate"], env);
-    expect(first, first.stderr).toMatchObject({ code: 0, stdout: `Applied: ${MIGRATION}\n` });
+    expect(first, first.stderr).toMatchObject({ code: 0, stdout: `Applied: ${MIGRATIONS.join(", ")}\n` });
     const keyFile = join(dataDir, "secret_key");
     expect(existsSync(keyFile)).toBe(true);
     const devKey = readFileSync(keyFile, "utf8");
@@ -149,7 +150,7 @@ describe("portcullis CLI", () => {
     try {
       const env = { DATABASE_URL: db.url, SECRET_KEY: "cli-test-secret-key-long-enough-0123456789" };
       const first = await cli(["migrate"], env);
-      expect(first, first.stderr).toMatchObject({ code: 0, stdout: `Applied: ${MIGRATION}\n` });
+      expect(first, first.stderr).toMatchObject({ code: 0, stdout: `Applied: ${MIGRATIONS.join(", ")}\n` });
       const second = await cli(["migrate"], env);
       expect(second, second.stderr).toMatchObject({ code: 0, stdout: "No pending migrations.\n" });
     } finally {

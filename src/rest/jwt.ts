@@ -1,0 +1,97 @@
+// SimpleJWT's views at Djoser's jwt/ paths (create, refresh, verify), plus two extensions of those
+// paths: jwt/logout/ (end the session of a refresh token) and jwt/logout_all/ (every JWT session).
+// SimpleJWT's views ignore Authorization (authentication_classes = ()); logout_all needs it.
+import type { Deps } from "../services/deps.ts";
+import { createTokens, jwtCreateInput, logoutAllSessions, logoutRefresh, refreshInput, refreshTokens, verifyInput, verifyToken } from "../services/jwt-sessions.ts";
+import type { Authed, RouteSpec } from "./drf.ts";
+
+const field = (label: string, extra: Record<string, unknown> = {}) => ({ type: "string", required: true, read_only: false, label, ...extra });
+
+export const jwtRoutes: RouteSpec[] = [
+  {
+    path: "/jwt/create/",
+    slash: "prefix",
+    otherwise: "any",
+    authenticates: false,
+    tag: "jwt",
+    metadata: (deps: Deps) => ({
+      name: "Token Obtain Pair",
+      description: "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
+      actions: { POST: { [deps.settings.USERNAME_FIELD]: field(deps.settings.USERNAME_FIELD === "email" ? "Email address" : "Username"), password: field("Password") } },
+    }),
+    methods: {
+      POST: {
+        permission: "any",
+        doc: { summary: "Log in: {refresh, access} (a new JWT session)", body: jwtCreateInput },
+        run: async (c) => ({ status: 200, body: await createTokens(c.deps, await c.data(), c.meta) }),
+      },
+    },
+  },
+  {
+    path: "/jwt/refresh/",
+    slash: "prefix",
+    otherwise: "any",
+    authenticates: false,
+    tag: "jwt",
+    metadata: {
+      name: "Token Refresh",
+      description: "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
+      actions: { POST: { refresh: field("Refresh"), access: { type: "string", required: false, read_only: true, label: "Access" } } },
+    },
+    methods: {
+      POST: {
+        permission: "any",
+        doc: { summary: "{access}, and a new {refresh} under ROTATE_REFRESH_TOKENS; a rotated token presented again ends its session", body: refreshInput },
+        run: async (c) => ({ status: 200, body: await refreshTokens(c.deps, await c.data(), c.meta) }),
+      },
+    },
+  },
+  {
+    path: "/jwt/verify/",
+    slash: "prefix",
+    otherwise: "any",
+    authenticates: false,
+    tag: "jwt",
+    metadata: {
+      name: "Token Verify",
+      description: "Takes a token and indicates if it is valid.  This view provides no\ninformation about a token's fitness for a particular use.",
+      actions: { POST: { token: field("Token") } },
+    },
+    methods: {
+      POST: {
+        permission: "any",
+        doc: { summary: "{} when the token is valid (any type)", body: verifyInput },
+        run: async (c) => ({ status: 200, body: await verifyToken(c.deps, await c.data()) }),
+      },
+    },
+  },
+  {
+    path: "/jwt/logout/",
+    slash: "optional",
+    otherwise: "any",
+    authenticates: false,
+    tag: "jwt",
+    metadata: { name: "Token Logout", description: "Portcullis extension: ends the session of the given refresh token (its refresh and access tokens).", actions: { POST: { refresh: field("Refresh") } } },
+    methods: {
+      POST: {
+        permission: "any",
+        doc: { summary: "Extension: log out one JWT session, given its refresh token", body: refreshInput },
+        run: async (c) => (await logoutRefresh(c.deps, await c.data()), { status: 204 }),
+      },
+    },
+  },
+  {
+    path: "/jwt/logout_all/",
+    slash: "optional",
+    otherwise: "authenticated",
+    tag: "jwt",
+    metadata: { name: "Token Logout All", description: "Portcullis extension: ends every JWT session of the authenticated user." },
+    methods: {
+      POST: {
+        permission: "authenticated",
+        doc: { summary: "Extension: log out of every JWT session (every refresh and access token issued so far)" },
+        run: async (c) => (await logoutAllSessions(c.deps, (c as Authed).principal.user.id), { status: 204 }),
+      },
+    },
+  },
+];

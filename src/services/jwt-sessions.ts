@@ -1,0 +1,210 @@
+// SimpleJWT's flows (jwt/create, refresh, verify) and what it lacks: logout, logout everywhere,
+// refresh-token reuse detection, and refresh refused to deleted or inactive users.
+//
+// Every login starts a session (JwtSession); its id travels in the tokens as the "sid" claim, and
+// every refresh token it issues is recorded by jti (SimpleJWT's OutstandingToken/BlacklistedToken).
+// Ending a session therefore ends its refresh tokens and its access tokens together.
+import { tokenNotValid } from "../auth/header.ts";
+import { AuthError } from "../errors.ts";
+import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
+import { charField, form, parseInput } from "./inputs.ts";
+import { accessClaimsFrom, decode, newClaims, newJti, rotatedClaims, sign, TokenError, userIdOf, type Claims, type TokenType } from "./jwt.ts";
+import { recordLogin } from "./sessions.ts";
+import { verifyLogin } from "./users.ts";
+
+export const SID = "sid";
+const BLACKLISTED = "Token is blacklisted";
+
+export const jwtCreateInput = (deps: Deps) => form({ [deps.settings.USERNAME_FIELD]: charField(), password: charField() } as Record<string, ReturnType<typeof charField>>);
+export const refreshInput = () => form({ refresh: charField() });
+export const verifyInput = () => form({ token: charField() });
+
+/** SimpleJWT's views answer 401s with this challenge (TokenViewBase.get_authenticate_header). */
+const challenge = (deps: Deps) => ({ "WWW-Authenticate": `${deps.settings.SIMPLE_JWT.AUTH_HEADER_TYPES[0]} realm="api"` });
+
+/** How SimpleJWT's views answer a TokenError: 401 {"detail": message, "code": "token_not_valid"}. */
+const invalidToken = (deps: Deps, message: string) => new AuthError("token_not_valid", message, { data: { code: "token_not_valid" }, headers: challenge(deps) });
+
+function decodeFor(deps: Deps, token: string, type: TokenType | "untyped"): Claims {
+  try {
+    return decode(deps.keys, deps.settings.SIMPLE_JWT, token, type);
+  } catch (e) {
+    if (e instanceof TokenError) throw invalidToken(deps, e.message);
+    throw e;
+  }
+}
+
+const issuedBefore = (claims: Claims, notBefore: Date | null) => notBefore !== null && typeof claims.iat === "number" && claims.iat < Math.floor(notBefore.getTime() / 1000);
+const sidOf = (claims: Claims) => (typeof claims[SID] === "string" ? (claims[SID] as string) : null);
+const expiry = (claims: Claims) => new Date(Number(claims.exp) * 1000);
+const meta32 = (meta: RequestMeta) => ({ userAgent: meta.userAgent.slice(0, 512), ip: meta.ip.slice(0, 45) });
+
+/** The user a token names, refused as SimpleJWT's JWTAuthentication refuses it. */
+async function userOf(deps: Deps, claims: Claims, sid: string | null) {
+  const id = userIdOf(deps.settings.SIMPLE_JWT, claims);
+  if (id === undefined) throw new AuthError("token_not_valid", "Token contained no recognizable user identification", { data: { code: "token_not_valid" } });
+  // One statement: the user and, when the token names one, its session (to see whether it ended).
+  const user =
+    id === null
+      ? null
+      : await deps.prisma.user.findUnique({ where: { id }, include: { jwtSessions: { where: { id: sid ?? "" }, select: { revokedAt: true } } }, relationLoadStrategy: "join" });
+  if (!user) throw new AuthError("user_not_found", undefined, { data: { code: "user_not_found" } });
+  if (!user.isActive) throw new AuthError("user_inactive", undefined, { data: { code: "user_inactive" } });
+  const { jwtSessions, ...plain } = user;
+  // A sid that names no session (ended and purged, or never ours) is as dead as an ended one.
+  const ended = (sid !== null && (jwtSessions.length === 0 || jwtSessions[0]!.revokedAt !== null)) || issuedBefore(claims, user.jwtNotBefore);
+  return { user: plain as User, ended };
+}
+
+/** JWTAuthentication: a valid access token of an active user whose session has not ended. */
+export async function authenticateJwt(deps: Deps, token: string): Promise<Principal> {
+  let claims: Claims;
+  try {
+    claims = decode(deps.keys, deps.settings.SIMPLE_JWT, token, "access");
+  } catch (e) {
+    if (e instanceof TokenError) throw tokenNotValid(e.message);
+    throw e;
+  }
+  const { user, ended } = await userOf(deps, claims, sidOf(claims));
+  if (ended) throw tokenNotValid(BLACKLISTED);
+  return { user, via: "jwt", claims };
+}
+
+/** A new session for a user: {refresh, access}, in SimpleJWT's order. */
+export async function startSession(deps: Deps, user: User, meta: RequestMeta): Promise<{ refresh: string; access: string }> {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const sid = newJti();
+  const refresh = newClaims(jwt, "refresh", user.id, { [SID]: sid });
+  await deps.prisma.jwtSession.create({ data: { id: sid, userId: user.id, ...meta32(meta), refreshTokens: { create: { jti: String(refresh[jwt.JTI_CLAIM]), expiresAt: expiry(refresh) } } } });
+  return { refresh: sign(deps.keys, jwt, refresh), access: sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh)) };
+}
+
+/** jwt/create: credentials → a new session. */
+export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) {
+  const field = deps.settings.USERNAME_FIELD;
+  const input = parseInput(jwtCreateInput(deps), raw);
+  const user = await verifyLogin(deps, field, input[field], input.password);
+  if (!user) throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
+  const pair = await startSession(deps, user, meta);
+  if (deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN) await recordLogin(deps, user);
+  return pair;
+}
+
+/** Ends a session and blacklists its refresh tokens; `reason` says why (kept for the session list). */
+async function endSession(deps: Deps, sessionId: string, reason: "logout" | "reuse") {
+  const at = new Date();
+  await deps.prisma.$transaction([
+    deps.prisma.jwtSession.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: at, revokedReason: reason } }),
+    deps.prisma.jwtRefreshToken.updateMany({ where: { sessionId, blacklistedAt: null }, data: { blacklistedAt: at } }),
+  ]);
+}
+
+/** A refresh token that came back after it was rotated: somebody holds a copy. End the session. */
+async function reused(deps: Deps, sessionId: string, userId: number): Promise<never> {
+  await endSession(deps, sessionId, "reuse");
+  deps.log.warn({ event: "jwt_refresh_reuse", userId, sessionId }, "a rotated refresh token was presented again: its session is ended");
+  throw invalidToken(deps, BLACKLISTED);
+}
+
+/**
+ * The refresh token's row and user, checked: SimpleJWT's blacklist check, then ours (session ended,
+ * reuse after rotation, user deleted or inactive).
+ */
+async function checkRefresh(deps: Deps, claims: Claims) {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const row = await deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } });
+  if (row?.session.revokedAt) throw invalidToken(deps, BLACKLISTED);
+  // Reuse first: a rotated token is also blacklisted under BLACKLIST_AFTER_ROTATION, but its return
+  // means a copy exists, and that must end the session, not just fail this request.
+  if (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, row.sessionId, row.session.userId);
+  if (row?.blacklistedAt) throw invalidToken(deps, BLACKLISTED);
+  const sid = row?.sessionId ?? null;
+  const { user, ended } = await userOf(deps, claims, sid).catch((e: unknown) => {
+    throw e instanceof AuthError ? new AuthError(e.code, e.message, { data: e.data, headers: challenge(deps) }) : e;
+  });
+  if (ended) throw invalidToken(deps, BLACKLISTED);
+  return { row, user };
+}
+
+/** jwt/refresh: {access}, plus {refresh} under ROTATE_REFRESH_TOKENS. */
+export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ access: string; refresh?: string }> {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
+  const { row, user } = await checkRefresh(deps, claims);
+  const jti = String(claims[jwt.JTI_CLAIM]);
+  // A token we never recorded (issued by SimpleJWT before the move): it becomes a session of ours.
+  const sessionId = row?.sessionId ?? newJti();
+  const current = { ...claims, [SID]: sessionId };
+  const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, current));
+  const now = new Date();
+  if (!jwt.ROTATE_REFRESH_TOKENS) {
+    if (row) await deps.prisma.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
+    else await deps.prisma.jwtSession.create({ data: { id: sessionId, userId: user.id, lastUsedAt: now, ...meta32(meta), refreshTokens: { create: { jti, expiresAt: expiry(claims) } } } });
+    return { access };
+  }
+  const next = rotatedClaims(jwt, current);
+  const nextRow = { jti: String(next[jwt.JTI_CLAIM]), expiresAt: expiry(next) };
+  const retired = { rotatedAt: now, ...(jwt.BLACKLIST_AFTER_ROTATION ? { blacklistedAt: now } : {}) };
+  const won = await deps.prisma.$transaction(async (tx) => {
+    if (!row) {
+      // The jti's primary key decides between two concurrent first refreshes of such a token (P2002 below).
+      await tx.jwtSession.create({ data: { id: sessionId, userId: user.id, lastUsedAt: now, ...meta32(meta), refreshTokens: { create: [{ jti, expiresAt: expiry(claims), ...retired }, nextRow] } } });
+      return true;
+    }
+    // Only one of several concurrent refreshes of a token rotates it: the row's state decides.
+    const fresh = jwt.REFRESH_TOKEN_REUSE_DETECTION ? { rotatedAt: null, blacklistedAt: null } : { blacklistedAt: null };
+    const { count } = await tx.jwtRefreshToken.updateMany({ where: { jti, ...fresh }, data: retired });
+    if (!count) return false;
+    await tx.jwtRefreshToken.create({ data: { ...nextRow, sessionId } });
+    await tx.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
+    return true;
+  }).catch((e: unknown) => ((e as { code?: string }).code === "P2002" ? false : Promise.reject(e)));
+  if (!won) {
+    if (jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, sessionId, user.id);
+    throw invalidToken(deps, BLACKLISTED);
+  }
+  return { access, refresh: sign(deps.keys, jwt, next) };
+}
+
+/**
+ * jwt/verify: {} for a valid token of any type. A token whose refresh row is blacklisted or whose
+ * session ended is "Token is blacklisted" (a 400, as SimpleJWT answers it). SimpleJWT checks that
+ * only under BLACKLIST_AFTER_ROTATION; with logout in the picture we always do.
+ */
+export async function verifyToken(deps: Deps, raw: unknown): Promise<Record<string, never>> {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const claims = decodeFor(deps, parseInput(verifyInput(), raw).token, "untyped");
+  const sid = sidOf(claims);
+  const [row, session] = await Promise.all([
+    deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } }),
+    sid ? deps.prisma.jwtSession.findUnique({ where: { id: sid }, include: { user: { select: { jwtNotBefore: true } } } }) : null,
+  ]);
+  const dead =
+    row?.blacklistedAt || row?.session.revokedAt || (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) || session?.revokedAt || issuedBefore(claims, session?.user.jwtNotBefore ?? null);
+  if (dead) throw new AuthError("token_blacklisted", BLACKLISTED, { fields: { non_field_errors: [BLACKLISTED] } });
+  return {};
+}
+
+/** jwt/logout (extension): ends the refresh token's session. SimpleJWT's jwt/blacklist, session-wide. */
+export async function logoutRefresh(deps: Deps, raw: unknown): Promise<void> {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
+  const { row, user } = await checkRefresh(deps, claims);
+  if (row) return endSession(deps, row.sessionId, "logout");
+  // Never seen (issued before the move): record it as an ended session so it cannot come back.
+  const at = new Date();
+  await deps.prisma.jwtSession.create({
+    data: { id: newJti(), userId: user.id, revokedAt: at, revokedReason: "logout", refreshTokens: { create: { jti: String(claims[jwt.JTI_CLAIM]), expiresAt: expiry(claims), blacklistedAt: at } } },
+  });
+}
+
+/** Logout everywhere (extension): every JWT session of the user ends, and every JWT issued until now dies. */
+export async function logoutAllSessions(deps: Deps, userId: number): Promise<{ sessions: number }> {
+  const at = new Date();
+  const [sessions] = await deps.prisma.$transaction([
+    deps.prisma.jwtSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: at, revokedReason: "logout_all" } }),
+    deps.prisma.jwtRefreshToken.updateMany({ where: { session: { userId }, blacklistedAt: null }, data: { blacklistedAt: at } }),
+    deps.prisma.user.update({ where: { id: userId }, data: { jwtNotBefore: at } }),
+  ]);
+  return { sessions: sessions.count };
+}
