@@ -76,7 +76,7 @@ export const jwtRoutes: RouteSpec[] = [
       POST: {
         permission: "any",
         doc: { summary: "Extension: log out one JWT session, given its refresh token", body: refreshInput },
-        run: async (c) => (await logoutRefresh(c.deps, await c.data()), { status: 204 }),
+        run: async (c) => (await logoutRefresh(c.deps, await c.data(), c.meta), { status: 204 }),
       },
     },
   },

@@ -38,6 +38,7 @@ const issuedBefore = (claims: Claims, notBefore: Date | null) => notBefore !== n
 const sidOf = (claims: Claims) => (typeof claims[SID] === "string" ? (claims[SID] as string) : null);
 const expiry = (claims: Claims) => new Date(Number(claims.exp) * 1000);
 const meta32 = (meta: RequestMeta) => ({ userAgent: meta.userAgent.slice(0, 512), ip: meta.ip.slice(0, 45) });
+const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === "P2002";
 
 /** The user a token names, refused as SimpleJWT's JWTAuthentication refuses it. */
 async function userOf(deps: Deps, claims: Claims, sid: string | null) {
@@ -126,39 +127,49 @@ async function checkRefresh(deps: Deps, claims: Claims) {
   return { row, user };
 }
 
+/**
+ * Records a refresh token we never saw (issued by SimpleJWT before the move, with the same key) as
+ * a session of ours, so it can be rotated, blacklisted and listed like the others. Of two
+ * concurrent first uses, the jti's primary key keeps one row; both then read the same session.
+ */
+async function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMeta): Promise<{ sessionId: string }> {
+  const jti = String(claims[deps.settings.SIMPLE_JWT.JTI_CLAIM]);
+  const id = newJti();
+  try {
+    await deps.prisma.jwtSession.create({ data: { id, userId, ...meta32(meta), refreshTokens: { create: { jti, expiresAt: expiry(claims) } } } });
+    return { sessionId: id };
+  } catch (e) {
+    if (!isUniqueViolation(e)) throw e;
+    return deps.prisma.jwtRefreshToken.findUniqueOrThrow({ where: { jti }, select: { sessionId: true } });
+  }
+}
+
 /** jwt/refresh: {access}, plus {refresh} under ROTATE_REFRESH_TOKENS. */
 export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ access: string; refresh?: string }> {
   const jwt = deps.settings.SIMPLE_JWT;
   const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
   const { row, user } = await checkRefresh(deps, claims);
+  const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
   const jti = String(claims[jwt.JTI_CLAIM]);
-  // A token we never recorded (issued by SimpleJWT before the move): it becomes a session of ours.
-  const sessionId = row?.sessionId ?? newJti();
   const current = { ...claims, [SID]: sessionId };
   const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, current));
   const now = new Date();
   if (!jwt.ROTATE_REFRESH_TOKENS) {
-    if (row) await deps.prisma.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
-    else await deps.prisma.jwtSession.create({ data: { id: sessionId, userId: user.id, lastUsedAt: now, ...meta32(meta), refreshTokens: { create: { jti, expiresAt: expiry(claims) } } } });
+    await deps.prisma.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
     return { access };
   }
   const next = rotatedClaims(jwt, current);
-  const nextRow = { jti: String(next[jwt.JTI_CLAIM]), expiresAt: expiry(next) };
-  const retired = { rotatedAt: now, ...(jwt.BLACKLIST_AFTER_ROTATION ? { blacklistedAt: now } : {}) };
   const won = await deps.prisma.$transaction(async (tx) => {
-    if (!row) {
-      // The jti's primary key decides between two concurrent first refreshes of such a token (P2002 below).
-      await tx.jwtSession.create({ data: { id: sessionId, userId: user.id, lastUsedAt: now, ...meta32(meta), refreshTokens: { create: [{ jti, expiresAt: expiry(claims), ...retired }, nextRow] } } });
-      return true;
-    }
-    // Only one of several concurrent refreshes of a token rotates it: the row's state decides.
+    // Of several concurrent refreshes of one token only one rotates it: the row's state decides
+    // (PostgreSQL re-checks the condition after the row lock the first update took).
     const fresh = jwt.REFRESH_TOKEN_REUSE_DETECTION ? { rotatedAt: null, blacklistedAt: null } : { blacklistedAt: null };
+    const retired = { rotatedAt: now, ...(jwt.BLACKLIST_AFTER_ROTATION ? { blacklistedAt: now } : {}) };
     const { count } = await tx.jwtRefreshToken.updateMany({ where: { jti, ...fresh }, data: retired });
     if (!count) return false;
-    await tx.jwtRefreshToken.create({ data: { ...nextRow, sessionId } });
+    await tx.jwtRefreshToken.create({ data: { jti: String(next[jwt.JTI_CLAIM]), expiresAt: expiry(next), sessionId } });
     await tx.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
     return true;
-  }).catch((e: unknown) => ((e as { code?: string }).code === "P2002" ? false : Promise.reject(e)));
+  });
   if (!won) {
     if (jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, sessionId, user.id);
     throw invalidToken(deps, BLACKLISTED);
@@ -174,28 +185,25 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
 export async function verifyToken(deps: Deps, raw: unknown): Promise<Record<string, never>> {
   const jwt = deps.settings.SIMPLE_JWT;
   const claims = decodeFor(deps, parseInput(verifyInput(), raw).token, "untyped");
-  const sid = sidOf(claims);
-  const [row, session] = await Promise.all([
+  const userId = userIdOf(jwt, claims);
+  // Like SimpleJWT's, this view says nothing about the user (a deleted user's token verifies).
+  const [row, user] = await Promise.all([
     deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } }),
-    sid ? deps.prisma.jwtSession.findUnique({ where: { id: sid }, include: { user: { select: { jwtNotBefore: true } } } }) : null,
+    userId ? deps.prisma.user.findUnique({ where: { id: userId }, select: { jwtNotBefore: true, jwtSessions: { where: { id: sidOf(claims) ?? "" }, select: { revokedAt: true } } } }) : null,
   ]);
   const dead =
-    row?.blacklistedAt || row?.session.revokedAt || (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) || session?.revokedAt || issuedBefore(claims, session?.user.jwtNotBefore ?? null);
+    row?.blacklistedAt || row?.session.revokedAt || (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) || user?.jwtSessions[0]?.revokedAt || issuedBefore(claims, user?.jwtNotBefore ?? null);
   if (dead) throw new AuthError("token_blacklisted", BLACKLISTED, { fields: { non_field_errors: [BLACKLISTED] } });
   return {};
 }
 
 /** jwt/logout (extension): ends the refresh token's session. SimpleJWT's jwt/blacklist, session-wide. */
-export async function logoutRefresh(deps: Deps, raw: unknown): Promise<void> {
-  const jwt = deps.settings.SIMPLE_JWT;
+export async function logoutRefresh(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
   const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
   const { row, user } = await checkRefresh(deps, claims);
-  if (row) return endSession(deps, row.sessionId, "logout");
-  // Never seen (issued before the move): record it as an ended session so it cannot come back.
-  const at = new Date();
-  await deps.prisma.jwtSession.create({
-    data: { id: newJti(), userId: user.id, revokedAt: at, revokedReason: "logout", refreshTokens: { create: { jti: String(claims[jwt.JTI_CLAIM]), expiresAt: expiry(claims), blacklistedAt: at } } },
-  });
+  // A token never seen (issued before the move) is recorded first, so that it cannot come back.
+  const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
+  await endSession(deps, sessionId, "logout");
 }
 
 /** Logout everywhere (extension): every JWT session of the user ends, and every JWT issued until now dies. */

@@ -54,7 +54,7 @@ export function rotatedClaims(jwt: JwtSettings, refresh: Claims): Claims {
 /** TokenBackend.decode: signature, aud, iss, exp, nbf and iat, with LEEWAY. Any failure is one message. */
 function verifySignature(ring: KeyRing, jwt: JwtSettings, token: string): Claims {
   const decoded = jsonwebtoken.decode(token, { complete: true });
-  if (!decoded || typeof decoded.payload !== "object") throw new TokenError(INVALID);
+  if (!decoded || typeof decoded.payload !== "object" || Array.isArray(decoded.payload)) throw new TokenError(INVALID);
   // jku, x5u and jwk headers are never read: keys come from the ring only.
   for (const candidate of candidateKeys(ring, decoded.header)) {
     try {

@@ -10,18 +10,21 @@
 //   and the same strings — except dynamic values: `auth_token` (40 lowercase hex, and the same
 //   key wherever Djoser returned the same key), user `id`s (through the id map), the API root's
 //   absolute URL (our origin), and `detail` of JSON parse errors (only the "JSON parse error - "
-//   prefix: Python's parser words its errors differently);
+//   prefix: Python's parser words its errors differently), and the `access`/`refresh` JWTs of
+//   jwt/create and jwt/refresh (compareJwt: header, claim names, token type, user, and timing);
 // - text bodies (empty 204/400 bodies, 301s, Django's 404 page), exactly.
 //
 // What is substituted in requests: auth tokens (transcript key → ours, learnt from the login
-// answers), user ids in paths (learnt from the create answers; they line up on a fresh database),
-// and activation uid/token (ours come from our own mailbox, the newest activation mail of that
-// user). The unique username suffix (`_mwyeec79804b`) stays as recorded: each run has a fresh DB.
+// answers), JWTs (transcript JWT → ours, learnt from the jwt/create|refresh answers; any other JWT
+// the reference signed is re-signed with its times moved to now, see reforge), user ids in paths
+// (learnt from the create answers; they line up on a fresh database), and activation uid/token
+// (ours come from our own mailbox, the newest activation mail of that user). The unique username
+// suffix (`_mwyeec79804b`) stays as recorded: each run has a fresh DB.
 //
-// Out of scope for this replay (listed below, seq by seq, with the reason checked): the jwt/*
-// endpoints, requests authenticated by a JWT (JWT verification arrives in a later issue), the
+// Out of scope for this replay (listed below, seq by seq, with the reason checked): the
 // set_password / reset_password / set_username / reset_username flows (later issues), and the
 // steps whose recorded outcome depends on one of those skipped steps.
+import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uidToken } from "../helpers/mail.ts";
@@ -58,6 +61,14 @@ const REFERENCE_ENV: Record<string, string> = {
   SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
   SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
   DEFAULT_FROM_EMAIL: "webmaster@localhost",
+  // The reference's SECRET_KEY (refsite/settings.py), which signed its JWTs: the tokens its test
+  // suite forged are re-signed with it (reforge below), so ours must verify with it too.
+  SECRET_KEY: "djoser-ref-insecure-secret-key-for-differential-testing-0001",
+  // Portcullis extension (default true), absent from SimpleJWT: the reference behaves as if off.
+  // Seq 79 presents again the refresh token seq 77 rotated out; with detection on that would end
+  // alice's session and kill the tokens it issued, changing seqs 81, 101, 110, 140, 163… Reuse
+  // detection is tested on its own elsewhere.
+  SIMPLE_JWT_REFRESH_TOKEN_REUSE_DETECTION: "false",
 };
 
 /** Where the reference ran; absolute URLs in its answers (the API root) carry this origin. */
@@ -77,31 +88,10 @@ type SkipGroup = { reason: string; holds: (t: Transcript) => boolean; seqs: numb
 
 const SKIP_GROUPS: SkipGroup[] = [
   {
-    // /auth/jwt/create|refresh|verify: SimpleJWT's views, not built yet (later issue). Includes the
-    // 405s on them (258–272), their malformed-JSON/415/list-body probes (289–291, 299, 302), their
-    // OPTIONS metadata (324–329) and the reference's 500 on a refresh token without jti (354).
-    reason: "jwt endpoint",
-    holds: pathIs(/^\/auth\/jwt(\/|$)/),
-    seqs: [
-      25, 57, 58, 59, 60, 61, 69, 70, 71, 72, 73, 74, 75, 76, 77, 79, 80, 81, 83, 84, 149, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267,
-      268, 269, 270, 271, 272, 289, 290, 291, 299, 302, 309, 314, 315, 316, 324, 325, 326, 327, 328, 329, 354,
-    ],
-  },
-  {
-    // Authorization: JWT|Bearer <eyJ…>: a real (or forged/tampered) JWT that only a JWT verifier can
-    // accept or refuse with SimpleJWT's precise message. Includes 64 (lower-case "jwt <access>":
-    // Djoser ignores the lower-case prefix, we accept prefixes case-insensitively — deviation (b),
-    // only observable with JWT verification in place), 101/104 (token logout authenticated by a
-    // JWT), 140 (PUT me by JWT), 166 (set_password by Bearer: also a later issue) and 318 (DELETE
-    // me by Bearer).
-    reason: "needs JWT authentication",
-    holds: (t) => /^(jwt|bearer)[ \t]+eyJ/i.test(authorizationOf(t)),
-    seqs: [62, 63, 64, 65, 67, 78, 82, 85, 86, 87, 88, 89, 90, 91, 101, 104, 110, 140, 152, 163, 166, 312, 317, 318],
-  },
-  {
+    // 166 is set_password authenticated by "Bearer <access>".
     reason: "later issue: set_password",
     holds: pathIs(/^\/auth\/users\/set_password\/?$/),
-    seqs: [156, 157, 158, 159, 160, 161, 218, 219, 220, 221, 222, 282, 296, 336, 337],
+    seqs: [156, 157, 158, 159, 160, 161, 166, 218, 219, 220, 221, 222, 282, 296, 336, 337],
   },
   {
     // reset_password and reset_password_confirm; 353 is the reference's 500 for an email shared by
@@ -127,8 +117,6 @@ const SKIP_GROUPS: SkipGroup[] = [
  * the skipped step, not this issue. `on` must name earlier skipped seqs (checked below).
  */
 const DEPENDENT: Record<number, { on: number[]; why: string }> = {
-  102: { on: [101], why: "expects alice's key revoked by the JWT-authenticated logout of seq 101" },
-  105: { on: [104], why: "expects alice's key revoked by the Bearer-authenticated logout of seq 104" },
   162: { on: [161], why: "expects the key revoked by set_password (LOGOUT_ON_PASSWORD_CHANGE)" },
   164: { on: [161], why: "expects the old password refused after set_password" },
   165: { on: [161], why: "logs in with the password set by set_password" },
@@ -139,8 +127,12 @@ const DEPENDENT: Record<number, { on: number[]; why: string }> = {
   195: { on: [192], why: "logs in with the username set by set_username" },
   205: { on: [204], why: "expects the username set by reset_username_confirm" },
   206: { on: [204], why: "logs in with the username set by reset_username_confirm" },
+  // 309's tokens (issued to alice, user 2) are still sent by 312 and 315–317: not learnt, they are
+  // re-signed as the reference signed them (reforge), i.e. SimpleJWT-issued tokens of user 2, whom
+  // seq 310 deletes here as there. Their outcomes come from that deletion, not from seq 204.
+  309: { on: [204], why: "jwt/create as alice3_…, a username only reset_username_confirm created (here it never existed: 401)" },
   313: { on: [204], why: "logs in as alice3_…, a username only reset_username_confirm created (here it never existed, so the 400 would prove nothing)" },
-  319: { on: [318], why: "expects dave's key gone with dave, deleted by the Bearer-authenticated DELETE of seq 318" },
+  314: { on: [204], why: "jwt/create as alice3_…, a username only reset_username_confirm created (here it never existed, so the 401 would prove nothing)" },
 };
 
 /**
@@ -149,8 +141,6 @@ const DEPENDENT: Record<number, { on: number[]; why: string }> = {
  * new key of ours (seq 100: "token login after logout -> a NEW key"). Each entry must be needed.
  */
 const KEY_ALIASES: Record<number, { on: number[]; why: string }> = {
-  103: { on: [101], why: "seq 101 (JWT-authenticated logout, skipped) revoked alice's key; ours from seq 100 is still alive" },
-  106: { on: [104], why: "seq 104 (Bearer-authenticated logout, skipped) revoked alice's key; ours from seq 100 is still alive" },
   181: { on: [161, 166], why: "set_password (skipped) revoked alice's keys and seq 168 (skipped) minted 0a9c…; ours from seq 111 is still alive" },
 };
 
@@ -217,18 +207,47 @@ const meMetadata: Deviation = {
   },
 };
 
+/** (b) A lower-case JWT prefix: Djoser matches prefixes case-sensitively and ignores the header. */
+const lowerCasePrefix: Deviation = {
+  why: 'Authorization "jwt <access>": Djoser answers 401 "Authentication credentials were not provided." (prefixes are case-sensitive there); we accept prefixes case-insensitively and answer 200 with the user, as seq 63 ("Bearer <access>") got it',
+  check: (got, _t, r) => compareAll(got, transcript(63), r),
+};
+
+/**
+ * A jwt/refresh that SimpleJWT answers 200 or 500 and we refuse: 401 with the view's Allow (its
+ * 500 page has none; seq 79 shows the view's), SimpleJWT's view challenge (`JWT realm="api"`), JSON,
+ * and exactly `body`.
+ */
+const refusedRefresh = (why: string, body: Record<string, string>): Deviation => ({
+  why,
+  check: (got) => {
+    const p: string[] = [];
+    if (got.status !== 401) p.push(`status: expected 401, got ${got.status}`);
+    const want = { allow: header(transcript(79).response.headers, "allow"), "www-authenticate": 'JWT realm="api"', "content-type": "application/json", location: null };
+    for (const [name, v] of Object.entries(want)) if (got.headers.get(name) !== v) p.push(`${name}: expected ${JSON.stringify(v)}, got ${JSON.stringify(got.headers.get(name))}`);
+    if (JSON.stringify(got.json) !== JSON.stringify(body)) p.push(`body: expected ${JSON.stringify(body)}, got ${got.text}`);
+    return p;
+  },
+});
+
 const DEVIATIONS: Record<number, Deviation> = {
   52: keyBehindJwtPrefix,
   53: keyBehindJwtPrefix,
   54: unknownScheme,
+  64: lowerCasePrefix,
   93: unknownScheme,
   94: keyBehindJwtPrefix,
   95: keyBehindJwtPrefix,
+  316: refusedRefresh(
+    "jwt/refresh with the refresh token of a deleted user: SimpleJWT refreshes it (200, it never looks the user up); we answer 401 user_not_found, as JWTAuthentication answers that user's access token (seq 317)",
+    { detail: "User not found", code: "user_not_found" },
+  ),
   348: meMetadata,
-  // (b) lower-case "jwt <…>" (accepted by us, ignored by Djoser) appears only in seq 64, with a
-  // real access token: skipped above ("needs JWT authentication"). No other seq sends it.
-  // Seqs 353 and 354 (the reference's other two 500s) are in the skip list: reset_password and
-  // jwt/refresh are later issues.
+  354: refusedRefresh(
+    "jwt/refresh with a (validly signed) refresh token without jti: SimpleJWT answers 500 (KeyError in check_blacklist); we answer 401 \"Token has no id\", SimpleJWT's own message for such a token on every other path",
+    { detail: "Token has no id", code: "token_not_valid" },
+  ),
+  // Seq 353 (the reference's other 500) is in the skip list: reset_password is a later issue.
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -253,11 +272,36 @@ const MAILED = new Set(
 const uidOf = (id: number) => Buffer.from(String(id)).toString("base64url");
 const idOfUid = (uid: string) => Number(Buffer.from(uid, "base64url").toString("latin1"));
 
+// JWTs. The reference signed its tokens HS256 with its SECRET_KEY, which our server runs with too.
+const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
+const isJwt = (s: string) => new RegExp(`^${JWT.source}$`).test(s);
+const hs256 = (signingInput: string) => createHmac("sha256", REFERENCE_ENV.SECRET_KEY!).update(signingInput).digest("base64url");
+const segment = (jwt: string, i: 0 | 1) => Buffer.from(jwt.split(".")[i]!, "base64url").toString("utf8");
+const claimsOf = (jwt: string): Record<string, unknown> => {
+  try {
+    return JSON.parse(segment(jwt, 1)) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+};
+/** Whole seconds now, as both servers count exp and iat. */
+const clock = () => Math.floor(Date.now() / 1000);
+/** The reference's clock when it answered a seq: its Date header, in seconds. */
+const referenceClock = (t: Transcript) => Date.parse(header(t.response.headers, "date")!) / 1000;
+
+type JwtPair = [theirs: string, ours: string];
+/** One request's JWTs (as recorded and as sent; as answered by both) and both clocks then: compareJwt's context. */
+type Exchange = { sent: JwtPair[]; answered: JwtPair[]; theirClock: number; ourClock: [from: number, to: number] };
+
 class Replay {
   /** transcript auth_token → ours */
   readonly keys = new Map<string, string>();
   /** transcript user id → ours (admin is 1 on both sides) */
   readonly ids = new Map<number, number>([[1, 1]]);
+  /** transcript JWT → ours, learnt from the jwt/create and jwt/refresh answers */
+  readonly jwts = new Map<string, string>();
+  /** the JWTs of the request being replayed (set by send, completed by learn) */
+  exchange: Exchange = { sent: [], answered: [], theirClock: 0, ourClock: [0, 0] };
   readonly aliasesUsed = new Set<number>();
   constructor(readonly server: TestServer) {}
 
@@ -270,13 +314,42 @@ class Replay {
     return s;
   }
 
-  /** The request as recorded, with our tokens, ids and activation uid/token. */
-  build(t: Transcript): { path: string; init: RequestInit; problems: string[] } {
+  /** Every JWT in s: ours if learnt, else reforged (or as recorded); each recorded in `sent`. */
+  private substituteJwts(s: string, t: Transcript, sent: JwtPair[]): string {
+    return s.replace(JWT, (theirs) => {
+      const ours = this.jwts.get(theirs) ?? this.reforge(theirs, t);
+      sent.push([theirs, ours]);
+      return ours;
+    });
+  }
+
+  /**
+   * A JWT we did not learn: one the reference's test suite forged, or one the reference issued in
+   * an answer we did not replay or answered otherwise (seqs 309, 316). If the reference's secret
+   * signed it, sign the same header and claims again (same order), with exp/iat/nbf moved by as
+   * much as our clock is ahead of the reference's at this seq (an expired token stays expired, a
+   * fresh one is fresh now) and user_id through the id map. Any other token (another key, alg
+   * none, a tampered signature) goes out byte for byte as recorded: it must be refused either way.
+   */
+  private reforge(jwt: string, t: Transcript): string {
+    const [head, payload, signature] = jwt.split(".") as [string, string, string];
+    if (hs256(`${head}.${payload}`) !== signature) return jwt;
+    const claims = claimsOf(jwt);
+    const shift = clock() - referenceClock(t);
+    for (const k of ["exp", "iat", "nbf"]) if (typeof claims[k] === "number") claims[k] = claims[k] + shift;
+    if (typeof claims.user_id === "number") claims.user_id = this.ids.get(claims.user_id) ?? claims.user_id;
+    const moved = Buffer.from(JSON.stringify(claims)).toString("base64url");
+    return `${head}.${moved}.${hs256(`${head}.${moved}`)}`;
+  }
+
+  /** The request as recorded, with our tokens, JWTs, ids and activation uid/token. */
+  build(t: Transcript): { path: string; init: RequestInit; problems: string[]; jwtsSent: JwtPair[] } {
     const problems: string[] = [];
+    const jwtsSent: JwtPair[] = [];
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(t.request.headers)) headers[k] = this.substituteKeys(v);
+    for (const [k, v] of Object.entries(t.request.headers)) headers[k] = this.substituteJwts(this.substituteKeys(v), t, jwtsSent);
     let body = t.request.body ?? undefined;
-    if (body !== undefined) body = this.substituteKeys(body);
+    if (body !== undefined) body = this.substituteJwts(this.substituteKeys(body), t, jwtsSent);
     const path = t.request.path.replace(/^\/auth\/users\/(\d+)(?=\/|$)/, (_m, id: string) => `/auth/users/${this.ids.get(Number(id)) ?? id}`);
     const sent = bodyOf(t);
     if (isActivation(t) && sent && MAILED.has(`${String(sent.uid)}/${String(sent.token)}`) && body !== undefined) {
@@ -289,10 +362,10 @@ class Replay {
         body = body.replace(`"${String(sent.uid)}"`, JSON.stringify(ours.uid)).replace(`"${String(sent.token)}"`, JSON.stringify(ours.token));
       }
     }
-    return { path, init: { method: t.request.method, headers, body, redirect: "manual" }, problems };
+    return { path, init: { method: t.request.method, headers, body, redirect: "manual" }, problems, jwtsSent };
   }
 
-  /** Learns keys and ids from an answer; reports a key that breaks Djoser's same/new-key pattern. */
+  /** Learns keys, JWTs and ids from an answer; reports a key that breaks Djoser's same/new-key pattern. */
   learn(t: Transcript, got: Got): string[] {
     const problems: string[] = [];
     const theirs = t.response.json as Record<string, unknown> | undefined;
@@ -310,6 +383,13 @@ class Replay {
         this.keys.set(x, y);
       }
     }
+    for (const k of ["access", "refresh"]) {
+      const [x, y] = [theirs?.[k], ours?.[k]];
+      if (typeof x === "string" && typeof y === "string" && isJwt(x)) {
+        this.jwts.set(x, y);
+        this.exchange.answered.push([x, y]);
+      }
+    }
     if (t.request.method === "POST" && /^\/auth\/users\/?$/.test(t.request.path) && t.response.status === 201 && got.status === 201) {
       this.ids.set(Number(theirs?.id), Number(ours?.id));
     }
@@ -323,6 +403,42 @@ function newestActivationLink(server: TestServer, uid: string): string | undefin
 }
 
 const kind = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+
+/**
+ * A JWT of a jwt/create|refresh answer (r.exchange holds the rest of that request). Ours must have
+ * the reference's header, exactly; its claim names in its order, plus Portcullis's "sid" (the
+ * session id, a string) and nothing else; each claim of the same JSON type; the same token_type;
+ * the same user_id (through the id map); and the same timing: exp and iat as many seconds after
+ * our clock during the request as the reference's were after its clock (its Date header) — the
+ * same lifetime, 300 s or 86400 s. Except iat where SimpleJWT copies it: where the reference's iat
+ * is another token's of the request (the access token of seq 59 carries its sibling refresh
+ * token's iat; that of seq 77, the presented refresh token's: exp − iat = 301 there), ours must
+ * be that token's too, and an iat copied from the request is not timed.
+ */
+function compareJwt(exp: string, got: string, at: string, r: Replay, out: string[]) {
+  if (!isJwt(got)) return void out.push(`${at}: expected a JWT, got ${JSON.stringify(got)}`);
+  if (segment(got, 0) !== segment(exp, 0)) out.push(`${at}: header: expected ${segment(exp, 0)}, got ${segment(got, 0)}`);
+  const [e, g] = [claimsOf(exp), claimsOf(got)];
+  const names = Object.keys(g).filter((k) => k !== "sid");
+  if (names.join() !== Object.keys(e).join() || ("sid" in g && typeof g.sid !== "string")) {
+    out.push(`${at}: claims: expected ${JSON.stringify(e)} (+ "sid"), got ${JSON.stringify(g)}`);
+  }
+  for (const k of names) if (k in e && kind(e[k]) !== kind(g[k])) out.push(`${at}.${k}: expected a ${kind(e[k])}, got ${JSON.stringify(g[k])}`);
+  if (g.token_type !== e.token_type) out.push(`${at}.token_type: expected ${String(e.token_type)}, got ${String(g.token_type)}`);
+  const user = r.ids.get(e.user_id as number) ?? e.user_id;
+  if (g.user_id !== user) out.push(`${at}.user_id: expected ${String(user)} (transcript ${String(e.user_id)}), got ${String(g.user_id)}`);
+  const { sent, answered, theirClock, ourClock } = r.exchange;
+  for (const [x, y] of [...sent, ...answered]) {
+    if (x !== exp && claimsOf(x).iat === e.iat && claimsOf(y).iat !== g.iat) out.push(`${at}.iat: expected ${String(claimsOf(y).iat)} (copied from …${y.slice(-8)}, as the reference copied it), got ${String(g.iat)}`);
+  }
+  const copied = sent.some(([x]) => claimsOf(x).iat === e.iat);
+  for (const claim of copied ? ["exp"] : ["exp", "iat"]) {
+    const offset = (e[claim] as number) - theirClock;
+    const [from, to] = [ourClock[0] + offset, ourClock[1] + offset];
+    const v = g[claim] as number;
+    if (!(v >= from && v <= to)) out.push(`${at}.${claim}: expected our clock ${offset >= 0 ? "+" : "−"} ${Math.abs(offset)} s (${from}…${to}), got ${String(v)}`);
+  }
+}
 
 function compareJson(exp: unknown, got: unknown, at: string, key: string | undefined, r: Replay, out: string[]) {
   if (kind(exp) !== kind(got)) {
@@ -346,6 +462,8 @@ function compareJson(exp: unknown, got: unknown, at: string, key: string | undef
       if (!/^[0-9a-f]{40}$/.test(g)) out.push(`${at}: expected 40 lowercase hex, got ${g}`);
     } else if (key === "detail" && exp.startsWith(JSON_PARSE_ERROR)) {
       if (!g.startsWith(JSON_PARSE_ERROR)) out.push(`${at}: expected "${JSON_PARSE_ERROR}…", got ${JSON.stringify(g)}`);
+    } else if ((key === "access" || key === "refresh") && isJwt(exp)) {
+      compareJwt(exp, g, at, r, out);
     } else if (key === "users") {
       const want = exp.replace(REFERENCE_ORIGIN, r.origin);
       if (g !== want) out.push(`${at}: expected ${want}, got ${g}`);
@@ -381,8 +499,11 @@ function compareAll(got: Got, t: Transcript, r: Replay): string[] {
 }
 
 async function send(r: Replay, t: Transcript): Promise<{ got: Got; problems: string[] }> {
-  const { path, init, problems } = r.build(t);
-  return { got: await readResponse(await fetch(r.server.url + path, init)), problems };
+  const { path, init, problems, jwtsSent: sent } = r.build(t);
+  const from = clock();
+  const got = await readResponse(await fetch(r.server.url + path, init));
+  r.exchange = { sent, answered: [], theirClock: referenceClock(t), ourClock: [from, clock()] };
+  return { got, problems };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,17 +534,19 @@ describe("transcript skip list", () => {
   });
 
   it("leaves no request of another issue in the replay", () => {
-    // The converse: every jwt/* request, JWT-authenticated request and later-issue request is skipped.
+    // The converse: every later-issue request is skipped.
     const unlisted = TRANSCRIPTS.filter((t) => SKIP_GROUPS.some((g) => g.holds(t)) && !SKIP_REASON.has(t.seq)).map((t) => t.seq);
     expect(unlisted).toEqual([]);
   });
 
-  it("replays no lower-case JWT prefix, so deviation (b) is not observable here", () => {
+  it("replays the one lower-case JWT prefix (seq 64) as deviation (b)", () => {
     // Djoser matches SimpleJWT prefixes case-sensitively ("jwt <access>" is "not provided", seq 64);
-    // we accept them case-insensitively. Only seq 64 sends one, with a real JWT: skipped above.
+    // we accept them case-insensitively and answer as to "Bearer <access>" (seq 63).
     const lower = TRANSCRIPTS.filter((t) => /^(jwt|bearer)([ \t]|$)/.test(authorizationOf(t))).map((t) => t.seq);
     expect(lower).toEqual([64]);
-    expect(SKIP_REASON.get(64)).toBe("needs JWT authentication");
+    expect(DEVIATIONS[64]).toBe(lowerCasePrefix);
+    expect(SKIP_REASON.has(64)).toBe(false);
+    expect(transcript(63).request.headers.Authorization).toBe(transcript(64).request.headers.Authorization!.replace(/^jwt /, "Bearer "));
   });
 });
 

@@ -15,7 +15,7 @@ export const jwtRouter = router({
   /** SimpleJWT's jwt/verify: {} when valid. */
   verify: publicProcedure.input(form({ token: charField() })).mutation(({ ctx, input }) => verifyToken(ctx.deps, input)),
   /** Ends the session of a refresh token (its refresh and access tokens). */
-  logout: publicProcedure.input(refreshShape).mutation(async ({ ctx, input }) => void (await logoutRefresh(ctx.deps, input))),
+  logout: publicProcedure.input(refreshShape).mutation(async ({ ctx, input }) => void (await logoutRefresh(ctx.deps, input, ctx.meta))),
   /** Ends every JWT session of the caller. */
   logoutAll: protectedProcedure.mutation(({ ctx }) => logoutAllSessions(ctx.deps, ctx.principal.user.id)),
 });
