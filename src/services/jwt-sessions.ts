@@ -34,8 +34,14 @@ function decodeFor(deps: Deps, token: string, type: TokenType | "untyped"): Clai
   }
 }
 
-const issuedBefore = (claims: Claims, notBefore: Date | null) => notBefore !== null && typeof claims.iat === "number" && claims.iat < Math.floor(notBefore.getTime() / 1000);
 const sidOf = (claims: Claims) => (typeof claims[SID] === "string" ? (claims[SID] as string) : null);
+/**
+ * Logout everywhere reaches tokens without a session of ours (issued by SimpleJWT before the move)
+ * by time: every one issued up to that second, inclusive — such a token is refused even if minted
+ * just after, in the same second. Tokens with a sid end with their session.
+ */
+const issuedBefore = (claims: Claims, notBefore: Date | null) =>
+  notBefore !== null && sidOf(claims) === null && typeof claims.iat === "number" && claims.iat <= Math.floor(notBefore.getTime() / 1000);
 const expiry = (claims: Claims) => new Date(Number(claims.exp) * 1000);
 const meta32 = (meta: RequestMeta) => ({ userAgent: meta.userAgent.slice(0, 512), ip: meta.ip.slice(0, 45) });
 const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === "P2002";
@@ -77,7 +83,7 @@ export async function startSession(deps: Deps, user: User, meta: RequestMeta): P
   const sid = newJti();
   const refresh = newClaims(jwt, "refresh", user.id, { [SID]: sid });
   await deps.prisma.jwtSession.create({ data: { id: sid, userId: user.id, ...meta32(meta), refreshTokens: { create: { jti: String(refresh[jwt.JTI_CLAIM]), expiresAt: expiry(refresh) } } } });
-  return { refresh: sign(deps.keys, jwt, refresh), access: sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh)) };
+  return { refresh: sign(deps.keys, jwt, refresh), access: sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh, refresh.iat as number)) };
 }
 
 /** jwt/create: credentials → a new session. */
@@ -152,13 +158,14 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
   const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
   const jti = String(claims[jwt.JTI_CLAIM]);
   const current = { ...claims, [SID]: sessionId };
-  const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, current));
   const now = new Date();
+  const at = Math.floor(now.getTime() / 1000); // one instant for the access token and the rotated refresh token
+  const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, current, at));
   if (!jwt.ROTATE_REFRESH_TOKENS) {
     await deps.prisma.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
     return { access };
   }
-  const next = rotatedClaims(jwt, current);
+  const next = rotatedClaims(jwt, current, at);
   const won = await deps.prisma.$transaction(async (tx) => {
     // Of several concurrent refreshes of one token only one rotates it: the row's state decides
     // (PostgreSQL re-checks the condition after the row lock the first update took).

@@ -36,19 +36,19 @@ export function newClaims(jwt: JwtSettings, type: TokenType, userId: number, ext
 
 /**
  * SimpleJWT's RefreshToken.access_token: every claim of the refresh token is copied (its iat too)
- * except type, exp and jti; exp counts from now.
+ * except type, exp and jti; exp counts from `at`, the refresh token's own "now" (its creation for a
+ * new pair), so a pair expires relative to one instant.
  */
-export function accessClaimsFrom(jwt: JwtSettings, refresh: Claims): Claims {
-  const claims: Claims = { [jwt.TOKEN_TYPE_CLAIM]: "access", exp: now() + jwt.ACCESS_TOKEN_LIFETIME, iat: now(), [jwt.JTI_CLAIM]: newJti() };
+export function accessClaimsFrom(jwt: JwtSettings, refresh: Claims, at = now()): Claims {
+  const claims: Claims = { [jwt.TOKEN_TYPE_CLAIM]: "access", exp: at + jwt.ACCESS_TOKEN_LIFETIME, iat: at, [jwt.JTI_CLAIM]: newJti() };
   const noCopy = new Set([jwt.TOKEN_TYPE_CLAIM, "exp", jwt.JTI_CLAIM, "jti"]);
   for (const [k, v] of Object.entries(refresh)) if (!noCopy.has(k)) claims[k] = v;
   return claims;
 }
 
 /** SimpleJWT's rotation: the same refresh token with a new jti, exp and iat. */
-export function rotatedClaims(jwt: JwtSettings, refresh: Claims): Claims {
-  const iat = now();
-  return { ...refresh, [jwt.JTI_CLAIM]: newJti(), exp: iat + jwt.REFRESH_TOKEN_LIFETIME, iat };
+export function rotatedClaims(jwt: JwtSettings, refresh: Claims, at = now()): Claims {
+  return { ...refresh, [jwt.JTI_CLAIM]: newJti(), exp: at + jwt.REFRESH_TOKEN_LIFETIME, iat: at };
 }
 
 /** TokenBackend.decode: signature, aud, iss, exp, nbf and iat, with LEEWAY. Any failure is one message. */
