@@ -1,11 +1,14 @@
-// `portcullis serve | migrate | createsuperuser`. Commands work on a PGlite folder while no
-// server is running; a second start over a migrated database just starts.
+// `portcullis serve | migrate | createsuperuser | import-django`. Commands work on a PGlite folder
+// while no server is running; a second start over a migrated database just starts.
+import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadSettings, SettingsError } from "./config/load.ts";
 import { openDatabase } from "./db/index.ts";
 import { AuthError } from "./errors.ts";
 import { serve } from "./server.ts";
 import { createSuperuser } from "./services/admin.ts";
+import { formatReport, importDjango } from "./services/django-import.ts";
+import { openDjangoSource } from "./services/django-source.ts";
 
 const USAGE = `Usage: portcullis <command> [options]
 
@@ -14,6 +17,16 @@ Commands:
   migrate                    apply pending database migrations and exit
   createsuperuser            create a staff superuser
       --username U --email E [--no-input]   the password comes from PORTCULLIS_SUPERUSER_PASSWORD
+  import-django <source> [--dry-run] [--json] [--batch-size N]
+                             import users (ids, password hashes, flags, dates), DRF authtoken keys and
+                             SimpleJWT's blacklisted refresh tokens from a Django/Djoser database, so
+                             old passwords, keys and reset links keep working. <source> is either
+                             the Django database's postgresql://… URL, or a JSON file made with
+                               python manage.py dumpdata auth.User authtoken.Token token_blacklist --indent 2
+                             Safe to run again (present users are compared, never duplicated).
+      --dry-run              report what would be imported; write nothing
+      --json                 print the report as JSON
+      --batch-size N         users per transaction (default 500)
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -27,6 +40,8 @@ export async function main(argv: string[]): Promise<number> {
         return await migrate();
       case "createsuperuser":
         return await superuser(rest);
+      case "import-django":
+        return await importFromDjango(rest);
       case undefined:
       case "help":
       case "--help":
@@ -78,4 +93,75 @@ async function superuser(args: string[]): Promise<number> {
   } finally {
     await db.close();
   }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`${message}\n\n${USAGE}`);
+  return 2;
+}
+
+async function importFromDjango(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { "dry-run": { type: "boolean" }, json: { type: "boolean" }, "batch-size": { type: "string" } } });
+  } catch (e) {
+    return usage(`import-django: ${(e as Error).message}`);
+  }
+  const { values, positionals } = parsed;
+  const dryRun = values["dry-run"] ?? false;
+  const batchSize = values["batch-size"] === undefined ? 500 : Number(values["batch-size"]);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) return usage("import-django: --batch-size must be a whole number from 1 to 10000.");
+  const howTo = "Pass the Django database's postgresql://… URL, or a file made with `python manage.py dumpdata auth.User authtoken.Token token_blacklist --indent 2 > dump.json`.";
+  if (positionals.length !== 1) return usage(`import-django needs exactly one source (got ${positionals.length}). ${howTo}`);
+  const spec = positionals[0]!;
+  const isUrl = /^postgres(ql)?:\/\//.test(spec);
+  if (!isUrl && !(existsSync(spec) && statSync(spec).isFile())) return usage(`import-django: no such file: ${spec}. ${howTo}`);
+  const { settings } = loadSettings();
+  if (isUrl && spec === settings.DATABASE_URL) return usage("import-django: the source is DATABASE_URL itself; point DATABASE_URL at Portcullis's database and pass Django's.");
+  const source = await openDjangoSource(spec);
+  const bar = progress(dryRun ? "checked" : "imported");
+  let db;
+  try {
+    // A dry run creates nothing, not even an empty PGlite folder.
+    const pgliteDir = settings.DATABASE_URL.startsWith("pglite:") ? settings.DATABASE_URL.slice("pglite:".length) : null;
+    let emptyTarget = dryRun && pgliteDir !== null && pgliteDir !== "memory" && !existsSync(pgliteDir);
+    db = await openDatabase(emptyTarget ? "pglite:memory" : settings.DATABASE_URL, { poolSize: settings.DATABASE_POOL_SIZE });
+    const pending = emptyTarget ? [] : await db.pending();
+    if (pending.length && dryRun) {
+      // Never migrated: every user would be new. Half-migrated: the tables cannot be read as they will be.
+      const [row] = await db.prisma.$queryRawUnsafe<{ t: string | null }[]>("SELECT to_regclass('auth_user')::text AS t");
+      if (row?.t) throw new Error(`the database has pending migrations (${pending.join(", ")}): run \`portcullis migrate\` first (a dry run writes nothing).`);
+      emptyTarget = true;
+    } else if (pending.length && !settings.AUTO_MIGRATE) {
+      throw new Error(`the database has pending migrations (${pending.join(", ")}) and AUTO_MIGRATE is off: run \`portcullis migrate\` first.`);
+    } else if (pending.length) {
+      await db.migrate();
+    }
+    const report = await importDjango(db.prisma, settings, source, { dryRun, batchSize, emptyTarget, onProgress: bar.update }).finally(bar.end);
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    return 0;
+  } finally {
+    await source.close();
+    await db?.close();
+  }
+}
+
+/** "imported 1500/20000 users" on stderr: one line rewritten in place on a terminal, a line per batch otherwise. */
+function progress(verb: string) {
+  const tty = process.stderr.isTTY === true;
+  let open = false; // a terminal line not ended yet
+  return {
+    update(done: number, total: number) {
+      const text = `${verb} ${done}/${total} users`;
+      if (!tty) return void process.stderr.write(`${text}\n`);
+      const width = 30;
+      const filled = total > 0 ? Math.min(width, Math.round((width * done) / total)) : width;
+      process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${text}`);
+      open = true;
+    },
+    end() {
+      if (open) process.stderr.write("\n");
+      open = false;
+    },
+  };
 }

@@ -1,8 +1,9 @@
 // Password hashing: argon2id for new hashes, plus verification of the hashes a
-// Django 3.2 database holds (argon2 and PBKDF2), so users migrate without a reset.
-import { pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
+// Django 3.2 database holds (argon2, PBKDF2 and bcrypt), so users migrate without a reset.
+import { createHash, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
 import { Algorithm, Version, hash, parseOptions, verify } from "@node-rs/argon2";
+import bcrypt from "bcryptjs";
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -39,11 +40,24 @@ export function hashPassword(plain: string): Promise<string> {
   return hash(plain, ARGON2_OPTIONS);
 }
 
+// The stored forms verifyPassword understands, by prefix (Django's "<algorithm>$…", and ours).
+const VERIFIABLE = ["$argon2", "argon2$argon2", "pbkdf2_sha256$", "pbkdf2_sha1$", "bcrypt_sha256$$2", "bcrypt$$2"];
+
+/**
+ * Whether `stored` is of a kind verifyPassword can check (it may still be corrupt). False for
+ * Django's unusable `!…` passwords and for algorithms Portcullis does not verify (Django's md5,
+ * sha1, crypt, unsalted_*): such users can log in only after a password reset.
+ */
+export function isVerifiableHash(stored: string): boolean {
+  return VERIFIABLE.some((prefix) => stored.startsWith(prefix));
+}
+
 /**
  * Check `plain` against a stored hash. Accepts our PHC argon2 strings, Django's
- * `argon2$argon2id$…`, `pbkdf2_sha256$…` and `pbkdf2_sha1$…`. Anything else
- * (Django's unusable `!…` passwords, empty, garbage) is `{ok:false}` and never
- * throws. `needsRehash` is only ever true alongside `ok`.
+ * `argon2$argon2id$…`, `pbkdf2_sha256$…`, `pbkdf2_sha1$…`, `bcrypt_sha256$$2b$…`
+ * and `bcrypt$$2b$…`. Anything else (Django's unusable `!…` passwords, empty,
+ * garbage) is `{ok:false}` and never throws. `needsRehash` is only ever true
+ * alongside `ok`.
  */
 export async function verifyPassword(plain: string, stored: string): Promise<VerifyResult> {
   if (typeof plain !== "string" || typeof stored !== "string") return fakeRuntime(plain);
@@ -52,6 +66,8 @@ export async function verifyPassword(plain: string, stored: string): Promise<Ver
   if (stored.startsWith("argon2$argon2")) return verifyArgon2(plain, stored.slice("argon2".length));
   if (stored.startsWith("pbkdf2_sha256$")) return verifyPbkdf2(plain, stored, "sha256", 32);
   if (stored.startsWith("pbkdf2_sha1$")) return verifyPbkdf2(plain, stored, "sha1", 20);
+  if (stored.startsWith("bcrypt_sha256$")) return verifyBcrypt(plain, stored.slice("bcrypt_sha256$".length), true);
+  if (stored.startsWith("bcrypt$")) return verifyBcrypt(plain, stored.slice("bcrypt$".length), false);
   return fakeRuntime(plain);
 }
 
@@ -141,5 +157,24 @@ async function verifyPbkdf2(
   const wanted = Buffer.from(expected, "utf8");
   const ok = actual.length === wanted.length && timingSafeEqual(actual, wanted);
   // Any PBKDF2 hash is a legacy hash: move it to argon2id on successful login.
+  return ok ? { ok: true, needsRehash: true } : FAIL;
+}
+
+// Django's BCryptSHA256PasswordHasher: "bcrypt_sha256$" + bcrypt's "$2b$<cost>$<salt><hash>",
+// over hex(sha256(password)) — 64 ASCII bytes, so no 72-byte truncation. BCryptPasswordHasher
+// ("bcrypt$…") hashes the UTF-8 password itself (bcrypt reads at most 72 bytes of it). bcryptjs
+// (pure JavaScript: native bcrypt needs a compiler at install) re-hashes with the stored salt and
+// compares in constant time; it yields to the event loop between rounds.
+const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+const MAX_BCRYPT_COST = 16; // Django's default is 12; a huge cost in a stored hash must not cost us minutes
+
+async function verifyBcrypt(plain: string, stored: string, sha256First: boolean): Promise<VerifyResult> {
+  const cost = BCRYPT.exec(stored)?.[1];
+  if (cost === undefined || Number(cost) < 4 || Number(cost) > MAX_BCRYPT_COST) return fakeRuntime(plain);
+  // python-bcrypt (so Django) refuses a NUL in the password rather than truncating at it.
+  if (!sha256First && plain.includes("\0")) return FAIL;
+  const password = sha256First ? createHash("sha256").update(plain, "utf8").digest("hex") : plain;
+  const ok = await bcrypt.compare(password, stored);
+  // bcrypt is a legacy hash here: move it to argon2id on successful login.
   return ok ? { ok: true, needsRehash: true } : FAIL;
 }
