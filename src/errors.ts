@@ -10,6 +10,8 @@ export const ERRORS = {
   parse_error: { status: 400, trpc: "PARSE_ERROR", message: "Malformed request body." },
   // Djoser answers resend_activation for an unknown or already active email with an empty 400.
   activation_not_sent: { status: 400, trpc: "BAD_REQUEST", message: "No inactive account with this email address." },
+  // *_SHOW_EMAIL_NOT_FOUND: Djoser raises a bare ValidationError, which DRF renders as a JSON list.
+  email_not_found: { status: 400, trpc: "BAD_REQUEST", message: "User with given email does not exist." },
   not_authenticated: { status: 401, trpc: "UNAUTHORIZED", message: "Authentication credentials were not provided." },
   authentication_failed: { status: 401, trpc: "UNAUTHORIZED", message: "Incorrect authentication credentials." },
   authorization_header_empty: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header is empty." },

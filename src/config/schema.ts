@@ -31,6 +31,11 @@ export const djoserSchema = z.object({
   // Portcullis extension: "shared" = Djoser's one key per user, returned again on every login
   // until logout; "per_device" = a new key per login (knox-like), logout revokes only that key.
   TOKEN_MODE: z.enum(["shared", "per_device"]).default("shared"),
+  // Portcullis extensions, both closing gaps Djoser leaves open: a password change or reset ends
+  // every other session (opaque tokens and JWT sessions; LOGOUT_ON_PASSWORD_CHANGE ends the
+  // caller's too), and changing the email through users/me needs current_password.
+  PASSWORD_CHANGE_ENDS_SESSIONS: z.boolean().default(true),
+  EMAIL_CHANGE_REQUIRES_PASSWORD: z.boolean().default(true),
 });
 
 // SimpleJWT 5.2's algorithms. EdDSA is left out: jsonwebtoken 9 (and SimpleJWT 5.2) cannot sign or verify it.

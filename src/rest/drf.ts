@@ -89,6 +89,7 @@ export function renderError(reply: FastifyReply, err: AuthError, deps: Deps) {
   for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
   if (err.status === 401 && !reply.hasHeader("www-authenticate")) reply.header("WWW-Authenticate", deps.settings.TOKEN_AUTH_HEADER_TYPES[0]!);
   if (err.code === "activation_not_sent") return json(reply, 400, undefined); // Djoser's empty 400
+  if (err.code === "email_not_found") return json(reply, 400, [err.message]);
   return json(reply, err.status, err.fields ?? { detail: err.message, ...err.data });
 }
 

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from "fastify";
 import { json, metadataBody, methodNotAllowed, mount, renderError, routeEveryMethod, type RestOptions } from "./drf.ts";
 import { jwtRoutes } from "./jwt.ts";
+import { sessionRoutes } from "./sessions.ts";
 import { tokenRoutes } from "./token.ts";
 import { userRoutes } from "./users.ts";
 import { classifyError } from "../http/errors.ts";
@@ -29,5 +30,5 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
     if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed(req.method);
     return json(reply, 200, { users: `${req.protocol}://${req.host}/auth/users/` });
   });
-  for (const spec of [...userRoutes, ...tokenRoutes, ...jwtRoutes]) mount(app, spec, opts);
+  for (const spec of [...userRoutes(opts.deps.settings), ...tokenRoutes, ...jwtRoutes, ...sessionRoutes]) mount(app, spec, opts);
 }

@@ -90,7 +90,7 @@ export const jwtRoutes: RouteSpec[] = [
       POST: {
         permission: "authenticated",
         doc: { summary: "Extension: log out of every JWT session (every refresh and access token issued so far)" },
-        run: async (c) => (await logoutAllSessions(c.deps, (c as Authed).principal.user.id), { status: 204 }),
+        run: async (c) => (await logoutAllSessions(c.deps, (c as Authed).principal.user.id, c.meta), { status: 204 }),
       },
     },
   },

@@ -1,5 +1,10 @@
-// Djoser's UserViewSet: /auth/users/, /auth/users/me/, /auth/users/{id}/, activation, resend_activation.
+// Djoser's UserViewSet: /auth/users/, /auth/users/me/, /auth/users/{id}/, activation,
+// resend_activation, and the password and login-name actions (set_username is set_email when
+// USERNAME_FIELD is email, as Djoser names them after it).
+import type { Settings } from "../config/schema.ts";
+import * as account from "../services/account.ts";
 import type { Principal } from "../services/deps.ts";
+import { form } from "../services/inputs.ts";
 import * as users from "../services/users.ts";
 import type { Authed, Call, Reply, RouteSpec, View } from "./drf.ts";
 
@@ -26,8 +31,8 @@ const target = (c: Authed, action: users.UserAction) => users.targetUser(c.deps,
 function detail(resolve: (c: Authed, action: users.UserAction) => Promise<Principal["user"]>): RouteSpec["methods"] {
   return {
     GET: authed({ summary: "Read the user" }, async (c) => ({ status: 200, body: users.publicUser(c.deps, await resolve(c, "retrieve")) })),
-    PUT: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, await resolve(c, "update"), await c.data()) })),
-    PATCH: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, await resolve(c, "update"), await c.data()) })),
+    PUT: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data()) })),
+    PATCH: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data()) })),
     DELETE: authed({ summary: "Delete the user; needs the caller's current_password", body: () => users.deleteInput }, async (c) => {
       await users.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data());
       return noContent;
@@ -35,7 +40,21 @@ function detail(resolve: (c: Authed, action: users.UserAction) => Promise<Princi
   };
 }
 
-export const userRoutes: RouteSpec[] = [
+/** A POST-only action of the viewset: /users/<name>/, DRF's metadata, 204 on success. */
+function action(path: string, name: string, view: View): RouteSpec {
+  return { path, slash: "append", otherwise: "authenticated", tag: "users", metadata: meta(name), methods: { POST: view } };
+}
+
+const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
+  action("/users/set_password/", "Set password", authed({ summary: "Change the password: {new_password, current_password}", body: (d) => form(account.setPasswordShape(d)) }, async (c) => (await account.setPassword(c.deps, c.principal, await c.data(), c.meta), noContent))),
+  action("/users/reset_password/", "Reset password", anyone({ summary: "Mail a password reset link (204 whether or not the email is known)", body: () => form(account.emailShape) }, async (c) => (await account.requestReset(c.deps, "password_reset", await c.data(), c.meta), noContent))),
+  action("/users/reset_password_confirm/", "Reset password confirm", anyone({ summary: "Set a new password with the mailed uid and token", body: (d) => form(account.resetPasswordConfirmShape(d)) }, async (c) => (await account.resetPasswordConfirm(c.deps, await c.data(), c.meta), noContent))),
+  action(`/users/set_${login}/`, "Set username", authed({ summary: `Change the ${login}: {new_${login}, current_password}`, body: (d) => form(account.setLoginShape(d)) }, async (c) => (await account.setLogin(c.deps, c.principal, await c.data(), c.meta), noContent))),
+  action(`/users/reset_${login}/`, "Reset username", anyone({ summary: `Mail a ${login} reset link (204 whether or not the email is known)`, body: () => form(account.emailShape) }, async (c) => (await account.requestReset(c.deps, "username_reset", await c.data(), c.meta), noContent))),
+  action(`/users/reset_${login}_confirm/`, "Reset username confirm", anyone({ summary: `Set a new ${login} with the mailed uid and token`, body: (d) => form(account.resetLoginConfirmShape(d)) }, async (c) => (await account.resetLoginConfirm(c.deps, await c.data(), c.meta), noContent))),
+];
+
+export const userRoutes = (settings: Settings): RouteSpec[] => [
   {
     path: "/users/",
     slash: "append",
@@ -54,7 +73,7 @@ export const userRoutes: RouteSpec[] = [
     otherwise: "authenticated",
     tag: "users",
     metadata: meta("Activation"),
-    methods: { POST: anyone({ summary: "Activate with the mailed uid and token", body: () => users.uidTokenInput }, async (c) => (await users.activate(c.deps, await c.data()), noContent)) },
+    methods: { POST: anyone({ summary: "Activate with the mailed uid and token", body: () => users.uidTokenInput }, async (c) => (await users.activate(c.deps, await c.data(), c.meta), noContent)) },
   },
   {
     path: "/users/resend_activation/",
@@ -64,6 +83,7 @@ export const userRoutes: RouteSpec[] = [
     metadata: meta("Resend activation"),
     methods: { POST: anyone({ summary: "Mail the activation link again", body: () => users.emailInput }, async (c) => (await users.resendActivation(c.deps, await c.data()), noContent)) },
   },
+  ...accountRoutes(settings.USERNAME_FIELD),
   { path: "/users/:id/", slash: "append", otherwise: "authenticated", tag: "users", metadata: detailMeta, methods: detail(target) },
 ];
 

@@ -9,6 +9,7 @@ import { AuthError } from "../errors.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { charField, form, parseInput } from "./inputs.ts";
 import { accessClaimsFrom, decode, newClaims, newJti, rotatedClaims, sign, TokenError, userIdOf, type Claims, type TokenType } from "./jwt.ts";
+import { audit } from "./audit.ts";
 import { recordLogin } from "./sessions.ts";
 import { verifyLogin } from "./users.ts";
 
@@ -91,6 +92,7 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) 
   const field = deps.settings.USERNAME_FIELD;
   const input = parseInput(jwtCreateInput(deps), raw);
   const user = await verifyLogin(deps, field, input[field], input.password);
+  await audit(deps, user ? "login_succeeded" : "login_failed", meta, user?.id ?? null, { method: "jwt", login: input[field] });
   if (!user) throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
   const pair = await startSession(deps, user, meta);
   if (deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN) await recordLogin(deps, user);
@@ -107,8 +109,9 @@ async function endSession(deps: Deps, sessionId: string, reason: "logout" | "reu
 }
 
 /** A refresh token that came back after it was rotated: somebody holds a copy. End the session. */
-async function reused(deps: Deps, sessionId: string, userId: number): Promise<never> {
+async function reused(deps: Deps, sessionId: string, userId: number, meta: RequestMeta): Promise<never> {
   await endSession(deps, sessionId, "reuse");
+  await audit(deps, "refresh_reuse_detected", meta, userId, { method: "jwt", session: sessionId });
   deps.log.warn({ event: "jwt_refresh_reuse", userId, sessionId }, "a rotated refresh token was presented again: its session is ended");
   throw invalidToken(deps, BLACKLISTED);
 }
@@ -117,13 +120,13 @@ async function reused(deps: Deps, sessionId: string, userId: number): Promise<ne
  * The refresh token's row and user, checked: SimpleJWT's blacklist check, then ours (session ended,
  * reuse after rotation, user deleted or inactive).
  */
-async function checkRefresh(deps: Deps, claims: Claims) {
+async function checkRefresh(deps: Deps, claims: Claims, meta: RequestMeta) {
   const jwt = deps.settings.SIMPLE_JWT;
   const row = await deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } });
   if (row?.session.revokedAt) throw invalidToken(deps, BLACKLISTED);
   // Reuse first: a rotated token is also blacklisted under BLACKLIST_AFTER_ROTATION, but its return
   // means a copy exists, and that must end the session, not just fail this request.
-  if (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, row.sessionId, row.session.userId);
+  if (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, row.sessionId, row.session.userId, meta);
   if (row?.blacklistedAt) throw invalidToken(deps, BLACKLISTED);
   const sid = row?.sessionId ?? null;
   const { user, ended } = await userOf(deps, claims, sid).catch((e: unknown) => {
@@ -154,7 +157,7 @@ async function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMe
 export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ access: string; refresh?: string }> {
   const jwt = deps.settings.SIMPLE_JWT;
   const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
-  const { row, user } = await checkRefresh(deps, claims);
+  const { row, user } = await checkRefresh(deps, claims, meta);
   const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
   const jti = String(claims[jwt.JTI_CLAIM]);
   const current = { ...claims, [SID]: sessionId };
@@ -163,6 +166,7 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
   const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, current, at));
   if (!jwt.ROTATE_REFRESH_TOKENS) {
     await deps.prisma.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
+    await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: sessionId });
     return { access };
   }
   const next = rotatedClaims(jwt, current, at);
@@ -178,9 +182,10 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
     return true;
   });
   if (!won) {
-    if (jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, sessionId, user.id);
+    if (jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, sessionId, user.id, meta);
     throw invalidToken(deps, BLACKLISTED);
   }
+  await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: sessionId });
   return { access, refresh: sign(deps.keys, jwt, next) };
 }
 
@@ -207,19 +212,21 @@ export async function verifyToken(deps: Deps, raw: unknown): Promise<Record<stri
 /** jwt/logout (extension): ends the refresh token's session. SimpleJWT's jwt/blacklist, session-wide. */
 export async function logoutRefresh(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
   const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
-  const { row, user } = await checkRefresh(deps, claims);
+  const { row, user } = await checkRefresh(deps, claims, meta);
   // A token never seen (issued before the move) is recorded first, so that it cannot come back.
   const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
   await endSession(deps, sessionId, "logout");
+  await audit(deps, "logout", meta, user.id, { method: "jwt", session: sessionId });
 }
 
 /** Logout everywhere (extension): every JWT session of the user ends, and every JWT issued until now dies. */
-export async function logoutAllSessions(deps: Deps, userId: number): Promise<{ sessions: number }> {
+export async function logoutAllSessions(deps: Deps, userId: number, meta: RequestMeta): Promise<{ sessions: number }> {
   const at = new Date();
   const [sessions] = await deps.prisma.$transaction([
     deps.prisma.jwtSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: at, revokedReason: "logout_all" } }),
     deps.prisma.jwtRefreshToken.updateMany({ where: { session: { userId }, blacklistedAt: null }, data: { blacklistedAt: at } }),
     deps.prisma.user.update({ where: { id: userId }, data: { jwtNotBefore: at } }),
   ]);
+  await audit(deps, "logout_all", meta, userId, { method: "jwt", sessions: sessions.count });
   return { sessions: sessions.count };
 }

@@ -20,6 +20,8 @@ export type MailContext = {
   uid?: string;
   token?: string;
   user: { username?: string | null; email: string; first_name?: string };
+  /** password_changed_confirmation: the other sessions were ended with the change. */
+  sessions_ended?: boolean;
 };
 
 export type MailTemplates = { subject: string; text: string; html: string };
@@ -70,7 +72,7 @@ export const DEFAULT_TEMPLATES: Record<MailKind, MailTemplates> = {
   ),
   password_changed_confirmation: noticeMail(
     "{{ site_name }} - Your password has been successfully changed!",
-    "Your password has been changed!",
+    "Your password has been changed!{{ sessions_note }}",
   ),
   username_reset: linkMail(
     "Username reset on {{ site_name }}",
@@ -106,6 +108,7 @@ export function templateVars(ctx: MailContext): Map<string, string> {
     ["user.username", ctx.user.username || ctx.user.email],
     ["user.email", ctx.user.email],
     ["user.first_name", ctx.user.first_name ?? ""],
+    ["sessions_note", ctx.sessions_ended ? " Every other session of your account has been signed out: sign in again on your other devices. If you did not make this change, reset your password now." : ""],
   ]);
 }
 

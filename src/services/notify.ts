@@ -14,13 +14,14 @@ const URL_SETTING: Partial<Record<MailKind, "ACTIVATION_URL" | "PASSWORD_RESET_C
  * Sends one mail. A transport failure is logged, not thrown: the account change it reports has
  * already happened, and the user can ask again (resend_activation, reset_password).
  */
-export async function sendUserMail(deps: Deps, kind: MailKind, user: User): Promise<boolean> {
+export async function sendUserMail(deps: Deps, kind: MailKind, user: User, extra: { sessionsEnded?: boolean } = {}): Promise<boolean> {
   const { DOMAIN, SITE_NAME, PROTOCOL } = deps.settings.DJOSER;
   const ctx: Parameters<Deps["mailer"]["send"]>[2] = {
     site_name: SITE_NAME,
     domain: DOMAIN,
     protocol: PROTOCOL,
     user: { username: user.username, email: user.email, first_name: user.firstName },
+    sessions_ended: extra.sessionsEnded ?? false,
   };
   const urlSetting = URL_SETTING[kind];
   if (urlSetting) {

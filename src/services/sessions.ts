@@ -1,8 +1,12 @@
-// Logging in and out with opaque tokens, as Djoser's token/login and token/logout do.
+// Sessions: Djoser's token login (and last_login), and what Djoser lacks — a user's sessions
+// (opaque tokens and JWT sessions) listed, ended one by one or all at once.
 import { AuthError, ERRORS } from "../errors.ts";
-import type { Deps, RequestMeta, User } from "./deps.ts";
+import { audit } from "./audit.ts";
+import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
+import { parseInput } from "./inputs.ts";
+import { endSessions } from "./end-sessions.ts";
 import { issueToken } from "./tokens.ts";
-import { checkCredentials } from "./users.ts";
+import { loginInput, verifyLogin } from "./users.ts";
 
 /** Django's update_last_login. It also ends outstanding reset links, whose hash covers last_login. */
 export async function recordLogin(deps: Deps, user: User): Promise<void> {
@@ -12,11 +16,58 @@ export async function recordLogin(deps: Deps, user: User): Promise<void> {
 }
 
 export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ auth_token: string }> {
-  const user = await checkCredentials(deps, raw);
+  const field = deps.settings.DJOSER.LOGIN_FIELD;
+  const input = parseInput(loginInput(deps), raw);
+  const user = await verifyLogin(deps, field, input[field], input.password);
+  await audit(deps, user ? "login_succeeded" : "login_failed", meta, user?.id ?? null, { method: "token", login: input[field] });
   if (!user) {
     const message = ERRORS.invalid_credentials.message;
     throw new AuthError("invalid_credentials", message, { fields: { non_field_errors: [message] } });
   }
   await recordLogin(deps, user);
   return { auth_token: await issueToken(deps, user, meta) };
+}
+
+/** A session as its owner sees it: an opaque token ("t<id>") or a JWT session ("j<sid>"). */
+export type SessionView = { id: string; kind: "token" | "jwt"; created: string; lastUsedAt: string | null; userAgent: string; ip: string; current: boolean };
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The user's live sessions, newest first; `current` marks the one the request came in with. */
+export async function listSessions(deps: Deps, userId: number, caller?: Principal): Promise<SessionView[]> {
+  const [tokens, jwts] = await Promise.all([
+    deps.prisma.authToken.findMany({ where: { userId } }),
+    // A JWT session lives while it is not ended and one of its refresh tokens has not expired.
+    deps.prisma.jwtSession.findMany({ where: { userId, revokedAt: null, refreshTokens: { some: { expiresAt: { gt: new Date() }, blacklistedAt: null } } } }),
+  ]);
+  const sid = caller?.via === "jwt" ? caller.claims.sid : undefined;
+  const views: SessionView[] = [
+    ...tokens.map((t) => ({ id: `t${t.id}`, kind: "token" as const, created: t.created.toISOString(), lastUsedAt: iso(t.lastUsedAt), userAgent: t.userAgent, ip: t.ip, current: caller?.via === "token" && caller.tokenId === t.id })),
+    ...jwts.map((s) => ({ id: `j${s.id}`, kind: "jwt" as const, created: s.created.toISOString(), lastUsedAt: iso(s.lastUsedAt), userAgent: s.userAgent, ip: s.ip, current: s.id === sid })),
+  ];
+  return views.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** Ends one session of the user by its id from listSessions; a session of someone else is "not found". */
+export async function revokeSession(deps: Deps, userId: number, id: string, meta: RequestMeta, by = userId): Promise<void> {
+  const at = new Date();
+  let ended = 0;
+  if (/^t\d{1,9}$/.test(id)) {
+    ({ count: ended } = await deps.prisma.authToken.deleteMany({ where: { id: Number(id.slice(1)), userId } }));
+  } else if (/^j[0-9a-f]{32}$/.test(id)) {
+    const sessionId = id.slice(1);
+    const [sessions] = await deps.prisma.$transaction([
+      deps.prisma.jwtSession.updateMany({ where: { id: sessionId, userId, revokedAt: null }, data: { revokedAt: at, revokedReason: "revoked" } }),
+      deps.prisma.jwtRefreshToken.updateMany({ where: { sessionId, session: { userId }, blacklistedAt: null }, data: { blacklistedAt: at } }),
+    ]);
+    ended = sessions.count;
+  }
+  if (!ended) throw new AuthError("not_found", "No such session.");
+  await audit(deps, "session_revoked", meta, userId, { session: id, by });
+}
+
+/** Ends the user's sessions (all, or all but the caller's) and records who did it. */
+export async function revokeSessions(deps: Deps, userId: number, meta: RequestMeta, opts: { keep?: Principal; by?: number } = {}): Promise<void> {
+  await endSessions(deps, userId, "revoked", opts.keep);
+  await audit(deps, "session_revoked", meta, userId, { session: opts.keep ? "all others" : "all", by: opts.by ?? userId });
 }

@@ -5,6 +5,7 @@
 // alone reveals no key. "per_device" mode mints a random key per login (knox-like).
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { AuthError, ERRORS } from "../errors.ts";
+import { audit } from "./audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 
 export const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
@@ -49,12 +50,20 @@ function touch(deps: Deps, id: number, lastUsedAt: Date | null) {
 }
 
 /** Djoser's logout: removes the user's opaque tokens; per-device mode removes only the one presented. */
-export async function logout(deps: Deps, principal: Principal): Promise<void> {
+export async function logout(deps: Deps, principal: Principal, meta: RequestMeta): Promise<void> {
   if (deps.settings.DJOSER.TOKEN_MODE === "per_device" && principal.via === "token") {
     await deps.prisma.authToken.deleteMany({ where: { id: principal.tokenId } });
-    return;
+  } else {
+    await revokeAllTokens(deps, principal.user.id);
   }
-  await revokeAllTokens(deps, principal.user.id);
+  await audit(deps, "logout", meta, principal.user.id, { method: "token" });
+}
+
+/** token.logoutAll: every opaque token of the caller, audited. */
+export async function logoutAllTokens(deps: Deps, principal: Principal, meta: RequestMeta): Promise<number> {
+  const revoked = await revokeAllTokens(deps, principal.user.id);
+  await audit(deps, "logout_all", meta, principal.user.id, { method: "token", sessions: revoked });
+  return revoked;
 }
 
 /** Logout everywhere: every opaque token of the user, and a new shared key at next login. */

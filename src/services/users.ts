@@ -1,9 +1,11 @@
 // Users: registration, activation, profile, deletion — Djoser's rules, one place for both adapters.
 import { z } from "zod";
 import { AuthError, invalid } from "../errors.ts";
-import type { Deps, Principal, User } from "./deps.ts";
+import { audit } from "./audit.ts";
+import { endSessions } from "./end-sessions.ts";
+import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { sendUserMail } from "./notify.ts";
-import { charField, emailField, form, parseInput, passwordField, usernameField } from "./inputs.ts";
+import { charField, emailField, form, parseInput, passwordField, stringField, usernameField } from "./inputs.ts";
 import { checkToken, decodeUid } from "./links.ts";
 import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
 import { normalizeEmail, validatePassword } from "./validators.ts";
@@ -71,13 +73,14 @@ export async function userFromLink(deps: Deps, uid: string, token: string): Prom
   return user;
 }
 
-export async function activate(deps: Deps, raw: unknown): Promise<void> {
+export async function activate(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
   const { uid, token } = parseInput(uidTokenInput, raw);
   const user = await userFromLink(deps, uid, token);
   // The link stays valid after use (nothing it hashes changes), so an active user means "used".
   // The conditional update makes two concurrent uses of one link activate once.
   const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, isActive: false }, data: { isActive: true } });
   if (count === 0) throw new AuthError("stale_token");
+  await audit(deps, "activation", meta, user.id);
   if (deps.settings.DJOSER.SEND_CONFIRMATION_EMAIL) await sendUserMail(deps, "confirmation", { ...user, isActive: true });
 }
 
@@ -111,13 +114,21 @@ export async function targetUser(deps: Deps, principal: Principal, id: number | 
 }
 
 export const updateInput = (deps: Deps) =>
-  form(deps.settings.USERNAME_FIELD === "email" ? {} : { email: emailField({ allowBlank: true }).optional() });
+  form(deps.settings.USERNAME_FIELD === "email" ? {} : { email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() });
 
-/** PUT and PATCH alike: the login field is read-only, unknown fields are ignored (as in DRF). */
-export async function updateUser(deps: Deps, target: User, raw: unknown) {
-  const input = parseInput(updateInput(deps), raw) as { email?: string };
+/**
+ * PUT and PATCH alike: the login field is read-only, unknown fields are ignored (as in DRF). With
+ * EMAIL_CHANGE_REQUIRES_PASSWORD (an extension) a new email needs the caller's current_password:
+ * whoever holds a stolen token must not be able to redirect the reset mails.
+ */
+export async function updateUser(deps: Deps, principal: Principal, target: User, raw: unknown) {
+  const input = parseInput(updateInput(deps), raw) as { email?: string; current_password?: string };
   if (input.email === undefined) return publicUser(deps, target);
   const email = normalizeEmail(input.email);
+  if (deps.settings.DJOSER.EMAIL_CHANGE_REQUIRES_PASSWORD && email !== target.email) {
+    if (!input.current_password) throw invalid({ current_password: ["This field is required to change the email address."] });
+    if (!(await verifyPassword(input.current_password, principal.user.password)).ok) throw invalid({ current_password: ["Invalid password."] });
+  }
   // Djoser deactivates a user whose email changes until the new address is confirmed.
   const reactivate = deps.settings.DJOSER.SEND_ACTIVATION_EMAIL && email !== target.email;
   const user = await deps.prisma.user.update({ where: { id: target.id }, data: { email, ...(reactivate ? { isActive: false } : {}) } });
@@ -142,14 +153,10 @@ export async function deleteUser(deps: Deps, principal: Principal, target: User,
 export const loginInput = (deps: Deps) =>
   form({ password: charField().optional(), [deps.settings.DJOSER.LOGIN_FIELD]: charField().optional() } as Record<string, z.ZodOptional<z.ZodString>>);
 
-/** Checks credentials; every failure is the same message and costs one hash (no enumeration). */
-export async function checkCredentials(deps: Deps, raw: unknown): Promise<User | null> {
-  const field = deps.settings.DJOSER.LOGIN_FIELD;
-  const input = parseInput(loginInput(deps), raw);
-  return verifyLogin(deps, field, input[field], input.password);
-}
-
-/** Django's authenticate(): the user whose login field matches, if the password is theirs and they are active. */
+/**
+ * Django's authenticate(): the user whose login field matches, if the password is theirs and they
+ * are active. Every failure is the same null and costs one hash (no enumeration).
+ */
 export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined): Promise<User | null> {
   if (!login || !password) return null;
   const user =
@@ -169,4 +176,16 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
     user.password = hash;
   }
   return user;
+}
+
+/** Staff: activate or deactivate a user. Deactivating ends every session of theirs at once. */
+export async function setActive(deps: Deps, principal: Principal, id: number, active: boolean, meta: RequestMeta) {
+  if (!principal.user.isStaff) throw new AuthError("permission_denied");
+  const { count } = await deps.prisma.user.updateMany({ where: { id }, data: { isActive: active } });
+  if (!count) throw new AuthError("not_found");
+  if (!active) {
+    await endSessions(deps, id, "deactivated");
+    await audit(deps, "session_revoked", meta, id, { session: "all", reason: "deactivated", by: principal.user.id });
+  }
+  return publicUser(deps, await deps.prisma.user.findUniqueOrThrow({ where: { id } }));
 }

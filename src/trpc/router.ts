@@ -1,7 +1,9 @@
 import { router } from "./init.ts";
+import { auditRouter } from "./routers/audit.ts";
 import { jwtRouter } from "./routers/jwt.ts";
+import { sessionsRouter } from "./routers/sessions.ts";
 import { tokenRouter } from "./routers/token.ts";
 import { usersRouter } from "./routers/users.ts";
 
-export const appRouter = router({ users: usersRouter, token: tokenRouter, jwt: jwtRouter });
+export const appRouter = router({ users: usersRouter, token: tokenRouter, jwt: jwtRouter, sessions: sessionsRouter, audit: auditRouter });
 export type AppRouter = typeof appRouter;

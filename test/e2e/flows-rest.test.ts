@@ -194,10 +194,17 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect((await s.request("POST", "/auth/token/login/", { json: { username: "leaver", password: PW } })).json).toEqual(BAD_CREDENTIALS);
     });
 
-    it("updates the email with PATCH; the username stays read-only", async () => {
+    it("updates the email with PATCH (given current_password); the username stays read-only", async () => {
       const u = await register(s, { username: "mover", email: "old@example.com", password: PW });
       const key = await login(s, { username: "mover", password: PW });
-      const res = await s.request("PATCH", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "new@EXAMPLE.com", username: "renamed" } });
+      // EMAIL_CHANGE_REQUIRES_PASSWORD (on by default): a stolen token alone cannot redirect reset mails.
+      const without = await s.request("PATCH", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "thief@example.com" } });
+      expect([without.status, without.json]).toEqual([400, { current_password: ["This field is required to change the email address."] }]);
+      const wrong = await s.request("PATCH", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "thief@example.com", current_password: "nope-nope-1" } });
+      expect([wrong.status, wrong.json]).toEqual([400, { current_password: ["Invalid password."] }]);
+      const same = await s.request("PATCH", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "old@example.com" } });
+      expect(same.status).toBe(200); // not a change: no password needed
+      const res = await s.request("PATCH", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "new@EXAMPLE.com", username: "renamed", current_password: PW } });
       expect(res.status).toBe(200);
       expect(res.json).toEqual({ email: "new@example.com", id: u.id, username: "mover" });
       const bad = await s.request("PUT", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "not-an-email" } });

@@ -59,7 +59,7 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
 
       const alice = client(s, `Token ${first.auth_token}`);
       expect(await alice.users.me.query()).toEqual({ email: "alice@example.com", id: user.id, username: "alice" });
-      expect(await alice.users.updateMe.mutate({ email: "alice@new.example" })).toEqual({ email: "alice@new.example", id: user.id, username: "alice" });
+      expect(await alice.users.updateMe.mutate({ email: "alice@new.example", current_password: PW })).toEqual({ email: "alice@new.example", id: user.id, username: "alice" });
       expect((await alice.users.me.query()).email).toBe("alice@new.example");
       expect(s.mails()).toEqual([]);
     });
@@ -137,7 +137,7 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(ids).toContain(staff.id);
       expect(ids).toContain(victim.id);
       expect(await boss.users.get.query({ id: victim.id })).toEqual({ email: "", id: victim.id, username: "victim" });
-      expect(await boss.users.update.mutate({ id: victim.id, email: "victim@example.com" })).toEqual({ email: "victim@example.com", id: victim.id, username: "victim" });
+      expect(await boss.users.update.mutate({ id: victim.id, email: "victim@example.com", current_password: "B0ss-Passw0rd!" })).toEqual({ email: "victim@example.com", id: victim.id, username: "victim" });
       const wrong = await failure(boss.users.delete.mutate({ id: victim.id, current_password: PW }));
       expect(wrong.data?.fields).toEqual({ current_password: ["Invalid password."] });
       expect(await boss.users.delete.mutate({ id: victim.id, current_password: "B0ss-Passw0rd!" })).toBeUndefined();

@@ -17,5 +17,5 @@ export const jwtRouter = router({
   /** Ends the session of a refresh token (its refresh and access tokens). */
   logout: publicProcedure.input(refreshShape).mutation(async ({ ctx, input }) => void (await logoutRefresh(ctx.deps, input, ctx.meta))),
   /** Ends every JWT session of the caller. */
-  logoutAll: protectedProcedure.mutation(({ ctx }) => logoutAllSessions(ctx.deps, ctx.principal.user.id)),
+  logoutAll: protectedProcedure.mutation(({ ctx }) => logoutAllSessions(ctx.deps, ctx.principal.user.id, ctx.meta)),
 });

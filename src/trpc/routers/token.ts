@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { stringField } from "../../services/inputs.ts";
 import { tokenLogin } from "../../services/sessions.ts";
-import { logout, revokeAllTokens } from "../../services/tokens.ts";
+import { logout, logoutAllTokens } from "../../services/tokens.ts";
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
 
 const loginShape = z.object({ username: stringField().optional(), email: stringField().optional(), password: stringField() });
@@ -10,7 +10,7 @@ export const tokenRouter = router({
   /** Djoser's token/login: {auth_token}. */
   login: publicProcedure.input(loginShape).mutation(({ ctx, input }) => tokenLogin(ctx.deps, input, ctx.meta)),
   /** Djoser's token/logout. */
-  logout: protectedProcedure.mutation(async ({ ctx }) => void (await logout(ctx.deps, ctx.principal))),
+  logout: protectedProcedure.mutation(async ({ ctx }) => void (await logout(ctx.deps, ctx.principal, ctx.meta))),
   /** Every opaque token of the caller, on every device. */
-  logoutAll: protectedProcedure.mutation(async ({ ctx }) => ({ revoked: await revokeAllTokens(ctx.deps, ctx.principal.user.id) })),
+  logoutAll: protectedProcedure.mutation(async ({ ctx }) => ({ revoked: await logoutAllTokens(ctx.deps, ctx.principal, ctx.meta) })),
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { charField, emailField, form, passwordField, usernameField } from "../../services/inputs.ts";
+import { charField, emailField, form, passwordField, stringField, usernameField } from "../../services/inputs.ts";
+import * as account from "../../services/account.ts";
 import * as users from "../../services/users.ts";
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
 
@@ -7,23 +8,40 @@ import { protectedProcedure, publicProcedure, router } from "../init.ts";
 // (e.g. re_password only when USER_CREATE_PASSWORD_RETYPE, username only when USERNAME_FIELD=username).
 const createShape = form({ username: usernameField().optional(), email: z.string().optional(), password: passwordField(), re_password: z.string().optional() });
 const idInput = z.object({ id: z.number().int().positive() });
+// The account flows: static shapes for typed clients (retype fields and the login field's name
+// depend on settings); the services check required fields with Djoser's messages.
+const text = () => stringField().optional();
+const passwordChange = { new_password: text(), re_new_password: text() };
+const loginChange = { new_username: text(), re_new_username: text(), new_email: text(), re_new_email: text() };
+const link = { uid: text(), token: text() };
+const emailOnly = z.object({ email: text() });
 
 export const usersRouter = router({
   create: publicProcedure.input(createShape).mutation(({ ctx, input }) => users.createUser(ctx.deps, input)),
-  activate: publicProcedure.input(users.uidTokenInput).mutation(async ({ ctx, input }) => void (await users.activate(ctx.deps, input))),
+  activate: publicProcedure.input(users.uidTokenInput).mutation(async ({ ctx, input }) => void (await users.activate(ctx.deps, input, ctx.meta))),
   resendActivation: publicProcedure.input(form({ email: emailField() })).mutation(async ({ ctx, input }) => void (await users.resendActivation(ctx.deps, input))),
   me: protectedProcedure.query(({ ctx }) => users.publicUser(ctx.deps, ctx.principal.user)),
-  updateMe: protectedProcedure.input(form({ email: emailField({ allowBlank: true }).optional() })).mutation(({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal.user, input)),
+  updateMe: protectedProcedure
+    .input(form({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
+    .mutation(({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, ctx.principal.user, input)),
   deleteMe: protectedProcedure.input(form({ current_password: charField() })).mutation(async ({ ctx, input }) => {
     await users.deleteUser(ctx.deps, ctx.principal, ctx.principal.user, input);
   }),
   list: protectedProcedure.query(({ ctx }) => users.listUsers(ctx.deps, ctx.principal)),
   get: protectedProcedure.input(idInput).query(async ({ ctx, input }) => users.publicUser(ctx.deps, await users.targetUser(ctx.deps, ctx.principal, input.id, "retrieve"))),
   update: protectedProcedure
-    .input(idInput.extend({ email: emailField({ allowBlank: true }).optional() }))
-    .mutation(async ({ ctx, input }) => users.updateUser(ctx.deps, await users.targetUser(ctx.deps, ctx.principal, input.id, "update"), { email: input.email })),
+    .input(idInput.extend({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
+    .mutation(async ({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, await users.targetUser(ctx.deps, ctx.principal, input.id, "update"), { email: input.email, current_password: input.current_password })),
   delete: protectedProcedure.input(idInput.extend({ current_password: charField() })).mutation(async ({ ctx, input }) => {
     const target = await users.targetUser(ctx.deps, ctx.principal, input.id, "destroy");
     await users.deleteUser(ctx.deps, ctx.principal, target, input);
   }),
+  setPassword: protectedProcedure.input(z.object({ ...passwordChange, current_password: text() })).mutation(async ({ ctx, input }) => void (await account.setPassword(ctx.deps, ctx.principal, input, ctx.meta))),
+  resetPassword: publicProcedure.input(emailOnly).mutation(async ({ ctx, input }) => void (await account.requestReset(ctx.deps, "password_reset", input, ctx.meta))),
+  resetPasswordConfirm: publicProcedure.input(z.object({ ...link, ...passwordChange })).mutation(async ({ ctx, input }) => void (await account.resetPasswordConfirm(ctx.deps, input, ctx.meta))),
+  setUsername: protectedProcedure.input(z.object({ ...loginChange, current_password: text() })).mutation(async ({ ctx, input }) => void (await account.setLogin(ctx.deps, ctx.principal, input, ctx.meta))),
+  resetUsername: publicProcedure.input(emailOnly).mutation(async ({ ctx, input }) => void (await account.requestReset(ctx.deps, "username_reset", input, ctx.meta))),
+  resetUsernameConfirm: publicProcedure.input(z.object({ ...link, ...loginChange })).mutation(async ({ ctx, input }) => void (await account.resetLoginConfirm(ctx.deps, input, ctx.meta))),
+  /** Staff: activate or deactivate a user; deactivating ends all their sessions. */
+  setActive: protectedProcedure.input(idInput.extend({ active: z.boolean() })).mutation(({ ctx, input }) => users.setActive(ctx.deps, ctx.principal, input.id, input.active, ctx.meta)),
 });

@@ -1,0 +1,183 @@
+// Djoser's password and login-name flows: set_password, reset_password, reset_password_confirm,
+// set_<login>, reset_<login>, reset_<login>_confirm (<login> = USERNAME_FIELD: username or email).
+//
+// Validation runs in Djoser's order, because clients show the first error they find: field errors
+// all at once (current_password and uniqueness are field checks there), then the password
+// validators, then the retype check, then the mailed link (uid, then token).
+import { z } from "zod";
+import { AuthError, invalid, type FieldErrors } from "../errors.ts";
+import { audit } from "./audit.ts";
+import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
+import { charField, emailField, form, toFieldErrors, usernameField } from "./inputs.ts";
+import { userFromLink } from "./users.ts";
+import { sendUserMail } from "./notify.ts";
+import { hashPassword, verifyPassword } from "./passwords.ts";
+import { endSessions } from "./end-sessions.ts";
+import { normalizeEmail, validatePassword } from "./validators.ts";
+
+type Shape = Record<string, z.ZodType>;
+type FieldCheck = (value: string) => Promise<string | null>;
+
+const PASSWORD_MISMATCH = "The two password fields didn't match.";
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** DRF's is_valid() field phase: every field's errors, in field order, async field checks included. */
+async function validateFields(shape: Shape, raw: unknown, checks: Record<string, FieldCheck> = {}): Promise<Record<string, string>> {
+  const result = form(shape).safeParse(raw ?? {});
+  const errors: FieldErrors = result.success ? {} : toFieldErrors(result.error);
+  if (errors.non_field_errors) throw invalid(errors); // not a JSON object at all
+  const input = isObject(raw) ? raw : {};
+  for (const [field, check] of Object.entries(checks)) {
+    const parsed = shape[field]!.safeParse(input[field]);
+    if (errors[field] || !parsed.success) continue;
+    const message = await check(parsed.data as string);
+    if (message) errors[field] = [message];
+  }
+  if (Object.keys(errors).length) throw invalid(Object.fromEntries(Object.keys(shape).filter((k) => errors[k]).map((k) => [k, errors[k]!])));
+  return result.data as Record<string, string>;
+}
+
+const currentPassword = (user: User): FieldCheck => async (value) => ((await verifyPassword(value, user.password)).ok ? null : "Invalid password.");
+
+function checkNewPassword(deps: Deps, password: string, user: User | null, retype: string | undefined) {
+  const attributes = user ? { username: user.username ?? undefined, email: user.email, first_name: user.firstName, last_name: user.lastName } : {};
+  const problems = validatePassword(password, attributes, deps.settings.AUTH_PASSWORD_VALIDATORS);
+  if (problems.length) throw invalid({ new_password: problems });
+  if (retype !== undefined && password !== retype) throw invalid({ non_field_errors: [PASSWORD_MISMATCH] });
+}
+
+/** The login field's name, value schema and uniqueness check: username or email. */
+function loginField(deps: Deps) {
+  const field = deps.settings.USERNAME_FIELD;
+  const value = field === "email" ? emailField() : usernameField();
+  const unique: FieldCheck = async (v) => {
+    const where = field === "email" ? { emailKey: normalizeEmail(v).toLowerCase() } : { username: v.normalize("NFKC") };
+    const taken = await deps.prisma.user.findUnique({ where, select: { id: true } });
+    return taken ? (field === "email" ? "user with this email address already exists." : "A user with that username already exists.") : null;
+  };
+  const data = (v: string): Record<string, string> => (field === "email" ? { email: normalizeEmail(v), emailKey: normalizeEmail(v).toLowerCase() } : { username: v.normalize("NFKC") });
+  return { field, value, unique, data };
+}
+
+/**
+ * A password changed: Djoser's LOGOUT_ON_PASSWORD_CHANGE ends the caller's opaque tokens; with
+ * PASSWORD_CHANGE_ENDS_SESSIONS every other session ends too, JWT sessions included.
+ */
+async function afterPasswordChange(deps: Deps, user: User, reason: "password_change" | "password_reset", caller?: Principal): Promise<boolean> {
+  const { LOGOUT_ON_PASSWORD_CHANGE: logout, PASSWORD_CHANGE_ENDS_SESSIONS: endAll } = deps.settings.DJOSER;
+  if (endAll) await endSessions(deps, user.id, reason, logout ? undefined : caller);
+  else if (logout && caller) await deps.prisma.$transaction([deps.prisma.authToken.deleteMany({ where: { userId: user.id } }), deps.prisma.user.update({ where: { id: user.id }, data: { tokenSeed: null } })]);
+  return endAll;
+}
+
+export const setPasswordShape = (deps: Deps): Shape => ({
+  new_password: charField(),
+  ...(deps.settings.DJOSER.SET_PASSWORD_RETYPE ? { re_new_password: charField() } : {}),
+  current_password: charField(),
+});
+
+export async function setPassword(deps: Deps, principal: Principal, raw: unknown, meta: RequestMeta): Promise<void> {
+  const { user } = principal;
+  const input = await validateFields(setPasswordShape(deps), raw, { current_password: currentPassword(user) });
+  checkNewPassword(deps, input.new_password!, user, input.re_new_password);
+  const password = await hashPassword(input.new_password!);
+  await deps.prisma.user.update({ where: { id: user.id }, data: { password } });
+  const ended = await afterPasswordChange(deps, user, "password_change", principal);
+  await audit(deps, "password_changed", meta, user.id, { reason: ended ? "other sessions ended" : "sessions kept" });
+  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
+}
+
+export const emailShape: Shape = { email: emailField() };
+
+/**
+ * reset_password / reset_<login>: mails a link to every active user with that email and a usable
+ * password; 204 whether or not one exists, unless *_SHOW_EMAIL_NOT_FOUND (either one, as Djoser).
+ */
+export async function requestReset(deps: Deps, kind: "password_reset" | "username_reset", raw: unknown, meta: RequestMeta): Promise<void> {
+  const { email } = await validateFields(emailShape, raw);
+  const users = await deps.prisma.user.findMany({ where: { email, isActive: true, NOT: { password: { startsWith: "!" } } }, orderBy: { id: "asc" } });
+  const { PASSWORD_RESET_SHOW_EMAIL_NOT_FOUND: a, USERNAME_RESET_SHOW_EMAIL_NOT_FOUND: b } = deps.settings.DJOSER;
+  const event = kind === "password_reset" ? "password_reset_requested" : "username_reset_requested";
+  if (!users.length) await audit(deps, event, meta, null, { login: email, reason: "no active account with this email" });
+  for (const user of users) await audit(deps, event, meta, user.id, { login: email });
+  if (!users.length && (a || b)) throw new AuthError("email_not_found");
+  // Djoser crashed (500) on an email two users share; Django's own reset form mails each.
+  for (const user of users) await sendUserMail(deps, kind, user);
+}
+
+export const resetPasswordConfirmShape = (deps: Deps): Shape => ({
+  uid: charField(),
+  token: charField(),
+  new_password: charField(),
+  ...(deps.settings.DJOSER.PASSWORD_RESET_CONFIRM_RETYPE ? { re_new_password: charField() } : {}),
+});
+
+export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
+  const input = await validateFields(resetPasswordConfirmShape(deps), raw);
+  // Djoser validates the new password against an anonymous user: no similarity check here.
+  checkNewPassword(deps, input.new_password!, null, input.re_new_password);
+  const user = await userFromLink(deps, input.uid!, input.token!);
+  const password = await hashPassword(input.new_password!);
+  // last_login moves (as Djoser does) so the link, which hashes it, works once; the condition on
+  // the old hash makes two concurrent uses of one link change the password once.
+  const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, password: user.password }, data: { password, lastLogin: new Date() } });
+  if (!count) throw invalid({ token: ["Invalid token for given user."] });
+  const ended = await afterPasswordChange(deps, user, "password_reset");
+  await audit(deps, "password_reset_confirmed", meta, user.id, { reason: ended ? "every session ended" : "sessions kept" });
+  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
+}
+
+export const setLoginShape = (deps: Deps): Shape => {
+  const { field, value } = loginField(deps);
+  return { current_password: charField(), [`new_${field}`]: value, ...(deps.settings.DJOSER.SET_USERNAME_RETYPE ? { [`re_new_${field}`]: charField() } : {}) };
+};
+
+const loginMismatch = (field: string) => invalid({ non_field_errors: [`The two ${field} fields didn't match.`] });
+
+/** set_<login>: a new username (or email, the login), with the current password. */
+export async function setLogin(deps: Deps, principal: Principal, raw: unknown, meta: RequestMeta): Promise<void> {
+  const { user } = principal;
+  const { field, unique, data } = loginField(deps);
+  const input = await validateFields(setLoginShape(deps), raw, { current_password: currentPassword(user), [`new_${field}`]: unique });
+  const value = input[`new_${field}`]!;
+  if (deps.settings.DJOSER.SET_USERNAME_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
+  const updated = await saveLogin(deps, user.id, data(value));
+  await audit(deps, "username_changed", meta, user.id);
+  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "username_changed_confirmation", updated);
+}
+
+async function saveLogin(deps: Deps, id: number, data: Record<string, string>, extra: { lastLogin?: Date; password?: string } = {}): Promise<User> {
+  const { password, ...rest } = extra;
+  try {
+    // `password` (the hash the link was made with) makes a mailed link change the login once.
+    const { count } = await deps.prisma.user.updateMany({ where: { id, ...(password ? { password } : {}) }, data: { ...data, ...rest } });
+    if (!count) throw invalid({ token: ["Invalid token for given user."] });
+  } catch (e) {
+    // Taken between the check and the write: the unique index decides, with the check's message.
+    if ((e as { code?: string }).code === "P2002") throw invalid({ [`new_${deps.settings.USERNAME_FIELD}`]: [(await loginField(deps).unique(Object.values(data)[0]!))!] });
+    throw e;
+  }
+  return deps.prisma.user.findUniqueOrThrow({ where: { id } });
+}
+
+export const resetLoginConfirmShape = (deps: Deps): Shape => {
+  const { field, value } = loginField(deps);
+  return { [`new_${field}`]: value, ...(deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE ? { [`re_new_${field}`]: charField() } : {}) };
+};
+
+/**
+ * reset_<login>_confirm. As in Djoser, uid and token are not declared fields: a missing one is
+ * "Invalid user id or user doesn't exist." after the field checks, not "This field is required.".
+ */
+export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
+  const { field, unique, data } = loginField(deps);
+  const input = await validateFields(resetLoginConfirmShape(deps), raw, { [`new_${field}`]: unique });
+  const value = input[`new_${field}`]!;
+  if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
+  const link = isObject(raw) ? raw : {};
+  const user = await userFromLink(deps, typeof link.uid === "string" ? link.uid : "", typeof link.token === "string" ? link.token : "");
+  // last_login moves, as in Djoser: the link works once.
+  const updated = await saveLogin(deps, user.id, data(value), { lastLogin: new Date(), password: user.password });
+  await audit(deps, "username_reset_confirmed", meta, user.id);
+  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "username_changed_confirmation", updated);
+}

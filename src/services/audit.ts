@@ -1,0 +1,71 @@
+// The audit log: one row per authentication event, read by staff (tRPC audit.list).
+//
+// What may go in `data` is closed by type: ids, reasons, counts, the method and the login name
+// that was tried. Passwords, tokens, keys, links and hashes have no field to travel in.
+import { AuthError } from "../errors.ts";
+import type { Deps, Principal, RequestMeta } from "./deps.ts";
+
+export const AUDIT_KINDS = [
+  "login_succeeded",
+  "login_failed",
+  "logout",
+  "logout_all",
+  "token_refreshed",
+  "refresh_reuse_detected",
+  "activation",
+  "password_changed",
+  "password_reset_requested",
+  "password_reset_confirmed",
+  "username_changed",
+  "username_reset_requested",
+  "username_reset_confirmed",
+  "lockout",
+  "session_revoked",
+] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+export type AuditData = {
+  method?: "token" | "jwt";
+  login?: string;
+  reason?: string;
+  session?: string;
+  sessions?: number;
+  by?: number;
+};
+
+/**
+ * Records one event. Awaited, so an event is never silently lost while the request succeeds; a
+ * failure to write it is logged and does not turn a done change into an error.
+ */
+export async function audit(deps: Deps, kind: AuditKind, meta: RequestMeta | null, userId: number | null, data: AuditData = {}): Promise<void> {
+  try {
+    await deps.prisma.auditEvent.create({
+      data: { kind, userId, ip: meta?.ip.slice(0, 45) ?? "", userAgent: meta?.userAgent.slice(0, 512) ?? "", data: { ...data, login: data.login?.slice(0, 254) } },
+    });
+  } catch (e) {
+    deps.log.error({ kind, userId, err: (e as Error).message }, "audit event not recorded");
+  }
+}
+
+export type AuditQuery = { userId?: number; kind?: AuditKind; from?: Date; to?: Date; cursor?: number; limit?: number };
+
+/** Staff only: newest first, keyset-paginated by id (`nextCursor` → the next page's `cursor`). */
+export async function listAudit(deps: Deps, principal: Principal, q: AuditQuery) {
+  if (!principal.user.isStaff) throw new AuthError("permission_denied");
+  const limit = Math.min(Math.max(q.limit ?? 50, 1), 500);
+  const rows = await deps.prisma.auditEvent.findMany({
+    where: {
+      ...(q.userId !== undefined ? { userId: q.userId } : {}),
+      ...(q.kind ? { kind: q.kind } : {}),
+      ...(q.from || q.to ? { at: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } : {}),
+      ...(q.cursor !== undefined ? { id: { lt: q.cursor } } : {}),
+    },
+    orderBy: { id: "desc" },
+    take: limit + 1,
+  });
+  const page = rows.slice(0, limit);
+  return {
+    events: page.map((e) => ({ id: e.id, at: e.at.toISOString(), kind: e.kind as AuditKind, userId: e.userId, ip: e.ip, userAgent: e.userAgent, data: (e.data ?? {}) as AuditData })),
+    nextCursor: rows.length > limit ? page.at(-1)!.id : null,
+  };
+}
