@@ -50,13 +50,13 @@ function checkNewPassword(deps: Deps, password: string, user: User | null, retyp
 function loginField(deps: Deps) {
   const field = deps.settings.USERNAME_FIELD;
   const value = field === "email" ? emailField() : usernameField();
+  const takenMessage = field === "email" ? "user with this email address already exists." : "A user with that username already exists.";
   const unique: FieldCheck = async (v) => {
     const where = field === "email" ? { emailKey: normalizeEmail(v).toLowerCase() } : { username: v.normalize("NFKC") };
-    const taken = await deps.prisma.user.findUnique({ where, select: { id: true } });
-    return taken ? (field === "email" ? "user with this email address already exists." : "A user with that username already exists.") : null;
+    return (await deps.prisma.user.findUnique({ where, select: { id: true } })) ? takenMessage : null;
   };
   const data = (v: string): Record<string, string> => (field === "email" ? { email: normalizeEmail(v), emailKey: normalizeEmail(v).toLowerCase() } : { username: v.normalize("NFKC") });
-  return { field, value, unique, data };
+  return { field, value, unique, data, takenMessage };
 }
 
 /**
@@ -118,9 +118,10 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   checkNewPassword(deps, input.new_password!, null, input.re_new_password);
   const user = await userFromLink(deps, input.uid!, input.token!);
   const password = await hashPassword(input.new_password!);
-  // last_login moves (as Djoser does) so the link, which hashes it, works once; the condition on
-  // the old hash makes two concurrent uses of one link change the password once.
-  const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, password: user.password }, data: { password, lastLogin: new Date() } });
+  // last_login moves (as Djoser does) so the link, which hashes it, works once; the conditions on
+  // the old hash and last_login make two concurrent uses of one link change the password once.
+  const use = linkUse(user.lastLogin);
+  const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, password: user.password, lastLogin: use.unused }, data: { password, lastLogin: use.lastLogin } });
   if (!count) throw invalid({ token: ["Invalid token for given user."] });
   const ended = await afterPasswordChange(deps, user, "password_reset");
   await audit(deps, "password_reset_confirmed", meta, user.id, { reason: ended ? "every session ended" : "sessions kept" });
@@ -131,6 +132,17 @@ export const setLoginShape = (deps: Deps): Shape => {
   const { field, value } = loginField(deps);
   return { current_password: charField(), [`new_${field}`]: value, ...(deps.settings.DJOSER.SET_USERNAME_RETYPE ? { [`re_new_${field}`]: charField() } : {}) };
 };
+
+/**
+ * What using a mailed link does to last_login, and the condition that lets only one use through.
+ * Django's token hashes last_login to the second, so the new value is at least the next whole
+ * second after the old one (else the link would stay valid), and an update may only apply while
+ * last_login is still before that second: of two concurrent uses, the second finds it moved.
+ */
+function linkUse(previous: Date | null) {
+  const next = previous ? (Math.floor(previous.getTime() / 1000) + 1) * 1000 : 0;
+  return { lastLogin: new Date(Math.max(Date.now(), next)), unused: previous ? { lt: new Date(next) } : null };
+}
 
 const loginMismatch = (field: string) => invalid({ non_field_errors: [`The two ${field} fields didn't match.`] });
 
@@ -146,15 +158,16 @@ export async function setLogin(deps: Deps, principal: Principal, raw: unknown, m
   if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "username_changed_confirmation", updated);
 }
 
-async function saveLogin(deps: Deps, id: number, data: Record<string, string>, extra: { lastLogin?: Date; password?: string } = {}): Promise<User> {
-  const { password, ...rest } = extra;
+async function saveLogin(deps: Deps, id: number, data: Record<string, string>, link?: User): Promise<User> {
   try {
-    // `password` (the hash the link was made with) makes a mailed link change the login once.
-    const { count } = await deps.prisma.user.updateMany({ where: { id, ...(password ? { password } : {}) }, data: { ...data, ...rest } });
+    // For a mailed link: the row must still be as the link saw it (same password, link unused).
+    const use = link && linkUse(link.lastLogin);
+    const where = link ? { id, password: link.password, lastLogin: use!.unused } : { id };
+    const { count } = await deps.prisma.user.updateMany({ where, data: { ...data, ...(use ? { lastLogin: use.lastLogin } : {}) } });
     if (!count) throw invalid({ token: ["Invalid token for given user."] });
   } catch (e) {
     // Taken between the check and the write: the unique index decides, with the check's message.
-    if ((e as { code?: string }).code === "P2002") throw invalid({ [`new_${deps.settings.USERNAME_FIELD}`]: [(await loginField(deps).unique(Object.values(data)[0]!))!] });
+    if ((e as { code?: string }).code === "P2002") throw invalid({ [`new_${deps.settings.USERNAME_FIELD}`]: [loginField(deps).takenMessage] });
     throw e;
   }
   return deps.prisma.user.findUniqueOrThrow({ where: { id } });
@@ -176,8 +189,8 @@ export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestM
   if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   const link = isObject(raw) ? raw : {};
   const user = await userFromLink(deps, typeof link.uid === "string" ? link.uid : "", typeof link.token === "string" ? link.token : "");
-  // last_login moves, as in Djoser: the link works once.
-  const updated = await saveLogin(deps, user.id, data(value), { lastLogin: new Date(), password: user.password });
+  // last_login moves, as in Djoser, so the link works once (the login name is not in its hash).
+  const updated = await saveLogin(deps, user.id, data(value), user);
   await audit(deps, "username_reset_confirmed", meta, user.id);
   if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "username_changed_confirmation", updated);
 }

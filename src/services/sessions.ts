@@ -53,7 +53,15 @@ export async function revokeSession(deps: Deps, userId: number, id: string, meta
   const at = new Date();
   let ended = 0;
   if (/^t\d{1,9}$/.test(id)) {
-    ({ count: ended } = await deps.prisma.authToken.deleteMany({ where: { id: Number(id.slice(1)), userId } }));
+    const token = await deps.prisma.authToken.findFirst({ where: { id: Number(id.slice(1)), userId }, select: { id: true, shared: true } });
+    if (token) {
+      // The shared key is derived from the user's seed: the seed goes too, or the next login would bring the key back.
+      const [deleted] = await deps.prisma.$transaction([
+        deps.prisma.authToken.deleteMany({ where: { id: token.id } }),
+        ...(token.shared ? [deps.prisma.user.update({ where: { id: userId }, data: { tokenSeed: null } })] : []),
+      ]);
+      ended = deleted.count;
+    }
   } else if (/^j[0-9a-f]{32}$/.test(id)) {
     const sessionId = id.slice(1);
     const [sessions] = await deps.prisma.$transaction([
