@@ -2,7 +2,7 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
-import Fastify from "fastify";
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { METHODS, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { Database } from "../db/index.ts";
@@ -28,8 +28,13 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
   socket.destroy(err);
 }
 
+// A path Fastify cannot decode (a bad %-escape) never reaches a route: answer it in our shape.
+// (Path segments of any length reach the routes, as in Django: a long id is just a 404.)
+const frameworkErrors = (_err: Error, _req: FastifyRequest, reply: FastifyReply) =>
+  reply.code(400).header("content-type", "application/json").send(JSON.stringify({ detail: "Malformed request path: a %-escape is not valid.", code: "parse_error" }));
+
 export async function buildApp({ deps, db }: AppOptions) {
-  const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: false, routerOptions: { maxParamLength: 200 }, clientErrorHandler });
+  const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: false, routerOptions: { maxParamLength: 16_384 }, clientErrorHandler, frameworkErrors });
   app.addHook("onSend", async (_req, reply) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
   });

@@ -47,6 +47,14 @@ export async function audit(deps: Deps, kind: AuditKind, meta: RequestMeta | nul
   }
 }
 
+/**
+ * A login attempt. The login name is kept only when it names an account: a name that matches none
+ * may be a password typed into the wrong field, and must not be stored.
+ */
+export function auditLogin(deps: Deps, meta: RequestMeta, method: "token" | "jwt", accountId: number | null, ok: boolean, login: string | undefined): Promise<void> {
+  return audit(deps, ok ? "login_succeeded" : "login_failed", meta, accountId, { method, ...(accountId !== null && login ? { login } : {}) });
+}
+
 export type AuditQuery = { userId?: number; kind?: AuditKind; from?: Date; to?: Date; cursor?: number; limit?: number };
 
 /** Staff only: newest first, keyset-paginated by id (`nextCursor` → the next page's `cursor`). */

@@ -19,6 +19,6 @@ export async function endSessions(deps: Deps, userId: number, reason: EndReason,
     deps.prisma.jwtRefreshToken.updateMany({ where: { session: sessions, blacklistedAt: null }, data: { blacklistedAt: at } }),
     deps.prisma.jwtSession.updateMany({ where: sessions, data: { revokedAt: at, revokedReason: reason } }),
     // The shared key's seed goes unless the caller's own (shared) key is kept.
-    deps.prisma.user.update({ where: { id: userId }, data: { jwtNotBefore: at, ...(keepToken ? {} : { tokenSeed: null }) } }),
+    deps.prisma.user.updateMany({ where: { id: userId }, data: { jwtNotBefore: at, ...(keepToken ? {} : { tokenSeed: null }) } }),
   ]);
 }

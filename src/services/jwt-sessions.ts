@@ -9,7 +9,7 @@ import { AuthError } from "../errors.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { charField, form, parseInput } from "./inputs.ts";
 import { accessClaimsFrom, decode, newClaims, newJti, rotatedClaims, sign, TokenError, userIdOf, type Claims, type TokenType } from "./jwt.ts";
-import { audit } from "./audit.ts";
+import { audit, auditLogin } from "./audit.ts";
 import { recordLogin } from "./sessions.ts";
 import { verifyLogin } from "./users.ts";
 
@@ -91,8 +91,8 @@ export async function startSession(deps: Deps, user: User, meta: RequestMeta): P
 export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) {
   const field = deps.settings.USERNAME_FIELD;
   const input = parseInput(jwtCreateInput(deps), raw);
-  const user = await verifyLogin(deps, field, input[field], input.password);
-  await audit(deps, user ? "login_succeeded" : "login_failed", meta, user?.id ?? null, { method: "jwt", login: input[field] });
+  const { user, accountId } = await verifyLogin(deps, field, input[field], input.password);
+  await auditLogin(deps, meta, "jwt", accountId, user !== null, input[field]);
   if (!user) throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
   const pair = await startSession(deps, user, meta);
   if (deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN) await recordLogin(deps, user);
@@ -111,7 +111,7 @@ async function endSession(deps: Deps, sessionId: string, reason: "logout" | "reu
 /** A refresh token that came back after it was rotated: somebody holds a copy. End the session. */
 async function reused(deps: Deps, sessionId: string, userId: number, meta: RequestMeta): Promise<never> {
   await endSession(deps, sessionId, "reuse");
-  await audit(deps, "refresh_reuse_detected", meta, userId, { method: "jwt", session: sessionId });
+  await audit(deps, "refresh_reuse_detected", meta, userId, { method: "jwt", session: `j${sessionId}` });
   deps.log.warn({ event: "jwt_refresh_reuse", userId, sessionId }, "a rotated refresh token was presented again: its session is ended");
   throw invalidToken(deps, BLACKLISTED);
 }
@@ -166,7 +166,7 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
   const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, current, at));
   if (!jwt.ROTATE_REFRESH_TOKENS) {
     await deps.prisma.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
-    await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: sessionId });
+    await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: `j${sessionId}` });
     return { access };
   }
   const next = rotatedClaims(jwt, current, at);
@@ -185,7 +185,7 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
     if (jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, sessionId, user.id, meta);
     throw invalidToken(deps, BLACKLISTED);
   }
-  await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: sessionId });
+  await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: `j${sessionId}` });
   return { access, refresh: sign(deps.keys, jwt, next) };
 }
 
@@ -216,7 +216,7 @@ export async function logoutRefresh(deps: Deps, raw: unknown, meta: RequestMeta)
   // A token never seen (issued before the move) is recorded first, so that it cannot come back.
   const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
   await endSession(deps, sessionId, "logout");
-  await audit(deps, "logout", meta, user.id, { method: "jwt", session: sessionId });
+  await audit(deps, "logout", meta, user.id, { method: "jwt", session: `j${sessionId}` });
 }
 
 /** Logout everywhere (extension): every JWT session of the user ends, and every JWT issued until now dies. */

@@ -1,7 +1,7 @@
 // Sessions: Djoser's token login (and last_login), and what Djoser lacks — a user's sessions
 // (opaque tokens and JWT sessions) listed, ended one by one or all at once.
 import { AuthError, ERRORS } from "../errors.ts";
-import { audit } from "./audit.ts";
+import { audit, auditLogin } from "./audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { parseInput } from "./inputs.ts";
 import { endSessions } from "./end-sessions.ts";
@@ -18,8 +18,8 @@ export async function recordLogin(deps: Deps, user: User): Promise<void> {
 export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ auth_token: string }> {
   const field = deps.settings.DJOSER.LOGIN_FIELD;
   const input = parseInput(loginInput(deps), raw);
-  const user = await verifyLogin(deps, field, input[field], input.password);
-  await audit(deps, user ? "login_succeeded" : "login_failed", meta, user?.id ?? null, { method: "token", login: input[field] });
+  const { user, accountId } = await verifyLogin(deps, field, input[field], input.password);
+  await auditLogin(deps, meta, "token", accountId, user !== null, input[field]);
   if (!user) {
     const message = ERRORS.invalid_credentials.message;
     throw new AuthError("invalid_credentials", message, { fields: { non_field_errors: [message] } });
@@ -76,6 +76,7 @@ export async function revokeSession(deps: Deps, userId: number, id: string, meta
 
 /** Ends the user's sessions (all, or all but the caller's) and records who did it. */
 export async function revokeSessions(deps: Deps, userId: number, meta: RequestMeta, opts: { keep?: Principal; by?: number } = {}): Promise<void> {
+  if (!(await deps.prisma.user.count({ where: { id: userId } }))) throw new AuthError("not_found", "No such user.");
   await endSessions(deps, userId, "revoked", opts.keep);
   await audit(deps, "session_revoked", meta, userId, { session: opts.keep ? "all others" : "all", by: opts.by ?? userId });
 }

@@ -157,26 +157,29 @@ export const loginInput = (deps: Deps) =>
  * Django's authenticate(): the user whose login field matches, if the password is theirs and they
  * are active. Every failure is the same null and costs one hash (no enumeration).
  */
-export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined): Promise<User | null> {
-  if (!login || !password) return null;
+export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined): Promise<LoginResult> {
+  if (!login || !password) return { user: null, accountId: null };
   const user =
     field === "username"
       ? await deps.prisma.user.findUnique({ where: { username: login } })
       : await deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } });
   if (!user) {
     await dummyVerify(password);
-    return null;
+    return { user: null, accountId: null };
   }
   const { ok, needsRehash } = await verifyPassword(password, user.password);
-  if (!ok || !user.isActive) return null;
+  if (!ok || !user.isActive) return { user: null, accountId: user.id };
   if (needsRehash) {
     // Imported Django hashes move to argon2id on the first successful login.
     const hash = await hashPassword(password);
     await deps.prisma.user.update({ where: { id: user.id }, data: { password: hash } });
     user.password = hash;
   }
-  return user;
+  return { user, accountId: user.id };
 }
+
+/** The user when the credentials are good; else which account was aimed at, for the audit log only. */
+export type LoginResult = { user: User; accountId: number } | { user: null; accountId: number | null };
 
 /** Staff: activate or deactivate a user. Deactivating ends every session of theirs at once. */
 export async function setActive(deps: Deps, principal: Principal, id: number, active: boolean, meta: RequestMeta) {
