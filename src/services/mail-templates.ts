@@ -108,7 +108,7 @@ export function templateVars(ctx: MailContext): Map<string, string> {
     ["user.username", ctx.user.username || ctx.user.email],
     ["user.email", ctx.user.email],
     ["user.first_name", ctx.user.first_name ?? ""],
-    ["sessions_note", ctx.sessions_ended ? " Every other session of your account has been signed out: sign in again on your other devices. If you did not make this change, reset your password now." : ""],
+    ["sessions_note", ctx.sessions_ended ? " Your sessions on other devices have been signed out: sign in again there. If you did not make this change, reset your password now." : ""],
   ]);
 }
 
