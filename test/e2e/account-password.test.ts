@@ -1,11 +1,12 @@
 // Djoser's password flows end to end: set_password, reset_password, reset_password_confirm, through
 // REST (exact bodies and statuses) and the typed tRPC client (data.code, data.fields), on PGlite
 // and PostgreSQL. Sessions after a password change are in account-sessions.test.ts.
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { uidToken, type Mail } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { failure } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const NEW_PW = "Vb4$nQ8&wT3m";
@@ -24,15 +25,6 @@ const client = (s: TestServer, authorization?: string): Client =>
   createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers: authorization ? { authorization } : {} })] });
 const tokenHeader = (key: string) => ({ authorization: `Token ${key}` });
 
-async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await call;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TRPCClientError);
-    return e as TRPCClientError<AppRouter>;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** Status and body, the body byte for byte: DRF's field order is part of the answer. */
 function expectAnswer(res: Res, status: number, body?: unknown) {

@@ -2,11 +2,12 @@
 // reset_email, reset_email_confirm when USERNAME_FIELD is email) — and the email change through
 // users/me (EMAIL_CHANGE_REQUIRES_PASSWORD). Through REST (exact bodies and statuses) and the typed
 // tRPC client (data.code, data.fields), on PGlite and PostgreSQL.
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { uidToken, type Mail } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { failure } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const NO_ACCOUNT = { detail: "No active account found with the given credentials" };
@@ -28,15 +29,6 @@ const client = (s: TestServer, authorization?: string): Client =>
   createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers: authorization ? { authorization } : {} })] });
 const tokenHeader = (key: string) => ({ authorization: `Token ${key}` });
 
-async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await call;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TRPCClientError);
-    return e as TRPCClientError<AppRouter>;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** Status and body, the body byte for byte: DRF's field order is part of the answer. */
 function expectAnswer(res: Res, status: number, body?: unknown) {

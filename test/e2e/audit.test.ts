@@ -2,13 +2,14 @@
 // tRPC), each with the right user, IP, User-Agent and time; audit.list for staff with its filters
 // and cursor pagination; and no secret — password, key, JWT, mailed link, hash — reaching either
 // the audit log or the server's log. Over PGlite and PostgreSQL.
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { createTRPCClient, httpLink } from "@trpc/client";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUDIT_KINDS, type AuditKind } from "../../src/services/audit.ts";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { uidToken } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { failure } from "../helpers/trpc.ts";
 
 // Every password the test types, right or wrong: none may be recorded anywhere.
 const PW = {
@@ -36,15 +37,6 @@ const sidOf = (jwt: string): string => JSON.parse(Buffer.from(jwt.split(".")[1]!
 /** How sessions are named everywhere (sessions.list ids and audit data): "j" + the JWT's sid. */
 const sessionIdOf = (jwt: string) => `j${sidOf(jwt)}`;
 
-async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await call;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TRPCClientError);
-    return e as TRPCClientError<AppRouter>;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /**
  * Drives every flow that records an event, each request with a User-Agent of its own step, and

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { uidToken } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { failure } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 
@@ -22,16 +23,6 @@ function client(s: TestServer, authorization?: string, fetchCounter?: { count: n
   return createTRPCClient<AppRouter>({ links: [batch ? httpBatchLink(opts) : httpLink(opts)] });
 }
 
-/** The TRPCClientError a call rejects with (fails the test if it resolves). */
-async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await call;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TRPCClientError);
-    return e as TRPCClientError<AppRouter>;
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function signUpAndIn(s: TestServer, username: string, email = "") {
   const anon = client(s);

@@ -1,10 +1,11 @@
 // SimpleJWT's flows end to end (jwt/create, authentication by JWT, settings that shape them), through
 // REST and the typed tRPC client, over PGlite and PostgreSQL. Sessions (refresh, rotation, reuse
 // detection, logout) are in jwt-sessions.test.ts.
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { failure } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const NO_ACCOUNT = { detail: "No active account found with the given credentials" };
@@ -16,15 +17,6 @@ type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
 const client = (s: TestServer, headers: Record<string, string> = {}): Client => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers })] });
 
-async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await call;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TRPCClientError);
-    return e as TRPCClientError<AppRouter>;
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function signUp(s: TestServer, body: Record<string, unknown>): Promise<number> {
   const res = await s.request("POST", "/auth/users/", { json: { password: PW, ...body } });

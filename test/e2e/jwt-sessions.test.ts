@@ -1,10 +1,11 @@
 // JWT sessions end to end: refresh with and without rotation, refresh-token reuse detection,
 // logout, logout everywhere, refresh refused to deleted and inactive users. Through REST and the
 // typed tRPC client, over PGlite and PostgreSQL.
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { failure } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const BLACKLISTED = { detail: "Token is blacklisted", code: "token_not_valid" };
@@ -21,15 +22,6 @@ type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 const client = (s: TestServer, headers: Record<string, string> = {}): Client => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers })] });
 const bearer = (access: string) => ({ authorization: `Bearer ${access}` });
 
-async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await call;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TRPCClientError);
-    return e as TRPCClientError<AppRouter>;
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function signUp(s: TestServer, username: string): Promise<number> {
   const res = await s.request("POST", "/auth/users/", { json: { username, password: PW } });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionView } from "../../src/services/sessions.ts";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { failure } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const BOSS_PW = "B0ss-Passw0rd!";
@@ -35,15 +36,6 @@ const tokenAuth = (key: string): Headers => ({ authorization: `Token ${key}` });
 const bearer = (access: string): Headers => ({ authorization: `Bearer ${access}` });
 const client = (s: TestServer, headers: Headers = {}): Client => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers })] });
 
-async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await call;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TRPCClientError);
-    return e as TRPCClientError<AppRouter>;
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function settle(call: Promise<unknown>): Promise<Res> {
   try {
