@@ -8,11 +8,12 @@ import { z } from "zod";
 import { AuthError, invalid, type FieldErrors } from "../errors.ts";
 import { audit } from "./audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
+import { endSessions } from "./end-sessions.ts";
 import { charField, emailField, form, toFieldErrors, usernameField } from "./inputs.ts";
-import { userFromLink } from "./users.ts";
 import { sendUserMail } from "./notify.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
-import { endSessions } from "./end-sessions.ts";
+import { revokeAllTokens } from "./tokens.ts";
+import { userFromLink } from "./users.ts";
 import { normalizeEmail, validatePassword } from "./validators.ts";
 
 type Shape = Record<string, z.ZodType>;
@@ -66,7 +67,7 @@ function loginField(deps: Deps) {
 async function afterPasswordChange(deps: Deps, user: User, reason: "password_change" | "password_reset", caller?: Principal): Promise<boolean> {
   const { LOGOUT_ON_PASSWORD_CHANGE: logout, PASSWORD_CHANGE_ENDS_SESSIONS: endAll } = deps.settings.DJOSER;
   if (endAll) await endSessions(deps, user.id, reason, logout ? undefined : caller);
-  else if (logout && caller) await deps.prisma.$transaction([deps.prisma.authToken.deleteMany({ where: { userId: user.id } }), deps.prisma.user.update({ where: { id: user.id }, data: { tokenSeed: null } })]);
+  else if (logout && caller) await revokeAllTokens(deps, user.id);
   return endAll;
 }
 

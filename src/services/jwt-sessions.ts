@@ -44,7 +44,8 @@ const sidOf = (claims: Claims) => (typeof claims[SID] === "string" ? (claims[SID
 const issuedBefore = (claims: Claims, notBefore: Date | null) =>
   notBefore !== null && sidOf(claims) === null && typeof claims.iat === "number" && claims.iat <= Math.floor(notBefore.getTime() / 1000);
 const expiry = (claims: Claims) => new Date(Number(claims.exp) * 1000);
-const meta32 = (meta: RequestMeta) => ({ userAgent: meta.userAgent.slice(0, 512), ip: meta.ip.slice(0, 45) });
+/** Where a session was opened from, cut to its columns. */
+const origin = (meta: RequestMeta) => ({ userAgent: meta.userAgent.slice(0, 512), ip: meta.ip.slice(0, 45) });
 const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === "P2002";
 
 /** The user a token names, refused as SimpleJWT's JWTAuthentication refuses it. */
@@ -83,7 +84,7 @@ export async function startSession(deps: Deps, user: User, meta: RequestMeta): P
   const jwt = deps.settings.SIMPLE_JWT;
   const sid = newJti();
   const refresh = newClaims(jwt, "refresh", user.id, { [SID]: sid });
-  await deps.prisma.jwtSession.create({ data: { id: sid, userId: user.id, ...meta32(meta), refreshTokens: { create: { jti: String(refresh[jwt.JTI_CLAIM]), expiresAt: expiry(refresh) } } } });
+  await deps.prisma.jwtSession.create({ data: { id: sid, userId: user.id, ...origin(meta), refreshTokens: { create: { jti: String(refresh[jwt.JTI_CLAIM]), expiresAt: expiry(refresh) } } } });
   return { refresh: sign(deps.keys, jwt, refresh), access: sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh, refresh.iat as number)) };
 }
 
@@ -145,7 +146,7 @@ async function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMe
   const jti = String(claims[deps.settings.SIMPLE_JWT.JTI_CLAIM]);
   const id = newJti();
   try {
-    await deps.prisma.jwtSession.create({ data: { id, userId, ...meta32(meta), refreshTokens: { create: { jti, expiresAt: expiry(claims) } } } });
+    await deps.prisma.jwtSession.create({ data: { id, userId, ...origin(meta), refreshTokens: { create: { jti, expiresAt: expiry(claims) } } } });
     return { sessionId: id };
   } catch (e) {
     if (!isUniqueViolation(e)) throw e;
@@ -165,7 +166,7 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
   const at = Math.floor(now.getTime() / 1000); // one instant for the access token and the rotated refresh token
   const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, current, at));
   if (!jwt.ROTATE_REFRESH_TOKENS) {
-    await deps.prisma.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
+    await deps.prisma.jwtSession.updateMany({ where: { id: sessionId }, data: { lastUsedAt: now } });
     await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: `j${sessionId}` });
     return { access };
   }
@@ -178,7 +179,7 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
     const { count } = await tx.jwtRefreshToken.updateMany({ where: { jti, ...fresh }, data: retired });
     if (!count) return false;
     await tx.jwtRefreshToken.create({ data: { jti: String(next[jwt.JTI_CLAIM]), expiresAt: expiry(next), sessionId } });
-    await tx.jwtSession.update({ where: { id: sessionId }, data: { lastUsedAt: now } });
+    await tx.jwtSession.updateMany({ where: { id: sessionId }, data: { lastUsedAt: now } });
     return true;
   });
   if (!won) {
@@ -225,7 +226,7 @@ export async function logoutAllSessions(deps: Deps, userId: number, meta: Reques
   const [sessions] = await deps.prisma.$transaction([
     deps.prisma.jwtSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: at, revokedReason: "logout_all" } }),
     deps.prisma.jwtRefreshToken.updateMany({ where: { session: { userId }, blacklistedAt: null }, data: { blacklistedAt: at } }),
-    deps.prisma.user.update({ where: { id: userId }, data: { jwtNotBefore: at } }),
+    deps.prisma.user.updateMany({ where: { id: userId }, data: { jwtNotBefore: at } }),
   ]);
   await audit(deps, "logout_all", meta, userId, { method: "jwt", sessions: sessions.count });
   return { sessions: sessions.count };
