@@ -66,7 +66,7 @@ function loginField(deps: Deps) {
  */
 async function afterPasswordChange(deps: Deps, user: User, reason: "password_change" | "password_reset", caller?: Principal): Promise<boolean> {
   const { LOGOUT_ON_PASSWORD_CHANGE: logout, PASSWORD_CHANGE_ENDS_SESSIONS: endAll } = deps.settings.DJOSER;
-  if (endAll) await endSessions(deps, user.id, reason, logout ? undefined : caller);
+  if (endAll) await endSessions(deps, user.id, reason, { keep: logout ? undefined : caller });
   else if (logout && caller) await revokeAllTokens(deps, user.id);
   return endAll;
 }

@@ -10,6 +10,7 @@ import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { charField, form, parseInput } from "./inputs.ts";
 import { accessClaimsFrom, decode, newClaims, newJti, rotatedClaims, sign, TokenError, userIdOf, type Claims, type TokenType } from "./jwt.ts";
 import { audit, auditLogin } from "./audit.ts";
+import { endJwtSession, endSessions } from "./end-sessions.ts";
 import { recordLogin } from "./sessions.ts";
 import { verifyLogin } from "./users.ts";
 
@@ -100,18 +101,9 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) 
   return pair;
 }
 
-/** Ends a session and blacklists its refresh tokens; `reason` says why (kept for the session list). */
-async function endSession(deps: Deps, sessionId: string, reason: "logout" | "reuse") {
-  const at = new Date();
-  await deps.prisma.$transaction([
-    deps.prisma.jwtSession.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: at, revokedReason: reason } }),
-    deps.prisma.jwtRefreshToken.updateMany({ where: { sessionId, blacklistedAt: null }, data: { blacklistedAt: at } }),
-  ]);
-}
-
 /** A refresh token that came back after it was rotated: somebody holds a copy. End the session. */
 async function reused(deps: Deps, sessionId: string, userId: number, meta: RequestMeta): Promise<never> {
-  await endSession(deps, sessionId, "reuse");
+  await endJwtSession(deps, sessionId, "reuse");
   await audit(deps, "refresh_reuse_detected", meta, userId, { method: "jwt", session: `j${sessionId}` });
   deps.log.warn({ event: "jwt_refresh_reuse", userId, sessionId }, "a rotated refresh token was presented again: its session is ended");
   throw invalidToken(deps, BLACKLISTED);
@@ -216,18 +208,13 @@ export async function logoutRefresh(deps: Deps, raw: unknown, meta: RequestMeta)
   const { row, user } = await checkRefresh(deps, claims, meta);
   // A token never seen (issued before the move) is recorded first, so that it cannot come back.
   const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
-  await endSession(deps, sessionId, "logout");
+  await endJwtSession(deps, sessionId, "logout");
   await audit(deps, "logout", meta, user.id, { method: "jwt", session: `j${sessionId}` });
 }
 
 /** Logout everywhere (extension): every JWT session of the user ends, and every JWT issued until now dies. */
 export async function logoutAllSessions(deps: Deps, userId: number, meta: RequestMeta): Promise<{ sessions: number }> {
-  const at = new Date();
-  const [sessions] = await deps.prisma.$transaction([
-    deps.prisma.jwtSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: at, revokedReason: "logout_all" } }),
-    deps.prisma.jwtRefreshToken.updateMany({ where: { session: { userId }, blacklistedAt: null }, data: { blacklistedAt: at } }),
-    deps.prisma.user.updateMany({ where: { id: userId }, data: { jwtNotBefore: at } }),
-  ]);
-  await audit(deps, "logout_all", meta, userId, { method: "jwt", sessions: sessions.count });
-  return { sessions: sessions.count };
+  const sessions = await endSessions(deps, userId, "logout_all", { opaque: false });
+  await audit(deps, "logout_all", meta, userId, { method: "jwt", sessions });
+  return { sessions };
 }

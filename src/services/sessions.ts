@@ -4,7 +4,7 @@ import { AuthError, ERRORS } from "../errors.ts";
 import { audit, auditLogin } from "./audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { parseInput } from "./inputs.ts";
-import { endSessions } from "./end-sessions.ts";
+import { endJwtSession, endSessions } from "./end-sessions.ts";
 import { issueToken } from "./tokens.ts";
 import { loginInput, verifyLogin } from "./users.ts";
 
@@ -50,7 +50,6 @@ export async function listSessions(deps: Deps, userId: number, caller?: Principa
 
 /** Ends one session of the user by its id from listSessions; a session of someone else is "not found". */
 export async function revokeSession(deps: Deps, userId: number, id: string, meta: RequestMeta, by = userId): Promise<void> {
-  const at = new Date();
   let ended = 0;
   if (/^t\d{1,9}$/.test(id)) {
     const token = await deps.prisma.authToken.findFirst({ where: { id: Number(id.slice(1)), userId }, select: { id: true, shared: true } });
@@ -63,12 +62,7 @@ export async function revokeSession(deps: Deps, userId: number, id: string, meta
       ended = deleted.count;
     }
   } else if (/^j[0-9a-f]{32}$/.test(id)) {
-    const sessionId = id.slice(1);
-    const [sessions] = await deps.prisma.$transaction([
-      deps.prisma.jwtSession.updateMany({ where: { id: sessionId, userId, revokedAt: null }, data: { revokedAt: at, revokedReason: "revoked" } }),
-      deps.prisma.jwtRefreshToken.updateMany({ where: { sessionId, session: { userId }, blacklistedAt: null }, data: { blacklistedAt: at } }),
-    ]);
-    ended = sessions.count;
+    ended = await endJwtSession(deps, id.slice(1), "revoked", userId);
   }
   if (!ended) throw new AuthError("not_found", "No such session.");
   await audit(deps, "session_revoked", meta, userId, { session: id, by });
@@ -77,6 +71,6 @@ export async function revokeSession(deps: Deps, userId: number, id: string, meta
 /** Ends the user's sessions (all, or all but the caller's) and records who did it. */
 export async function revokeSessions(deps: Deps, userId: number, meta: RequestMeta, opts: { keep?: Principal; by?: number } = {}): Promise<void> {
   if (!(await deps.prisma.user.count({ where: { id: userId } }))) throw new AuthError("not_found", "No such user.");
-  await endSessions(deps, userId, "revoked", opts.keep);
+  await endSessions(deps, userId, "revoked", { keep: opts.keep });
   await audit(deps, "session_revoked", meta, userId, { session: opts.keep ? "all others" : "all", by: opts.by ?? userId });
 }

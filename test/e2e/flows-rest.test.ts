@@ -518,7 +518,25 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       "/auth/token/login/",
       "/auth/token/login",
       "/auth/token/logout/",
+      "/auth/users/set_password/",
+      "/auth/users/reset_password/",
+      "/auth/users/reset_password_confirm/",
+      "/auth/users/set_username/",
+      "/auth/users/reset_username/",
+      "/auth/users/reset_username_confirm/",
+      "/auth/jwt/create/",
+      "/auth/jwt/create/anything",
+      "/auth/jwt/refresh/",
+      "/auth/jwt/verify/",
+      "/auth/jwt/logout/",
+      "/auth/jwt/logout_all/",
+      "/auth/sessions/",
+      "/auth/sessions/t999999/",
+      "/auth/sessions/revoke_others/",
+      "/auth/sessions/revoke_all/",
     ];
+    // Routes that end the caller's own session: after a 204 the test logs in again.
+    const ENDS_OWN_SESSION = ["/auth/token/logout/", "/auth/sessions/revoke_all/"];
     const JSON_TYPE = { "content-type": "application/json" };
     const huge = "x".repeat(100 * 1024);
     const BODIES: [string, { body?: string; headers?: Record<string, string> }][] = [
@@ -569,8 +587,8 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
               const res = await s.request(method, route, { body: init.body, headers: { ...init.headers, ...(authenticated ? tokenHeader(key) : {}) } });
               checkShape(route, method, res, what);
               seen++;
-              // token/logout ignores its body and logs out: log in again for the next request.
-              if (route.startsWith("/auth/token/logout") && res.status === 204) {
+              // token/logout and sessions/revoke_all ignore their body and end the session: log in again.
+              if (ENDS_OWN_SESSION.includes(route) && res.status === 204) {
                 logouts++;
                 key = await login(s, { username: "fuzzadmin", password: PW });
               }
@@ -578,8 +596,8 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
           }
         }
       }
-      // Every body but the 100 kB one, which is refused (413) before any view runs.
-      expect(logouts).toBe(BODIES.length - 1);
+      // Every body but the 100 kB one (refused with a 413 before any view runs), on each such route.
+      expect(logouts).toBe(ENDS_OWN_SESSION.length * (BODIES.length - 1));
       expect(seen).toBeGreaterThan(1000);
       // The admin is still there and still the only user: nothing above created, changed or deleted anyone.
       const list = await s.request("GET", "/auth/users/", { headers: tokenHeader(key) });
