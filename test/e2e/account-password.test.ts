@@ -1,12 +1,10 @@
 // Djoser's password flows end to end: set_password, reset_password, reset_password_confirm, through
 // REST (exact bodies and statuses) and the typed tRPC client (data.code, data.fields), on PGlite
 // and PostgreSQL. Sessions after a password change are in account-sessions.test.ts.
-import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AppRouter } from "../../src/trpc/router.ts";
 import { uidToken, type Mail } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
-import { failure } from "../helpers/trpc.ts";
+import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const NEW_PW = "Vb4$nQ8&wT3m";
@@ -19,10 +17,8 @@ const TOO_WEAK = ["This password is too short. It must contain at least 8 charac
 const RESET_SUBJECT = "Password reset on Portcullis";
 
 type Res = Awaited<ReturnType<TestServer["request"]>>;
-type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 
-const client = (s: TestServer, authorization?: string): Client =>
-  createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers: authorization ? { authorization } : {} })] });
+const client = (s: TestServer, authorization?: string): Client => trpcClient(s, authorization ? { authorization } : {});
 const tokenHeader = (key: string) => ({ authorization: `Token ${key}` });
 
 

@@ -2,12 +2,10 @@
 // reset_email, reset_email_confirm when USERNAME_FIELD is email) — and the email change through
 // users/me (EMAIL_CHANGE_REQUIRES_PASSWORD). Through REST (exact bodies and statuses) and the typed
 // tRPC client (data.code, data.fields), on PGlite and PostgreSQL.
-import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AppRouter } from "../../src/trpc/router.ts";
 import { uidToken, type Mail } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
-import { failure } from "../helpers/trpc.ts";
+import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const NO_ACCOUNT = { detail: "No active account found with the given credentials" };
@@ -23,10 +21,8 @@ const RESET_SUBJECT = "Username reset on Portcullis";
 const CHANGED_SUBJECT = "Portcullis - Your username has been successfully changed!";
 
 type Res = Awaited<ReturnType<TestServer["request"]>>;
-type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 
-const client = (s: TestServer, authorization?: string): Client =>
-  createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers: authorization ? { authorization } : {} })] });
+const client = (s: TestServer, authorization?: string): Client => trpcClient(s, authorization ? { authorization } : {});
 const tokenHeader = (key: string) => ({ authorization: `Token ${key}` });
 
 

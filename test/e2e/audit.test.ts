@@ -2,14 +2,12 @@
 // tRPC), each with the right user, IP, User-Agent and time; audit.list for staff with its filters
 // and cursor pagination; and no secret — password, key, JWT, mailed link, hash — reaching either
 // the audit log or the server's log. Over PGlite and PostgreSQL.
-import { createTRPCClient, httpLink } from "@trpc/client";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUDIT_KINDS, type AuditKind } from "../../src/services/audit.ts";
-import type { AppRouter } from "../../src/trpc/router.ts";
 import { uidToken } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
-import { failure } from "../helpers/trpc.ts";
+import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
 
 // Every password the test types, right or wrong: none may be recorded anywhere.
 const PW = {
@@ -24,13 +22,11 @@ const IP = /^(127\.0\.0\.1|::ffff:127\.0\.0\.1)$/;
 const BLACKLISTED = { detail: "Token is blacklisted", code: "token_not_valid" };
 const SLACK_MS = 1500; // between the test's clock and the database's
 
-type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 type Pair = { refresh: string; access: string };
 type Expected = { kind: AuditKind; userId: number | null; data: Record<string, unknown> };
 type Step = { label: string; ua: string; t0: number; t1: number; expected: Expected[] };
 type Listed = Awaited<ReturnType<Client["audit"]["list"]["query"]>>["events"][number];
 
-const client = (s: TestServer, headers: Record<string, string> = {}): Client => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers })] });
 const tokenAuth = (key: string) => ({ authorization: `Token ${key}` });
 const bearer = (access: string) => ({ authorization: `Bearer ${access}` });
 const sidOf = (jwt: string): string => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8")).sid;
@@ -79,7 +75,7 @@ async function drive(s: TestServer) {
   }
   const req = async (ua: string, method: string, path: string, init: { json?: unknown; auth?: Record<string, string> } = {}) =>
     s.request(method, path, { json: init.json, headers: { "user-agent": ua, ...init.auth } });
-  const as = (ua: string, auth: Record<string, string> = {}) => client(s, { "user-agent": ua, ...auth });
+  const as = (ua: string, auth: Record<string, string> = {}) => trpcClient(s, { "user-agent": ua, ...auth });
   const status = async (expected: number, res: Promise<{ status: number; text: string; json: any }>) => {
     const r = await res;
     expect(r.status, r.text).toBe(expected);
@@ -158,7 +154,7 @@ async function drive(s: TestServer) {
   await step("revoke session E by id (REST)", (ua) => status(204, req(ua, "DELETE", `/auth/sessions/j${sidOf(e.refresh)}/`, { auth: tokenAuth(k5) })), () => [{ kind: "session_revoked", userId: annId, data: { session: `j${sidOf(e.refresh)}`, by: annId } }]);
   const f = await step("ann3 jwt login F", jwtLogin("ann3", PW.annReset), () => ok("jwt", "ann3", annId));
   keepPair("session F", f);
-  const tokenSession = (await client(s, tokenAuth(k5)).sessions.list.query()).find((v) => v.kind === "token")!.id;
+  const tokenSession = (await trpcClient(s, tokenAuth(k5)).sessions.list.query()).find((v) => v.kind === "token")!.id;
   await step("revoke the token session by id (tRPC)", (ua) => as(ua, bearer(f.access)).sessions.revoke.mutate({ id: tokenSession }), () => [{ kind: "session_revoked", userId: annId, data: { session: tokenSession, by: annId } }]);
   keep("ann's sixth key", await step("ann3 token login again", tokenLogin("ann3", PW.annReset), () => ok("token", "ann3", annId)));
   await step("revoke_others (tRPC)", (ua) => as(ua, bearer(f.access)).sessions.revokeOthers.mutate(), () => [{ kind: "session_revoked", userId: annId, data: { session: "all others", by: annId } }]);
@@ -199,7 +195,7 @@ describe.each(DATABASES)("audit log on %s", (kind) => {
     // lines, logged before this point, go to stdout.
     (s.deps.log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] = { write: (line: string) => void logLines.push(line) };
     run = await drive(s);
-    boss = client(s, tokenAuth(run.keys.boss));
+    boss = trpcClient(s, tokenAuth(run.keys.boss));
   });
   afterAll(async () => s?.stop());
 
@@ -230,10 +226,10 @@ describe.each(DATABASES)("audit log on %s", (kind) => {
   });
 
   it("audit.list: staff only; anonymous is UNAUTHORIZED, a regular user FORBIDDEN; bad input is invalid_input", async () => {
-    const anon = await failure(client(s).audit.list.query({}));
+    const anon = await failure(trpcClient(s).audit.list.query({}));
     expect(anon.data?.code).toBe("not_authenticated");
     expect(anon.data?.httpStatus).toBe(401);
-    const ann = await failure(client(s, tokenAuth(run.keys.ann)).audit.list.query({ userId: run.ids.ann }));
+    const ann = await failure(trpcClient(s, tokenAuth(run.keys.ann)).audit.list.query({ userId: run.ids.ann }));
     expect(ann.data?.code).toBe("permission_denied");
     expect(ann.data?.httpStatus).toBe(403);
     expect(ann.shape?.code).toBe(-32003); // FORBIDDEN

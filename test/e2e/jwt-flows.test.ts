@@ -1,21 +1,17 @@
 // SimpleJWT's flows end to end (jwt/create, authentication by JWT, settings that shape them), through
 // REST and the typed tRPC client, over PGlite and PostgreSQL. Sessions (refresh, rotation, reuse
 // detection, logout) are in jwt-sessions.test.ts.
-import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AppRouter } from "../../src/trpc/router.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
-import { failure } from "../helpers/trpc.ts";
+import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const NO_ACCOUNT = { detail: "No active account found with the given credentials" };
 const REQUIRED = ["This field is required."];
 
 type Pair = { refresh: string; access: string };
-type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
-const client = (s: TestServer, headers: Record<string, string> = {}): Client => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers })] });
 
 
 async function signUp(s: TestServer, body: Record<string, unknown>): Promise<number> {
@@ -44,7 +40,7 @@ async function expectMe(s: TestServer, headers: Record<string, string>, user: Re
   const rest = await me(s, headers);
   expect(rest.status, rest.text).toBe(200);
   expect(rest.json).toEqual(user);
-  expect(await client(s, headers).users.me.query()).toEqual(user);
+  expect(await trpcClient(s, headers).users.me.query()).toEqual(user);
 }
 
 describe.each(DATABASES)("JWT flows on %s", (kind) => {
@@ -58,7 +54,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
     it("jwt/create answers {refresh, access} with SimpleJWT's claims and one sid in both", async () => {
       const id = await signUp(s, { username: "claims" });
       const rest = await jwtCreate(s, { username: "claims" });
-      const trpc = await client(s).jwt.create.mutate({ username: "claims", password: PW });
+      const trpc = await trpcClient(s).jwt.create.mutate({ username: "claims", password: PW });
       expect(Object.keys(trpc)).toEqual(["refresh", "access"]);
       for (const pair of [rest, trpc]) {
         const refresh = claimsOf(pair.refresh);
@@ -74,7 +70,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       // SimpleJWT's RefreshToken.access_token counts the access exp from the refresh token's
       // creation time, so both expire relative to the same instant.
       await signUp(s, { username: "lifetimes" });
-      for (const pair of [await jwtCreate(s, { username: "lifetimes" }), await client(s).jwt.create.mutate({ username: "lifetimes", password: PW })]) {
+      for (const pair of [await jwtCreate(s, { username: "lifetimes" }), await trpcClient(s).jwt.create.mutate({ username: "lifetimes", password: PW })]) {
         const refresh = claimsOf(pair.refresh);
         const access = claimsOf(pair.access);
         expect(Number(refresh.exp) - Number(refresh.iat)).toBe(86_400);
@@ -91,7 +87,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
         expect(res.status).toBe(401);
         expect(res.json).toEqual(NO_ACCOUNT);
         expect(res.headers.get("www-authenticate")).toBe('Bearer realm="api"');
-        const err = await failure(client(s).jwt.create.mutate({ password: PW, ...body }));
+        const err = await failure(trpcClient(s).jwt.create.mutate({ password: PW, ...body }));
         expect(err.data?.code).toBe("no_active_account");
         expect(err.data?.httpStatus).toBe(401);
         expect(err.message).toBe(NO_ACCOUNT.detail);
@@ -102,7 +98,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       const res = await s.request("POST", "/auth/jwt/create/", { json: {} });
       expect(res.status).toBe(400);
       expect(res.json).toEqual({ username: REQUIRED, password: REQUIRED });
-      const err = await failure(client(s).jwt.create.mutate({ password: "" }));
+      const err = await failure(trpcClient(s).jwt.create.mutate({ password: "" }));
       expect(err.data?.code).toBe("invalid_input");
       expect(err.data?.fields).toEqual({ username: REQUIRED, password: ["This field may not be blank."] });
     });
@@ -116,7 +112,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
     it("UPDATE_LAST_LOGIN off: jwt/create leaves last_login untouched", async () => {
       const id = await signUp(s, { username: "nolastlogin" });
       await jwtCreate(s, { username: "nolastlogin" });
-      await client(s).jwt.create.mutate({ username: "nolastlogin", password: PW });
+      await trpcClient(s).jwt.create.mutate({ username: "nolastlogin", password: PW });
       expect((await s.deps.prisma.user.findUniqueOrThrow({ where: { id } })).lastLogin).toBeNull();
     });
 
@@ -206,7 +202,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       const id = await signUp(s, { email: "Olga@Example.com" });
       const { access } = await jwtCreate(s, { email: "Olga@example.com" });
       expect(claimsOf(access).user_id).toBe(id);
-      expect((await client(s).jwt.create.mutate({ email: "Olga@example.com", password: PW })).access).toEqual(expect.any(String));
+      expect((await trpcClient(s).jwt.create.mutate({ email: "Olga@example.com", password: PW })).access).toEqual(expect.any(String));
       const missing = await s.request("POST", "/auth/jwt/create/", { json: { username: "Olga@example.com" } });
       expect(missing.status).toBe(400);
       expect(missing.json).toEqual({ email: REQUIRED, password: REQUIRED });
@@ -231,7 +227,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       const first = await lastLogin();
       expect(first?.getTime()).toBeGreaterThanOrEqual(before - 1);
       await new Promise((r) => setTimeout(r, 5));
-      await client(s).jwt.create.mutate({ username: "lastlogin", password: PW });
+      await trpcClient(s).jwt.create.mutate({ username: "lastlogin", password: PW });
       expect((await lastLogin())!.getTime()).toBeGreaterThan(first!.getTime());
     });
   });
@@ -292,7 +288,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       const misplaced = await me(s, { authorization: `Bearer ${access}` });
       expect(misplaced.status).toBe(401);
       expect(misplaced.json.code).toBe("authorization_scheme_not_accepted");
-      expect((await failure(client(s, { authorization: `Bearer ${access}` }).users.me.query())).data?.code).toBe("authorization_scheme_not_accepted");
+      expect((await failure(trpcClient(s, { authorization: `Bearer ${access}` }).users.me.query())).data?.code).toBe("authorization_scheme_not_accepted");
     });
   });
 });

@@ -1,11 +1,9 @@
 // JWT sessions end to end: refresh with and without rotation, refresh-token reuse detection,
 // logout, logout everywhere, refresh refused to deleted and inactive users. Through REST and the
 // typed tRPC client, over PGlite and PostgreSQL.
-import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AppRouter } from "../../src/trpc/router.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
-import { failure } from "../helpers/trpc.ts";
+import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const BLACKLISTED = { detail: "Token is blacklisted", code: "token_not_valid" };
@@ -17,9 +15,7 @@ const ACCESS_BLACKLISTED = {
 const CHALLENGE = 'Bearer realm="api"';
 
 type Pair = { refresh: string; access: string };
-type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 
-const client = (s: TestServer, headers: Record<string, string> = {}): Client => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers })] });
 const bearer = (access: string) => ({ authorization: `Bearer ${access}` });
 
 
@@ -79,7 +75,7 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       const { access } = await expectRefreshed(s, pair.refresh, ["access"]);
       expect((await me(s, access)).status).toBe(200);
       await expectRefreshed(s, pair.refresh, ["access"]);
-      expect(Object.keys(await client(s).jwt.refresh.mutate({ refresh: pair.refresh }))).toEqual(["access"]);
+      expect(Object.keys(await trpcClient(s).jwt.refresh.mutate({ refresh: pair.refresh }))).toEqual(["access"]);
     });
 
     it("logout ends the session: its refresh and access tokens die, verify says blacklisted, another session lives", async () => {
@@ -103,19 +99,19 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
 
     it("tRPC jwt.logout ends the session likewise", async () => {
       await signUp(s, "trpcleaving");
-      const anon = client(s);
+      const anon = trpcClient(s);
       const ended = await anon.jwt.create.mutate({ username: "trpcleaving", password: PW });
       const other = await anon.jwt.create.mutate({ username: "trpcleaving", password: PW });
       expect(await anon.jwt.logout.mutate({ refresh: ended.refresh })).toBeUndefined();
       const refused = await failure(anon.jwt.refresh.mutate({ refresh: ended.refresh }));
       expect(refused.data?.code).toBe("token_not_valid");
       expect(refused.message).toBe("Token is blacklisted");
-      expect((await failure(client(s, bearer(ended.access)).users.me.query())).data?.code).toBe("token_not_valid");
+      expect((await failure(trpcClient(s, bearer(ended.access)).users.me.query())).data?.code).toBe("token_not_valid");
       const verified = await failure(anon.jwt.verify.mutate({ token: ended.refresh }));
       expect(verified.data?.code).toBe("token_blacklisted");
       expect(verified.data?.fields).toEqual({ non_field_errors: ["Token is blacklisted"] });
       expect((await failure(anon.jwt.logout.mutate({ refresh: ended.refresh }))).data?.code).toBe("token_not_valid");
-      expect(await client(s, bearer(other.access)).users.me.query()).toMatchObject({ username: "trpcleaving" });
+      expect(await trpcClient(s, bearer(other.access)).users.me.query()).toMatchObject({ username: "trpcleaving" });
     });
 
     it("logout without a refresh token is DRF's 400", async () => {
@@ -150,16 +146,16 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
         await expectAccessRefused(s, pair.access);
       }
       const fresh = [await login(s, "viakey"), await login(s, "viakey")];
-      expect(await client(s, bearer(fresh[0]!.access)).jwt.logoutAll.mutate()).toEqual({ sessions: 2 });
+      expect(await trpcClient(s, bearer(fresh[0]!.access)).jwt.logoutAll.mutate()).toEqual({ sessions: 2 });
       for (const pair of fresh) await expectRefreshBlacklisted(s, pair.refresh);
-      expect((await failure(client(s, bearer(fresh[1]!.access)).users.me.query())).data?.code).toBe("token_not_valid");
+      expect((await failure(trpcClient(s, bearer(fresh[1]!.access)).users.me.query())).data?.code).toBe("token_not_valid");
     });
 
     it("logout_all without credentials is DRF's 401", async () => {
       const res = await s.request("POST", "/auth/jwt/logout_all/");
       expect(res.status).toBe(401);
       expect(res.json).toEqual({ detail: "Authentication credentials were not provided." });
-      expect((await failure(client(s).jwt.logoutAll.mutate())).data?.code).toBe("not_authenticated");
+      expect((await failure(trpcClient(s).jwt.logoutAll.mutate())).data?.code).toBe("not_authenticated");
     });
 
     it("refresh is refused to a deleted user: 401 user_not_found", async () => {
@@ -171,7 +167,7 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       expect(res.status).toBe(401);
       expect(res.json).toEqual({ detail: "User not found", code: "user_not_found" });
       expect(res.headers.get("www-authenticate")).toBe(CHALLENGE);
-      expect((await failure(client(s).jwt.refresh.mutate({ refresh: pair.refresh }))).data?.code).toBe("user_not_found");
+      expect((await failure(trpcClient(s).jwt.refresh.mutate({ refresh: pair.refresh }))).data?.code).toBe("user_not_found");
     });
 
     it("refresh is refused to an inactive user: 401 user_inactive", async () => {
@@ -182,7 +178,7 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       expect(res.status).toBe(401);
       expect(res.json).toEqual({ detail: "User is inactive", code: "user_inactive" });
       expect(res.headers.get("www-authenticate")).toBe(CHALLENGE);
-      expect((await failure(client(s).jwt.refresh.mutate({ refresh: pair.refresh }))).data?.code).toBe("user_inactive");
+      expect((await failure(trpcClient(s).jwt.refresh.mutate({ refresh: pair.refresh }))).data?.code).toBe("user_inactive");
       const access = await me(s, pair.access);
       expect(access.status).toBe(401);
       expect(access.json).toEqual({ detail: "User is inactive", code: "user_inactive" });
@@ -217,7 +213,7 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
 
     it("tRPC: reuse of a rotated refresh token ends its session with token_not_valid", async () => {
       await signUp(s, "trpcvictim");
-      const anon = client(s);
+      const anon = trpcClient(s);
       const stolen = await anon.jwt.create.mutate({ username: "trpcvictim", password: PW });
       const other = await anon.jwt.create.mutate({ username: "trpcvictim", password: PW });
       const rotated = await anon.jwt.refresh.mutate({ refresh: stolen.refresh });
@@ -227,8 +223,8 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       expect(reuse.data?.httpStatus).toBe(401);
       expect(reuse.message).toBe("Token is blacklisted");
       expect((await failure(anon.jwt.refresh.mutate({ refresh: rotated.refresh! }))).data?.code).toBe("token_not_valid");
-      for (const access of [stolen.access, rotated.access]) expect((await failure(client(s, bearer(access)).users.me.query())).data?.code).toBe("token_not_valid");
-      expect(await client(s, bearer(other.access)).users.me.query()).toMatchObject({ username: "trpcvictim" });
+      for (const access of [stolen.access, rotated.access]) expect((await failure(trpcClient(s, bearer(access)).users.me.query())).data?.code).toBe("token_not_valid");
+      expect(await trpcClient(s, bearer(other.access)).users.me.query()).toMatchObject({ username: "trpcvictim" });
     });
 
     it("ten concurrent refreshes of one token: exactly one 200, nine 401, and the session ends", async () => {
@@ -265,7 +261,7 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       const third = await expectRefreshed(s, next.refresh!, ["access", "refresh"]);
       expect((await me(s, pair.access)).status).toBe(200);
       expect((await me(s, third.access)).status).toBe(200);
-      const reuse = await failure(client(s).jwt.refresh.mutate({ refresh: pair.refresh }));
+      const reuse = await failure(trpcClient(s).jwt.refresh.mutate({ refresh: pair.refresh }));
       expect(reuse.data?.code).toBe("token_not_valid");
       await expectRefreshed(s, third.refresh!, ["access", "refresh"]);
     });

@@ -2,12 +2,12 @@
 // this one, or all; staff listing and ending another user's sessions; deactivation and deletion
 // ending every session at once. Through REST (/auth/sessions/) and the typed tRPC client, over
 // PGlite and PostgreSQL.
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionView } from "../../src/services/sessions.ts";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
-import { failure } from "../helpers/trpc.ts";
+import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const BOSS_PW = "B0ss-Passw0rd!";
@@ -28,13 +28,11 @@ const VIEW_KEYS = ["created", "current", "id", "ip", "kind", "lastUsedAt", "user
 
 type Pair = { refresh: string; access: string };
 type Headers = Record<string, string>;
-type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 /** One answer, whichever adapter gave it: tRPC errors become {status: httpStatus, body: {detail: message}, code}. */
 type Res = { status: number; body: any; code?: string };
 
 const tokenAuth = (key: string): Headers => ({ authorization: `Token ${key}` });
 const bearer = (access: string): Headers => ({ authorization: `Bearer ${access}` });
-const client = (s: TestServer, headers: Headers = {}): Client => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers })] });
 
 
 async function settle(call: Promise<unknown>): Promise<Res> {
@@ -90,13 +88,13 @@ function rest(s: TestServer): Adapter {
 
 function trpc(s: TestServer): Adapter {
   return {
-    tokenLogin: async (username, ua) => (await client(s, { "user-agent": ua }).token.login.mutate({ username, password: PW })).auth_token,
-    jwtLogin: (username, ua) => client(s, { "user-agent": ua }).jwt.create.mutate({ username, password: PW }),
-    list: (auth) => settle(client(s, auth).sessions.list.query()),
-    revoke: (auth, id) => settle(client(s, auth).sessions.revoke.mutate({ id })),
-    revokeOthers: (auth) => settle(client(s, auth).sessions.revokeOthers.mutate()),
-    revokeAll: (auth) => settle(client(s, auth).sessions.revokeAll.mutate()),
-    deleteMe: (auth, current_password) => settle(client(s, auth).users.deleteMe.mutate({ current_password })),
+    tokenLogin: async (username, ua) => (await trpcClient(s, { "user-agent": ua }).token.login.mutate({ username, password: PW })).auth_token,
+    jwtLogin: (username, ua) => trpcClient(s, { "user-agent": ua }).jwt.create.mutate({ username, password: PW }),
+    list: (auth) => settle(trpcClient(s, auth).sessions.list.query()),
+    revoke: (auth, id) => settle(trpcClient(s, auth).sessions.revoke.mutate({ id })),
+    revokeOthers: (auth) => settle(trpcClient(s, auth).sessions.revokeOthers.mutate()),
+    revokeAll: (auth) => settle(trpcClient(s, auth).sessions.revokeAll.mutate()),
+    deleteMe: (auth, current_password) => settle(trpcClient(s, auth).users.deleteMe.mutate({ current_password })),
     expectDone(res) {
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(res.body).toBeUndefined();
@@ -380,7 +378,7 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
     beforeAll(async () => {
       await createStaff(s, "boss", BOSS_PW, "boss@example.com");
       bossKey = await tokenLogin(s, "boss", BOSS_PW);
-      boss = client(s, tokenAuth(bossKey));
+      boss = trpcClient(s, tokenAuth(bossKey));
     });
 
     it("sessions.listFor and revokeAllFor another user; the staff's own session lives", async () => {
@@ -425,7 +423,7 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
       const bossId = (await boss.users.me.query()).id;
       const u = await fourSessions(s, rest(s), "nosy");
       for (const auth of [tokenAuth(u.k1), bearer(u.j1.access)]) {
-        const nosy = client(s, auth);
+        const nosy = trpcClient(s, auth);
         const calls = [() => nosy.sessions.listFor.query({ userId: bossId }), () => nosy.sessions.revokeAllFor.mutate({ userId: bossId }), () => nosy.sessions.listFor.query({ userId: u.id }), () => nosy.sessions.revokeAllFor.mutate({ userId: u.id })];
         for (const call of calls) {
           const err = await failure(call());
@@ -447,7 +445,7 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
         const access = await me(s, bearer(pair.access));
         expect(access.status).toBe(401);
         expect(access.json).toEqual(USER_INACTIVE);
-        expect((await failure(client(s, bearer(pair.access)).users.me.query())).data?.code).toBe("user_inactive");
+        expect((await failure(trpcClient(s, bearer(pair.access)).users.me.query())).data?.code).toBe("user_inactive");
         const refreshed = await refresh(s, pair.refresh);
         expect(refreshed.status).toBe(401);
         expect(refreshed.json).toEqual(BLACKLISTED);
@@ -476,7 +474,7 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
       const bossId = (await boss.users.me.query()).id;
       const u = await fourSessions(s, rest(s), "usurper");
       for (const [id, active] of [[bossId, false], [u.id, false], [u.id, true]] as const) {
-        const err = await failure(client(s, tokenAuth(u.k1)).users.setActive.mutate({ id, active }));
+        const err = await failure(trpcClient(s, tokenAuth(u.k1)).users.setActive.mutate({ id, active }));
         expect(err.data?.code).toBe("permission_denied");
         expect(err.data?.httpStatus).toBe(403);
       }
@@ -518,7 +516,7 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
     });
 
     it("anonymous tRPC: every sessions procedure is UNAUTHORIZED (not_authenticated)", async () => {
-      const anon = client(s);
+      const anon = trpcClient(s);
       const calls = [
         () => anon.sessions.list.query(),
         () => anon.sessions.revoke.mutate({ id: "t1" }),

@@ -1,7 +1,13 @@
-// The typed client's side of the tests: what a failed call rejects with.
-import { TRPCClientError } from "@trpc/client";
+// The typed client's side of the tests: a client of a test server, and what a failed call rejects with.
+import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { expect } from "vitest";
 import type { AppRouter } from "../../src/trpc/router.ts";
+import type { TestServer } from "./server.ts";
+
+export type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
+
+/** A tRPC client of `s` sending `headers` with every call (one HTTP request per call). */
+export const trpcClient = (s: TestServer, headers: Record<string, string> = {}): Client => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers })] });
 
 /** The TRPCClientError a call rejects with (fails the test if it resolves). */
 export async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
