@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { loadSettings, SettingsError } from "./config/load.ts";
 import { openDatabase } from "./db/index.ts";
 import { AuthError } from "./errors.ts";
-import { serve } from "./server.ts";
+import { serve, serveWorkers } from "./server.ts";
 import { createSuperuser } from "./services/admin.ts";
 import { formatReport, importDjango } from "./services/django-import.ts";
 import { openDjangoSource } from "./services/django-source.ts";
@@ -13,7 +13,8 @@ import { openDjangoSource } from "./services/django-source.ts";
 const USAGE = `Usage: portcullis <command> [options]
 
 Commands:
-  serve                      start the HTTP server (tRPC at /trpc, Djoser REST at /auth/, docs at /docs)
+  serve [--workers N]        start the HTTP server (tRPC at /trpc, Djoser REST at /auth/, docs at /docs);
+                             --workers N runs N processes on one port (PostgreSQL only; see README)
   migrate                    apply pending database migrations and exit
   createsuperuser            create a staff superuser
       --username U --email E [--no-input]   the password comes from PORTCULLIS_SUPERUSER_PASSWORD
@@ -34,8 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case "serve":
-        await serve();
-        return 0;
+        return await serveCommand(rest);
       case "migrate":
         return await migrate();
       case "createsuperuser":
@@ -58,6 +58,18 @@ export async function main(argv: string[]): Promise<number> {
     else process.stderr.write(`Error: ${(e as Error).message}\n`);
     return 1;
   }
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { workers: { type: "string" } } });
+  const workers = values.workers === undefined ? 1 : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    process.stderr.write(`--workers expects a whole number from 1 to 256, got "${values.workers}".\n`);
+    return 2;
+  }
+  if (workers === 1) await serve();
+  else await serveWorkers(workers);
+  return 0;
 }
 
 async function migrate(): Promise<number> {

@@ -32,6 +32,12 @@ export const ERRORS = {
   stale_token: { status: 403, trpc: "FORBIDDEN", message: "Stale token for given user." },
   not_found: { status: 404, trpc: "NOT_FOUND", message: "Not found." },
   method_not_allowed: { status: 405, trpc: "METHOD_NOT_SUPPORTED", message: "Method not allowed." },
+  // DRF's Throttled: the message gains "Expected available in N seconds." (see throttled()).
+  throttled: { status: 429, trpc: "TOO_MANY_REQUESTS", message: "Request was throttled." },
+  // After LOGIN_LOCKOUT.MAX_FAILURES consecutive failures; said alike of names with no account.
+  login_locked: { status: 403, trpc: "FORBIDDEN", message: "Too many failed logins for this account: reset the password to log in again." },
+  // Django's DisallowedHost, as a 400 (see ALLOWED_HOSTS).
+  disallowed_host: { status: 400, trpc: "BAD_REQUEST", message: "Invalid HTTP_HOST header." },
   payload_too_large: { status: 413, trpc: "PAYLOAD_TOO_LARGE", message: "Request body is too large." },
   unsupported_media_type: { status: 415, trpc: "UNSUPPORTED_MEDIA_TYPE", message: "Unsupported media type in request." },
   internal_error: { status: 500, trpc: "INTERNAL_SERVER_ERROR", message: "A server error occurred." },
@@ -66,4 +72,10 @@ export class AuthError extends Error {
 /** A 400 with DRF-style field errors. */
 export function invalid(fields: FieldErrors): AuthError {
   return new AuthError("invalid_input", ERRORS.invalid_input.message, { fields });
+}
+
+/** DRF's 429, with its words and a Retry-After the client can honour. */
+export function throttled(waitSeconds: number): AuthError {
+  const wait = Math.max(1, Math.ceil(waitSeconds));
+  return new AuthError("throttled", `Request was throttled. Expected available in ${wait} second${wait === 1 ? "" : "s"}.`, { headers: { "Retry-After": String(wait) } });
 }

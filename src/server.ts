@@ -1,5 +1,7 @@
 // Starts the HTTP server on the settings in force, and stops it cleanly.
-import { loadSettings } from "./config/load.ts";
+import cluster from "node:cluster";
+import { loadSettings, SettingsError } from "./config/load.ts";
+import { openDatabase } from "./db/index.ts";
 import type { Settings } from "./config/schema.ts";
 import { buildApp } from "./http/app.ts";
 import { createDeps, createLogger } from "./services/container.ts";
@@ -10,12 +12,13 @@ export type RunningServer = { app: Awaited<ReturnType<typeof buildApp>>; url: st
 export async function startServer(settings: Settings, warnings: string[] = []): Promise<RunningServer> {
   const log = createLogger(settings);
   for (const w of warnings) log.warn(w);
-  const { deps, db } = await createDeps(settings, log);
+  const resources = await createDeps(settings, log);
+  const { deps, db } = resources;
   const app = await buildApp({ deps, db });
   try {
     await app.listen({ host: settings.HOST, port: settings.PORT });
   } catch (e) {
-    await db.close();
+    await resources.close();
     throw e;
   }
   const address = app.server.address();
@@ -24,10 +27,53 @@ export async function startServer(settings: Settings, warnings: string[] = []): 
   const close = () =>
     (closing ??= (async () => {
       await app.close(); // stops accepting, lets in-flight requests finish
-      await deps.mailer.close();
-      await db.close(); // an unclosed PGlite keeps the process alive
+      await resources.close();
     })());
   return { app, deps, url: `http://${settings.HOST.includes(":") ? `[${settings.HOST}]` : settings.HOST}:${port}`, settings, close };
+}
+
+/**
+ * `portcullis serve --workers N`: N processes (node:cluster) sharing one port. Migrations run
+ * once, here, before any worker starts; a worker that dies is replaced; SIGINT/SIGTERM stop all.
+ * Workers share nothing in memory, so they need PostgreSQL, and Redis for shared throttles and
+ * the auth cache (without REDIS_URL each worker throttles alone and the cache is off).
+ */
+export async function serveWorkers(count: number, env = process.env): Promise<void> {
+  if (!cluster.isPrimary) {
+    await serve(env);
+    return;
+  }
+  const { settings, warnings } = loadSettings(env);
+  const log = createLogger(settings);
+  for (const w of warnings) log.warn(w);
+  if (settings.DATABASE_URL.startsWith("pglite:")) throw new SettingsError("--workers needs PostgreSQL: a PGlite database belongs to one process (set DATABASE_URL=postgresql://…)");
+  if (!settings.REDIS_URL) log.warn(`REDIS_URL is not set: each of the ${count} workers counts its own throttles (limits are ×${count}) and the auth cache is off`);
+  if (settings.AUTO_MIGRATE) {
+    const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
+    try {
+      const applied = await db.migrate();
+      if (applied.length) log.info({ applied }, "migrations applied");
+    } finally {
+      await db.close();
+    }
+  }
+  let stopping = false;
+  const fork = () => cluster.fork({ ...env, AUTO_MIGRATE: "false" });
+  cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ pid: worker.process.pid, code, signal }, "worker died; starting another");
+    fork();
+  });
+  for (let i = 0; i < count; i++) fork();
+  log.info(`Portcullis primary ${process.pid}: ${count} workers`);
+  const stop = (signal: NodeJS.Signals) => {
+    stopping = true;
+    log.info(`${signal} received, stopping ${count} workers`);
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    cluster.disconnect(() => process.exit(0));
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
 }
 
 /** `portcullis serve`: start, then stop on SIGINT/SIGTERM. */

@@ -73,12 +73,7 @@ function merge(base: Source, over: Source): Source {
 }
 
 function resolveSecretKey(given: string | undefined, production: boolean, dataDir: string, warnings: string[]): string {
-  if (production) {
-    if (!given) throw new SettingsError("SECRET_KEY is required when NODE_ENV=production");
-    if (Buffer.byteLength(given) < 32) throw new SettingsError("SECRET_KEY must be at least 32 bytes when NODE_ENV=production");
-    return given;
-  }
-  if (given) return given;
+  if (given || production) return given!; // production: checked by productionProblems
   const file = join(dataDir, "secret_key");
   if (existsSync(file)) {
     warnings.push(`SECRET_KEY is not set: using the development key kept in ${file}`);
@@ -89,6 +84,28 @@ function resolveSecretKey(given: string | undefined, production: boolean, dataDi
   writeFileSync(file, key + "\n", { mode: 0o600 });
   warnings.push(`SECRET_KEY is not set: generated a development key and kept it in ${file}; set SECRET_KEY in production`);
   return key;
+}
+
+// OWASP's argon2id options trade memory for passes: m=19 MiB,t=2 ... m=7 MiB,t=5 all spend about
+// 36 MiB·passes. Anything cheaper is refused in production.
+const OWASP_ARGON2_MIN_MEMORY_KIB = 7168;
+const OWASP_ARGON2_MIN_WORK = 7168 * 5;
+
+/** What a production start refuses, each with the fix, so one start reports them all. */
+function productionProblems(s: z.output<typeof settingsSchema>): string[] {
+  const problems: string[] = [];
+  const key = s.SECRET_KEY;
+  if (!key) problems.push("SECRET_KEY is required when NODE_ENV=production: generate one, e.g. `openssl rand -base64 48`");
+  else if (Buffer.byteLength(key) < 32) problems.push("SECRET_KEY must be at least 32 bytes when NODE_ENV=production");
+  // Django's check W009 too: a long key of few distinct characters is no secret.
+  else if (new Set(key).size < 5) problems.push("SECRET_KEY must hold at least 5 different characters when NODE_ENV=production");
+  if (s.DEBUG) problems.push("DEBUG: must be false in production (it answers unexpected errors with their details)");
+  if (s.ALLOWED_HOSTS === null) problems.push('ALLOWED_HOSTS: list the host names this server answers to, e.g. ["auth.example.com"] (["*"] accepts any Host header)');
+  if (s.EMAIL_BACKEND === "console") problems.push('EMAIL_BACKEND: "console" writes activation and reset links into the log; use "smtp" (or "file")');
+  const { MEMORY_COST: m, TIME_COST: t } = s.ARGON2;
+  if (m < OWASP_ARGON2_MIN_MEMORY_KIB || m * t < OWASP_ARGON2_MIN_WORK) problems.push(`ARGON2: m=${m} KiB, t=${t} is below OWASP's minimum (m=19456,t=2 or m=7168,t=5 and the options between)`);
+  if (s.CORS_ALLOW_ALL_ORIGINS && s.CORS_ALLOW_CREDENTIALS) problems.push("CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; list CORS_ALLOWED_ORIGINS instead");
+  return problems;
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Source = {}): { settings: Settings; warnings: string[] } {
@@ -109,7 +126,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: So
   if (s.USERNAME_FIELD === "email" && s.DJOSER.LOGIN_FIELD === "username") {
     throw new SettingsError("Invalid settings:\n  DJOSER.LOGIN_FIELD: cannot be \"username\" when USERNAME_FIELD is \"email\" (users have no username)");
   }
+  if (s.NUM_PROXIES !== null && s.TRUSTED_PROXIES.length) throw new SettingsError("Invalid settings:\n  NUM_PROXIES and TRUSTED_PROXIES: set one of them");
   const production = s.NODE_ENV === "production";
+  const problems = production ? productionProblems(s) : [];
+  if (problems.length) throw new SettingsError(`Refusing to start with NODE_ENV=production:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  if (production && s.ALLOWED_HOSTS?.includes("*")) warnings.push('ALLOWED_HOSTS is ["*"]: any Host header is accepted; make sure the proxy in front checks it');
   return {
     warnings,
     settings: {

@@ -17,6 +17,9 @@ export const djoserSchema = z.object({
   USERNAME_RESET_CONFIRM_RETYPE: z.boolean().default(false),
   PASSWORD_RESET_SHOW_EMAIL_NOT_FOUND: z.boolean().default(false),
   USERNAME_RESET_SHOW_EMAIL_NOT_FOUND: z.boolean().default(false),
+  // Portcullis extension: Djoser's empty 400 for an email with no inactive account. Off by default:
+  // it tells anyone whether an address has an account (the same reasoning as the two above).
+  RESEND_ACTIVATION_SHOW_EMAIL_NOT_FOUND: z.boolean().default(false),
   PASSWORD_CHANGED_EMAIL_CONFIRMATION: z.boolean().default(false),
   USERNAME_CHANGED_EMAIL_CONFIRMATION: z.boolean().default(false),
   LOGOUT_ON_PASSWORD_CHANGE: z.boolean().default(false),
@@ -78,6 +81,20 @@ export const simpleJwtSchema = z.object({
   JTI_CLAIM: z.string().default("jti"),
 });
 
+// DRF's rate syntax: "<requests>/<period>", the period read by its first letter (s, m, h, d).
+export const rate = z.string().regex(/^\d+\/[smhd][a-z]*$/, 'a DRF rate such as "20/min" or "100/day"').nullable();
+export const THROTTLE_SCOPES = ["anon", "user", "login", "registration", "email"] as const;
+
+// Consecutive failed logins per login name: FREE_FAILURES go unhindered, then each failure doubles
+// the wait from BASE_DELAY up to MAX_DELAY seconds; after MAX_FAILURES (NIST 800-63B: at most
+// 100) only a password reset unlocks the name.
+export const lockoutSchema = z.object({
+  FREE_FAILURES: z.number().int().min(1).default(5),
+  BASE_DELAY: z.number().int().min(1).default(30),
+  MAX_DELAY: z.number().int().min(1).default(900),
+  MAX_FAILURES: z.number().int().min(1).max(100).default(100),
+});
+
 export const validatorSchema = z.object({ NAME: z.string().min(1), OPTIONS: z.record(z.string(), z.unknown()).optional() });
 
 export const settingsSchema = z.object({
@@ -92,8 +109,37 @@ export const settingsSchema = z.object({
   DATABASE_POOL_SIZE: z.number().int().min(1).max(1000).default(10), // PostgreSQL connections per process
   AUTO_MIGRATE: z.boolean().default(true),
   REDIS_URL: z.string().nullable().default(null),
+  // How long an authenticated credential may be served from memory (src/services/auth-cache.ts):
+  // on PGlite, or with REDIS_URL (invalidations reach every instance); 0 turns the cache off.
+  AUTH_CACHE_SECONDS: z.number().int().min(0).max(3600).default(60),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATA_DIR: z.string().default("./.data"),
+  // Django's DEBUG: unexpected errors are answered with their message (never in production).
+  DEBUG: z.boolean().default(false),
+  // Django's ALLOWED_HOSTS ("example.com", ".example.com" for subdomains too, "*"); null = any,
+  // which a production start refuses. Requests naming another Host get a 400.
+  ALLOWED_HOSTS: z.array(z.string().min(1)).nullable().default(null),
+  // django-cors-headers' names. No origin is allowed cross-site unless listed.
+  CORS_ALLOWED_ORIGINS: z.array(z.string().regex(/^https?:\/\/[^/]+$/, "an origin: scheme://host[:port], no path")).default([]),
+  CORS_ALLOW_ALL_ORIGINS: z.boolean().default(false),
+  CORS_ALLOW_CREDENTIALS: z.boolean().default(false),
+  // Whose X-Forwarded-For to believe for the client address (throttling, audit, sessions). DRF's
+  // NUM_PROXIES (how many proxies stand in front), or the proxies' addresses/CIDRs. Neither: the
+  // peer address, and X-Forwarded-For is ignored (anyone can send one).
+  NUM_PROXIES: z.number().int().min(1).nullable().default(null),
+  TRUSTED_PROXIES: z.array(z.string().min(1)).default([]),
+  // DRF's DEFAULT_THROTTLE_RATES: a scope left out (or null) is not throttled. anon and user count
+  // every request (by address / by user); login, registration and email (activation and reset
+  // mails) count their flow by address and, where the request names one, by account.
+  DEFAULT_THROTTLE_RATES: z.partialRecord(z.enum(THROTTLE_SCOPES), rate).default({ login: "30/min", registration: "20/hour", email: "10/hour" }),
+  // What throttling does when Redis does not answer: "open" lets requests through (logged),
+  // "closed" refuses throttled flows with a 503 until Redis is back.
+  THROTTLE_FAILURE_MODE: z.enum(["open", "closed"]).default("open"),
+  LOGIN_LOCKOUT: lockoutSchema.default(() => lockoutSchema.parse({})),
+  // argon2id cost for new hashes. Default: OWASP's first option; production refuses less than OWASP.
+  ARGON2: z
+    .object({ MEMORY_COST: z.number().int().min(1024).max(1_048_576).default(19_456), TIME_COST: z.number().int().min(1).max(16).default(2), PARALLELISM: z.number().int().min(1).max(16).default(1) })
+    .default({ MEMORY_COST: 19_456, TIME_COST: 2, PARALLELISM: 1 }),
   USERNAME_FIELD: z.enum(["username", "email"]).default("username"),
   // DRF's TokenAuthentication keyword, as a list: every prefix that carries opaque tokens.
   TOKEN_AUTH_HEADER_TYPES: z.array(z.string().regex(/^[!-~]+$/, "a prefix is one word of visible ASCII")).min(1).default(["Token"]),

@@ -1,10 +1,12 @@
 // The Fastify app: tRPC at /trpc, Djoser REST at /auth/, OpenAPI UI at /docs, /healthz.
+import cors, { type FastifyCorsOptions } from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { METHODS, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
+import type { Settings } from "../config/schema.ts";
 import type { Database } from "../db/index.ts";
 import { restPlugin } from "../rest/index.ts";
 import type { Deps } from "../services/deps.ts";
@@ -33,15 +35,49 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
 const frameworkErrors = (_err: Error, _req: FastifyRequest, reply: FastifyReply) =>
   reply.code(400).header("content-type", "application/json").send(JSON.stringify({ detail: "Malformed request path: a %-escape is not valid.", code: "parse_error" }));
 
+/** Fastify's trustProxy from NUM_PROXIES / TRUSTED_PROXIES: whose X-Forwarded-For sets req.ip. */
+function trustProxy(settings: Settings): string[] | ((address: string, hop: number) => boolean) | false {
+  if (settings.TRUSTED_PROXIES.length) return settings.TRUSTED_PROXIES;
+  const hops = settings.NUM_PROXIES;
+  return hops === null ? false : (_address, hop) => hop < hops; // the peer and the next hops-1 addresses are proxies
+}
+
+/** Django's host validation: "example.com", ".example.com" (and its subdomains), "*". */
+export function hostAllowed(allowed: string[] | null, host: string): boolean {
+  if (allowed === null || allowed.includes("*")) return true;
+  const name = host.toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+  return allowed.some((a) => {
+    const pattern = a.toLowerCase();
+    return pattern.startsWith(".") ? name === pattern.slice(1) || name.endsWith(pattern) : name === pattern;
+  });
+}
+
 export async function buildApp({ deps, db }: AppOptions) {
-  const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: false, routerOptions: { maxParamLength: 16_384 }, clientErrorHandler, frameworkErrors });
+  const { settings } = deps;
+  const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: trustProxy(settings), routerOptions: { maxParamLength: 16_384 }, clientErrorHandler, frameworkErrors });
   app.addHook("onSend", async (_req, reply) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
+  });
+  // ALLOWED_HOSTS, before anything else looks at the request (health checks by address included
+  // only if listed: a load balancer's probe sends the Host it is configured with).
+  app.addHook("onRequest", async (req, reply) => {
+    const host = req.headers.host ?? "";
+    if (hostAllowed(settings.ALLOWED_HOSTS, host)) return;
+    const shown = host.slice(0, 255);
+    return reply.code(400).send({ detail: `Invalid HTTP_HOST header: '${shown}'. You may need to add '${shown}' to ALLOWED_HOSTS.`, code: "disallowed_host" });
+  });
+  // django-cors-headers' settings: only listed origins may call from a browser. Decided per
+  // request so that a plain OPTIONS (no Access-Control-Request-Method) still gets DRF's metadata.
+  await app.register(cors, () => (req: FastifyRequest, done: (err: Error | null, opts: FastifyCorsOptions) => void) => {
+    const origin = req.headers.origin;
+    if (!origin || !(settings.CORS_ALLOW_ALL_ORIGINS || settings.CORS_ALLOWED_ORIGINS.includes(origin))) return done(null, { origin: false });
+    const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
+    done(null, { origin, credentials: settings.CORS_ALLOW_CREDENTIALS, methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], preflight, maxAge: 86_400 });
   });
 
   // Outside /auth/ (e.g. a 413 before tRPC sees the body): the same codes, as {detail, code}.
   app.setErrorHandler((err, req, reply) => {
-    const known = classifyError(err, req.log);
+    const known = classifyError(err, req.log, settings.DEBUG);
     for (const [k, v] of Object.entries(known.headers ?? {})) reply.header(k, v);
     return reply.code(known.status).send({ detail: known.message, code: known.code });
   });
@@ -79,10 +115,14 @@ export async function buildApp({ deps, db }: AppOptions) {
     trpcOptions: {
       router: appRouter,
       createContext: ({ req }) => ({ deps, headers: req.headers, meta: requestMeta(req) }),
-      // A 401 says which schemes are accepted, in tRPC answers as in REST ones.
+      // The headers REST answers carry too: a 401 names the accepted schemes, a 429 or 503 says
+      // when to retry.
       responseMeta: ({ errors }) => {
-        const refusal = errors.map((e) => e.cause).find((c): c is AuthError => c instanceof AuthError && c.status === 401);
-        return refusal ? { headers: { "WWW-Authenticate": refusal.headers?.["WWW-Authenticate"] ?? deps.settings.TOKEN_AUTH_HEADER_TYPES[0]! } } : {};
+        const causes = errors.map((e) => e.cause).filter((c): c is AuthError => c instanceof AuthError);
+        const headers: Record<string, string> = {};
+        for (const c of causes) Object.assign(headers, c.headers);
+        if (causes.some((c) => c.status === 401)) headers["WWW-Authenticate"] ??= settings.TOKEN_AUTH_HEADER_TYPES[0]!;
+        return { headers };
       },
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ path, err: error.cause ?? error }, "tRPC procedure failed");

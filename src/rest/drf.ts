@@ -145,6 +145,8 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
     const view = method === "OPTIONS" ? undefined : spec.methods[method];
     const permission = view?.permission ?? spec.otherwise;
     if (permission === "authenticated" && !principal) throw new AuthError("not_authenticated");
+    // DRF's order: authentication, permissions, then the anon / user throttles.
+    await deps.throttle(principal ? "user" : "anon", [principal ? `user:${principal.user.id}` : `ip:${req.ip}`]);
     if (method === "OPTIONS") {
       return json(reply, 200, metadataBody(typeof spec.metadata === "function" ? spec.metadata(deps) : spec.metadata));
     }

@@ -18,7 +18,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   app.setValidatorCompiler(() => () => true);
 
   app.setErrorHandler((err, req, reply) => {
-    return renderError(reply, classifyError(err, req.log), opts.deps);
+    return renderError(reply, classifyError(err, req.log, opts.deps.settings.DEBUG), opts.deps);
   });
   // Django's own 404 page, as legacy clients receive it.
   app.setNotFoundHandler((_req, reply) => reply.code(404).header("content-type", "text/html").send(NOT_FOUND_HTML));

@@ -63,7 +63,7 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     metadata: meta("User List"),
     methods: {
       GET: authed({ summary: "List users (only yourself unless staff, with HIDE_USERS)" }, async (c) => ({ status: 200, body: await users.listUsers(c.deps, c.principal) })),
-      POST: anyone({ summary: "Register", body: users.createInput }, async (c) => ({ status: 201, body: await users.createUser(c.deps, await c.data()) })),
+      POST: anyone({ summary: "Register", body: users.createInput }, async (c) => ({ status: 201, body: await users.createUser(c.deps, await c.data(), c.meta) })),
     },
   },
   { path: "/users/me/", slash: "append", otherwise: "authenticated", tag: "users", metadata: detailMeta, methods: detail(async (c) => c.principal.user) },
@@ -81,7 +81,7 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     otherwise: "authenticated",
     tag: "users",
     metadata: meta("Resend activation"),
-    methods: { POST: anyone({ summary: "Mail the activation link again", body: () => users.emailInput }, async (c) => (await users.resendActivation(c.deps, await c.data()), noContent)) },
+    methods: { POST: anyone({ summary: "Mail the activation link again", body: () => users.emailInput }, async (c) => (await users.resendActivation(c.deps, await c.data(), c.meta), noContent)) },
   },
   ...accountRoutes(settings.USERNAME_FIELD),
   { path: "/users/:id/", slash: "append", otherwise: "authenticated", tag: "users", metadata: detailMeta, methods: detail(target) },

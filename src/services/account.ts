@@ -10,7 +10,9 @@ import { audit } from "./audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { endSessions } from "./end-sessions.ts";
 import { charField, emailField, form, toFieldErrors, usernameField } from "./inputs.ts";
-import { sendUserMail } from "./notify.ts";
+import { clearLoginLocks } from "./lockout.ts";
+import { queueMail } from "./notify.ts";
+import { accountKey } from "./throttle.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
 import { revokeAllTokens } from "./tokens.ts";
 import { userFromLink } from "./users.ts";
@@ -66,6 +68,7 @@ function loginField(deps: Deps) {
  */
 async function afterPasswordChange(deps: Deps, user: User, reason: "password_change" | "password_reset", caller?: Principal): Promise<boolean> {
   const { LOGOUT_ON_PASSWORD_CHANGE: logout, PASSWORD_CHANGE_ENDS_SESSIONS: endAll } = deps.settings.DJOSER;
+  await deps.authCache.forgetUser(user.id); // cached principals carry the old hash
   if (endAll) await endSessions(deps, user.id, reason, { keep: logout ? undefined : caller });
   else if (logout && caller) await revokeAllTokens(deps, user.id);
   return endAll;
@@ -85,7 +88,7 @@ export async function setPassword(deps: Deps, principal: Principal, raw: unknown
   await deps.prisma.user.update({ where: { id: user.id }, data: { password } });
   const ended = await afterPasswordChange(deps, user, "password_change", principal);
   await audit(deps, "password_changed", meta, user.id, { reason: ended ? "other sessions ended" : "sessions kept" });
-  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
+  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
 }
 
 export const emailShape: Shape = { email: emailField() };
@@ -95,7 +98,9 @@ export const emailShape: Shape = { email: emailField() };
  * password; 204 whether or not one exists, unless *_SHOW_EMAIL_NOT_FOUND (either one, as Djoser).
  */
 export async function requestReset(deps: Deps, kind: "password_reset" | "username_reset", raw: unknown, meta: RequestMeta): Promise<void> {
+  await deps.throttle("email", [`ip:${meta.ip}`]);
   const { email } = await validateFields(emailShape, raw);
+  await deps.throttle("email", [accountKey(email!)]);
   const users = await deps.prisma.user.findMany({ where: { email, isActive: true, NOT: { password: { startsWith: "!" } } }, orderBy: { id: "asc" } });
   const { PASSWORD_RESET_SHOW_EMAIL_NOT_FOUND: a, USERNAME_RESET_SHOW_EMAIL_NOT_FOUND: b } = deps.settings.DJOSER;
   const event = kind === "password_reset" ? "password_reset_requested" : "username_reset_requested";
@@ -103,7 +108,7 @@ export async function requestReset(deps: Deps, kind: "password_reset" | "usernam
   for (const user of users) await audit(deps, event, meta, user.id, { login: email });
   if (!users.length && (a || b)) throw new AuthError("email_not_found");
   // Djoser crashed (500) on an email two users share; Django's own reset form mails each.
-  for (const user of users) await sendUserMail(deps, kind, user);
+  for (const user of users) await queueMail(deps, kind, user);
 }
 
 export const resetPasswordConfirmShape = (deps: Deps): Shape => ({
@@ -125,8 +130,9 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, password: user.password, lastLogin: use.unused }, data: { password, lastLogin: use.lastLogin } });
   if (!count) throw invalid({ token: ["Invalid token for given user."] });
   const ended = await afterPasswordChange(deps, user, "password_reset");
+  await clearLoginLocks(deps, user); // the owner's way out of a lockout
   await audit(deps, "password_reset_confirmed", meta, user.id, { reason: ended ? "every session ended" : "sessions kept" });
-  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
+  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
 }
 
 export const setLoginShape = (deps: Deps): Shape => {
@@ -156,7 +162,7 @@ export async function setLogin(deps: Deps, principal: Principal, raw: unknown, m
   if (deps.settings.DJOSER.SET_USERNAME_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   const updated = await saveLogin(deps, user.id, data(value));
   await audit(deps, "username_changed", meta, user.id);
-  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "username_changed_confirmation", updated);
+  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "username_changed_confirmation", updated);
 }
 
 async function saveLogin(deps: Deps, id: number, data: Record<string, string>, link?: User): Promise<User> {
@@ -171,6 +177,7 @@ async function saveLogin(deps: Deps, id: number, data: Record<string, string>, l
     if ((e as { code?: string }).code === "P2002") throw invalid({ [`new_${deps.settings.USERNAME_FIELD}`]: [loginField(deps).takenMessage] });
     throw e;
   }
+  await deps.authCache.forgetUser(id); // cached principals carry the old login name
   return deps.prisma.user.findUniqueOrThrow({ where: { id } });
 }
 
@@ -193,5 +200,5 @@ export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestM
   // last_login moves, as in Djoser, so the link works once (the login name is not in its hash).
   const updated = await saveLogin(deps, user.id, data(value), user);
   await audit(deps, "username_reset_confirmed", meta, user.id);
-  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await sendUserMail(deps, "username_changed_confirmation", updated);
+  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "username_changed_confirmation", updated);
 }

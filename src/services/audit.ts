@@ -30,6 +30,7 @@ export type AuditData = {
   reason?: string;
   session?: string;
   sessions?: number;
+  failures?: number;
   by?: number;
 };
 

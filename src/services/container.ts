@@ -1,10 +1,15 @@
-// Builds the service dependencies from settings: JWT keys, database, mailer, logger.
+// Builds the service dependencies from settings: JWT keys, database, Redis, throttle, mail, logger.
+import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
 import { openDatabase, type Database } from "../db/index.ts";
 import type { Deps } from "./deps.ts";
+import { createAuthCache } from "./auth-cache.ts";
 import { loadKeyRing } from "./jwt-keys.ts";
 import { createMailer } from "./mail.ts";
+import { startOutbox } from "./outbox.ts";
+import { configureArgon2 } from "./passwords.ts";
+import { createThrottle } from "./throttle.ts";
 
 export function createLogger(settings: Settings): Logger {
   return pino({
@@ -14,13 +19,52 @@ export function createLogger(settings: Settings): Logger {
   });
 }
 
-export async function createDeps(settings: Settings, log = createLogger(settings)): Promise<{ deps: Deps; db: Database }> {
+/**
+ * The shared Redis connection, or null without REDIS_URL. Commands fail at once while it is
+ * away (no offline queue): callers decide what an outage means; ioredis keeps reconnecting.
+ */
+export async function connectRedis(settings: Settings, log: Logger): Promise<Redis | null> {
+  if (!settings.REDIS_URL) return null;
+  const redis = new Redis(settings.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
+  let down = false;
+  redis.on("error", (err) => {
+    if (!down) log.error({ err: err.message }, "Redis unavailable; reconnecting");
+    down = true;
+  });
+  redis.on("ready", () => {
+    if (down) log.warn("Redis reachable again");
+    down = false;
+  });
+  // A Redis that is down at start is an outage like any other, not a reason to refuse to start.
+  await redis.connect().catch(() => {});
+  return redis;
+}
+
+export type Resources = { deps: Deps; db: Database; close(): Promise<void> };
+
+export async function createDeps(settings: Settings, log = createLogger(settings)): Promise<Resources> {
   const keys = loadKeyRing(settings); // before the database: a bad key stops the start at once
+  configureArgon2(settings.ARGON2);
   const db = await openDatabase(settings.DATABASE_URL, { poolSize: settings.DATABASE_POOL_SIZE });
   if (settings.AUTO_MIGRATE) {
     const applied = await db.migrate();
     if (applied.length) log.info({ applied }, "migrations applied");
   }
+  const redis = await connectRedis(settings, log);
   const mailer = createMailer(settings, log);
-  return { db, deps: { settings, prisma: db.prisma, mailer, keys, log } };
+  const authCache = await createAuthCache(settings, log, redis);
+  const base = { settings, prisma: db.prisma, mailer, keys, log, throttle: createThrottle(settings, log, redis), authCache };
+  const outbox = startOutbox(base);
+  const deps: Deps = { ...base, outbox };
+  return {
+    db,
+    deps,
+    async close() {
+      await outbox.close(); // lets a delivery in progress finish
+      await mailer.close();
+      await authCache.close();
+      redis?.disconnect();
+      await db.close(); // an unclosed PGlite keeps the process alive
+    },
+  };
 }

@@ -16,9 +16,10 @@ function endJwt(deps: Deps, where: SessionWhere, reason: EndReason, at: Date) {
   ] as const;
 }
 
-/** Ends one JWT session (of `userId`, when given); the number of sessions it ended, 0 or 1. */
-export async function endJwtSession(deps: Deps, id: string, reason: EndReason, userId?: number): Promise<number> {
-  const [sessions] = await deps.prisma.$transaction([...endJwt(deps, { id, ...(userId !== undefined ? { userId } : {}) }, reason, new Date())]);
+/** Ends one JWT session of `userId` (`mustOwn`: only if it is theirs); the number it ended, 0 or 1. */
+export async function endJwtSession(deps: Deps, id: string, reason: EndReason, userId: number, mustOwn = false): Promise<number> {
+  const [sessions] = await deps.prisma.$transaction([...endJwt(deps, { id, ...(mustOwn ? { userId } : {}) }, reason, new Date())]);
+  await deps.authCache.forgetUser(userId);
   return sessions.count;
 }
 
@@ -38,5 +39,6 @@ export async function endSessions(deps: Deps, userId: number, reason: EndReason,
     // The shared key's seed goes too (above) unless the caller's own (shared) key is kept.
     ...(opaque ? [deps.prisma.authToken.deleteMany({ where: { userId, ...(keepToken ? { id: { not: keepToken } } : {}) } })] : []),
   ]);
+  await deps.authCache.forgetUser(userId);
   return sessions.count;
 }

@@ -75,8 +75,14 @@ export async function authenticateJwt(deps: Deps, token: string): Promise<Princi
     if (e instanceof TokenError) throw tokenNotValid(e.message);
     throw e;
   }
-  const { user, ended } = await userOf(deps, claims, sidOf(claims));
+  const sid = sidOf(claims);
+  // Cached: this user's session was live when cached, and forgetUser runs when any of theirs ends.
+  const key = `j:${String(claims[deps.settings.SIMPLE_JWT.USER_ID_CLAIM])}:${sid ?? ""}`;
+  const cached = deps.authCache.get<{ user: User }>(key);
+  if (cached && !issuedBefore(claims, cached.user.jwtNotBefore)) return { user: cached.user, via: "jwt", claims };
+  const { user, ended } = await userOf(deps, claims, sid);
   if (ended) throw tokenNotValid(BLACKLISTED);
+  deps.authCache.set(key, { user });
   return { user, via: "jwt", claims };
 }
 
@@ -93,7 +99,7 @@ export async function startSession(deps: Deps, user: User, meta: RequestMeta): P
 export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) {
   const field = deps.settings.USERNAME_FIELD;
   const input = parseInput(jwtCreateInput(deps), raw);
-  const { user, accountId } = await verifyLogin(deps, field, input[field], input.password);
+  const { user, accountId } = await verifyLogin(deps, field, input[field], input.password, meta);
   await auditLogin(deps, meta, "jwt", accountId, user !== null, input[field]);
   if (!user) throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
   const pair = await startSession(deps, user, meta);
@@ -103,7 +109,7 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) 
 
 /** A refresh token that came back after it was rotated: somebody holds a copy. End the session. */
 async function reused(deps: Deps, sessionId: string, userId: number, meta: RequestMeta): Promise<never> {
-  await endJwtSession(deps, sessionId, "reuse");
+  await endJwtSession(deps, sessionId, "reuse", userId);
   await audit(deps, "refresh_reuse_detected", meta, userId, { method: "jwt", session: `j${sessionId}` });
   deps.log.warn({ event: "jwt_refresh_reuse", userId, sessionId }, "a rotated refresh token was presented again: its session is ended");
   throw invalidToken(deps, BLACKLISTED);
@@ -208,7 +214,8 @@ export async function logoutRefresh(deps: Deps, raw: unknown, meta: RequestMeta)
   const { row, user } = await checkRefresh(deps, claims, meta);
   // A token never seen (issued before the move) is recorded first, so that it cannot come back.
   const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
-  await endJwtSession(deps, sessionId, "logout");
+  // Of concurrent logouts with one token only one ends the session (its update is conditional on revokedAt null).
+  if (!(await endJwtSession(deps, sessionId, "logout", user.id))) throw invalidToken(deps, BLACKLISTED);
   await audit(deps, "logout", meta, user.id, { method: "jwt", session: `j${sessionId}` });
 }
 

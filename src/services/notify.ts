@@ -1,8 +1,10 @@
-// The mails the user flows send, with links built from DOMAIN/PROTOCOL and Djoser's URL templates
-// (never from the request's Host header: a forged Host would otherwise receive the token).
+// The mails the user flows send. A flow queues a mail (one row in mail_outbox) and answers at
+// once; the outbox delivers it. Links are built here, at delivery, from DOMAIN/PROTOCOL and
+// Djoser's URL templates (never from the request's Host header: a forged Host would otherwise
+// receive the token) and from the user's state at that moment, so no token is ever stored.
 import type { Deps, User } from "./deps.ts";
 import { encodeUid, makeToken } from "./links.ts";
-import type { MailKind } from "./mail.ts";
+import type { MailContext, MailKind } from "./mail.ts";
 
 const URL_SETTING: Partial<Record<MailKind, "ACTIVATION_URL" | "PASSWORD_RESET_CONFIRM_URL" | "USERNAME_RESET_CONFIRM_URL">> = {
   activation: "ACTIVATION_URL",
@@ -10,13 +12,35 @@ const URL_SETTING: Partial<Record<MailKind, "ACTIVATION_URL" | "PASSWORD_RESET_C
   username_reset: "USERNAME_RESET_CONFIRM_URL",
 };
 
+export type MailExtra = { sessionsEnded?: boolean };
+
 /**
- * Sends one mail. A transport failure is logged, not thrown: the account change it reports has
- * already happened, and the user can ask again (resend_activation, reset_password).
+ * Queues one mail to `user`. Queued, not sent: the answer does not wait on (or reveal, by its
+ * timing) a mail server, and a mail server that is down loses nothing.
  */
-export async function sendUserMail(deps: Deps, kind: MailKind, user: User, extra: { sessionsEnded?: boolean } = {}): Promise<boolean> {
+export async function queueMail(deps: Deps, kind: MailKind, user: User, extra: MailExtra = {}): Promise<void> {
+  if (!user.email) {
+    deps.log.warn({ kind, userId: user.id }, "user has no email address; mail not sent");
+    return;
+  }
+  await deps.prisma.mailOutbox.create({ data: { kind, userId: user.id, data: extra } });
+  deps.outbox.kick();
+}
+
+/** A mail queued in the same write as the user row (a nested create); kick the outbox after it. */
+export function withMail(deps: Deps, kind: MailKind | null, email: string) {
+  if (!kind) return {};
+  if (!email) {
+    deps.log.warn({ kind }, "user has no email address; mail not sent");
+    return {};
+  }
+  return { mails: { create: { kind, data: {} } } };
+}
+
+/** The template context of a mail to `user`, with a fresh link where the kind has one. */
+export function mailContext(deps: Pick<Deps, "settings">, kind: MailKind, user: User, extra: MailExtra): MailContext {
   const { DOMAIN, SITE_NAME, PROTOCOL } = deps.settings.DJOSER;
-  const ctx: Parameters<Deps["mailer"]["send"]>[2] = {
+  const ctx: MailContext = {
     site_name: SITE_NAME,
     domain: DOMAIN,
     protocol: PROTOCOL,
@@ -29,15 +53,5 @@ export async function sendUserMail(deps: Deps, kind: MailKind, user: User, extra
     ctx.token = makeToken({ id: user.id, password: user.password, lastLogin: user.lastLogin, email: user.email }, deps.settings.SECRET_KEY);
     ctx.url = deps.settings.DJOSER[urlSetting].replace("{uid}", ctx.uid).replace("{token}", ctx.token);
   }
-  if (!user.email) {
-    deps.log.warn({ kind, userId: user.id }, "user has no email address; mail not sent");
-    return false;
-  }
-  try {
-    await deps.mailer.send(kind, user.email, ctx);
-    return true;
-  } catch (e) {
-    deps.log.error({ kind, userId: user.id, err: (e as Error).message }, "mail not sent");
-    return false;
-  }
+  return ctx;
 }

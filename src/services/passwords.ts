@@ -7,15 +7,27 @@ import bcrypt from "bcryptjs";
 
 const pbkdf2Async = promisify(pbkdf2);
 
-// OWASP Password Storage Cheat Sheet, argon2id option 1: 19 MiB, 2 passes, 1 lane.
-const ARGON2_OPTIONS = {
+// OWASP Password Storage Cheat Sheet, argon2id option 1: 19 MiB, 2 passes, 1 lane; the ARGON2
+// setting may change the cost (production refuses less than OWASP's).
+let ARGON2_OPTIONS = {
   algorithm: Algorithm.Argon2id,
   version: Version.V0x13,
   memoryCost: 19456,
   timeCost: 2,
   parallelism: 1,
   outputLen: 32,
-} as const;
+};
+
+/**
+ * Sets the cost of new hashes for this process (the ARGON2 setting; one server per process).
+ * Hashes made at another cost still verify, and are redone at this cost on the next login.
+ */
+export function configureArgon2(cost: { MEMORY_COST: number; TIME_COST: number; PARALLELISM: number }) {
+  const next = { ...ARGON2_OPTIONS, memoryCost: cost.MEMORY_COST, timeCost: cost.TIME_COST, parallelism: cost.PARALLELISM };
+  if (next.memoryCost === ARGON2_OPTIONS.memoryCost && next.timeCost === ARGON2_OPTIONS.timeCost && next.parallelism === ARGON2_OPTIONS.parallelism) return;
+  ARGON2_OPTIONS = next;
+  dummyHash = undefined; // the dummy must cost what a real verification costs
+}
 const MIN_SALT_BYTES = 16;
 
 // Upper bounds on the work a *stored* hash may ask for. Stored hashes are

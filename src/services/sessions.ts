@@ -18,7 +18,7 @@ export async function recordLogin(deps: Deps, user: User): Promise<void> {
 export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ auth_token: string }> {
   const field = deps.settings.DJOSER.LOGIN_FIELD;
   const input = parseInput(loginInput(deps), raw);
-  const { user, accountId } = await verifyLogin(deps, field, input[field], input.password);
+  const { user, accountId } = await verifyLogin(deps, field, input[field], input.password, meta);
   await auditLogin(deps, meta, "token", accountId, user !== null, input[field]);
   if (!user) {
     const message = ERRORS.invalid_credentials.message;
@@ -60,9 +60,10 @@ export async function revokeSession(deps: Deps, userId: number, id: string, meta
         ...(token.shared ? [deps.prisma.user.update({ where: { id: userId }, data: { tokenSeed: null } })] : []),
       ]);
       ended = deleted.count;
+      await deps.authCache.forgetUser(userId);
     }
   } else if (/^j[0-9a-f]{32}$/.test(id)) {
-    ended = await endJwtSession(deps, id.slice(1), "revoked", userId);
+    ended = await endJwtSession(deps, id.slice(1), "revoked", userId, true);
   }
   if (!ended) throw new AuthError("not_found", "No such session.");
   await audit(deps, "session_revoked", meta, userId, { session: id, by });

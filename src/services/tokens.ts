@@ -30,14 +30,18 @@ export async function issueToken(deps: Deps, user: User, meta: RequestMeta): Pro
   return key;
 }
 
-/** One indexed lookup: key hash → token row with its user. */
+/** At most one indexed lookup: key hash → token row with its user (none when cached). */
 export async function authenticateToken(deps: Deps, key: string): Promise<Principal> {
   // Hashing first makes the lookup independent of the key's bytes: no timing oracle on the index.
+  const keyHash = hashKey(key);
+  const cached = deps.authCache.get<{ user: User; tokenId: number }>(`t:${keyHash}`);
+  if (cached) return { ...cached, via: "token" };
   // "join" makes it one round trip (token and user in one statement), not two.
-  const token = await deps.prisma.authToken.findUnique({ where: { keyHash: hashKey(key) }, include: { user: true }, relationLoadStrategy: "join" });
+  const token = await deps.prisma.authToken.findUnique({ where: { keyHash }, include: { user: true }, relationLoadStrategy: "join" });
   if (!token) throw new AuthError("authentication_failed", "Invalid token.");
   if (!token.user.isActive) throw new AuthError("authentication_failed", "User inactive or deleted.");
-  touch(deps, token.id, token.lastUsedAt);
+  touch(deps, token.id, token.lastUsedAt); // so "last used" is as fresh as the cache lets it be
+  deps.authCache.set(`t:${keyHash}`, { user: token.user, tokenId: token.id });
   return { user: token.user, via: "token", tokenId: token.id };
 }
 
@@ -51,8 +55,18 @@ function touch(deps: Deps, id: number, lastUsedAt: Date | null) {
 
 /** Djoser's logout: removes the user's opaque tokens; per-device mode removes only the one presented. */
 export async function logout(deps: Deps, principal: Principal, meta: RequestMeta): Promise<void> {
-  if (deps.settings.DJOSER.TOKEN_MODE === "per_device" && principal.via === "token") {
-    await deps.prisma.authToken.deleteMany({ where: { id: principal.tokenId } });
+  if (principal.via === "token") {
+    const userId = principal.user.id;
+    await deps.prisma.$transaction(async (tx) => {
+      // A logout spends the presented key: of concurrent logouts with one key only the one whose
+      // delete removes its row goes on (PostgreSQL re-checks the row once the first delete commits).
+      const { count } = await tx.authToken.deleteMany({ where: { id: principal.tokenId } });
+      if (!count) throw new AuthError("authentication_failed", "Invalid token.");
+      if (deps.settings.DJOSER.TOKEN_MODE === "per_device") return;
+      await tx.authToken.deleteMany({ where: { userId } });
+      await tx.user.update({ where: { id: userId }, data: { tokenSeed: null } });
+    });
+    await deps.authCache.forgetUser(userId);
   } else {
     await revokeAllTokens(deps, principal.user.id);
   }
@@ -72,5 +86,6 @@ export async function revokeAllTokens(deps: Deps, userId: number): Promise<numbe
     deps.prisma.authToken.deleteMany({ where: { userId } }),
     deps.prisma.user.update({ where: { id: userId }, data: { tokenSeed: null } }),
   ]);
+  await deps.authCache.forgetUser(userId);
   return deleted.count;
 }

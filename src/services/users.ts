@@ -4,10 +4,12 @@ import { AuthError, invalid } from "../errors.ts";
 import { audit } from "./audit.ts";
 import { endSessions } from "./end-sessions.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
-import { sendUserMail } from "./notify.ts";
+import { queueMail, withMail } from "./notify.ts";
 import { charField, emailField, form, parseInput, passwordField, stringField, usernameField } from "./inputs.ts";
 import { checkToken, decodeUid } from "./links.ts";
+import { claimLoginAttempt } from "./lockout.ts";
 import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
+import { accountKey } from "./throttle.ts";
 import { normalizeEmail, validatePassword } from "./validators.ts";
 
 /** What Djoser's UserSerializer shows: REQUIRED_FIELDS, then id and the login field. */
@@ -25,8 +27,9 @@ export const createInput = (deps: Deps) => {
 };
 export type CreateInput = { email?: string; username?: string; password: string; re_password?: string };
 
-export async function createUser(deps: Deps, raw: unknown) {
+export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
   const { settings, prisma } = deps;
+  await deps.throttle("registration", [`ip:${meta.ip}`]);
   const input = parseInput(createInput(deps), raw) as CreateInput;
   const emailLogin = settings.USERNAME_FIELD === "email";
   const email = normalizeEmail(input.email ?? "");
@@ -42,7 +45,10 @@ export async function createUser(deps: Deps, raw: unknown) {
   if (settings.DJOSER.USER_CREATE_PASSWORD_RETYPE && input.password !== input.re_password) {
     throw invalid({ non_field_errors: ["The two password fields didn't match."] });
   }
-  const data = { username, email, emailKey, password: await hashPassword(input.password), isActive: !settings.DJOSER.SEND_ACTIVATION_EMAIL };
+  const mail = settings.DJOSER.SEND_ACTIVATION_EMAIL ? "activation" : settings.DJOSER.SEND_CONFIRMATION_EMAIL ? "confirmation" : null;
+  // The user and its mail are one write: a user left inactive with no activation mail queued
+  // could never activate, and the username would stay taken.
+  const data = { username, email, emailKey, password: await hashPassword(input.password), isActive: !settings.DJOSER.SEND_ACTIVATION_EMAIL, ...withMail(deps, mail, email) };
   let user: User;
   try {
     user = await prisma.user.create({ data });
@@ -50,8 +56,7 @@ export async function createUser(deps: Deps, raw: unknown) {
     if ((e as { code?: string }).code === "P2002") throw duplicate(deps);
     throw e;
   }
-  if (settings.DJOSER.SEND_ACTIVATION_EMAIL) await sendUserMail(deps, "activation", user);
-  else if (settings.DJOSER.SEND_CONFIRMATION_EMAIL) await sendUserMail(deps, "confirmation", user);
+  if (mail) deps.outbox.kick();
   // Djoser's UserCreateSerializer order: REQUIRED_FIELDS, the login field, id.
   return emailLogin ? { email: user.email, id: user.id } : { email: user.email, username: user.username ?? "", id: user.id };
 }
@@ -81,18 +86,23 @@ export async function activate(deps: Deps, raw: unknown, meta: RequestMeta): Pro
   const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, isActive: false }, data: { isActive: true } });
   if (count === 0) throw new AuthError("stale_token");
   await audit(deps, "activation", meta, user.id);
-  if (deps.settings.DJOSER.SEND_CONFIRMATION_EMAIL) await sendUserMail(deps, "confirmation", { ...user, isActive: true });
+  if (deps.settings.DJOSER.SEND_CONFIRMATION_EMAIL) await queueMail(deps, "confirmation", { ...user, isActive: true });
 }
 
 export const emailInput = form({ email: emailField() });
 
-export async function resendActivation(deps: Deps, raw: unknown): Promise<void> {
+export async function resendActivation(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
+  await deps.throttle("email", [`ip:${meta.ip}`]);
   const { email } = parseInput(emailInput, raw);
-  const users = deps.settings.DJOSER.SEND_ACTIVATION_EMAIL ? await deps.prisma.user.findMany({ where: { email, isActive: false }, orderBy: { id: "asc" } }) : [];
-  // Djoser answers an empty 400 when activation mails are off or no inactive user has this email.
-  if (!users.length) throw new AuthError("activation_not_sent");
+  await deps.throttle("email", [accountKey(email)]);
+  const { SEND_ACTIVATION_EMAIL, RESEND_ACTIVATION_SHOW_EMAIL_NOT_FOUND } = deps.settings.DJOSER;
+  // Djoser answers an empty 400 when activation mails are off, and also when no inactive user has
+  // this email, which tells anyone whether an address has an account; that second 400 is opt-in.
+  if (!SEND_ACTIVATION_EMAIL) throw new AuthError("activation_not_sent");
+  const users = await deps.prisma.user.findMany({ where: { email, isActive: false }, orderBy: { id: "asc" } });
+  if (!users.length && RESEND_ACTIVATION_SHOW_EMAIL_NOT_FOUND) throw new AuthError("activation_not_sent");
   // Django's password-reset form mails every matching account; Djoser crashed on two (a 500).
-  for (const user of users) await sendUserMail(deps, "activation", user);
+  for (const user of users) await queueMail(deps, "activation", user);
 }
 
 /** HIDE_USERS: a regular user lists only themself; staff see everyone. */
@@ -131,9 +141,11 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   }
   // Djoser deactivates a user whose email changes until the new address is confirmed.
   const reactivate = deps.settings.DJOSER.SEND_ACTIVATION_EMAIL && email !== target.email;
-  const user = await deps.prisma.user.update({ where: { id: target.id }, data: { email, ...(reactivate ? { isActive: false } : {}) } });
+  // Deactivation and the activation mail are one write, or an outage could lock the user out.
+  const user = await deps.prisma.user.update({ where: { id: target.id }, data: { email, ...(reactivate ? { isActive: false, ...withMail(deps, "activation", email) } : {}) } });
+  await deps.authCache.forgetUser(user.id); // cached principals carry the old email
   // Tokens survive: they answer "User inactive or deleted." until the user activates again.
-  if (reactivate) await sendUserMail(deps, "activation", user);
+  if (reactivate) deps.outbox.kick();
   return publicUser(deps, user);
 }
 
@@ -146,6 +158,7 @@ export async function deleteUser(deps: Deps, principal: Principal, target: User,
   if (!ok) throw invalid({ current_password: ["Invalid password."] });
   // Tokens go with the user (ON DELETE CASCADE).
   await deps.prisma.user.deleteMany({ where: { id: target.id } });
+  await deps.authCache.forgetUser(target.id);
 }
 
 // Djoser's TokenCreateSerializer: both fields optional (a missing one is "invalid credentials"),
@@ -157,22 +170,32 @@ export const loginInput = (deps: Deps) =>
  * Django's authenticate(): the user whose login field matches, if the password is theirs and they
  * are active. Every failure is the same null and costs one hash (no enumeration).
  */
-export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined): Promise<LoginResult> {
+export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined, meta: RequestMeta): Promise<LoginResult> {
+  await deps.throttle("login", [`ip:${meta.ip}`, login && accountKey(login)]);
   if (!login || !password) return { user: null, accountId: null };
+  const attempt = await claimLoginAttempt(deps, login);
   const user =
     field === "username"
       ? await deps.prisma.user.findUnique({ where: { username: login } })
       : await deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } });
   if (!user) {
     await dummyVerify(password);
+    await attempt.failed();
     return { user: null, accountId: null };
   }
   const { ok, needsRehash } = await verifyPassword(password, user.password);
-  if (!ok || !user.isActive) return { user: null, accountId: user.id };
+  if (!ok || !user.isActive) {
+    await attempt.failed();
+    const { failures } = attempt;
+    if (attempt.locksOnFailure) await audit(deps, "lockout", meta, user.id, { failures, reason: failures >= deps.settings.LOGIN_LOCKOUT.MAX_FAILURES ? "locked until a password reset" : "backoff started" });
+    return { user: null, accountId: user.id };
+  }
+  await attempt.succeeded();
   if (needsRehash) {
     // Imported Django hashes move to argon2id on the first successful login.
     const hash = await hashPassword(password);
     await deps.prisma.user.update({ where: { id: user.id }, data: { password: hash } });
+    await deps.authCache.forgetUser(user.id);
     user.password = hash;
   }
   return { user, accountId: user.id };
@@ -186,6 +209,7 @@ export async function setActive(deps: Deps, principal: Principal, id: number, ac
   if (!principal.user.isStaff) throw new AuthError("permission_denied");
   const { count } = await deps.prisma.user.updateMany({ where: { id }, data: { isActive: active } });
   if (!count) throw new AuthError("not_found");
+  await deps.authCache.forgetUser(id);
   if (!active) {
     await endSessions(deps, id, "deactivated");
     await audit(deps, "session_revoked", meta, id, { session: "all", reason: "deactivated", by: principal.user.id });

@@ -13,7 +13,8 @@ const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
     const cause = error.cause;
     if (cause instanceof AuthError) {
-      return { ...shape, message: cause.message, data: { ...shape.data, code: cause.code, fields: cause.fields ?? null, details: cause.data ?? null, stack: undefined } };
+      const retryAfter = cause.headers?.["Retry-After"];
+      return { ...shape, message: cause.message, data: { ...shape.data, code: cause.code, fields: cause.fields ?? null, details: cause.data ?? null, ...(retryAfter ? { retryAfter: Number(retryAfter) } : {}), stack: undefined } };
     }
     if (cause instanceof ZodError) {
       return { ...shape, message: "Invalid input.", data: { ...shape.data, code: "invalid_input", fields: toFieldErrors(cause), details: null, stack: undefined } };
@@ -33,15 +34,21 @@ const translateErrors = t.middleware(async ({ ctx, next }) => {
   // tRPC's own refusals (BAD_REQUEST for a malformed body, METHOD_NOT_SUPPORTED…) keep their code;
   // whatever a procedure threw arrives as INTERNAL_SERVER_ERROR and is classified here.
   if (cause instanceof ZodError || result.error.code !== "INTERNAL_SERVER_ERROR") return result;
-  const known = classifyError(cause ?? result.error, ctx.deps.log);
+  const known = classifyError(cause ?? result.error, ctx.deps.log, ctx.deps.settings.DEBUG);
   throw new TRPCError({ code: ERRORS[known.code].trpc, message: known.message, cause: known });
 });
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure.use(translateErrors);
-export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+const procedure = t.procedure.use(translateErrors);
+// DRF's anon and user throttles: public procedures count by address, protected ones by user.
+export const publicProcedure = procedure.use(async ({ ctx, next }) => {
+  await ctx.deps.throttle("anon", [`ip:${ctx.meta.ip}`]);
+  return next();
+});
+export const protectedProcedure = procedure.use(async ({ ctx, next }) => {
   const principal = await authenticate(ctx.deps, ctx.headers);
   if (!principal) throw new AuthError("not_authenticated");
+  await ctx.deps.throttle("user", [`user:${principal.user.id}`]);
   return next({ ctx: { ...ctx, principal } });
 });

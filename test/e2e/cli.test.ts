@@ -176,7 +176,7 @@ describe("portcullis CLI", () => {
   });
 
   it("NODE_ENV=production refuses to start without a SECRET_KEY or with a short one", async () => {
-    const base = { NODE_ENV: "production", DATABASE_URL: "pglite:memory", DATA_DIR: join(tmp, "prod-data") };
+    const base = { NODE_ENV: "production", DATABASE_URL: "pglite:memory", DATA_DIR: join(tmp, "prod-data"), ALLOWED_HOSTS: '["localhost"]', EMAIL_BACKEND: "file" };
     const [missing, short] = await Promise.all([cli(["serve"], base), cli(["serve"], { ...base, SECRET_KEY: "too-short" })]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("SECRET_KEY is required when NODE_ENV=production");

@@ -17,7 +17,9 @@ function client(s: TestServer, authorization?: string, fetchCounter?: { count: n
     headers: () => (authorization ? { authorization } : {}),
     fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
       if (fetchCounter) fetchCounter.count++;
-      return fetch(input, init);
+      const response = await fetch(input, init);
+      await s.deps.outbox.idle(); // mails queued by the call are sent just after it
+      return response;
     },
   };
   return createTRPCClient<AppRouter>({ links: [batch ? httpBatchLink(opts) : httpLink(opts)] });
@@ -268,8 +270,8 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(noUser.data?.fields).toEqual({ uid: ["Invalid user id or user doesn't exist."] });
 
       expect(await anon.users.activate.mutate(second)).toBeUndefined();
-      const again = await failure(anon.users.resendActivation.mutate({ email: "dave@example.com" }));
-      expect(again.data?.code).toBe("activation_not_sent");
+      // An active (or unknown) address is answered like an inactive one: no enumeration.
+      expect(await anon.users.resendActivation.mutate({ email: "dave@example.com" })).toBeUndefined();
       const invalidEmail = await failure(anon.users.resendActivation.mutate({ email: "nope" }));
       expect(invalidEmail.data?.fields).toEqual({ email: ["Enter a valid email address."] });
     });

@@ -1,6 +1,6 @@
 // EMAIL_BACKEND=smtp against a real SMTP server on loopback (smtp-server, no TLS): the activation
 // mail travels over SMTP and its link activates; with the SMTP server down, registration still
-// succeeds and the user can ask for the mail again.
+// succeeds and the queued mail is delivered once the server is back (src/services/outbox.ts).
 import { SMTPServer } from "smtp-server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseMessage, uidToken } from "../helpers/mail.ts";
@@ -137,7 +137,7 @@ describe.each(DATABASES)("SMTP backend on %s", (kind) => {
     });
     afterAll(async () => s?.stop());
 
-    it("registration still answers 201; once SMTP is back, resend_activation delivers a working link", async () => {
+    it("registration and resend answer at once; the queued mails wait, and arrive once SMTP is back", { timeout: 90_000 }, async () => {
       const created = await s.request("POST", "/auth/users/", { json: { username: "unlucky", email: "unlucky@example.com", password: PW } });
       expect(created.status).toBe(201);
       expect(created.json).toEqual({ email: "unlucky@example.com", username: "unlucky", id: expect.any(Number) });
@@ -145,17 +145,19 @@ describe.each(DATABASES)("SMTP backend on %s", (kind) => {
       const dup = await s.request("POST", "/auth/users/", { json: { username: "unlucky", password: PW } });
       expect(dup.json).toEqual({ username: ["A user with that username already exists."] });
       expect((await s.request("POST", "/auth/token/login/", { json: { username: "unlucky", password: PW } })).status).toBe(400);
-
-      // Still down: resend answers 204 as well (the failure is logged, not the client's problem).
+      // Still down: resend answers 204 as well; both mails stay queued, with the reason.
       expect((await s.request("POST", "/auth/users/resend_activation/", { json: { email: "unlucky@example.com" } })).status).toBe(204);
+      const queued = await s.deps.prisma.mailOutbox.findMany();
+      expect(queued).toHaveLength(2);
+      for (const row of queued) expect(row.lastError).toMatch(/ECONNREFUSED|connect/i);
 
+      // SMTP comes back: the outbox delivers both on its next round, without any new request.
       inbox = await startInbox(port);
-      const resent = await s.request("POST", "/auth/users/resend_activation/", { json: { email: "unlucky@example.com" } });
-      expect(resent.status).toBe(204);
-      const mail = await inbox.next();
-      expect(mail.to).toEqual(["unlucky@example.com"]);
-      expect(inbox.received).toHaveLength(1);
-      expect((await s.request("POST", "/auth/users/activation/", { json: activationLink(mail.raw) })).status).toBe(204);
+      const [first, second] = [await inbox.next(), await inbox.next()];
+      expect([first.to, second.to]).toEqual([["unlucky@example.com"], ["unlucky@example.com"]]);
+      await expect.poll(() => s.deps.prisma.mailOutbox.count(), { timeout: 10_000 }).toBe(0);
+      // Links are made at delivery, from the user's state then: the first one activates.
+      expect((await s.request("POST", "/auth/users/activation/", { json: activationLink(first.raw) })).status).toBe(204);
       expect((await s.request("POST", "/auth/token/login/", { json: { username: "unlucky", password: PW } })).status).toBe(200);
     });
   });

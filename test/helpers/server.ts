@@ -14,6 +14,7 @@ export type DatabaseKind = (typeof DATABASES)[number];
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 export type TestServer = RunningServer & {
+  /** Mails delivered so far (request() and trpcClient() wait for the outbox after each call). */
   mails(): Mail[];
   /** fetch against the server; JSON bodies are serialised for you. */
   request(method: string, path: string, init?: { json?: unknown; body?: string; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; text: string; json: any }>;
@@ -40,7 +41,7 @@ export async function freshPostgres(): Promise<{ url: string; drop(): Promise<vo
 
 export async function startTestServer(kind: DatabaseKind, env: Record<string, string> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-test-"));
-  const pgdb = kind === "postgresql" ? await freshPostgres() : null;
+  const pgdb = kind === "postgresql" && !env.DATABASE_URL ? await freshPostgres() : null;
   const { settings } = loadSettings({
     SECRET_KEY: "test-secret-key-that-is-long-enough-0123456789",
     DATABASE_URL: pgdb?.url ?? "pglite:memory",
@@ -49,6 +50,8 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
     EMAIL_BACKEND: "file",
     EMAIL_FILE_PATH: join(dir, "mail"),
     DATA_DIR: dir,
+    // Tests send many requests from one address; the throttle tests turn it on.
+    DEFAULT_THROTTLE_RATES: "{}",
     ...env,
   });
   const server = await startServer(settings);
@@ -62,7 +65,9 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
         body = JSON.stringify(init.json);
         headers["content-type"] ??= "application/json";
       }
-      return readResponse(await fetch(server.url + path, { method, headers, body, redirect: "manual" }));
+      const response = await readResponse(await fetch(server.url + path, { method, headers, body, redirect: "manual" }));
+      await server.deps.outbox.idle(); // mails are queued by the request and sent just after it
+      return response;
     },
     async stop() {
       await server.close();

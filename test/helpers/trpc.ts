@@ -7,7 +7,21 @@ import type { TestServer } from "./server.ts";
 export type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 
 /** A tRPC client of `s` sending `headers` with every call (one HTTP request per call). */
-export const trpcClient = (s: TestServer, headers: Record<string, string> = {}): Client => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers })] });
+export const trpcClient = (s: TestServer, headers: Record<string, string> = {}): Client =>
+  createTRPCClient<AppRouter>({
+    links: [
+      httpLink({
+        url: `${s.url}/trpc`,
+        headers,
+        // Mails are queued by a call and sent just after it: wait, so a test can read them.
+        fetch: async (url, init) => {
+          const response = await fetch(url, init as RequestInit);
+          await s.deps.outbox.idle();
+          return response;
+        },
+      }),
+    ],
+  });
 
 /** The TRPCClientError a call rejects with (fails the test if it resolves). */
 export async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {

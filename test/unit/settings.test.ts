@@ -80,8 +80,39 @@ describe("loadSettings", () => {
     expect(readFileSync(join(dataDir, "secret_key"), "utf8").trim()).toBe(first.settings.SECRET_KEY);
     expect(loadSettings({ DATA_DIR: dataDir }).settings.SECRET_KEY).toBe(first.settings.SECRET_KEY);
 
-    expect(() => loadSettings({ DATA_DIR: dir(), NODE_ENV: "production" })).toThrow("SECRET_KEY is required when NODE_ENV=production");
-    expect(() => loadSettings({ DATA_DIR: dir(), NODE_ENV: "production", SECRET_KEY: "short" })).toThrow("at least 32 bytes");
-    expect(loadSettings({ DATA_DIR: dir(), NODE_ENV: "production", SECRET_KEY: "x".repeat(32) }).settings.SECRET_KEY).toHaveLength(32);
+    const prod = { DATA_DIR: dir(), NODE_ENV: "production", ALLOWED_HOSTS: '["auth.example.com"]', EMAIL_BACKEND: "smtp" };
+    expect(() => loadSettings(prod)).toThrow("SECRET_KEY is required when NODE_ENV=production");
+    expect(() => loadSettings({ ...prod, SECRET_KEY: "short" })).toThrow("at least 32 bytes");
+    expect(() => loadSettings({ ...prod, SECRET_KEY: "x".repeat(32) })).toThrow("at least 5 different characters");
+    const key = "0123456789abcdef".repeat(2);
+    expect(loadSettings({ ...prod, SECRET_KEY: key }).settings.SECRET_KEY).toBe(key);
+  });
+
+  it("a production start lists every weak setting at once, each with its fix", () => {
+    const weak = { DATA_DIR: dir(), NODE_ENV: "production", SECRET_KEY: "x".repeat(40), DEBUG: "true", ARGON2: '{"MEMORY_COST":4096,"TIME_COST":1}', CORS_ALLOW_ALL_ORIGINS: "true", CORS_ALLOW_CREDENTIALS: "true" };
+    let message = "";
+    try {
+      loadSettings(weak);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message.split("\n")).toEqual([
+      "Refusing to start with NODE_ENV=production:",
+      "  SECRET_KEY must hold at least 5 different characters when NODE_ENV=production",
+      "  DEBUG: must be false in production (it answers unexpected errors with their details)",
+      '  ALLOWED_HOSTS: list the host names this server answers to, e.g. ["auth.example.com"] (["*"] accepts any Host header)',
+      '  EMAIL_BACKEND: "console" writes activation and reset links into the log; use "smtp" (or "file")',
+      "  ARGON2: m=4096 KiB, t=1 is below OWASP's minimum (m=19456,t=2 or m=7168,t=5 and the options between)",
+      "  CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; list CORS_ALLOWED_ORIGINS instead",
+    ]);
+    // Development takes the same settings (with warnings where they matter).
+    expect(loadSettings({ ...weak, NODE_ENV: "development" }).settings.DEBUG).toBe(true);
+  });
+
+  it("DRF throttle rates and the proxy settings are checked at start", () => {
+    expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"login":"5 per minute"}' })).toThrow('a DRF rate such as "20/min"');
+    expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"logins":"5/min"}' })).toThrow("DEFAULT_THROTTLE_RATES");
+    expect(() => loadSettings({ DATA_DIR: dir(), NUM_PROXIES: "1", TRUSTED_PROXIES: '["10.0.0.1"]' })).toThrow("NUM_PROXIES and TRUSTED_PROXIES: set one of them");
+    expect(loadSettings({ DATA_DIR: dir() }).settings.DEFAULT_THROTTLE_RATES).toEqual({ login: "30/min", registration: "20/hour", email: "10/hour" });
   });
 });

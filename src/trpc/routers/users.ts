@@ -17,9 +17,9 @@ const link = { uid: text(), token: text() };
 const emailOnly = z.object({ email: text() });
 
 export const usersRouter = router({
-  create: publicProcedure.input(createShape).mutation(({ ctx, input }) => users.createUser(ctx.deps, input)),
+  create: publicProcedure.input(createShape).mutation(({ ctx, input }) => users.createUser(ctx.deps, input, ctx.meta)),
   activate: publicProcedure.input(users.uidTokenInput).mutation(async ({ ctx, input }) => void (await users.activate(ctx.deps, input, ctx.meta))),
-  resendActivation: publicProcedure.input(form({ email: emailField() })).mutation(async ({ ctx, input }) => void (await users.resendActivation(ctx.deps, input))),
+  resendActivation: publicProcedure.input(form({ email: emailField() })).mutation(async ({ ctx, input }) => void (await users.resendActivation(ctx.deps, input, ctx.meta))),
   me: protectedProcedure.query(({ ctx }) => users.publicUser(ctx.deps, ctx.principal.user)),
   updateMe: protectedProcedure
     .input(form({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
