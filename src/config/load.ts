@@ -104,6 +104,8 @@ function productionProblems(s: z.output<typeof settingsSchema>): string[] {
   if (s.EMAIL_BACKEND === "console") problems.push('EMAIL_BACKEND: "console" writes activation and reset links into the log; use "smtp" (or "file")');
   const { MEMORY_COST: m, TIME_COST: t } = s.ARGON2;
   if (m < OWASP_ARGON2_MIN_MEMORY_KIB || m * t < OWASP_ARGON2_MIN_WORK) problems.push(`ARGON2: m=${m} KiB, t=${t} is below OWASP's minimum (m=19456,t=2 or m=7168,t=5 and the options between)`);
+  const jwtKey = s.SIMPLE_JWT.SIGNING_KEY;
+  if (s.SIMPLE_JWT.ALGORITHM.startsWith("HS") && jwtKey && Buffer.byteLength(jwtKey) < 32) problems.push("SIMPLE_JWT.SIGNING_KEY: an HMAC key must be at least 32 bytes (256 bits) when NODE_ENV=production");
   if (s.CORS_ALLOW_ALL_ORIGINS && s.CORS_ALLOW_CREDENTIALS) problems.push("CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; list CORS_ALLOWED_ORIGINS instead");
   return problems;
 }

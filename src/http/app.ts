@@ -3,6 +3,7 @@ import cors, { type FastifyCorsOptions } from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { METHODS, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
@@ -13,7 +14,7 @@ import type { Deps } from "../services/deps.ts";
 import { appRouter, type AppRouter } from "../trpc/router.ts";
 import { requestMeta } from "../rest/drf.ts";
 import { classifyError } from "./errors.ts";
-import { AuthError } from "../errors.ts";
+import { AuthError, ERRORS } from "../errors.ts";
 
 export type AppOptions = { deps: Deps; db: Database };
 
@@ -42,9 +43,14 @@ function trustProxy(settings: Settings): string[] | ((address: string, hop: numb
   return hops === null ? false : (_address, hop) => hop < hops; // the peer and the next hops-1 addresses are proxies
 }
 
+// Django's host_validation_re: a host name or a bracketed IPv6 address, and an optional port.
+const HOST_SYNTAX = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:\d+)?$/i;
+
 /** Django's host validation: "example.com", ".example.com" (and its subdomains), "*". */
 export function hostAllowed(allowed: string[] | null, host: string): boolean {
-  if (allowed === null || allowed.includes("*")) return true;
+  if (allowed === null) return true;
+  if (!HOST_SYNTAX.test(host)) return false; // "evil.com/.example.org" must not pass as a subdomain
+  if (allowed.includes("*")) return true;
   const name = host.toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
   return allowed.some((a) => {
     const pattern = a.toLowerCase();
@@ -52,11 +58,27 @@ export function hostAllowed(allowed: string[] | null, host: string): boolean {
   });
 }
 
+/** An error raised before a route's own handler ran, in the shape its adapter answers with. */
+function sendError(req: FastifyRequest, reply: FastifyReply, err: AuthError) {
+  for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
+  reply.code(err.status);
+  if (!req.url.startsWith("/trpc/")) return reply.send({ detail: err.message, code: err.code });
+  const trpc = ERRORS[err.code].trpc;
+  const path = req.url.slice("/trpc/".length).split("?")[0];
+  return reply.send({ error: { message: err.message, code: TRPC_ERROR_CODES_BY_KEY[trpc], data: { code: err.code, httpStatus: err.status, path, fields: null, details: null } } });
+}
+
 export async function buildApp({ deps, db }: AppOptions) {
   const { settings } = deps;
+  const corsEnabled = settings.CORS_ALLOW_ALL_ORIGINS || settings.CORS_ALLOWED_ORIGINS.length > 0;
   const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: trustProxy(settings), routerOptions: { maxParamLength: 16_384 }, clientErrorHandler, frameworkErrors });
   app.addHook("onSend", async (_req, reply) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
+    // tRPC sets its own Vary; keep Accept (and CORS's Origin) in it rather than lose them.
+    const vary = String(reply.getHeader("vary") ?? "").split(",").map((v) => v.trim()).filter(Boolean);
+    const want = ["Accept", ...(reply.hasHeader("access-control-allow-origin") ? ["Origin"] : [])];
+    for (const name of want) if (!vary.some((v) => v.toLowerCase() === name.toLowerCase())) vary.push(name);
+    reply.header("vary", vary.join(", "));
   });
   // ALLOWED_HOSTS, before anything else looks at the request (health checks by address included
   // only if listed: a load balancer's probe sends the Host it is configured with).
@@ -64,7 +86,7 @@ export async function buildApp({ deps, db }: AppOptions) {
     const host = req.headers.host ?? "";
     if (hostAllowed(settings.ALLOWED_HOSTS, host)) return;
     const shown = host.slice(0, 255);
-    return reply.code(400).send({ detail: `Invalid HTTP_HOST header: '${shown}'. You may need to add '${shown}' to ALLOWED_HOSTS.`, code: "disallowed_host" });
+    return sendError(req, reply, new AuthError("disallowed_host", `Invalid HTTP_HOST header: '${shown}'. You may need to add '${shown}' to ALLOWED_HOSTS.`));
   });
   // django-cors-headers' settings: only listed origins may call from a browser. Decided per
   // request so that a plain OPTIONS (no Access-Control-Request-Method) still gets DRF's metadata.
@@ -75,12 +97,9 @@ export async function buildApp({ deps, db }: AppOptions) {
     done(null, { origin, credentials: settings.CORS_ALLOW_CREDENTIALS, methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], preflight, maxAge: 86_400 });
   });
 
-  // Outside /auth/ (e.g. a 413 before tRPC sees the body): the same codes, as {detail, code}.
-  app.setErrorHandler((err, req, reply) => {
-    const known = classifyError(err, req.log, settings.DEBUG);
-    for (const [k, v] of Object.entries(known.headers ?? {})) reply.header(k, v);
-    return reply.code(known.status).send({ detail: known.message, code: known.code });
-  });
+  // Outside /auth/ (e.g. a 413 before tRPC sees the body): the same codes, in tRPC's error
+  // shape under /trpc/ and as {detail, code} elsewhere.
+  app.setErrorHandler((err, req, reply) => sendError(req, reply, classifyError(err, req.log, settings.DEBUG)));
 
   await app.register(swagger, {
     hideUntagged: true, // /trpc is described by its AppRouter type, not by OpenAPI
@@ -119,9 +138,11 @@ export async function buildApp({ deps, db }: AppOptions) {
       // when to retry.
       responseMeta: ({ errors }) => {
         const causes = errors.map((e) => e.cause).filter((c): c is AuthError => c instanceof AuthError);
-        const headers: Record<string, string> = {};
+        const headers: Record<string, string | string[]> = {};
         for (const c of causes) Object.assign(headers, c.headers);
         if (causes.some((c) => c.status === 401)) headers["WWW-Authenticate"] ??= settings.TOKEN_AUTH_HEADER_TYPES[0]!;
+        // tRPC writes its own Vary straight to the socket: CORS's Origin is added here (appended).
+        if (corsEnabled) headers.vary = ["Origin"];
         return { headers };
       },
       onError: ({ error, path }) => {

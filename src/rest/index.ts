@@ -28,7 +28,8 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
     reply.header("Allow", "GET, HEAD, OPTIONS");
     if (req.method === "OPTIONS") return json(reply, 200, metadataBody({ name: "Api Root", description: "The default basic root view for DefaultRouter" }));
     if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed(req.method);
-    return json(reply, 200, { users: `${req.protocol}://${req.host}/auth/users/` });
+    // The Host header itself (checked against ALLOWED_HOSTS), never X-Forwarded-Host.
+    return json(reply, 200, { users: `${req.protocol}://${req.headers.host}/auth/users/` });
   });
   for (const spec of [...userRoutes(opts.deps.settings), ...tokenRoutes, ...jwtRoutes, ...sessionRoutes]) mount(app, spec, opts);
 }

@@ -178,7 +178,9 @@ async function saveLogin(deps: Deps, id: number, data: Record<string, string>, l
     throw e;
   }
   await deps.authCache.forgetUser(id); // cached principals carry the old login name
-  return deps.prisma.user.findUniqueOrThrow({ where: { id } });
+  const user = await deps.prisma.user.findUniqueOrThrow({ where: { id } });
+  await clearLoginLocks(deps, user); // failures on the new name before it was this account's
+  return user;
 }
 
 export const resetLoginConfirmShape = (deps: Deps): Shape => {

@@ -14,7 +14,10 @@ import type { User } from "./deps.ts";
 
 export type AuthCache = {
   get<T extends { user: User }>(key: string): T | undefined;
-  set<T extends { user: User }>(key: string, value: T): void;
+  /** Taken before the database lookup whose result set() will keep. */
+  stamp(): number;
+  /** Keeps `value` unless an invalidation arrived since `stamp` (the lookup may predate it). */
+  set<T extends { user: User }>(key: string, value: T, stamp: number): void;
   /** Forgets every entry of the user, here and on every instance; awaited before answering. */
   forgetUser(userId: number): Promise<void>;
   close(): Promise<void>;
@@ -31,12 +34,15 @@ export async function createAuthCache(settings: Settings, log: Logger, redis: Re
   const byUser = new Map<number, Set<string>>();
   const single = settings.DATABASE_URL.startsWith("pglite:"); // one process owns a PGlite database
   let listening = false; // with Redis: whether invalidations from other instances reach us now
+  let epoch = 0; // bumped by every invalidation
 
   const drop = (userId: number) => {
+    epoch++;
     for (const key of byUser.get(userId) ?? []) entries.delete(key);
     byUser.delete(userId);
   };
   const clear = () => {
+    epoch++;
     entries.clear();
     byUser.clear();
   };
@@ -69,8 +75,9 @@ export async function createAuthCache(settings: Settings, log: Logger, redis: Re
       // A copy: services may change the user object they are given (e.g. lastLogin).
       return { ...entry.value, user: { ...entry.value.user } } as unknown as T;
     },
-    set(key, value) {
-      if (!enabled()) return;
+    stamp: () => epoch,
+    set(key, value, stamp) {
+      if (!enabled() || stamp !== epoch) return;
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!); // oldest first
       entries.set(key, { value, expires: Date.now() + ttl });
       const keys = byUser.get(value.user.id) ?? new Set<string>();

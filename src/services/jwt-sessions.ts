@@ -80,9 +80,10 @@ export async function authenticateJwt(deps: Deps, token: string): Promise<Princi
   const key = `j:${String(claims[deps.settings.SIMPLE_JWT.USER_ID_CLAIM])}:${sid ?? ""}`;
   const cached = deps.authCache.get<{ user: User }>(key);
   if (cached && !issuedBefore(claims, cached.user.jwtNotBefore)) return { user: cached.user, via: "jwt", claims };
+  const stamp = deps.authCache.stamp();
   const { user, ended } = await userOf(deps, claims, sid);
   if (ended) throw tokenNotValid(BLACKLISTED);
-  deps.authCache.set(key, { user });
+  deps.authCache.set(key, { user }, stamp);
   return { user, via: "jwt", claims };
 }
 

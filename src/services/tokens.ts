@@ -37,11 +37,12 @@ export async function authenticateToken(deps: Deps, key: string): Promise<Princi
   const cached = deps.authCache.get<{ user: User; tokenId: number }>(`t:${keyHash}`);
   if (cached) return { ...cached, via: "token" };
   // "join" makes it one round trip (token and user in one statement), not two.
+  const stamp = deps.authCache.stamp();
   const token = await deps.prisma.authToken.findUnique({ where: { keyHash }, include: { user: true }, relationLoadStrategy: "join" });
   if (!token) throw new AuthError("authentication_failed", "Invalid token.");
   if (!token.user.isActive) throw new AuthError("authentication_failed", "User inactive or deleted.");
   touch(deps, token.id, token.lastUsedAt); // so "last used" is as fresh as the cache lets it be
-  deps.authCache.set(`t:${keyHash}`, { user: token.user, tokenId: token.id });
+  deps.authCache.set(`t:${keyHash}`, { user: token.user, tokenId: token.id }, stamp);
   return { user: token.user, via: "token", tokenId: token.id };
 }
 

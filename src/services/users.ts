@@ -7,7 +7,7 @@ import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { queueMail, withMail } from "./notify.ts";
 import { charField, emailField, form, parseInput, passwordField, stringField, usernameField } from "./inputs.ts";
 import { checkToken, decodeUid } from "./links.ts";
-import { claimLoginAttempt } from "./lockout.ts";
+import { claimLoginAttempt, clearLoginLocks } from "./lockout.ts";
 import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
 import { accountKey } from "./throttle.ts";
 import { normalizeEmail, validatePassword } from "./validators.ts";
@@ -57,6 +57,7 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
     throw e;
   }
   if (mail) deps.outbox.kick();
+  await clearLoginLocks(deps, user); // failures on the name before it had an account are not the new owner's
   // Djoser's UserCreateSerializer order: REQUIRED_FIELDS, the login field, id.
   return emailLogin ? { email: user.email, id: user.id } : { email: user.email, username: user.username ?? "", id: user.id };
 }
@@ -144,6 +145,7 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   // Deactivation and the activation mail are one write, or an outage could lock the user out.
   const user = await deps.prisma.user.update({ where: { id: target.id }, data: { email, ...(reactivate ? { isActive: false, ...withMail(deps, "activation", email) } : {}) } });
   await deps.authCache.forgetUser(user.id); // cached principals carry the old email
+  if (email !== target.email) await clearLoginLocks(deps, { username: null, email }); // a name new to this account
   // Tokens survive: they answer "User inactive or deleted." until the user activates again.
   if (reactivate) deps.outbox.kick();
   return publicUser(deps, user);
@@ -185,9 +187,9 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
   }
   const { ok, needsRehash } = await verifyPassword(password, user.password);
   if (!ok || !user.isActive) {
-    await attempt.failed();
-    const { failures } = attempt;
-    if (attempt.locksOnFailure) await audit(deps, "lockout", meta, user.id, { failures, reason: failures >= deps.settings.LOGIN_LOCKOUT.MAX_FAILURES ? "locked until a password reset" : "backoff started" });
+    const failures = await attempt.failed();
+    const { FREE_FAILURES, MAX_FAILURES } = deps.settings.LOGIN_LOCKOUT;
+    if (failures === FREE_FAILURES || failures === MAX_FAILURES) await audit(deps, "lockout", meta, user.id, { failures, reason: failures === MAX_FAILURES ? "locked until a password reset" : "backoff started" });
     return { user: null, accountId: user.id };
   }
   await attempt.succeeded();

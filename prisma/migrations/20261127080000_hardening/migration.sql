@@ -2,6 +2,7 @@
 CREATE TABLE "login_lock" (
     "key_hash" VARCHAR(64) NOT NULL,
     "failures" INTEGER NOT NULL DEFAULT 0,
+    "pending" INTEGER NOT NULL DEFAULT 0,
     "blocked_until" TIMESTAMPTZ(6),
     "updated_at" TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
