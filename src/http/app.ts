@@ -9,7 +9,7 @@ import { METHODS, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { Settings } from "../config/schema.ts";
 import type { Database } from "../db/index.ts";
-import { restPlugin } from "../rest/index.ts";
+import { NOT_FOUND_HTML, restPlugin } from "../rest/index.ts";
 import type { Deps } from "../services/deps.ts";
 import { appRouter, type AppRouter } from "../trpc/router.ts";
 import { requestMeta } from "../rest/drf.ts";
@@ -26,7 +26,9 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
   if (err.code === "ECONNRESET" || socket.destroyed) return;
   const [status, detail] =
     err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request header fields too large."] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request timeout."] : err.code === "HPE_INVALID_METHOD" ? [400, "Malformed request: unknown HTTP method."] : [400, "Malformed request."];
-  const body = JSON.stringify({ detail });
+  // An answer to HEAD has no body, or the client reads it as the start of a next answer.
+  const head = (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString("latin1") === "HEAD ";
+  const body = head ? "" : JSON.stringify({ detail });
   if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
   socket.destroy(err);
 }
@@ -84,22 +86,30 @@ export async function buildApp({ deps, db }: AppOptions) {
   // only if listed: a load balancer's probe sends the Host it is configured with).
   app.addHook("onRequest", async (req, reply) => {
     const host = req.headers.host ?? "";
-    if (hostAllowed(settings.ALLOWED_HOSTS, host)) return;
+    // A Host that is sent must be well formed whatever ALLOWED_HOSTS says (Django refuses it too):
+    // tRPC builds a URL from it, and "a b", "a@b", "x:99999" or "" make that throw (a 500).
+    const malformed = req.headers.host !== undefined && (!HOST_SYNTAX.test(host) || Number(/:(\d+)$/.exec(host)?.[1] ?? 0) > 65_535);
+    if (!malformed && hostAllowed(settings.ALLOWED_HOSTS, host)) return;
     const shown = host.slice(0, 255);
     return sendError(req, reply, new AuthError("disallowed_host", `Invalid HTTP_HOST header: '${shown}'. You may need to add '${shown}' to ALLOWED_HOSTS.`));
   });
+  // Outside /auth/ (e.g. a 413 before tRPC sees the body): the same codes, in tRPC's error
+  // shape under /trpc/ and as {detail, code} elsewhere.
+  app.setErrorHandler((err, req, reply) => sendError(req, reply, classifyError(err, req.log, settings.DEBUG)));
+  // A path no route serves. Set before cors: its catch-all OPTIONS route keeps the handlers in
+  // force when it is added, and calls the not-found handler for a plain OPTIONS.
+  app.setNotFoundHandler((req, reply) =>
+    req.url.startsWith("/auth/") ? reply.code(404).header("content-type", "text/html").send(NOT_FOUND_HTML) : sendError(req, reply, new AuthError("not_found")),
+  );
   // django-cors-headers' settings: only listed origins may call from a browser. Decided per
-  // request so that a plain OPTIONS (no Access-Control-Request-Method) still gets DRF's metadata.
-  await app.register(cors, () => (req: FastifyRequest, done: (err: Error | null, opts: FastifyCorsOptions) => void) => {
+  // request so that a plain OPTIONS (no Access-Control-Request-Method) still gets DRF's metadata;
+  // not registered at all (no cost per request) while no origin is allowed.
+  if (corsEnabled) await app.register(cors, () => (req: FastifyRequest, done: (err: Error | null, opts: FastifyCorsOptions) => void) => {
     const origin = req.headers.origin;
     if (!origin || !(settings.CORS_ALLOW_ALL_ORIGINS || settings.CORS_ALLOWED_ORIGINS.includes(origin))) return done(null, { origin: false });
     const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
     done(null, { origin, credentials: settings.CORS_ALLOW_CREDENTIALS, methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], preflight, maxAge: 86_400 });
   });
-
-  // Outside /auth/ (e.g. a 413 before tRPC sees the body): the same codes, in tRPC's error
-  // shape under /trpc/ and as {detail, code} elsewhere.
-  app.setErrorHandler((err, req, reply) => sendError(req, reply, classifyError(err, req.log, settings.DEBUG)));
 
   await app.register(swagger, {
     hideUntagged: true, // /trpc is described by its AppRouter type, not by OpenAPI
@@ -129,6 +139,15 @@ export async function buildApp({ deps, db }: AppOptions) {
     }
   });
 
+  // tRPC speaks GET and POST; a WHATWG Request cannot even carry TRACE (a TypeError, a 500).
+  app.addHook("onRequest", async (req, reply) => {
+    if (req.url.startsWith("/trpc/") && !["GET", "HEAD", "POST", "OPTIONS"].includes(req.method)) return sendError(req, reply, new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`));
+  });
+  // tRPC's own early refusals (a missing Content-Type, a GET with a form…) label their JSON text/plain.
+  app.addHook("onSend", async (req, _reply, payload) => {
+    if (req.url.startsWith("/trpc/") && payload instanceof Response && payload.headers.get("content-type")?.startsWith("text/plain")) payload.headers.set("content-type", "application/json");
+    return payload;
+  });
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",
     trpcOptions: {

@@ -166,8 +166,10 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
   else {
     // Django's APPEND_SLASH: a permanent redirect to the slash URL, query string kept.
     routeEveryMethod(app, bare, async (req, reply) => {
-      const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")) : "";
-      return reply.code(301).header("content-type", "text/html; charset=utf-8").header("location", req.url.split("?")[0] + "/" + query).send("");
+      // The router stops the path at "?" or "#" (a fragment a raw client sent): so does the redirect,
+      // or "/users#x" would go to "/users#x/", which redirects again.
+      const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")).split("#")[0] : "";
+      return reply.code(301).header("content-type", "text/html; charset=utf-8").header("location", req.url.split(/[?#]/)[0] + "/" + query).send("");
     });
   }
 }

@@ -8,7 +8,7 @@ import { tokenRoutes } from "./token.ts";
 import { userRoutes } from "./users.ts";
 import { classifyError } from "../http/errors.ts";
 
-const NOT_FOUND_HTML = '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
+export const NOT_FOUND_HTML = '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
 
 export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   // Keep bodies raw: each view parses its own body when it reads it, as DRF does.

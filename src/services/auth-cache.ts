@@ -18,6 +18,13 @@ export type AuthCache = {
   stamp(): number;
   /** Keeps `value` unless an invalidation arrived since `stamp` (the lookup may predate it). */
   set<T extends { user: User }>(key: string, value: T, stamp: number): void;
+  /**
+   * Claims of an access token this process verified already, until it expires: a signature check
+   * is a pure function of the token and this process's keys, so it needs no invalidation (ending
+   * the session is checked apart, through the user entries above).
+   */
+  verifiedClaims(token: string): Record<string, unknown> | undefined;
+  rememberClaims(token: string, claims: Record<string, unknown>, validUntilMs: number): void;
   /** Forgets every entry of the user, here and on every instance; awaited before answering. */
   forgetUser(userId: number): Promise<void>;
   close(): Promise<void>;
@@ -32,6 +39,7 @@ export async function createAuthCache(settings: Settings, log: Logger, redis: Re
   const ttl = settings.AUTH_CACHE_SECONDS * 1000;
   const entries = new Map<string, Entry>();
   const byUser = new Map<number, Set<string>>();
+  const verified = new Map<string, { claims: Record<string, unknown>; until: number }>();
   const single = settings.DATABASE_URL.startsWith("pglite:"); // one process owns a PGlite database
   let listening = false; // with Redis: whether invalidations from other instances reach us now
   let epoch = 0; // bumped by every invalidation
@@ -44,6 +52,7 @@ export async function createAuthCache(settings: Settings, log: Logger, redis: Re
   const clear = () => {
     epoch++;
     entries.clear();
+    verified.clear();
     byUser.clear();
   };
 
@@ -74,6 +83,17 @@ export async function createAuthCache(settings: Settings, log: Logger, redis: Re
       }
       // A copy: services may change the user object they are given (e.g. lastLogin).
       return { ...entry.value, user: { ...entry.value.user } } as unknown as T;
+    },
+    verifiedClaims(token) {
+      const hit = verified.get(token);
+      if (hit && hit.until > Date.now()) return hit.claims;
+      if (hit) verified.delete(token);
+      return undefined;
+    },
+    rememberClaims(token, claims, validUntilMs) {
+      if (ttl <= 0) return;
+      if (verified.size >= MAX_ENTRIES) verified.delete(verified.keys().next().value!);
+      verified.set(token, { claims, until: validUntilMs });
     },
     stamp: () => epoch,
     set(key, value, stamp) {

@@ -12,6 +12,9 @@ const fieldError = (iss: { input?: unknown }) =>
 // store (or even compare against) a NUL in text, so without it a lookup would fail as a 500.
 const noNul = [(v: string) => !v.includes("\u0000"), { error: "Null characters are not allowed." }] as const;
 
+/** A row id: Django's AutoField is a 32-bit signed integer, and PostgreSQL refuses anything bigger (a 500). */
+export const idField = () => z.number().int().positive().max(2_147_483_647);
+
 /** A string with DRF's type messages, untrimmed and blank allowed (the caller decides). */
 export const stringField = () => z.string({ error: fieldError }).refine(...noNul);
 
@@ -48,6 +51,16 @@ const pyType = (v: unknown) =>
   Array.isArray(v) ? "list" : v === null ? "NoneType" : typeof v === "string" ? "str" : typeof v === "boolean" ? "bool" : Number.isInteger(v) ? "int" : typeof v === "number" ? "float" : typeof v;
 
 /** A DRF-style object: anything but a JSON object is refused with DRF's non-field message. */
+/** Builds a settings-dependent schema once per settings object (settings never change while a server runs). */
+export function perSettings<D extends { settings: object }, T>(build: (deps: D) => T): (deps: D) => T {
+  const built = new WeakMap<object, T>();
+  return (deps) => {
+    let schema = built.get(deps.settings);
+    if (schema === undefined) built.set(deps.settings, (schema = build(deps)));
+    return schema;
+  };
+}
+
 export function form<T extends z.ZodRawShape>(shape: T) {
   return z.object(shape, { error: (iss) => `Invalid data. Expected a dictionary, but got ${pyType(iss.input)}.` });
 }

@@ -7,7 +7,7 @@
 import { tokenNotValid } from "../auth/header.ts";
 import { AuthError } from "../errors.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
-import { charField, form, parseInput } from "./inputs.ts";
+import { charField, form, parseInput, perSettings } from "./inputs.ts";
 import { accessClaimsFrom, decode, newClaims, newJti, rotatedClaims, sign, TokenError, userIdOf, type Claims, type TokenType } from "./jwt.ts";
 import { audit, auditLogin } from "./audit.ts";
 import { endJwtSession, endSessions } from "./end-sessions.ts";
@@ -17,9 +17,11 @@ import { verifyLogin } from "./users.ts";
 export const SID = "sid";
 const BLACKLISTED = "Token is blacklisted";
 
-export const jwtCreateInput = (deps: Deps) => form({ [deps.settings.USERNAME_FIELD]: charField(), password: charField() } as Record<string, ReturnType<typeof charField>>);
-export const refreshInput = () => form({ refresh: charField() });
-export const verifyInput = () => form({ token: charField() });
+export const jwtCreateInput = perSettings((deps: Deps) => form({ [deps.settings.USERNAME_FIELD]: charField(), password: charField() } as Record<string, ReturnType<typeof charField>>));
+const REFRESH_INPUT = form({ refresh: charField() });
+const VERIFY_INPUT = form({ token: charField() });
+export const refreshInput = () => REFRESH_INPUT;
+export const verifyInput = () => VERIFY_INPUT;
 
 /** SimpleJWT's views answer 401s with this challenge (TokenViewBase.get_authenticate_header). */
 const challenge = (deps: Deps) => ({ "WWW-Authenticate": `${deps.settings.SIMPLE_JWT.AUTH_HEADER_TYPES[0]} realm="api"` });
@@ -68,12 +70,16 @@ async function userOf(deps: Deps, claims: Claims, sid: string | null) {
 
 /** JWTAuthentication: a valid access token of an active user whose session has not ended. */
 export async function authenticateJwt(deps: Deps, token: string): Promise<Principal> {
-  let claims: Claims;
-  try {
-    claims = decode(deps.keys, deps.settings.SIMPLE_JWT, token, "access");
-  } catch (e) {
-    if (e instanceof TokenError) throw tokenNotValid(e.message);
-    throw e;
+  let claims = deps.authCache.verifiedClaims(token) as Claims | undefined;
+  if (!claims) {
+    try {
+      claims = decode(deps.keys, deps.settings.SIMPLE_JWT, token, "access");
+    } catch (e) {
+      if (e instanceof TokenError) throw tokenNotValid(e.message);
+      throw e;
+    }
+    // Valid until exp (+ LEEWAY), as the check just made would say at any instant before then.
+    deps.authCache.rememberClaims(token, claims, (Number(claims.exp) + deps.settings.SIMPLE_JWT.LEEWAY) * 1000);
   }
   const sid = sidOf(claims);
   // Cached: this user's session was live when cached, and forgetUser runs when any of theirs ends.
@@ -101,10 +107,12 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) 
   const field = deps.settings.USERNAME_FIELD;
   const input = parseInput(jwtCreateInput(deps), raw);
   const { user, accountId } = await verifyLogin(deps, field, input[field], input.password, meta);
-  await auditLogin(deps, meta, "jwt", accountId, user !== null, input[field]);
-  if (!user) throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
-  const pair = await startSession(deps, user, meta);
-  if (deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN) await recordLogin(deps, user);
+  if (!user) {
+    await auditLogin(deps, meta, "jwt", accountId, false, input[field]);
+    throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
+  }
+  // Independent writes, so one round trip's time rather than three.
+  const [pair] = await Promise.all([startSession(deps, user, meta), auditLogin(deps, meta, "jwt", accountId, true, input[field]), deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN && recordLogin(deps, user)]);
   return pair;
 }
 

@@ -1,6 +1,7 @@
 // Password hashing: argon2id for new hashes, plus verification of the hashes a
 // Django 3.2 database holds (argon2, PBKDF2 and bcrypt), so users migrate without a reset.
 import { createHash, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { promisify } from "node:util";
 import { Algorithm, Version, hash, parseOptions, verify } from "@node-rs/argon2";
 import bcrypt from "bcryptjs";
@@ -17,6 +18,25 @@ let ARGON2_OPTIONS = {
   parallelism: 1,
   outputLen: 32,
 };
+
+// Hashes run on libuv's thread pool (4 threads), which on a machine with few cores would take
+// every core and leave the event loop waiting: authenticated requests would queue behind logins.
+// At most cores − 1 hashes run at once; the rest wait their turn (FIFO), off the event loop.
+const HASH_SLOTS = Math.max(1, availableParallelism() - 1);
+let hashesRunning = 0;
+const waitingForSlot: (() => void)[] = [];
+
+async function hashing<T>(work: () => Promise<T>): Promise<T> {
+  if (hashesRunning < HASH_SLOTS) hashesRunning++;
+  else await new Promise<void>((resolve) => waitingForSlot.push(resolve)); // the slot is handed over
+  try {
+    return await work();
+  } finally {
+    const next = waitingForSlot.shift();
+    if (next) next();
+    else hashesRunning--;
+  }
+}
 
 /**
  * Sets the cost of new hashes for this process (the ARGON2 setting; one server per process).
@@ -49,7 +69,7 @@ const FAIL: VerifyResult = { ok: false, needsRehash: false };
  * libuv's thread pool, so the event loop stays free while hashing.
  */
 export function hashPassword(plain: string): Promise<string> {
-  return hash(plain, ARGON2_OPTIONS);
+  return hashing(() => hash(plain, ARGON2_OPTIONS));
 }
 
 // The stored forms verifyPassword understands, by prefix (Django's "<algorithm>$…", and ours).
@@ -98,7 +118,8 @@ export async function dummyVerify(plain: string): Promise<false> {
     throw error;
   });
   try {
-    await verify(await dummyHash, typeof plain === "string" ? plain : "");
+    const dummy = await dummyHash;
+    await hashing(() => verify(dummy, typeof plain === "string" ? plain : ""));
   } catch {
     // Nothing to report: the result is always "no".
   }
@@ -130,7 +151,7 @@ async function verifyArgon2(plain: string, phc: string): Promise<VerifyResult> {
   let ok: boolean;
   try {
     // The library compares the digests in constant time.
-    ok = await verify(phc, plain);
+    ok = await hashing(() => verify(phc, plain));
   } catch {
     return FAIL;
   }
@@ -162,7 +183,7 @@ async function verifyPbkdf2(
   const iterations = Number(iterText);
   if (iterations > MAX_PBKDF2_ITERATIONS) return fakeRuntime(plain);
 
-  const dk = await pbkdf2Async(Buffer.from(plain, "utf8"), Buffer.from(salt, "utf8"), iterations, keyLength, digest);
+  const dk = await hashing(() => pbkdf2Async(Buffer.from(plain, "utf8"), Buffer.from(salt, "utf8"), iterations, keyLength, digest));
   // Compare the encoded forms, as Django does, so a non-canonical base64 in
   // the database can't be matched by a different digest. Lengths are public.
   const actual = Buffer.from(dk.toString("base64"), "utf8");

@@ -19,13 +19,14 @@ export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): P
   const field = deps.settings.DJOSER.LOGIN_FIELD;
   const input = parseInput(loginInput(deps), raw);
   const { user, accountId } = await verifyLogin(deps, field, input[field], input.password, meta);
-  await auditLogin(deps, meta, "token", accountId, user !== null, input[field]);
   if (!user) {
+    await auditLogin(deps, meta, "token", accountId, false, input[field]);
     const message = ERRORS.invalid_credentials.message;
     throw new AuthError("invalid_credentials", message, { fields: { non_field_errors: [message] } });
   }
-  await recordLogin(deps, user);
-  return { auth_token: await issueToken(deps, user, meta) };
+  // Independent writes, so one round trip's time rather than three.
+  const [, , key] = await Promise.all([auditLogin(deps, meta, "token", accountId, true, input[field]), recordLogin(deps, user), issueToken(deps, user, meta)]);
+  return { auth_token: key };
 }
 
 /** A session as its owner sees it: an opaque token ("t<id>") or a JWT session ("j<sid>"). */

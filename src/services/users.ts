@@ -5,7 +5,7 @@ import { audit } from "./audit.ts";
 import { endSessions } from "./end-sessions.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { queueMail, withMail } from "./notify.ts";
-import { charField, emailField, form, parseInput, passwordField, stringField, usernameField } from "./inputs.ts";
+import { charField, emailField, form, parseInput, passwordField, perSettings, stringField, usernameField } from "./inputs.ts";
 import { checkToken, decodeUid } from "./links.ts";
 import { claimLoginAttempt, clearLoginLocks } from "./lockout.ts";
 import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
@@ -17,14 +17,14 @@ export function publicUser(deps: Deps, user: User) {
   return deps.settings.USERNAME_FIELD === "email" ? { id: user.id, email: user.email } : { email: user.email, id: user.id, username: user.username ?? "" };
 }
 
-export const createInput = (deps: Deps) => {
+export const createInput = perSettings((deps: Deps) => {
   const emailLogin = deps.settings.USERNAME_FIELD === "email";
   return form({
     ...(emailLogin ? { email: emailField() } : { email: emailField({ allowBlank: true }).optional(), username: usernameField() }),
     password: passwordField(),
     ...(deps.settings.DJOSER.USER_CREATE_PASSWORD_RETYPE ? { re_password: charField() } : {}),
   });
-};
+});
 export type CreateInput = { email?: string; username?: string; password: string; re_password?: string };
 
 export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
@@ -124,8 +124,9 @@ export async function targetUser(deps: Deps, principal: Principal, id: number | 
   throw new AuthError(deps.settings.DJOSER.HIDE_USERS && action !== "destroy" ? "not_found" : "permission_denied");
 }
 
-export const updateInput = (deps: Deps) =>
-  form(deps.settings.USERNAME_FIELD === "email" ? {} : { email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() });
+export const updateInput = perSettings((deps: Deps) =>
+  form(deps.settings.USERNAME_FIELD === "email" ? {} : { email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }),
+);
 
 /**
  * PUT and PATCH alike: the login field is read-only, unknown fields are ignored (as in DRF). With
@@ -165,8 +166,9 @@ export async function deleteUser(deps: Deps, principal: Principal, target: User,
 
 // Djoser's TokenCreateSerializer: both fields optional (a missing one is "invalid credentials"),
 // but a blank one is DRF's "This field may not be blank."; password is declared first.
-export const loginInput = (deps: Deps) =>
-  form({ password: charField().optional(), [deps.settings.DJOSER.LOGIN_FIELD]: charField().optional() } as Record<string, z.ZodOptional<z.ZodString>>);
+export const loginInput = perSettings((deps: Deps) =>
+  form({ password: charField().optional(), [deps.settings.DJOSER.LOGIN_FIELD]: charField().optional() } as Record<string, z.ZodOptional<z.ZodString>>),
+);
 
 /**
  * Django's authenticate(): the user whose login field matches, if the password is theirs and they
@@ -175,11 +177,13 @@ export const loginInput = (deps: Deps) =>
 export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined, meta: RequestMeta): Promise<LoginResult> {
   await deps.throttle("login", [`ip:${meta.ip}`, login && accountKey(login)]);
   if (!login || !password) return { user: null, accountId: null };
-  const attempt = await claimLoginAttempt(deps, login);
-  const user =
+  // The slot and the user in one round trip's time (the lookup is wasted only when refused).
+  const [attempt, user] = await Promise.all([
+    claimLoginAttempt(deps, login),
     field === "username"
-      ? await deps.prisma.user.findUnique({ where: { username: login } })
-      : await deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } });
+      ? deps.prisma.user.findUnique({ where: { username: login } })
+      : deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } }),
+  ]);
   if (!user) {
     await dummyVerify(password);
     await attempt.failed();

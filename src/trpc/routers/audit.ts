@@ -1,13 +1,14 @@
 import { z } from "zod";
+import { idField } from "../../services/inputs.ts";
 import { AUDIT_KINDS, listAudit } from "../../services/audit.ts";
 import { protectedProcedure, router } from "../init.ts";
 
 const query = z.object({
-  userId: z.number().int().positive().optional(),
+  userId: idField().optional(),
   kind: z.enum(AUDIT_KINDS).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
-  cursor: z.number().int().positive().optional(),
+  cursor: idField().optional(),
   limit: z.number().int().min(1).max(500).optional(),
 });
 

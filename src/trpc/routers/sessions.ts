@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { idField } from "../../services/inputs.ts";
 import { AuthError } from "../../errors.ts";
 import { listSessions, revokeSession, revokeSessions } from "../../services/sessions.ts";
 import { protectedProcedure, router } from "../init.ts";
@@ -7,7 +8,7 @@ const staffOnly = protectedProcedure.use(({ ctx, next }) => {
   if (!ctx.principal.user.isStaff) throw new AuthError("permission_denied");
   return next();
 });
-const forUser = z.object({ userId: z.number().int().positive() });
+const forUser = z.object({ userId: idField() });
 
 export const sessionsRouter = router({
   /** The caller's live sessions (opaque tokens and JWT sessions); `current` marks this one. */

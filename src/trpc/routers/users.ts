@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { charField, emailField, form, passwordField, stringField, usernameField } from "../../services/inputs.ts";
+import { charField, emailField, form, passwordField, stringField, usernameField, idField } from "../../services/inputs.ts";
 import * as account from "../../services/account.ts";
 import * as users from "../../services/users.ts";
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
@@ -7,7 +7,7 @@ import { protectedProcedure, publicProcedure, router } from "../init.ts";
 // Static shapes for typed clients; the services re-check them against the settings in force
 // (e.g. re_password only when USER_CREATE_PASSWORD_RETYPE, username only when USERNAME_FIELD=username).
 const createShape = form({ username: usernameField().optional(), email: z.string().optional(), password: passwordField(), re_password: z.string().optional() });
-const idInput = z.object({ id: z.number().int().positive() });
+const idInput = z.object({ id: idField() });
 // The account flows: static shapes for typed clients (retype fields and the login field's name
 // depend on settings); the services check required fields with Djoser's messages.
 const text = () => stringField().optional();
