@@ -130,7 +130,7 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, password: user.password, lastLogin: use.unused }, data: { password, lastLogin: use.lastLogin } });
   if (!count) throw invalid({ token: ["Invalid token for given user."] });
   const ended = await afterPasswordChange(deps, user, "password_reset");
-  await clearLoginLocks(deps, user); // the owner's way out of a lockout
+  await clearLoginLocks(deps, [user.username, user.email]); // the owner's way out of a lockout
   await audit(deps, "password_reset_confirmed", meta, user.id, { reason: ended ? "every session ended" : "sessions kept" });
   if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
 }
@@ -179,7 +179,7 @@ async function saveLogin(deps: Deps, id: number, data: Record<string, string>, l
   }
   await deps.authCache.forgetUser(id); // cached principals carry the old login name
   const user = await deps.prisma.user.findUniqueOrThrow({ where: { id } });
-  await clearLoginLocks(deps, user); // failures on the new name before it was this account's
+  await clearLoginLocks(deps, [deps.settings.USERNAME_FIELD === "email" ? user.email : user.username]); // failures on the new (unique) name were nobody's
   return user;
 }
 

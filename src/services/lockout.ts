@@ -67,7 +67,11 @@ async function clear(deps: Deps, keys: string[]) {
   await deps.prisma.loginLock.deleteMany({ where: { keyHash: { in: keys } } });
 }
 
-/** A password reset ends any wait or lock on the user's login names. */
-export async function clearLoginLocks(deps: Deps, user: Pick<User, "username" | "email">) {
-  await clear(deps, [user.username, user.email].filter((n): n is string => !!n).map((n) => keyHash(deps, n)));
+/**
+ * Ends any wait or lock on these login names: the owner's after a password reset, or a unique
+ * name that just became an account's (failures before then were nobody's). Never a shared email
+ * on its own account's say-so: another account logging in by it would lose its protection.
+ */
+export async function clearLoginLocks(deps: Deps, names: (string | null)[]) {
+  await clear(deps, names.filter((n): n is string => !!n).map((n) => keyHash(deps, n)));
 }

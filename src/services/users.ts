@@ -57,7 +57,7 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
     throw e;
   }
   if (mail) deps.outbox.kick();
-  await clearLoginLocks(deps, user); // failures on the name before it had an account are not the new owner's
+  await clearLoginLocks(deps, [emailLogin ? user.email : user.username]); // failures on the name before it had an account were nobody's
   // Djoser's UserCreateSerializer order: REQUIRED_FIELDS, the login field, id.
   return emailLogin ? { email: user.email, id: user.id } : { email: user.email, username: user.username ?? "", id: user.id };
 }
@@ -146,7 +146,6 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   // Deactivation and the activation mail are one write, or an outage could lock the user out.
   const user = await deps.prisma.user.update({ where: { id: target.id }, data: { email, ...(reactivate ? { isActive: false, ...withMail(deps, "activation", email) } : {}) } });
   await deps.authCache.forgetUser(user.id); // cached principals carry the old email
-  if (email !== target.email) await clearLoginLocks(deps, { username: null, email }); // a name new to this account
   // Tokens survive: they answer "User inactive or deleted." until the user activates again.
   if (reactivate) deps.outbox.kick();
   return publicUser(deps, user);

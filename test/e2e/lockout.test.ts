@@ -108,6 +108,36 @@ describe("lockout of one name over time (PostgreSQL)", () => {
   });
 });
 
+describe("lockout and new names (PostgreSQL)", () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer("postgresql", ENV);
+  });
+  afterAll(async () => s?.stop());
+
+  it("failures on a name before it was registered are not held against its new owner", async () => {
+    for (const guess of ["a", "b"]) expect((await tokenLogin(s, "newbie", guess)).status).toBe(400);
+    expect((await tokenLogin(s, "newbie", PW)).status).toBe(429); // the name waits
+    await register(s, "newbie");
+    expect((await tokenLogin(s, "newbie", PW)).status).toBe(200);
+  });
+
+  it("registering another account with the same (non-unique) email does not lift the waits on it", async () => {
+    const byEmail = await startTestServer("postgresql", { ...ENV, DJOSER_LOGIN_FIELD: "email" });
+    try {
+      await register(byEmail, "first"); // first@example.com
+      const emailLogin = (password: string) => byEmail.request("POST", "/auth/token/login/", { json: { email: "first@example.com", password } });
+      for (const guess of ["a", "b"]) expect((await emailLogin(guess)).status).toBe(400);
+      expect((await emailLogin(PW)).status).toBe(429);
+      const twin = await byEmail.request("POST", "/auth/users/", { json: { username: "twin", email: "first@example.com", password: PW } });
+      expect(twin.status).toBe(201);
+      expect((await emailLogin(PW)).status).toBe(429); // still waiting
+    } finally {
+      await byEmail.stop();
+    }
+  });
+});
+
 describe.each(DATABASES)("lockout under concurrency on %s", (kind) => {
   let s: TestServer;
   let other: TestServer; // a second server on the same database (PostgreSQL), or the same one (PGlite)
