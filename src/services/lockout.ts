@@ -5,7 +5,7 @@
 import { createHmac } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AuthError, throttled } from "../errors.ts";
-import type { Deps, User } from "./deps.ts";
+import type { Deps } from "./deps.ts";
 import { accountKey } from "./throttle.ts";
 
 export type LoginAttempt = {
