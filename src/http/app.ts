@@ -87,8 +87,8 @@ export async function buildApp({ deps, db }: AppOptions) {
   app.addHook("onRequest", async (req, reply) => {
     const host = req.headers.host ?? "";
     // A Host that is sent must be well formed whatever ALLOWED_HOSTS says (Django refuses it too):
-    // tRPC builds a URL from it, and "a b", "a@b", "x:99999" or "" make that throw (a 500).
-    const malformed = req.headers.host !== undefined && (!HOST_SYNTAX.test(host) || Number(/:(\d+)$/.exec(host)?.[1] ?? 0) > 65_535);
+    // tRPC builds a URL from it, and "a b", "a@b", "x:99999", ".0" or "" make that throw (a 500).
+    const malformed = req.headers.host !== undefined && (!HOST_SYNTAX.test(host) || !URL.canParse(`http://${host}/`));
     if (!malformed && hostAllowed(settings.ALLOWED_HOSTS, host)) return;
     const shown = host.slice(0, 255);
     return sendError(req, reply, new AuthError("disallowed_host", `Invalid HTTP_HOST header: '${shown}'. You may need to add '${shown}' to ALLOWED_HOSTS.`));

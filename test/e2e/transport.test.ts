@@ -238,6 +238,16 @@ describe("transport", () => {
       }
     });
 
+    it("without ALLOWED_HOSTS too, a Host no URL can be built from is a 400, never a 500 (tRPC builds one from it)", async () => {
+      // Found by the fuzz suite: each of these made tRPC's adapter throw while building its Request.
+      for (const host of ["ex ample", "a@b", "localhost:99999", ".0", "\t"]) {
+        for (const path of ["/auth/", "/trpc/users.me"]) {
+          expect({ host, path, status: (await withHost(s.url, host, path)).status }).toEqual({ host, path, status: 400 });
+        }
+      }
+      expect((await withHost(s.url, "localhost:8000", "/trpc/users.me")).status).toBe(401); // a good Host goes through
+    });
+
     it("X-Forwarded-Host (NUM_PROXIES set) cannot put a host ALLOWED_HOSTS refuses into the answers", async () => {
       expect((await withHost(hosts.url, "api.example.com", "/auth/", { "x-forwarded-host": "evil.com" })).body).not.toContain("evil.com");
     });
