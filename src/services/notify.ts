@@ -19,22 +19,19 @@ export type MailExtra = { sessionsEnded?: boolean };
  * timing) a mail server, and a mail server that is down loses nothing.
  */
 export async function queueMail(deps: Deps, kind: MailKind, user: User, extra: MailExtra = {}): Promise<void> {
-  if (!user.email) {
-    deps.log.warn({ kind, userId: user.id }, "user has no email address; mail not sent");
-    return;
-  }
+  if (!hasAddress(deps, kind, user.email, user.id)) return;
   await deps.prisma.mailOutbox.create({ data: { kind, userId: user.id, data: extra } });
   deps.outbox.kick();
 }
 
 /** A mail queued in the same write as the user row (a nested create); kick the outbox after it. */
 export function withMail(deps: Deps, kind: MailKind | null, email: string) {
-  if (!kind) return {};
-  if (!email) {
-    deps.log.warn({ kind }, "user has no email address; mail not sent");
-    return {};
-  }
-  return { mails: { create: { kind, data: {} } } };
+  return kind && hasAddress(deps, kind, email) ? { mails: { create: { kind, data: {} } } } : {};
+}
+
+function hasAddress(deps: Deps, kind: MailKind, email: string, userId?: number): boolean {
+  if (!email) deps.log.warn({ kind, userId }, "user has no email address; mail not sent");
+  return !!email;
 }
 
 /** The template context of a mail to `user`, with a fresh link where the kind has one. */
