@@ -21,14 +21,26 @@ export type AppOptions = { deps: Deps; db: Database };
 // Django's SecurityMiddleware and XFrameOptionsMiddleware defaults, which Djoser clients see.
 const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin", vary: "Accept" };
 
+/**
+ * The method of the request the parser failed on, when the packet Node hands over shows its
+ * request line. An answer to HEAD has no body, or the client reads it as a next answer; and the
+ * packet is only the chunk being parsed (a long header comes in several), so a body is written
+ * only when the request line is in view and no earlier request ends before the error.
+ */
+function methodInView(err: NodeJS.ErrnoException): string | undefined {
+  const { rawPacket, bytesParsed } = err as { rawPacket?: Buffer; bytesParsed?: number };
+  const seen = rawPacket?.subarray(0, bytesParsed ?? rawPacket.length).toString("latin1") ?? "";
+  const method = /^(\S+) \S+ HTTP\/\d\.\d\r?\n/.exec(rawPacket?.toString("latin1") ?? "")?.[1];
+  return seen.includes("\r\n\r\n") ? undefined : method;
+}
+
 /** What Node's HTTP parser refuses (a made-up method, a broken request line): {"detail": …}, as everywhere else. */
 function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
   if (err.code === "ECONNRESET" || socket.destroyed) return;
   const [status, detail] =
     err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request header fields too large."] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request timeout."] : err.code === "HPE_INVALID_METHOD" ? [400, "Malformed request: unknown HTTP method."] : [400, "Malformed request."];
-  // An answer to HEAD has no body, or the client reads it as the start of a next answer.
-  const head = (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString("latin1") === "HEAD ";
-  const body = head ? "" : JSON.stringify({ detail });
+  const method = methodInView(err);
+  const body = method === undefined || method === "HEAD" ? "" : JSON.stringify({ detail });
   if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
   socket.destroy(err);
 }

@@ -4,7 +4,8 @@ import { connect } from "node:net";
 
 export type RawResponse = { status: number; headers: Map<string, string>; body: string };
 
-export function rawRequest(baseUrl: string, head: Buffer | string, body: Buffer | string = ""): Promise<RawResponse> {
+/** `head` may be pieces: they are written 100 ms apart, so the server reads them as separate chunks. */
+export function rawRequest(baseUrl: string, head: Buffer | string | string[], body: Buffer | string = ""): Promise<RawResponse> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname.replace(/^\[|\]$/g, ""));
@@ -23,7 +24,8 @@ export function rawRequest(baseUrl: string, head: Buffer | string, body: Buffer 
     // No half-close: Node's server drops a request whose client already sent FIN. The request
     // says "Connection: close", so the server closes once it has answered.
     socket.setTimeout(10_000, () => socket.destroy(new Error("no answer within 10 s")));
-    socket.write(head);
-    if (body.length) socket.write(body);
+    const pieces = Array.isArray(head) ? head : [head];
+    pieces.forEach((piece, i) => setTimeout(() => socket.write(piece), i * 100));
+    if (body.length) setTimeout(() => socket.write(body), (pieces.length - 1) * 100);
   });
 }
