@@ -305,8 +305,8 @@ describe.each(DATABASES)("login-name flows on %s", (kind) => {
       }
       await register(s, "findable");
       expectAnswer(await s.request("POST", "/auth/users/reset_username/", { json: { email: "findable@example.com" } }), 204);
-      for (const call of [client(s).users.resetUsername.mutate({ email: "nobody@example.com" }), client(s).users.resetPassword.mutate({ email: "nobody@example.com" })]) {
-        const err = await failure(call);
+      for (const call of [() => client(s).users.resetUsername.mutate({ email: "nobody@example.com" }), () => client(s).users.resetPassword.mutate({ email: "nobody@example.com" })]) {
+        const err = await failure(call());
         expect([err.data?.code, err.data?.httpStatus, err.message]).toEqual(["email_not_found", 400, EMAIL_NOT_FOUND[0]]);
       }
     });
