@@ -20,6 +20,7 @@ export type AppOptions = { deps: Deps; db: Database };
 
 // Django's SecurityMiddleware and XFrameOptionsMiddleware defaults, which Djoser clients see.
 const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin", vary: "Accept" };
+const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join("");
 
 /**
  * The method of the request the parser failed on, when the packet Node hands over shows its
@@ -41,7 +42,7 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
     err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request header fields too large."] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request timeout."] : err.code === "HPE_INVALID_METHOD" ? [400, "Malformed request: unknown HTTP method."] : [400, "Malformed request."];
   const method = methodInView(err);
   const body = method === undefined || method === "HEAD" ? "" : JSON.stringify({ detail });
-  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`);
   socket.destroy(err);
 }
 

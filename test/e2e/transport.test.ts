@@ -71,6 +71,7 @@ describe("transport", () => {
     const rest = `${"a".repeat(10_000)}\r\nContent-Length: 0\r\n\r\n`;
     const whole = await rawRequest(s.url, request("POST") + rest);
     expect([whole.status, JSON.parse(whole.body)]).toEqual([431, { detail: "Request header fields too large." }]);
+    expectSecurityHeaders(whole, "431");
     // Pieces: the request line is no longer in the chunk the parser fails on, so the method is
     // unknown; an answer without a body is the one any client, HEAD's included, reads right.
     for (const answer of [await rawRequest(s.url, request("HEAD") + rest), await rawRequest(s.url, [request("HEAD"), rest]), await rawRequest(s.url, [request("POST"), rest])]) {
