@@ -27,10 +27,14 @@ export async function connectRedis(settings: Settings, log: Logger): Promise<Red
   if (!settings.REDIS_URL) return null;
   const redis = new Redis(settings.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
   let down = false;
-  redis.on("error", (err) => {
-    if (!down) log.error({ err: err.message }, "Redis unavailable; reconnecting");
+  const lost = (reason: string) => {
+    if (!down) log.error({ err: reason }, "Redis unavailable; reconnecting");
     down = true;
-  });
+  };
+  redis.on("error", (err) => lost(err.message));
+  // A Redis that went away and is back before the first retry emits no error: the lost
+  // connection is the outage (and "reachable again" then has its matching line).
+  redis.on("reconnecting", () => lost("connection lost"));
   redis.on("ready", () => {
     if (down) log.warn("Redis reachable again");
     down = false;
