@@ -1,5 +1,6 @@
-// `portcullis serve | migrate | createsuperuser | import-django`. Commands work on a PGlite folder
-// while no server is running; a second start over a migrated database just starts.
+// `portcullis serve | migrate | flushexpiredtokens | createsuperuser | import-django`. Commands
+// work on a PGlite folder while no server is running; a second start over a migrated database
+// just starts.
 import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadSettings, SettingsError } from "./config/load.ts";
@@ -7,6 +8,7 @@ import { openDatabase } from "./db/index.ts";
 import { AuthError } from "./errors.ts";
 import { serve, serveWorkers } from "./server.ts";
 import { createSuperuser } from "./services/admin.ts";
+import { flushExpired } from "./services/housekeeping.ts";
 import { formatReport, importDjango } from "./services/django-import.ts";
 import { openDjangoSource } from "./services/django-source.ts";
 
@@ -16,6 +18,9 @@ Commands:
   serve [--workers N]        start the HTTP server (tRPC at /trpc, Djoser REST at /auth/, docs at /docs);
                              --workers N runs N processes on one port (PostgreSQL only; see README)
   migrate                    apply pending database migrations and exit
+  flushexpiredtokens         delete expired refresh tokens, dead JWT sessions and lockout counts
+                             quiet for LOGIN_LOCKOUT.FORGET_AFTER (servers also do it every
+                             FLUSH_EXPIRED_INTERVAL seconds)
   createsuperuser            create a staff superuser
       --username U --email E [--no-input]   the password comes from PORTCULLIS_SUPERUSER_PASSWORD
   import-django <source> [--dry-run] [--json] [--batch-size N]
@@ -42,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
         return await superuser(rest);
       case "import-django":
         return await importFromDjango(rest);
+      case "flushexpiredtokens":
+        return await flushExpiredCommand();
       case undefined:
       case "help":
       case "--help":
@@ -78,6 +85,19 @@ async function migrate(): Promise<number> {
   try {
     const applied = await db.migrate();
     process.stdout.write(applied.length ? `Applied: ${applied.join(", ")}\n` : "No pending migrations.\n");
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+async function flushExpiredCommand(): Promise<number> {
+  const { settings } = loadSettings();
+  const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
+  try {
+    if (settings.AUTO_MIGRATE) await db.migrate();
+    const { refreshTokens, sessions, loginLocks } = await flushExpired({ prisma: db.prisma, settings });
+    process.stdout.write(`Deleted ${refreshTokens} expired refresh token(s), ${sessions} dead JWT session(s), ${loginLocks} forgotten lockout count(s).\n`);
     return 0;
   } finally {
     await db.close();

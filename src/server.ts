@@ -5,6 +5,7 @@ import { openDatabase } from "./db/index.ts";
 import type { Settings } from "./config/schema.ts";
 import { buildApp } from "./http/app.ts";
 import { createDeps, createLogger } from "./services/container.ts";
+import { startHousekeeping } from "./services/housekeeping.ts";
 import type { Deps } from "./services/deps.ts";
 
 export type RunningServer = { app: Awaited<ReturnType<typeof buildApp>>; url: string; settings: Settings; deps: Deps; close(): Promise<void> };
@@ -21,12 +22,14 @@ export async function startServer(settings: Settings, warnings: string[] = []): 
     await resources.close();
     throw e;
   }
+  const housekeeping = startHousekeeping(deps);
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : settings.PORT;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       await app.close(); // stops accepting, lets in-flight requests finish
+      await housekeeping.close();
       await resources.close();
     })());
   return { app, deps, url: `http://${settings.HOST.includes(":") ? `[${settings.HOST}]` : settings.HOST}:${port}`, settings, close };

@@ -93,6 +93,8 @@ export const lockoutSchema = z.object({
   BASE_DELAY: z.number().int().min(1).default(30),
   MAX_DELAY: z.number().int().min(1).default(900),
   MAX_FAILURES: z.number().int().min(1).max(100).default(100),
+  // A count left without an attempt this long (its wait over, the name not locked) is forgotten.
+  FORGET_AFTER: z.number().int().min(60).default(86_400),
 });
 
 export const validatorSchema = z.object({ NAME: z.string().min(1), OPTIONS: z.record(z.string(), z.unknown()).optional() });
@@ -136,6 +138,9 @@ export const settingsSchema = z.object({
   // "closed" refuses throttled flows with a 503 until Redis is back.
   THROTTLE_FAILURE_MODE: z.enum(["open", "closed"]).default("open"),
   LOGIN_LOCKOUT: lockoutSchema.default(() => lockoutSchema.parse({})),
+  // How often each server deletes expired refresh tokens, dead JWT sessions and forgotten lockout
+  // counts (src/services/housekeeping.ts); 0: never (run `portcullis flushexpiredtokens` instead).
+  FLUSH_EXPIRED_INTERVAL: z.number().int().min(0).default(3600),
   // argon2id cost for new hashes. Default: OWASP's first option; production refuses less than OWASP.
   ARGON2: z
     .object({ MEMORY_COST: z.number().int().min(1024).max(1_048_576).default(19_456), TIME_COST: z.number().int().min(1).max(16).default(2), PARALLELISM: z.number().int().min(1).max(16).default(1) })
