@@ -23,16 +23,17 @@ const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "x-frame-options
 const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join("");
 
 /**
- * The method of the request the parser failed on, when the packet Node hands over shows its
- * request line. An answer to HEAD has no body, or the client reads it as a next answer; and the
- * packet is only the chunk being parsed (a long header comes in several), so a body is written
- * only when the request line is in view and no earlier request ends before the error.
+ * The method of the request the parser failed on, when it is sure. An answer to HEAD has no
+ * body, or the client reads the body as its next answer; and the packet Node hands over is only
+ * the chunk being parsed, which may start mid-header (a long header comes in pieces) or with the
+ * unread rest of an earlier request's body. Only a connection's first bytes surely start with
+ * the failing request's line, so only there is a body written.
  */
-function methodInView(err: NodeJS.ErrnoException): string | undefined {
+function methodInView(err: NodeJS.ErrnoException, socket: Socket): string | undefined {
   const { rawPacket, bytesParsed } = err as { rawPacket?: Buffer; bytesParsed?: number };
-  const seen = rawPacket?.subarray(0, bytesParsed ?? rawPacket.length).toString("latin1") ?? "";
-  const method = /^(\S+) \S+ HTTP\/\d\.\d\r?\n/.exec(rawPacket?.toString("latin1") ?? "")?.[1];
-  return seen.includes("\r\n\r\n") ? undefined : method;
+  if (!rawPacket || socket.bytesRead !== rawPacket.length) return undefined;
+  if (rawPacket.subarray(0, bytesParsed ?? rawPacket.length).includes("\r\n\r\n")) return undefined; // a second request
+  return /^([A-Z]+) /.exec(rawPacket.subarray(0, 32).toString("latin1"))?.[1];
 }
 
 /** What Node's HTTP parser refuses (a made-up method, a broken request line): {"detail": …}, as everywhere else. */
@@ -40,7 +41,7 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
   if (err.code === "ECONNRESET" || socket.destroyed) return;
   const [status, detail] =
     err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request header fields too large."] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request timeout."] : err.code === "HPE_INVALID_METHOD" ? [400, "Malformed request: unknown HTTP method."] : [400, "Malformed request."];
-  const method = methodInView(err);
+  const method = methodInView(err, socket);
   const body = method === undefined || method === "HEAD" ? "" : JSON.stringify({ detail });
   if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`);
   socket.destroy(err);
