@@ -481,16 +481,16 @@ function isTrpcError(v: unknown): v is TrpcErrorShape {
 const isTrpcResult = (v: unknown) => isObject(v) && isObject(v.result);
 
 /**
- * What Node's HTTP parser refuses (a method it does not know, headers over 16 KB) never reaches a
- * route, so no adapter answers it: the server's own {"detail": …} does, for every path.
- */
-/**
  * Node's parser refused the request (a header too large, a malformed request) where its method
  * is not sure (see methodInView in src/http/app.ts): the answer closes the connection without a
  * body, which any client, one that sent HEAD included, reads right.
  */
 const isBodilessRefusal = (a: Answer) => (a.status === 431 || a.status === 400 || a.status === 408) && a.body.length === 0 && a.headers.connection === "close";
 
+/**
+ * What Node's HTTP parser refuses (a method it does not know, headers over 16 KB) never reaches a
+ * route, so no adapter answers it: the server's own {"detail": …} does, for every path.
+ */
 const isTransportRefusal = (w: Wire, a: Answer, v: unknown) => (a.status === 431 || (a.status === 400 && !METHODS.includes(w.method))) && isObject(v) && typeof v.detail === "string";
 
 /** null when the answer is one tRPC's HTTP protocol allows; `calls` is the batch's length (0 unbatched). */
