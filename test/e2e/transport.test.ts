@@ -73,9 +73,10 @@ describe("transport", () => {
     const whole = await rawRequest(s.url, request("POST") + rest);
     expect([whole.status, JSON.parse(whole.body)]).toEqual([431, { detail: "Request header fields too large." }]);
     expectSecurityHeaders(whole, "431");
-    // Pieces: the request line is no longer in the chunk the parser fails on, so the method is
-    // unknown; an answer without a body is the one any client, HEAD's included, reads right.
-    for (const answer of [await rawRequest(s.url, request("HEAD") + rest), await rawRequest(s.url, [request("HEAD"), rest]), await rawRequest(s.url, [request("POST"), rest])]) {
+    // HEAD, whole or in pieces (then the chunk the parser fails on does not show the method):
+    // no body, which any client reads right. (Whether pieces arrive apart depends on the load,
+    // so no case here depends on it.)
+    for (const answer of [await rawRequest(s.url, request("HEAD") + rest), await rawRequest(s.url, [request("HEAD"), rest])]) {
       expect([answer.status, answer.headers.get("content-length"), answer.body]).toEqual([431, "0", ""]);
     }
   });
