@@ -77,11 +77,10 @@ describe("housekeeping (PostgreSQL)", () => {
 
     expect((await flush()).output.trim()).toBe(deleted(0, 0, 1));
     expect((await login("locked")).status).toBe(403);
-    // Forgotten: one more failure is the first of a new count, so the name waits (429) but is
-    // not locked; had the count stayed, that failure would have been the third, and a lock (403).
+    // Forgotten: one more failure is the first of a new count, so the name at most waits (429,
+    // or 400 once the 1 s is over); had the count stayed, it would have been the third: a lock.
     expect((await login("waiting")).status).toBe(400);
-    const next = await login("waiting");
-    expect([next.status, next.headers.get("retry-after")]).toEqual([429, "1"]);
+    expect([400, 429]).toContain((await login("waiting")).status);
   });
 
   it("a server deletes expired rows by itself every FLUSH_EXPIRED_INTERVAL seconds", async () => {
