@@ -3,55 +3,15 @@
 // unknown user (a dummy hash), so "no such user" is not ~10× faster than "wrong password"; the
 // mail flows queue their mail and answer, so a slow mail server does not show which emails exist.
 // PostgreSQL, the default (OWASP) argon2 cost, and a real SMTP server that takes 300 ms a message.
-import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMessage, uidToken } from "../helpers/mail.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { startInbox, type Inbox } from "../helpers/smtp.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const WRONG = "Wr0ng-Passw0rd!";
 const SMTP_DELAY_MS = 300;
 const ROUNDS = 15;
-
-type Received = { to: string[]; subject: string; raw: string };
-
-/** An SMTP server on 127.0.0.1 that keeps what it receives, SMTP_DELAY_MS after each message's data. */
-async function slowInbox() {
-  const received: Received[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS"],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        const raw = Buffer.concat(chunks).toString("utf8");
-        setTimeout(() => {
-          received.push({ to: session.envelope.rcptTo.map((r) => r.address), subject: parseMessage(raw).headers.get("subject") ?? "", raw });
-          callback();
-        }, SMTP_DELAY_MS);
-      });
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  return {
-    port: (server.server.address() as { port: number }).port,
-    received,
-    /** Waits until `count` messages with `subject` reached `to` (fails after `ms`). */
-    async waitFor(to: string, subject: string, count: number, ms = 40_000) {
-      const mine = () => received.filter((m) => m.to.includes(to) && m.subject === subject);
-      for (const end = Date.now() + ms; mine().length < count; await new Promise((r) => setTimeout(r, 100))) {
-        if (Date.now() > end) throw new Error(`${mine().length}/${count} "${subject}" mails reached ${to} in ${ms} ms`);
-      }
-      return mine();
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 type Answer = { status: number; headers: Record<string, string>; body: string; ms: number };
 
@@ -102,13 +62,13 @@ const stranger = () => `nobody${++seq}x${Math.random().toString(36).slice(2, 7)}
 
 describe("account enumeration (PostgreSQL, OWASP argon2, slow SMTP)", () => {
   let s: TestServer;
-  let inbox: Awaited<ReturnType<typeof slowInbox>>;
+  let inbox: Inbox;
   /** Mails each address must eventually receive, by subject (checked at the end). */
   const expected = new Map<string, number>();
   const expect1 = (to: string, subject: string, n = 1) => expected.set(`${to}\n${subject}`, (expected.get(`${to}\n${subject}`) ?? 0) + n);
 
   beforeAll(async () => {
-    inbox = await slowInbox();
+    inbox = await startInbox({ delayMs: SMTP_DELAY_MS });
     s = await startTestServer("postgresql", {
       EMAIL_BACKEND: "smtp",
       EMAIL_HOST: "127.0.0.1",

@@ -1,53 +1,13 @@
 // EMAIL_BACKEND=smtp against a real SMTP server on loopback (smtp-server, no TLS): the activation
 // mail travels over SMTP and its link activates; with the SMTP server down, registration still
 // succeeds and the queued mail is delivered once the server is back (src/services/outbox.ts).
-import { SMTPServer } from "smtp-server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseMessage, uidToken } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { freePort } from "../helpers/net.ts";
+import { startInbox, type Inbox } from "../helpers/smtp.ts";
 
 const PW = "Kq7!vLp2#Zx9";
-
-type Received = { from: string; to: string[]; raw: string };
-type Inbox = { port: number; received: Received[]; next(): Promise<Received>; close(): Promise<void> };
-
-/** An SMTP server on 127.0.0.1 that keeps what it receives. */
-async function startInbox(port = 0): Promise<Inbox> {
-  const received: Received[] = [];
-  const unread: Received[] = [];
-  const waiters: ((m: Received) => void)[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS"],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        const mail = { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "", to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8") };
-        received.push(mail);
-        const waiter = waiters.shift();
-        if (waiter) waiter(mail);
-        else unread.push(mail);
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
-  const address = server.server.address();
-  return {
-    port: typeof address === "object" && address ? address.port : port,
-    received,
-    // Each call returns the next message not yet returned, waiting for it if need be.
-    next: () => new Promise<Received>((resolve) => (unread.length ? resolve(unread.shift()!) : waiters.push(resolve))),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 
 function activationLink(raw: string): { uid: string; token: string } {
   const { headers, parts } = parseMessage(raw);
@@ -152,7 +112,7 @@ describe.each(DATABASES)("SMTP backend on %s", (kind) => {
       for (const row of queued) expect(row.lastError).toMatch(/ECONNREFUSED|connect/i);
 
       // SMTP comes back: the outbox delivers both on its next round, without any new request.
-      inbox = await startInbox(port);
+      inbox = await startInbox({ port });
       const [first, second] = [await inbox.next(), await inbox.next()];
       expect([first.to, second.to]).toEqual([["unlucky@example.com"], ["unlucky@example.com"]]);
       await expect.poll(() => s.deps.prisma.mailOutbox.count(), { timeout: 10_000 }).toBe(0);
