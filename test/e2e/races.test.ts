@@ -48,6 +48,17 @@ function split(results: Res[], won: number) {
   return { winners: results.filter((r) => r.status === won), losers: results.filter((r) => r.status !== won) };
 }
 
+/** Exactly one answer is `won`; every other is `lost` with `body`. Returns the winner. */
+function expectOneWinner(results: Res[], won: number, lost: number, body: unknown): Res {
+  const { winners, losers } = split(results, won);
+  expect(winners).toHaveLength(1);
+  for (const r of losers) {
+    expect(r.status, r.text).toBe(lost);
+    expect(r.json).toEqual(body);
+  }
+  return winners[0]!;
+}
+
 async function signUp(s: TestServer, username: string, email = ""): Promise<number> {
   const res = await s.request("POST", "/auth/users/", { json: { username, email, password: PW } });
   expect(res.status, res.text).toBe(201);
@@ -88,13 +99,7 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const results = await burst(REGISTRATIONS, () => s.request("POST", "/auth/users/", { json: { username: "racer", password: PW } }));
       const rows = await s.deps.prisma.user.count({ where: { username: "racer" } });
       report(kind, "registrations (REST)", REGISTRATIONS, results.map((r) => r.status), `rows ${rows}`);
-      const { winners, losers } = split(results, 201);
-      expect(winners).toHaveLength(1);
-      expect(winners[0]!.json).toEqual({ email: "", username: "racer", id: expect.any(Number) });
-      for (const r of losers) {
-        expect(r.status, r.text).toBe(400);
-        expect(r.json).toEqual(TAKEN);
-      }
+      expect(expectOneWinner(results, 201, 400, TAKEN).json).toEqual({ email: "", username: "racer", id: expect.any(Number) });
       expect(rows).toBe(1);
     });
 
@@ -126,12 +131,7 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const left = await s.deps.prisma.authToken.count({ where: { userId: id } });
       const logouts = await auditCount(s, "logout", id);
       report(kind, "token logouts (shared)", BURST, results.map((r) => r.status), `tokens left ${left}, logouts audited ${logouts}`);
-      const { winners, losers } = split(results, 204);
-      expect(winners).toHaveLength(1);
-      for (const r of losers) {
-        expect(r.status, r.text).toBe(401);
-        expect(r.json).toEqual(INVALID_TOKEN);
-      }
+      expectOneWinner(results, 204, 401, INVALID_TOKEN);
       expect(left).toBe(0);
       expect(logouts).toBe(1);
       expect((await me(s, { authorization: `Token ${key}` })).status).toBe(401);
@@ -143,12 +143,7 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const results = await burst(BURST, () => s.request("POST", "/auth/jwt/logout/", { json: { refresh: pair.refresh } }));
       const logouts = await auditCount(s, "logout", id);
       report(kind, "jwt logouts", BURST, results.map((r) => r.status), `logouts audited ${logouts}`);
-      const { winners, losers } = split(results, 204);
-      expect(winners).toHaveLength(1);
-      for (const r of losers) {
-        expect(r.status, r.text).toBe(401);
-        expect(r.json).toEqual(BLACKLISTED);
-      }
+      expectOneWinner(results, 204, 401, BLACKLISTED);
       expect(logouts).toBe(1);
       expect((await refresh(s, pair.refresh)).json).toEqual(BLACKLISTED);
       expect((await me(s, { authorization: `Bearer ${pair.access}` })).status).toBe(401);
@@ -200,12 +195,7 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const left = await s.deps.prisma.authToken.count({ where: { userId: id } });
       const logouts = await auditCount(s, "logout", id);
       report(kind, "token logouts (per_device)", BURST, results.map((r) => r.status), `tokens left ${left}, logouts audited ${logouts}`);
-      const { winners, losers } = split(results, 204);
-      expect(winners).toHaveLength(1);
-      for (const r of losers) {
-        expect(r.status, r.text).toBe(401);
-        expect(r.json).toEqual(INVALID_TOKEN);
-      }
+      expectOneWinner(results, 204, 401, INVALID_TOKEN);
       expect(left).toBe(1);
       expect(logouts).toBe(1);
       expect((await me(s, { authorization: `Token ${phone}` })).status).toBe(401);
@@ -254,12 +244,7 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const results = await burst(BURST, () => s.request("POST", "/auth/users/activation/", { json: link }));
       const activations = await auditCount(s, "activation", id);
       report(kind, "activations", BURST, results.map((r) => r.status), `activations audited ${activations}`);
-      const { winners, losers } = split(results, 204);
-      expect(winners).toHaveLength(1);
-      for (const r of losers) {
-        expect(r.status, r.text).toBe(403);
-        expect(r.json).toEqual(STALE);
-      }
+      expectOneWinner(results, 204, 403, STALE);
       expect(activations).toBe(1);
       expect((await s.deps.prisma.user.findUniqueOrThrow({ where: { id } })).isActive).toBe(true);
       await tokenLogin(s, "waiter");
