@@ -50,7 +50,6 @@ export const emailField = (opts: { allowBlank?: boolean } = {}) =>
 const pyType = (v: unknown) =>
   Array.isArray(v) ? "list" : v === null ? "NoneType" : typeof v === "string" ? "str" : typeof v === "boolean" ? "bool" : Number.isInteger(v) ? "int" : typeof v === "number" ? "float" : typeof v;
 
-/** A DRF-style object: anything but a JSON object is refused with DRF's non-field message. */
 /** Builds a settings-dependent schema once per settings object (settings never change while a server runs). */
 export function perSettings<D extends { settings: object }, T>(build: (deps: D) => T): (deps: D) => T {
   const built = new WeakMap<object, T>();
@@ -61,6 +60,7 @@ export function perSettings<D extends { settings: object }, T>(build: (deps: D) 
   };
 }
 
+/** A DRF-style object: anything but a JSON object is refused with DRF's non-field message. */
 export function form<T extends z.ZodRawShape>(shape: T) {
   return z.object(shape, { error: (iss) => `Invalid data. Expected a dictionary, but got ${pyType(iss.input)}.` });
 }
