@@ -123,18 +123,25 @@ const unknownScheme: Deviation = {
   },
 };
 
-/** (d) An authtoken key sent behind a JWT prefix: SimpleJWT's exact body, plus hint/scheme_received/schemes_accepted. */
+/**
+ * (d) An authtoken key sent behind a JWT prefix: SimpleJWT's 401 (status, headers, code, messages)
+ * with a detail naming the prefix received and the one for opaque keys, plus hint (the same
+ * words), scheme_received and schemes_accepted.
+ */
 const keyBehindJwtPrefix: Deviation = {
-  why: 'Authorization "Bearer|JWT <40-hex authtoken key>": SimpleJWT\'s exact 401 body (compared as usual) plus a "hint" member saying to send it as "Token <key>"',
+  why: 'Authorization "Bearer|JWT <40-hex authtoken key>": SimpleJWT\'s 401 with code token_not_valid and its messages (compared as usual), but a detail (and "hint") that names the prefix received and says to send it as "Token <key>"',
   check: (got, t, r) => {
     const body = got.json as Record<string, unknown> | undefined;
-    const hint = body?.hint;
+    const scheme = t.request.headers.Authorization?.split(" ")[0];
+    const detail = `This looks like an opaque token, but the "${scheme}" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".`;
     const p: string[] = [];
-    if (typeof hint !== "string" || !hint.includes('"Token <key>"')) p.push(`hint: expected a string naming "Token <key>", got ${JSON.stringify(hint)}`);
-    if (body?.scheme_received !== t.request.headers.Authorization?.split(" ")[0]) p.push(`scheme_received: got ${JSON.stringify(body?.scheme_received)}`);
+    if (body?.detail !== detail) p.push(`detail: expected ${JSON.stringify(detail)}, got ${JSON.stringify(body?.detail)}`);
+    if (body?.hint !== detail) p.push(`hint: expected the detail's words, got ${JSON.stringify(body?.hint)}`);
+    if (body?.scheme_received !== scheme) p.push(`scheme_received: got ${JSON.stringify(body?.scheme_received)}`);
     if (JSON.stringify(body?.schemes_accepted) !== '["Token"]') p.push(`schemes_accepted: got ${JSON.stringify(body?.schemes_accepted)}`);
-    const { hint: _hint, scheme_received: _received, schemes_accepted: _accepted, ...rest } = body ?? {};
-    return [...p, ...compareAll({ ...got, json: rest }, t, r)];
+    const { hint: _hint, scheme_received: _received, schemes_accepted: _accepted, detail: _detail, ...rest } = body ?? {};
+    const { detail: _reference, ...reference } = t.response.json as Record<string, unknown>;
+    return [...p, ...compareAll({ ...got, json: rest }, { ...t, response: { ...t.response, json: reference } }, r)];
   },
 };
 
