@@ -145,6 +145,22 @@ const keyBehindJwtPrefix: Deviation = {
   },
 };
 
+/**
+ * (e) A confirm request whose link is bad, and whose other fields Djoser refused first: the
+ * mismatched passwords of seq 176, the taken username of seq 201 (which made reset_username_confirm
+ * an unthrottled oracle of taken usernames). We check the link right after the field errors, so
+ * both answer the uid error, word for word as Djoser words it (seq 178, 202).
+ */
+const linkFirst = (why: string): Deviation => ({
+  why,
+  check: (got, t) => {
+    const p = sameStatusAndHeaders(got, t);
+    const want = { uid: ["Invalid user id or user doesn't exist."] };
+    if (JSON.stringify(got.json) !== JSON.stringify(want)) p.push(`body: expected ${JSON.stringify(want)}, got ${got.text}`);
+    return p;
+  },
+});
+
 /** (c) OPTIONS on /users/me/: the reference crashes (DRF metadata calls get_object without a pk). */
 const meMetadata: Deviation = {
   why: "OPTIONS /auth/users/me/ authenticated: Djoser answers 500 (SimpleMetadata calls get_object without a pk); we answer 200 with DRF's metadata for the view: its PUT action lists the user serializer's fields",
@@ -208,6 +224,8 @@ const DEVIATIONS: Record<number, Deviation> = {
     "jwt/refresh with the refresh token of a deleted user: SimpleJWT refreshes it (200, it never looks the user up); we answer 401 user_not_found, as JWTAuthentication answers that user's access token (seq 317)",
     { detail: "User not found", code: "user_not_found" },
   ),
+  176: linkFirst("reset_password_confirm with an unknown uid and passwords that differ: Djoser answers the mismatch (it checks the link last); we answer 400 with the uid error, checking the link before the passwords"),
+  201: linkFirst("reset_username_confirm with an unknown uid and a taken username: Djoser answers \"A user with that username already exists.\" to anyone; we answer 400 with the uid error, checking the link before the username"),
   348: meMetadata,
   354: refusedRefresh(
     "jwt/refresh with a (validly signed) refresh token without jti: SimpleJWT answers 500 (KeyError in check_blacklist); we answer 401 \"Token has no id\", SimpleJWT's own message for such a token on every other path",
