@@ -138,7 +138,7 @@ export const settingsSchema = z.object({
   SECURE_HSTS_INCLUDE_SUBDOMAINS: z.boolean().default(false),
   SECURE_HSTS_PRELOAD: z.boolean().default(false),
   SECURE_PROXY_SSL_HEADER: z
-    .tuple([z.string().regex(/^HTTP_[A-Z0-9_]+$/, "a Django META name such as HTTP_X_FORWARDED_PROTO"), z.string().min(1)])
+    .tuple([z.string().regex(/^HTTP_[A-Z0-9_]+$/, "a Django META name: HTTP_X_FORWARDED_PROTO"), z.string().min(1)])
     .nullable()
     .default(null),
   // The OpenAPI UI and document at /docs; false: no such route (a 404).

@@ -77,8 +77,10 @@ export function hostAllowed(allowed: string[] | null, host: string): boolean {
 /** Django's SecurityMiddleware: the Strict-Transport-Security value, or null when SECURE_HSTS_SECONDS is 0. */
 function hstsValue(settings: Settings): string | null {
   if (!settings.SECURE_HSTS_SECONDS) return null;
-  const extra = [settings.SECURE_HSTS_INCLUDE_SUBDOMAINS && "includeSubDomains", settings.SECURE_HSTS_PRELOAD && "preload"];
-  return [`max-age=${settings.SECURE_HSTS_SECONDS}`, ...extra.filter(Boolean)].join("; ");
+  const parts = [`max-age=${settings.SECURE_HSTS_SECONDS}`];
+  if (settings.SECURE_HSTS_INCLUDE_SUBDOMAINS) parts.push("includeSubDomains");
+  if (settings.SECURE_HSTS_PRELOAD) parts.push("preload");
+  return parts.join("; ");
 }
 
 /**
@@ -115,8 +117,11 @@ export async function buildApp({ deps, db }: AppOptions) {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
     // Answers of both adapters carry credentials (keys, JWTs) or user data, errors included: no
     // browser or proxy may keep them. (/docs and the JWKS may be cached.)
-    if ((req.url.startsWith("/auth/") || req.url.startsWith("/trpc/")) && !reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
-    if (hsts && isSecure(req, settings) && !reply.hasHeader("strict-transport-security")) reply.header("strict-transport-security", hsts);
+    const api = req.url.startsWith("/auth/") || req.url.startsWith("/trpc/");
+    if (api && !reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+    if (hsts && !reply.hasHeader("strict-transport-security") && isSecure(req, settings)) {
+      reply.header("strict-transport-security", hsts);
+    }
     // tRPC sets its own Vary; keep Accept (and CORS's Origin) in it rather than lose them.
     const vary = String(reply.getHeader("vary") ?? "").split(",").map((v) => v.trim()).filter(Boolean);
     const want = ["Accept", ...(reply.hasHeader("access-control-allow-origin") ? ["Origin"] : [])];

@@ -44,7 +44,8 @@ function passwordCap(v: string, ctx: z.RefinementCtx) {
   if (v.length > PASSWORD_MAX_LENGTH && Array.from(v).length > PASSWORD_MAX_LENGTH) {
     ctx.addIssue({ code: "custom", message: `Ensure this field has no more than ${PASSWORD_MAX_LENGTH} characters.` });
   } else if (Buffer.byteLength(v, "utf8") > PASSWORD_MAX_BYTES) {
-    ctx.addIssue({ code: "custom", message: `Ensure this field has no more than ${PASSWORD_MAX_BYTES} bytes (UTF-8).` });
+    const message = `Ensure this field has no more than ${PASSWORD_MAX_BYTES} bytes (UTF-8).`;
+    ctx.addIssue({ code: "custom", message });
   }
 }
 

@@ -292,7 +292,9 @@ export function validateEmailField(value: string): string[] {
   // Counted on the stored forms too: lower-casing can lengthen a domain ("İ" becomes "i̇", two
   // code points), and the lower-cased address is the unique key under USERNAME_FIELD=email.
   const stored = normalizeEmail(value).toLowerCase();
-  if (Math.max(codePoints(value).length, codePoints(stored).length) > 254) errors.push("Ensure this field has no more than 254 characters.");
+  if (Math.max(codePoints(value).length, codePoints(stored).length) > 254) {
+    errors.push("Ensure this field has no more than 254 characters.");
+  }
   errors.push(...textCharErrors(value));
   const invalid = validateEmail(value);
   if (invalid) errors.push(invalid);
