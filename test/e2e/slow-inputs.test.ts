@@ -44,7 +44,18 @@ async function timed(send: () => Promise<Response>): Promise<Shot> {
   return { status: res.status, ms: performance.now() - start };
 }
 
-type Target = { name: string; method: string; fields: string[]; send: (s: TestServer, body: Record<string, unknown>) => Promise<Response> };
+type Encoding = "json" | "form" | "multipart";
+type Target = { name: string; method: string; fields: string[]; send: (s: TestServer, body: Record<string, unknown>, encoding?: Encoding) => Promise<Response> };
+
+/** A body in one of the three media types DRF parses (REST); tRPC takes JSON only. */
+function encode(body: Record<string, unknown>, encoding: Encoding): { body: BodyInit; type?: string } {
+  if (encoding === "json") return { body: JSON.stringify(body), type: "application/json" };
+  const entries = Object.entries(body).map(([k, v]) => [k, String(v)] as [string, string]);
+  if (encoding === "form") return { body: new URLSearchParams(entries).toString(), type: "application/x-www-form-urlencoded" };
+  const form = new FormData();
+  for (const [k, v] of entries) form.append(k, v);
+  return { body: form }; // fetch sets the multipart type and boundary
+}
 
 for (const db of DATABASES) {
   describe(`[${db}] long adversarial inputs are refused in linear time`, () => {
@@ -76,34 +87,39 @@ for (const db of DATABASES) {
       key = (await s.request("POST", "/auth/token/login/", { json: { username: "timer", password: PW } })).json.auth_token;
       await s.request("POST", "/auth/users/reset_password/", { json: { email: "timer@example.com" } });
       uid = uidToken(s.mails().at(-1)!.links[0]!).uid;
-      const auth = { authorization: `Token ${key}`, "content-type": "application/json" };
+      const auth = { authorization: `Token ${key}` };
+      const json = { ...auth, "content-type": "application/json" };
       const extra: Record<string, string[]> = { "/auth/users/reset_username_confirm/": ["uid", "token"] }; // not declared fields
       for (const ep of await restEndpoints(s.url)) {
         const fields = [...Object.keys(ep.fields), ...(extra[ep.name] ?? [])];
         if (!fields.length) continue;
         const path = ep.template.replace("{id}", String(id));
         for (const method of ep.methods.filter((m) => ["POST", "PUT", "PATCH", "DELETE"].includes(m))) {
-          targets.push({ name: `REST ${method} ${ep.name}`, method, fields, send: (t, body) => fetch(t.url + path, { method, headers: auth, body: JSON.stringify(body) }) });
+          const send = (t: TestServer, fields: Record<string, unknown>, encoding: Encoding = "json") => {
+            const { body, type } = encode(fields, encoding);
+            return fetch(t.url + path, { method, headers: { ...auth, ...(type ? { "content-type": type } : {}) }, body });
+          };
+          targets.push({ name: `REST ${method} ${ep.name}`, method, fields, send });
         }
       }
       for (const ep of trpcEndpoints()) {
         const fields = Object.entries(ep.fields as Fields).filter(([, f]) => f.type === "string" && !f.enum).map(([name]) => name);
         if (!fields.length || ep.type !== "mutation") continue; // queries take no free text but audit.list's dates, timed below
-        targets.push({ name: `tRPC ${ep.name}`, method: ep.name.startsWith("users.delete") ? "DELETE" : "POST", fields: Object.keys(ep.fields), send: (t, body) => fetch(`${t.url}/trpc/${ep.name}`, { method: "POST", headers: auth, body: JSON.stringify(body) }) });
+        targets.push({ name: `tRPC ${ep.name}`, method: ep.name.startsWith("users.delete") ? "DELETE" : "POST", fields: Object.keys(ep.fields), send: (t, body) => fetch(`${t.url}/trpc/${ep.name}`, { method: "POST", headers: json, body: JSON.stringify(body) }) });
       }
     });
     afterAll(async () => s?.stop());
 
     /** The short and long answers' times, and /healthz's while three long ones run together. */
-    async function measure(target: Target, field: string, pattern: (n: number) => string) {
+    async function measure(target: Target, field: string, pattern: (n: number) => string, encoding: Encoding = "json") {
       const short: Shot[] = [];
       const long: Shot[] = [];
       const health: number[] = [];
       const longBody = () => bodyWith(target, field, pattern(BODY_CHARS));
-      for (let i = 0; i < SAMPLES; i++) short.push(await timed(() => target.send(s, bodyWith(target, field, pattern(8)))));
+      for (let i = 0; i < SAMPLES; i++) short.push(await timed(() => target.send(s, bodyWith(target, field, pattern(8)), encoding)));
       for (let i = 0; i < SAMPLES; i++) {
         const bodies = [longBody(), longBody(), longBody()];
-        const started = Promise.all(bodies.map((b) => timed(() => target.send(s, b))));
+        const started = Promise.all(bodies.map((b) => timed(() => target.send(s, b, encoding))));
         const probe = timed(() => fetch(`${s.url}/healthz`));
         long.push(...(await started));
         health.push((await probe).ms);
@@ -124,6 +140,28 @@ for (const db of DATABASES) {
             if (m.long > bound) slow.push(`${what}: ${m.long.toFixed(0)} ms (short value: ${m.short.toFixed(0)} ms)`);
             if (m.health > bound) slow.push(`${what}: /healthz took ${m.health.toFixed(0)} ms meanwhile`);
             if (m.statuses.some((st) => st < 400 || st >= 500)) not4xx.push(`${what}: ${m.statuses.join(", ")}`);
+          }
+        }
+      }
+      expect(slow, "answers slower than their short-input baseline allows").toEqual([]);
+      expect(not4xx, "long values must be refused with a 4xx").toEqual([]);
+    });
+
+    it("REST bodies as forms too (urlencoded and multipart, which DRF parses as well)", { timeout: 600_000 }, async () => {
+      const slow: string[] = [];
+      const not4xx: string[] = [];
+      const patterns = { "spaces between two letters": PATTERNS["spaces between two letters"]!, "dots between two letters": PATTERNS["dots between two letters"]! };
+      for (const target of targets.filter((t) => t.name.startsWith("REST"))) {
+        for (const field of target.fields) {
+          for (const [name, pattern] of Object.entries(patterns)) {
+            for (const encoding of ["form", "multipart"] as const) {
+              const m = await measure(target, field, (n) => pattern(n > 1_000 ? n - 1_000 : n), encoding); // room for the encoding
+              const what = `${target.name} ${field} (${encoding}): ${name}`;
+              const bound = RATIO * m.short + SLACK_MS;
+              if (m.long > bound) slow.push(`${what}: ${m.long.toFixed(0)} ms (short value: ${m.short.toFixed(0)} ms)`);
+              if (m.health > bound) slow.push(`${what}: /healthz took ${m.health.toFixed(0)} ms meanwhile`);
+              if (m.statuses.some((st) => st < 400 || st >= 500)) not4xx.push(`${what}: ${m.statuses.join(", ")}`);
+            }
           }
         }
       }
