@@ -163,6 +163,21 @@ for (const db of DATABASES) {
         expect(fits.status, fits.text).toBe(201);
       });
 
+      it("USERNAME_FIELD=email: the whole lower-cased address (the unique key) is measured, and reset_email_confirm tells no one which emails are taken", async () => {
+        const e = await startTestServer(db, { ...CHEAP, USERNAME_FIELD: "email" });
+        try {
+          const reg = await e.request("POST", "/auth/users/", { json: { email: GROWING_EMAIL, password: PW } });
+          expect(answer(reg)).toEqual({ status: 400, body: { email: EMAIL_TOO_LONG } });
+          expect((await e.request("POST", "/auth/users/", { json: { email: "held@example.com", password: PW } })).status).toBe(201);
+          const probe = await e.request("POST", "/auth/users/reset_email_confirm/", { json: { uid: "OTk5OTk5OTk", token: "x", new_email: "HELD@example.com" } });
+          expect(answer(probe)).toEqual({ status: 400, body: BAD_UID });
+          const err = await failure(trpcClient(e).users.resetUsernameConfirm.mutate({ uid: "OTk5OTk5OTk", token: "x", new_email: "held@example.com" }));
+          expect(err.data?.fields).toEqual(BAD_UID);
+        } finally {
+          await e.stop();
+        }
+      });
+
       it("a value the database still finds too long (Prisma's P2000) is a 400 field error with its limit, for both adapters", async () => {
         const tooLong = async (data: { username?: string; email?: string }) => {
           try {
