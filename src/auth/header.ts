@@ -27,8 +27,12 @@ const PRINTABLE = /^[\x20-\x7e\t]*$/;
 export const looksLikeJwt = (s: string) => JWT_SHAPE.test(s);
 
 /** SimpleJWT's body for a token that no token class accepts. */
-export function tokenNotValid(message = "Token is invalid or expired", extra: Record<string, unknown> = {}): AuthError {
-  return new AuthError("token_not_valid", "Given token not valid for any token type", {
+export function tokenNotValid(
+  message = "Token is invalid or expired",
+  extra: Record<string, unknown> = {},
+  detail = "Given token not valid for any token type",
+): AuthError {
+  return new AuthError("token_not_valid", detail, {
     data: { code: "token_not_valid", messages: [{ token_class: "AccessToken", token_type: "access", message }], ...extra },
   });
 }
@@ -100,14 +104,14 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
     return fail(new AuthError("jwt_behind_token_scheme", `This credential is a JWT, but the "${scheme}" scheme carries opaque tokens. Send it as "${prefixes.jwt[0]} <jwt>" (JWT schemes: ${jwtSchemes}).`, { data: { code: "jwt_behind_token_scheme", scheme_received: scheme, schemes_accepted: [...prefixes.jwt] } }));
   }
   if (OPAQUE_SHAPE.test(credential) && prefixes.token.length) {
-    // SimpleJWT's exact body, plus a hint: this is an authtoken key behind a JWT prefix.
-    return fail(
-      tokenNotValid(undefined, {
-        hint: `This looks like an opaque token, but the "${scheme}" scheme carries JWTs. Opaque tokens are accepted behind ${quoteList(prefixes.token)}: send it as "${prefixes.token[0]} <key>".`,
-        scheme_received: scheme,
-        schemes_accepted: [...prefixes.token],
-      }),
-    );
+    // An authtoken key behind a JWT prefix: the detail says so, naming both prefixes. Status,
+    // code and messages stay SimpleJWT's, so a client that refreshes on token_not_valid behaves
+    // the same; `hint` (the same words) stays for clients that read it.
+    const detail =
+      `This looks like an opaque token, but the "${scheme}" scheme carries JWTs. ` +
+      `Opaque tokens are accepted behind ${quoteList(prefixes.token)}: send it as "${prefixes.token[0]} <key>".`;
+    const data = { hint: detail, scheme_received: scheme, schemes_accepted: [...prefixes.token] };
+    return fail(tokenNotValid(undefined, data, detail));
   }
   return { kind: "jwt", scheme, credential };
 }

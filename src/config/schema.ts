@@ -130,6 +130,19 @@ export const settingsSchema = z.object({
   // peer address, and X-Forwarded-For is ignored (anyone can send one).
   NUM_PROXIES: z.number().int().min(1).nullable().default(null),
   TRUSTED_PROXIES: z.array(z.string().min(1)).default([]),
+  // Django's SecurityMiddleware HSTS settings: Strict-Transport-Security on answers to secure
+  // requests only (0 = never sent). A request is secure when it came over TLS, or, as in Django,
+  // when SECURE_PROXY_SSL_HEADER (["HTTP_X_FORWARDED_PROTO", "https"]) says so; with NUM_PROXIES or
+  // TRUSTED_PROXIES set, the trusted proxy's X-Forwarded-Proto counts too.
+  SECURE_HSTS_SECONDS: seconds.default(0),
+  SECURE_HSTS_INCLUDE_SUBDOMAINS: z.boolean().default(false),
+  SECURE_HSTS_PRELOAD: z.boolean().default(false),
+  SECURE_PROXY_SSL_HEADER: z
+    .tuple([z.string().regex(/^HTTP_[A-Z0-9_]+$/, "a Django META name: HTTP_X_FORWARDED_PROTO"), z.string().min(1)])
+    .nullable()
+    .default(null),
+  // The OpenAPI UI and document at /docs; false: no such route (a 404).
+  API_DOCS: z.boolean().default(true),
   // DRF's DEFAULT_THROTTLE_RATES: a scope left out (or null) is not throttled. anon and user count
   // every request (by address / by user); login, registration and email (activation and reset
   // mails) count their flow by address and, where the request names one, by account.

@@ -74,6 +74,30 @@ export function hostAllowed(allowed: string[] | null, host: string): boolean {
   });
 }
 
+/** Django's SecurityMiddleware: the Strict-Transport-Security value, or null when SECURE_HSTS_SECONDS is 0. */
+function hstsValue(settings: Settings): string | null {
+  if (!settings.SECURE_HSTS_SECONDS) return null;
+  const parts = [`max-age=${settings.SECURE_HSTS_SECONDS}`];
+  if (settings.SECURE_HSTS_INCLUDE_SUBDOMAINS) parts.push("includeSubDomains");
+  if (settings.SECURE_HSTS_PRELOAD) parts.push("preload");
+  return parts.join("; ");
+}
+
+/**
+ * Django's request.is_secure(): SECURE_PROXY_SSL_HEADER decides when the request carries that
+ * header (its first value, as Django 4 reads it); otherwise the connection's own scheme, which
+ * Fastify takes from a trusted proxy's X-Forwarded-Proto (NUM_PROXIES / TRUSTED_PROXIES) or TLS.
+ */
+function isSecure(req: FastifyRequest, settings: Settings): boolean {
+  const proxy = settings.SECURE_PROXY_SSL_HEADER;
+  if (proxy) {
+    const sent = req.headers[proxy[0].slice("HTTP_".length).toLowerCase().replaceAll("_", "-")];
+    const value = Array.isArray(sent) ? sent[0] : sent;
+    if (value !== undefined) return value.split(",")[0]!.trim() === proxy[1];
+  }
+  return req.protocol === "https";
+}
+
 /** An error raised before a route's own handler ran, in the shape its adapter answers with. */
 function sendError(req: FastifyRequest, reply: FastifyReply, err: AuthError) {
   for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
@@ -88,8 +112,16 @@ export async function buildApp({ deps, db }: AppOptions) {
   const { settings } = deps;
   const corsEnabled = settings.CORS_ALLOW_ALL_ORIGINS || settings.CORS_ALLOWED_ORIGINS.length > 0;
   const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: trustProxy(settings), routerOptions: { maxParamLength: 16_384 }, clientErrorHandler, frameworkErrors });
-  app.addHook("onSend", async (_req, reply) => {
+  const hsts = hstsValue(settings);
+  app.addHook("onSend", async (req, reply) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
+    // Answers of both adapters carry credentials (keys, JWTs) or user data, errors included: no
+    // browser or proxy may keep them. (/docs and the JWKS may be cached.)
+    const api = req.url.startsWith("/auth/") || req.url.startsWith("/trpc/");
+    if (api && !reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+    if (hsts && !reply.hasHeader("strict-transport-security") && isSecure(req, settings)) {
+      reply.header("strict-transport-security", hsts);
+    }
     // tRPC sets its own Vary; keep Accept (and CORS's Origin) in it rather than lose them.
     const vary = String(reply.getHeader("vary") ?? "").split(",").map((v) => v.trim()).filter(Boolean);
     const want = ["Accept", ...(reply.hasHeader("access-control-allow-origin") ? ["Origin"] : [])];
@@ -125,14 +157,17 @@ export async function buildApp({ deps, db }: AppOptions) {
     done(null, { origin, credentials: settings.CORS_ALLOW_CREDENTIALS, methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], preflight, maxAge: 86_400 });
   });
 
-  await app.register(swagger, {
-    hideUntagged: true, // /trpc is described by its AppRouter type, not by OpenAPI
-    openapi: {
-      info: { title: "Portcullis", version: "0.1.0", description: "Djoser-compatible REST API. Typed clients use tRPC at /trpc (AppRouter)." },
-      components: { securitySchemes: { token: { type: "apiKey", in: "header", name: "Authorization", description: "Token <key>" }, bearer: { type: "http", scheme: "bearer" } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  // API_DOCS=false: no /docs at all (a 404 like any unknown path), and no OpenAPI document.
+  if (settings.API_DOCS) {
+    await app.register(swagger, {
+      hideUntagged: true, // /trpc is described by its AppRouter type, not by OpenAPI
+      openapi: {
+        info: { title: "Portcullis", version: "0.1.0", description: "Djoser-compatible REST API. Typed clients use tRPC at /trpc (AppRouter)." },
+        components: { securitySchemes: { token: { type: "apiKey", in: "header", name: "Authorization", description: "Token <key>" }, bearer: { type: "http", scheme: "bearer" } } },
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: "/docs" });
+  }
 
   // The public keys that verify our JWTs (RFC 7517), for resource servers that check tokens
   // themselves. Nothing to publish when the keys are HMAC secrets.

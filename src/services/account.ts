@@ -3,13 +3,15 @@
 //
 // Validation runs in Djoser's order, because clients show the first error they find: field errors
 // all at once (current_password and uniqueness are field checks there), then the password
-// validators, then the retype check, then the mailed link (uid, then token).
+// validators, then the retype check. Except for the mailed link (uid, then token), which Djoser
+// checks last: the two confirm views check it right after the field errors, so that a request
+// without a valid link learns nothing (which names are taken) and costs no validator run.
 import { z } from "zod";
 import { AuthError, invalid, type FieldErrors } from "../errors.ts";
 import { audit } from "./audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { endSessions } from "./end-sessions.ts";
-import { charField, emailField, form, toFieldErrors, usernameField } from "./inputs.ts";
+import { charField, emailField, form, passwordField, toFieldErrors, usernameField } from "./inputs.ts";
 import { clearLoginLocks } from "./lockout.ts";
 import { queueMail } from "./notify.ts";
 import { accountKey } from "./throttle.ts";
@@ -75,9 +77,9 @@ async function afterPasswordChange(deps: Deps, user: User, reason: "password_cha
 }
 
 export const setPasswordShape = (deps: Deps): Shape => ({
-  new_password: charField(),
-  ...(deps.settings.DJOSER.SET_PASSWORD_RETYPE ? { re_new_password: charField() } : {}),
-  current_password: charField(),
+  new_password: passwordField(),
+  ...(deps.settings.DJOSER.SET_PASSWORD_RETYPE ? { re_new_password: passwordField() } : {}),
+  current_password: passwordField(),
 });
 
 export async function setPassword(deps: Deps, principal: Principal, raw: unknown, meta: RequestMeta): Promise<void> {
@@ -114,15 +116,17 @@ export async function requestReset(deps: Deps, kind: "password_reset" | "usernam
 export const resetPasswordConfirmShape = (deps: Deps): Shape => ({
   uid: charField(),
   token: charField(),
-  new_password: charField(),
-  ...(deps.settings.DJOSER.PASSWORD_RESET_CONFIRM_RETYPE ? { re_new_password: charField() } : {}),
+  new_password: passwordField(),
+  ...(deps.settings.DJOSER.PASSWORD_RESET_CONFIRM_RETYPE ? { re_new_password: passwordField() } : {}),
 });
 
 export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
   const input = await validateFields(resetPasswordConfirmShape(deps), raw);
+  // The link before the password (Djoser checks it last): whoever holds no link learns nothing
+  // about the password rules and costs no validator run.
+  const user = await userFromLink(deps, input.uid!, input.token!);
   // Djoser validates the new password against an anonymous user: no similarity check here.
   checkNewPassword(deps, input.new_password!, null, input.re_new_password);
-  const user = await userFromLink(deps, input.uid!, input.token!);
   const password = await hashPassword(input.new_password!);
   // last_login moves (as Djoser does) so the link, which hashes it, works once; the conditions on
   // the old hash and last_login make two concurrent uses of one link change the password once.
@@ -137,7 +141,7 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
 
 export const setLoginShape = (deps: Deps): Shape => {
   const { field, value } = loginField(deps);
-  return { current_password: charField(), [`new_${field}`]: value, ...(deps.settings.DJOSER.SET_USERNAME_RETYPE ? { [`re_new_${field}`]: charField() } : {}) };
+  return { current_password: passwordField(), [`new_${field}`]: value, ...(deps.settings.DJOSER.SET_USERNAME_RETYPE ? { [`re_new_${field}`]: charField() } : {}) };
 };
 
 /**
@@ -191,14 +195,19 @@ export const resetLoginConfirmShape = (deps: Deps): Shape => {
 /**
  * reset_<login>_confirm. As in Djoser, uid and token are not declared fields: a missing one is
  * "Invalid user id or user doesn't exist." after the field checks, not "This field is required.".
+ * Then, unlike Djoser, the link comes before the uniqueness and retype checks.
  */
 export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
   const { field, unique, data } = loginField(deps);
-  const input = await validateFields(resetLoginConfirmShape(deps), raw, { [`new_${field}`]: unique });
-  const value = input[`new_${field}`]!;
-  if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
+  const input = await validateFields(resetLoginConfirmShape(deps), raw);
   const link = isObject(raw) ? raw : {};
+  // The link before "already exists" (Djoser checks it last): else this unthrottled view tells
+  // anyone which usernames (or emails) are taken.
   const user = await userFromLink(deps, typeof link.uid === "string" ? link.uid : "", typeof link.token === "string" ? link.token : "");
+  const value = input[`new_${field}`]!;
+  const taken = await unique(value);
+  if (taken) throw invalid({ [`new_${field}`]: [taken] });
+  if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   // last_login moves, as in Djoser, so the link works once (the login name is not in its hash).
   const updated = await saveLogin(deps, user.id, data(value), user);
   await audit(deps, "username_reset_confirmed", meta, user.id);

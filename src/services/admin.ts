@@ -3,7 +3,7 @@ import type { Settings } from "../config/schema.ts";
 import type { Prisma } from "../db/index.ts";
 import { AuthError, invalid } from "../errors.ts";
 import { hashPassword } from "./passwords.ts";
-import { normalizeEmail, validateEmail, validateUsername } from "./validators.ts";
+import { normalizeEmail, validateEmailField, validateUsername } from "./validators.ts";
 
 /**
  * Django's createsuperuser --no-input: the password is not run through the validators (Django
@@ -13,8 +13,10 @@ export async function createSuperuser(settings: Settings, prisma: Prisma, input:
   const emailLogin = settings.USERNAME_FIELD === "email";
   const email = normalizeEmail(input.email);
   if (emailLogin || email) {
-    const problem = email ? validateEmail(email) : "This field is required.";
-    if (problem) throw invalid({ email: [problem] });
+    // The field's checks (length after normalising included), not only the format: else an
+    // address the column cannot hold fails at the insert.
+    const problems = email ? validateEmailField(email) : ["This field is required."];
+    if (problems.length) throw invalid({ email: problems });
   }
   if (!emailLogin) {
     if (!input.username) throw invalid({ username: ["This field is required."] });

@@ -7,7 +7,7 @@
 import { tokenNotValid } from "../auth/header.ts";
 import { AuthError } from "../errors.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
-import { charField, form, parseInput, perSettings } from "./inputs.ts";
+import { charField, form, parseInput, passwordField, perSettings } from "./inputs.ts";
 import { accessClaimsFrom, decode, newClaims, newJti, rotatedClaims, sign, TokenError, userIdOf, type Claims, type TokenType } from "./jwt.ts";
 import { audit, auditLogin } from "./audit.ts";
 import { endJwtSession, endSessions } from "./end-sessions.ts";
@@ -17,7 +17,7 @@ import { verifyLogin } from "./users.ts";
 export const SID = "sid";
 const BLACKLISTED = "Token is blacklisted";
 
-export const jwtCreateInput = perSettings((deps: Deps) => form({ [deps.settings.USERNAME_FIELD]: charField(), password: charField() } as Record<string, ReturnType<typeof charField>>));
+export const jwtCreateInput = perSettings((deps: Deps) => form({ [deps.settings.USERNAME_FIELD]: charField(), password: passwordField() } as Record<string, ReturnType<typeof charField>>));
 const REFRESH_INPUT = form({ refresh: charField() });
 const VERIFY_INPUT = form({ token: charField() });
 export const refreshInput = () => REFRESH_INPUT;

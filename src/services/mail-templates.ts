@@ -138,9 +138,13 @@ export function render(
   });
 }
 
-/** Subjects are one header line: collapse newlines so a template can't inject headers. */
+/**
+ * Subjects are one header line: collapse newlines so a template can't inject headers. Split, not
+ * a regex "blanks, line breaks, blanks", which retries from every blank of a long run that holds
+ * no line break (quadratic).
+ */
 export function oneLine(subject: string): string {
-  return subject.replace(/\s*[\r\n]+\s*/g, " ").trim();
+  return subject.split(/[\r\n]+/).map((line) => line.trim()).filter(Boolean).join(" ");
 }
 
 const FILE_NAMES: Record<Part, (kind: MailKind) => string> = {

@@ -5,7 +5,7 @@ import { audit } from "./audit.ts";
 import { endSessions } from "./end-sessions.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { queueMail, withMail } from "./notify.ts";
-import { charField, emailField, form, parseInput, passwordField, perSettings, stringField, usernameField } from "./inputs.ts";
+import { charField, emailField, form, optionalPasswordField, parseInput, passwordField, perSettings, usernameField } from "./inputs.ts";
 import { checkToken, decodeUid } from "./links.ts";
 import { claimLoginAttempt, clearLoginLocks } from "./lockout.ts";
 import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
@@ -22,7 +22,7 @@ export const createInput = perSettings((deps: Deps) => {
   return form({
     ...(emailLogin ? { email: emailField() } : { email: emailField({ allowBlank: true }).optional(), username: usernameField() }),
     password: passwordField(),
-    ...(deps.settings.DJOSER.USER_CREATE_PASSWORD_RETYPE ? { re_password: charField() } : {}),
+    ...(deps.settings.DJOSER.USER_CREATE_PASSWORD_RETYPE ? { re_password: passwordField() } : {}),
   });
 });
 export type CreateInput = { email?: string; username?: string; password: string; re_password?: string };
@@ -125,7 +125,7 @@ export async function targetUser(deps: Deps, principal: Principal, id: number | 
 }
 
 export const updateInput = perSettings((deps: Deps) =>
-  form(deps.settings.USERNAME_FIELD === "email" ? {} : { email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }),
+  form(deps.settings.USERNAME_FIELD === "email" ? {} : { email: emailField({ allowBlank: true }).optional(), current_password: optionalPasswordField() }),
 );
 
 /**
@@ -151,7 +151,7 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   return publicUser(deps, user);
 }
 
-export const deleteInput = form({ current_password: charField() });
+export const deleteInput = form({ current_password: passwordField() });
 
 /** Deletion needs the caller's own password (an admin deleting someone types the admin's). */
 export async function deleteUser(deps: Deps, principal: Principal, target: User, raw: unknown): Promise<void> {
@@ -166,7 +166,7 @@ export async function deleteUser(deps: Deps, principal: Principal, target: User,
 // Djoser's TokenCreateSerializer: both fields optional (a missing one is "invalid credentials"),
 // but a blank one is DRF's "This field may not be blank."; password is declared first.
 export const loginInput = perSettings((deps: Deps) =>
-  form({ password: charField().optional(), [deps.settings.DJOSER.LOGIN_FIELD]: charField().optional() } as Record<string, z.ZodOptional<z.ZodString>>),
+  form({ password: passwordField().optional(), [deps.settings.DJOSER.LOGIN_FIELD]: charField().optional() } as Record<string, z.ZodOptional<z.ZodString>>),
 );
 
 /**

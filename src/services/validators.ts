@@ -177,12 +177,21 @@ const NUMERIC_RE =
 
 // Python's str.isspace() set. JS \s differs: it has U+FEFF and lacks
 // U+001C–U+001F and U+0085.
-const PY_SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-const STRIP_RE = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, "g");
+const isPySpace = (c: number) =>
+  (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c === 0x85 || c === 0xa0 || c === 0x1680 ||
+  (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
 
-/** Python's str.strip() (DRF CharField trims input with it). */
+/**
+ * Python's str.strip() (DRF CharField trims input with it). A loop from both ends, not a regex:
+ * /[space]+$/ retries from every space of a run that does not reach the end ("a", 60k spaces,
+ * "b"), which is quadratic and held the event loop for seconds on one request.
+ */
 export function pythonStrip(value: string): string {
-  return value.replace(STRIP_RE, "");
+  let start = 0;
+  let end = value.length;
+  while (start < end && isPySpace(value.charCodeAt(start))) start++;
+  while (end > start && isPySpace(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
 // Python counts code points; JS .length counts UTF-16 units.
@@ -210,7 +219,11 @@ export function validateUsername(value: string): string[] {
   if (!USERNAME_RE.test(value)) {
     errors.push("Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.");
   }
-  if (codePoints(value).length > 150) errors.push("Ensure this field has no more than 150 characters.");
+  // Counted on the NFKC form too, which is what is stored (create_user normalises): it can be
+  // longer (U+FDFA is 18 letters), and a 150-character username could overflow the column.
+  if (Math.max(codePoints(value).length, codePoints(value.normalize("NFKC")).length) > 150) {
+    errors.push("Ensure this field has no more than 150 characters.");
+  }
   errors.push(...textCharErrors(value));
   return errors;
 }
@@ -276,7 +289,12 @@ function validDomainPart(domain: string): boolean {
  */
 export function validateEmailField(value: string): string[] {
   const errors: string[] = [];
-  if (codePoints(value).length > 254) errors.push("Ensure this field has no more than 254 characters.");
+  // Counted on the stored forms too: lower-casing can lengthen a domain ("İ" becomes "i̇", two
+  // code points), and the lower-cased address is the unique key under USERNAME_FIELD=email.
+  const stored = normalizeEmail(value).toLowerCase();
+  if (Math.max(codePoints(value).length, codePoints(stored).length) > 254) {
+    errors.push("Ensure this field has no more than 254 characters.");
+  }
   errors.push(...textCharErrors(value));
   const invalid = validateEmail(value);
   if (invalid) errors.push(invalid);

@@ -195,14 +195,17 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       await expectPasswordIs(s, "noretypereset", NEW_PW, PW);
     });
 
-    it("reset_password_confirm: errors in Djoser's order — fields, weak password, uid, token — and none uses the link up", async () => {
+    it("reset_password_confirm: errors in order — fields, uid, token, then the weak password — and none uses the link up", async () => {
       await register(s, "ordered");
       const link = await requestReset(s, "ordered@example.com");
       const otherUid = Buffer.from("999999").toString("base64url");
       const tampered = `${link.token.slice(0, -1)}${link.token.endsWith("0") ? "1" : "0"}`;
       expectAnswer(await confirm(s, {}), 400, { uid: REQUIRED, token: REQUIRED, new_password: REQUIRED });
       expectAnswer(await confirm(s, { uid: "", token: link.token, new_password: NEW_PW }), 400, { uid: ["This field may not be blank."] });
-      expectAnswer(await confirm(s, { uid: "garbage!", token: "garbage", new_password: "123" }), 400, { new_password: TOO_WEAK });
+      // The link before the password (Djoser checks it last): no link, no validator run.
+      expectAnswer(await confirm(s, { uid: "garbage!", token: "garbage", new_password: "123" }), 400, BAD_UID);
+      expectAnswer(await confirm(s, { uid: link.uid, token: "garbage", new_password: "123" }), 400, BAD_TOKEN);
+      expectAnswer(await confirm(s, { ...link, new_password: "123" }), 400, { new_password: TOO_WEAK });
       expectAnswer(await confirm(s, { uid: "garbage!", token: tampered, new_password: NEW_PW }), 400, BAD_UID);
       expectAnswer(await confirm(s, { uid: otherUid, token: link.token, new_password: NEW_PW }), 400, BAD_UID);
       expectAnswer(await confirm(s, { uid: link.uid, token: tampered, new_password: NEW_PW }), 400, BAD_TOKEN);
@@ -274,7 +277,7 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       const link = resetLink(s, "trpcreset@example.com");
       const missing = await failure(anon.users.resetPasswordConfirm.mutate({}));
       expect([missing.data?.code, missing.data?.fields]).toEqual(["invalid_input", { uid: REQUIRED, token: REQUIRED, new_password: REQUIRED }]);
-      expect((await failure(anon.users.resetPasswordConfirm.mutate({ uid: "x", token: "y", new_password: "123" }))).data?.fields).toEqual({ new_password: TOO_WEAK });
+      expect((await failure(anon.users.resetPasswordConfirm.mutate({ uid: "x", token: "y", new_password: "123" }))).data?.fields).toEqual(BAD_UID);
       expect((await failure(anon.users.resetPasswordConfirm.mutate({ uid: "x", token: link.token, new_password: NEW_PW }))).data?.fields).toEqual(BAD_UID);
       expect((await failure(anon.users.resetPasswordConfirm.mutate({ uid: link.uid, token: "1-2", new_password: NEW_PW }))).data?.fields).toEqual(BAD_TOKEN);
       expect(await anon.users.resetPasswordConfirm.mutate({ ...link, new_password: NEW_PW })).toBeUndefined();
@@ -371,20 +374,22 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       expect([err.data?.code, err.data?.httpStatus, err.message]).toEqual(["email_not_found", 400, "User with given email does not exist."]);
     });
 
-    it("reset_password_confirm with PASSWORD_RESET_CONFIRM_RETYPE: re_new_password required; a weak password, then a mismatch, are reported before a bad uid", async () => {
+    it("reset_password_confirm with PASSWORD_RESET_CONFIRM_RETYPE: re_new_password required; a bad uid before a weak password or a mismatch", async () => {
       await register(s, "retypereset");
       const link = await requestReset(s, "retypereset@example.com", ACME_RESET);
       expectAnswer(await confirm(s, {}), 400, { uid: REQUIRED, token: REQUIRED, new_password: REQUIRED, re_new_password: REQUIRED });
       expectAnswer(await confirm(s, { ...link, new_password: NEW_PW }), 400, { re_new_password: REQUIRED });
-      expectAnswer(await confirm(s, { uid: "garbage!", token: "x", new_password: "123", re_new_password: "456" }), 400, { new_password: TOO_WEAK });
-      expectAnswer(await confirm(s, { uid: "garbage!", token: "x", new_password: NEW_PW, re_new_password: PW }), 400, MISMATCH);
+      expectAnswer(await confirm(s, { uid: "garbage!", token: "x", new_password: "123", re_new_password: "456" }), 400, BAD_UID);
+      expectAnswer(await confirm(s, { uid: "garbage!", token: "x", new_password: NEW_PW, re_new_password: PW }), 400, BAD_UID);
       expectAnswer(await confirm(s, { uid: "garbage!", token: "x", new_password: NEW_PW, re_new_password: NEW_PW }), 400, BAD_UID);
+      expectAnswer(await confirm(s, { ...link, new_password: "123", re_new_password: "456" }), 400, { new_password: TOO_WEAK });
       expectAnswer(await confirm(s, { ...link, new_password: NEW_PW, re_new_password: PW }), 400, MISMATCH);
       await expectPasswordIs(s, "retypereset", PW, NEW_PW);
       expectAnswer(await confirm(s, { ...link, new_password: NEW_PW, re_new_password: NEW_PW }), 204);
       await expectPasswordIs(s, "retypereset", NEW_PW, PW);
+      // The link is used now: that is said before the mismatch.
       const trpc = await failure(client(s).users.resetPasswordConfirm.mutate({ ...link, new_password: NEW_PW, re_new_password: PW }));
-      expect(trpc.data?.fields).toEqual(MISMATCH);
+      expect(trpc.data?.fields).toEqual(BAD_TOKEN);
     });
   });
 

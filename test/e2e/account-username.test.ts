@@ -162,9 +162,12 @@ describe.each(DATABASES)("login-name flows on %s", (kind) => {
       await expectLoginIs(s, "fine", "undeclared");
     });
 
-    it("reset_username_confirm: a taken username is reported before a bad uid", async () => {
+    it("reset_username_confirm: a bad uid is reported before a taken username (Djoser's order told anyone which names are taken)", async () => {
       await register(s, "holder");
-      expectAnswer(await confirm({ new_username: "holder", uid: "garbage!", token: "x" }), 400, { new_username: TAKEN });
+      expectAnswer(await confirm({ new_username: "holder", uid: "garbage!", token: "x" }), 400, BAD_UID);
+      const { link } = await requestReset(s, "/auth/users/reset_username/", "holder@example.com");
+      expectAnswer(await confirm({ new_username: "holder", uid: link.uid, token: "x" }), 400, BAD_TOKEN);
+      expectAnswer(await confirm({ ...link, new_username: "holder" }), 400, { new_username: TAKEN });
     });
 
     it("reset_username_confirm: a link works once; the second use is a 400 on the token", async () => {
@@ -285,12 +288,12 @@ describe.each(DATABASES)("login-name flows on %s", (kind) => {
       expect(mails[0]!.text).toContain("Your username has been changed!");
     });
 
-    it("reset_username_confirm with USERNAME_RESET_CONFIRM_RETYPE: re_new_username required, a mismatch reported before a bad uid; the match resets and mails the confirmation", async () => {
+    it("reset_username_confirm with USERNAME_RESET_CONFIRM_RETYPE: re_new_username required, a bad uid reported before a mismatch; the match resets and mails the confirmation", async () => {
       await register(s, "resetretype");
       const { link } = await requestReset(s, "/auth/users/reset_username/", "resetretype@example.com");
       expectAnswer(await confirm({}), 400, { new_username: REQUIRED, re_new_username: REQUIRED });
       expectAnswer(await confirm({ ...link, new_username: "resetretype2" }), 400, { re_new_username: REQUIRED });
-      expectAnswer(await confirm({ new_username: "resetretype2", re_new_username: "other", uid: "garbage!" }), 400, MISMATCH);
+      expectAnswer(await confirm({ new_username: "resetretype2", re_new_username: "other", uid: "garbage!" }), 400, BAD_UID);
       expectAnswer(await confirm({ new_username: "resetretype2", re_new_username: "resetretype2", uid: "garbage!" }), 400, BAD_UID);
       expectAnswer(await confirm({ ...link, new_username: "resetretype2", re_new_username: "other" }), 400, MISMATCH);
       await expectLoginIs(s, "resetretype", "resetretype2");

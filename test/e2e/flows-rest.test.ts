@@ -212,13 +212,13 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect(bad.json).toEqual({ email: ["Enter a valid email address."] });
     });
 
-    it("Bearer is SimpleJWT's prefix by default: a key behind it gets token_not_valid with a hint, and logs nobody out", async () => {
+    it("Bearer is SimpleJWT's prefix by default: a key behind it gets token_not_valid saying so, and logs nobody out", async () => {
       await register(s, { username: "bearer", password: PW });
       const key = await login(s, { username: "bearer", password: PW });
       const res = await s.request("POST", "/auth/token/logout/", { headers: { authorization: `Bearer ${key}` } });
       expect(res.status).toBe(401);
       expect(res.json).toMatchObject({
-        detail: "Given token not valid for any token type",
+        detail: 'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".',
         code: "token_not_valid",
         messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
       });

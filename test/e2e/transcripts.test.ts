@@ -123,20 +123,43 @@ const unknownScheme: Deviation = {
   },
 };
 
-/** (d) An authtoken key sent behind a JWT prefix: SimpleJWT's exact body, plus hint/scheme_received/schemes_accepted. */
+/**
+ * (d) An authtoken key sent behind a JWT prefix: SimpleJWT's 401 (status, headers, code, messages)
+ * with a detail naming the prefix received and the one for opaque keys, plus hint (the same
+ * words), scheme_received and schemes_accepted.
+ */
 const keyBehindJwtPrefix: Deviation = {
-  why: 'Authorization "Bearer|JWT <40-hex authtoken key>": SimpleJWT\'s exact 401 body (compared as usual) plus a "hint" member saying to send it as "Token <key>"',
+  why: 'Authorization "Bearer|JWT <40-hex authtoken key>": SimpleJWT\'s 401 with code token_not_valid and its messages (compared as usual), but a detail (and "hint") that names the prefix received and says to send it as "Token <key>"',
   check: (got, t, r) => {
     const body = got.json as Record<string, unknown> | undefined;
-    const hint = body?.hint;
+    const scheme = t.request.headers.Authorization?.split(" ")[0];
+    const detail = `This looks like an opaque token, but the "${scheme}" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".`;
     const p: string[] = [];
-    if (typeof hint !== "string" || !hint.includes('"Token <key>"')) p.push(`hint: expected a string naming "Token <key>", got ${JSON.stringify(hint)}`);
-    if (body?.scheme_received !== t.request.headers.Authorization?.split(" ")[0]) p.push(`scheme_received: got ${JSON.stringify(body?.scheme_received)}`);
+    if (body?.detail !== detail) p.push(`detail: expected ${JSON.stringify(detail)}, got ${JSON.stringify(body?.detail)}`);
+    if (body?.hint !== detail) p.push(`hint: expected the detail's words, got ${JSON.stringify(body?.hint)}`);
+    if (body?.scheme_received !== scheme) p.push(`scheme_received: got ${JSON.stringify(body?.scheme_received)}`);
     if (JSON.stringify(body?.schemes_accepted) !== '["Token"]') p.push(`schemes_accepted: got ${JSON.stringify(body?.schemes_accepted)}`);
-    const { hint: _hint, scheme_received: _received, schemes_accepted: _accepted, ...rest } = body ?? {};
-    return [...p, ...compareAll({ ...got, json: rest }, t, r)];
+    const { hint: _hint, scheme_received: _received, schemes_accepted: _accepted, detail: _detail, ...rest } = body ?? {};
+    const { detail: _reference, ...reference } = t.response.json as Record<string, unknown>;
+    return [...p, ...compareAll({ ...got, json: rest }, { ...t, response: { ...t.response, json: reference } }, r)];
   },
 };
+
+/**
+ * (e) A confirm request whose link is bad, and whose other fields Djoser refused first: the
+ * mismatched passwords of seq 176, the taken username of seq 201 (which made reset_username_confirm
+ * an unthrottled oracle of taken usernames). We check the link right after the field errors, so
+ * both answer the uid error, word for word as Djoser words it (seq 178, 202).
+ */
+const linkFirst = (why: string): Deviation => ({
+  why,
+  check: (got, t) => {
+    const p = sameStatusAndHeaders(got, t);
+    const want = { uid: ["Invalid user id or user doesn't exist."] };
+    if (JSON.stringify(got.json) !== JSON.stringify(want)) p.push(`body: expected ${JSON.stringify(want)}, got ${got.text}`);
+    return p;
+  },
+});
 
 /** (c) OPTIONS on /users/me/: the reference crashes (DRF metadata calls get_object without a pk). */
 const meMetadata: Deviation = {
@@ -201,6 +224,8 @@ const DEVIATIONS: Record<number, Deviation> = {
     "jwt/refresh with the refresh token of a deleted user: SimpleJWT refreshes it (200, it never looks the user up); we answer 401 user_not_found, as JWTAuthentication answers that user's access token (seq 317)",
     { detail: "User not found", code: "user_not_found" },
   ),
+  176: linkFirst("reset_password_confirm with an unknown uid and passwords that differ: Djoser answers the mismatch (it checks the link last); we answer 400 with the uid error, checking the link before the passwords"),
+  201: linkFirst("reset_username_confirm with an unknown uid and a taken username: Djoser answers \"A user with that username already exists.\" to anyone; we answer 400 with the uid error, checking the link before the username"),
   348: meMetadata,
   354: refusedRefresh(
     "jwt/refresh with a (validly signed) refresh token without jti: SimpleJWT answers 500 (KeyError in check_blacklist); we answer 401 \"Token has no id\", SimpleJWT's own message for such a token on every other path",

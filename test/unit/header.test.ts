@@ -104,16 +104,21 @@ describe("parseAuthorization", () => {
     expect(e.message).toContain('Send it as "JWT <jwt>"');
   });
 
-  it("an opaque token behind a JWT prefix keeps SimpleJWT's body and adds a hint", () => {
+  it("an opaque token behind a JWT prefix: a detail naming both prefixes, SimpleJWT's status, code and messages", () => {
     const e = failure(`Bearer ${KEY}`);
     expect(e.code).toBe("token_not_valid");
-    expect(e.message).toBe("Given token not valid for any token type");
+    expect(e.status).toBe(401);
+    const detail = 'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".';
+    expect(e.message).toBe(detail);
     expect(e.data).toMatchObject({
       code: "token_not_valid",
       messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
     });
-    expect(e.data?.hint).toBe('This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".');
+    expect(e.data?.hint).toBe(detail);
     expect(e.data).toMatchObject({ scheme_received: "Bearer", schemes_accepted: ["Token"] });
+    // The prefix as received, and every prefix that carries opaque keys.
+    const custom = failure(`jwt ${KEY}`, { token: ["Token", "ApiKey"], jwt: ["JWT"] });
+    expect(custom.message).toBe('This looks like an opaque token, but the "jwt" scheme carries JWTs. Opaque tokens are accepted behind "Token", "ApiKey": send it as "Token <key>".');
   });
 
   it("garbage behind a JWT prefix goes to the JWT verifier, which refuses it in SimpleJWT's words", () => {

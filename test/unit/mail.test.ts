@@ -263,3 +263,26 @@ describe("smtp backend", () => {
     expect(() => createMailer(smtp({ EMAIL_USE_TLS: true, EMAIL_USE_SSL: true }), silentLog())).toThrow(/exclusive/);
   });
 });
+
+describe("oneLine (subjects)", () => {
+  it("collapses every line break and the blanks around it into one space, and trims", async () => {
+    const { oneLine } = await import("../../src/services/mail-templates.ts");
+    expect(oneLine("  Reset \r\n\n  your  password \n")).toBe("Reset your  password");
+    expect(oneLine("a\n \t \nb")).toBe("a b");
+    expect(oneLine("\n\n")).toBe("");
+  });
+
+  it("takes linear time on a long run of blanks with no line break (a regex collapse is quadratic there)", async () => {
+    const { oneLine } = await import("../../src/services/mail-templates.ts");
+    const ms = (n: number) => {
+      const value = `a${" ".repeat(n)}b`;
+      const times = [1, 2, 3].map(() => {
+        const start = performance.now();
+        expect(oneLine(value)).toBe(value);
+        return performance.now() - start;
+      });
+      return times.sort((x, y) => x - y)[1]!;
+    };
+    expect(ms(64_000)).toBeLessThan(64 * 4 * ms(1_000) + 100);
+  });
+});

@@ -266,5 +266,21 @@ describe("pythonStrip", () => {
   it("strips Python's whitespace set, not JavaScript's", () => {
     expect(pythonStrip("\x1c\x85 a b \u3000")).toBe("a b");
     expect(pythonStrip("\ufeffa\ufeff")).toBe("\ufeffa\ufeff");
+    expect(pythonStrip(" \t\u3000")).toBe("");
+    expect(pythonStrip("a")).toBe("a");
+  });
+
+  it("takes linear time on a long run of spaces between two letters (a regex strip is quadratic there)", () => {
+    const ms = (n: number) => {
+      const value = `a${" ".repeat(n)}b`;
+      const times = [1, 2, 3].map(() => {
+        const start = performance.now();
+        expect(pythonStrip(value)).toBe(value);
+        return performance.now() - start;
+      });
+      return times.sort((x, y) => x - y)[1]!;
+    };
+    // 64 times the input: linear is ~64 times the time; the old regex took ~4000 times (seconds).
+    expect(ms(64_000)).toBeLessThan(64 * 4 * ms(1_000) + 100);
   });
 });

@@ -24,7 +24,7 @@ export const usersRouter = router({
   updateMe: protectedProcedure
     .input(form({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
     .mutation(({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, ctx.principal.user, input)),
-  deleteMe: protectedProcedure.input(form({ current_password: charField() })).mutation(async ({ ctx, input }) => {
+  deleteMe: protectedProcedure.input(form({ current_password: passwordField() })).mutation(async ({ ctx, input }) => {
     await users.deleteUser(ctx.deps, ctx.principal, ctx.principal.user, input);
   }),
   list: protectedProcedure.query(({ ctx }) => users.listUsers(ctx.deps, ctx.principal)),
@@ -32,7 +32,7 @@ export const usersRouter = router({
   update: protectedProcedure
     .input(idInput.extend({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
     .mutation(async ({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, await users.targetUser(ctx.deps, ctx.principal, input.id, "update"), { email: input.email, current_password: input.current_password })),
-  delete: protectedProcedure.input(idInput.extend({ current_password: charField() })).mutation(async ({ ctx, input }) => {
+  delete: protectedProcedure.input(idInput.extend({ current_password: passwordField() })).mutation(async ({ ctx, input }) => {
     const target = await users.targetUser(ctx.deps, ctx.principal, input.id, "destroy");
     await users.deleteUser(ctx.deps, ctx.principal, target, input);
   }),
