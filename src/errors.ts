@@ -41,7 +41,7 @@ export const ERRORS = {
   // Each request may check (or hash) one password; a tRPC batch holding two such calls is refused.
   password_check_limit: { status: 429, trpc: "TOO_MANY_REQUESTS", message: "One password check per request: send this call in a request of its own." },
   // tRPC's maxBatchSize (TRPC_MAX_BATCH_SIZE).
-  batch_too_large: { status: 400, trpc: "BAD_REQUEST", message: "Too many calls in one batch." },
+  batch_too_large: { status: 400, trpc: "BAD_REQUEST", message: "Too many calls in one batch (TRPC_MAX_BATCH_SIZE): send fewer per request, e.g. with httpBatchLink's maxItems." },
   // Django's DisallowedHost, as a 400 (see ALLOWED_HOSTS).
   disallowed_host: { status: 400, trpc: "BAD_REQUEST", message: "Invalid HTTP_HOST header." },
   payload_too_large: { status: 413, trpc: "PAYLOAD_TOO_LARGE", message: "Request body is too large." },

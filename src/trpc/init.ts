@@ -11,13 +11,12 @@ import { classifyError } from "../http/errors.ts";
 export type Context = { deps: Deps; headers: RequestHeaders; meta: RequestMeta; https: boolean };
 
 const t = initTRPC.context<Context>().create({
-  errorFormatter({ shape, error, ctx }) {
+  errorFormatter({ shape, error }) {
     const cause = error.cause;
-    // tRPC's own refusal of a batch over maxBatchSize (TRPC_MAX_BATCH_SIZE), in our words.
+    // tRPC's own refusal of a batch over maxBatchSize (TRPC_MAX_BATCH_SIZE), in our words. It comes
+    // before any context exists, so the limit is named rather than given.
     if (error.code === "BAD_REQUEST" && error.message === "Batch call exceeds maximum size") {
-      const most = ctx?.deps.settings.TRPC_MAX_BATCH_SIZE;
-      const message = most ? `Too many calls in one batch: at most ${most}. Send fewer per request (httpBatchLink's maxItems).` : ERRORS.batch_too_large.message;
-      return { ...shape, message, data: { ...shape.data, code: "batch_too_large", fields: null, details: most ? { maxBatchSize: most } : null, stack: undefined } };
+      return { ...shape, message: ERRORS.batch_too_large.message, data: { ...shape.data, code: "batch_too_large", fields: null, details: null, stack: undefined } };
     }
     if (cause instanceof AuthError) {
       const retryAfter = cause.headers?.["Retry-After"];
