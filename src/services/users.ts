@@ -203,9 +203,10 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
     await attempt.succeeded();
     const token = issueDeviceToken(deps, login);
     if (token) meta.issuedDevice?.push(token);
-    if (checked.needsRehash) {
-      // Imported Django hashes move to argon2id on the first successful login.
-      const hash = await hashPassword(password);
+    // Imported Django hashes move to argon2id on the first successful login (on a later one if
+    // the hash queue is full now: the login itself has succeeded).
+    const hash = checked.needsRehash ? await hashPassword(password).catch((e: unknown) => (e instanceof AuthError ? null : Promise.reject(e))) : null;
+    if (hash) {
       await deps.prisma.user.update({ where: { id: user.id }, data: { password: hash } });
       await deps.authCache.forgetUser(user.id);
       user.password = hash;
