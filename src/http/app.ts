@@ -167,7 +167,12 @@ export async function buildApp({ deps, db }: AppOptions) {
     prefix: "/trpc",
     trpcOptions: {
       router: appRouter,
-      createContext: ({ req }) => ({ deps, headers: req.headers, meta: requestMeta(req, settings), https: req.protocol === "https" }),
+      createContext: ({ req }) => ({
+        deps,
+        headers: req.headers,
+        meta: requestMeta(req, settings),
+        https: req.protocol === "https",
+      }),
       // A batch holds at most this many calls (each may still check one password per request).
       maxBatchSize: settings.TRPC_MAX_BATCH_SIZE,
       // The headers REST answers carry too: a 401 names the accepted schemes, a 429 or 503 says

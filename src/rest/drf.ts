@@ -101,7 +101,13 @@ export function renderError(reply: FastifyReply, err: AuthError, deps: Deps) {
  * issues, and the request's budget of one password check (a tRPC batch shares it).
  */
 export function requestMeta(req: FastifyRequest, settings: Settings): RequestMeta {
-  return { ip: req.ip, userAgent: String(req.headers["user-agent"] ?? ""), deviceTokens: deviceTokensOf(req.headers, settings), issuedDevice: [], passwordChecks: { left: 1 } };
+  return {
+    ip: req.ip,
+    userAgent: String(req.headers["user-agent"] ?? ""),
+    deviceTokens: deviceTokensOf(req.headers, settings),
+    issuedDevice: [],
+    passwordChecks: { left: 1 },
+  };
 }
 
 async function parseBody(req: FastifyRequest): Promise<unknown> {

@@ -10,10 +10,16 @@ import { oneCheckAtATime, spendPasswordCheck, verifyPassword } from "./passwords
 import { accountKey } from "./throttle.ts";
 
 /** The key that keeps a user's password checks one at a time: their login name, as logins use. */
-export const checkKey = (deps: Deps, user: User) => accountKey(String(user[deps.settings.DJOSER.LOGIN_FIELD] ?? `#${user.id}`));
+export const checkKey = (deps: Deps, user: User) =>
+  accountKey(String(user[deps.settings.DJOSER.LOGIN_FIELD] ?? `#${user.id}`));
 
 /** Whether `password` is the caller's; throws 429 / 403 (throttled, waiting, locked) instead of checking. */
-export async function checkCurrentPassword(deps: Deps, principal: Principal, password: string, meta: RequestMeta): Promise<boolean> {
+export async function checkCurrentPassword(
+  deps: Deps,
+  principal: Principal,
+  password: string,
+  meta: RequestMeta,
+): Promise<boolean> {
   const { user } = principal;
   await deps.throttle("login", [`ip:${meta.ip}`, `user:${user.id}`]);
   spendPasswordCheck(meta);

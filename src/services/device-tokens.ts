@@ -12,7 +12,9 @@ const TOKEN = /^([0-9a-z]{1,10})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 const MAX_PRESENTED = 4;
 
 const mac = (deps: Deps, login: string, issued: string, id: string) =>
-  createHmac("sha256", deps.settings.SECRET_KEY).update(`portcullis.device|${accountKey(login)}|${issued}|${id}`).digest("base64url");
+  createHmac("sha256", deps.settings.SECRET_KEY)
+    .update(`portcullis.device|${accountKey(login)}|${issued}|${id}`)
+    .digest("base64url");
 
 /** A new device token for a client that just logged in as `login`; null when DEVICE_COOKIE_AGE is 0. */
 export function issueDeviceToken(deps: Deps, login: string): DeviceToken | null {
@@ -23,7 +25,10 @@ export function issueDeviceToken(deps: Deps, login: string): DeviceToken | null 
   return { value: `${issued}.${id}.${mac(deps, login, issued, id)}`, maxAge: age };
 }
 
-/** The id of the first presented token that a login as `login` was issued, not older than DEVICE_COOKIE_AGE; else null. */
+/**
+ * The id of the first presented token that a successful login as `login` issued, if it is not
+ * older than DEVICE_COOKIE_AGE; else null. Compared in constant time.
+ */
 export function trustedDevice(deps: Deps, login: string, presented: readonly string[] = []): string | null {
   const age = deps.settings.DEVICE_COOKIE_AGE;
   if (!age) return null;

@@ -42,16 +42,29 @@ const hmac = (deps: Deps, text: string) => createHmac("sha256", deps.settings.SE
 const nameKey = (deps: Deps, name: string) => hmac(deps, accountKey(name));
 const bucket = {
   name: (deps: Deps, name: string): Bucket => ({ key: nameKey(deps, name), kind: "name", waits: false, bound: true }),
-  network: (deps: Deps, name: string, ip: string): Bucket => ({ key: hmac(deps, `${accountKey(name)}|net:${network(ip)}`), kind: "network", waits: true, bound: false }),
+  network: (deps: Deps, name: string, ip: string): Bucket => ({
+    key: hmac(deps, `${accountKey(name)}|net:${network(ip)}`),
+    kind: "network",
+    waits: true,
+    bound: false,
+  }),
   device: (deps: Deps, id: string): Bucket => ({ key: hmac(deps, `device:${id}`), kind: "device", waits: true, bound: true }),
-  recheck: (deps: Deps, userId: number): Bucket => ({ key: hmac(deps, `recheck:user:${userId}`), kind: "recheck", waits: true, bound: true }),
+  recheck: (deps: Deps, userId: number): Bucket => ({
+    key: hmac(deps, `recheck:user:${userId}`),
+    kind: "recheck",
+    waits: true,
+    bound: true,
+  }),
 };
 
 const EVENTS: Record<Kind, { waits?: string; bound?: string }> = {
   name: { bound: "locked until a password reset" },
   network: { waits: "backoff started" },
   device: { waits: "backoff started for a trusted device", bound: "device token locked out" },
-  recheck: { waits: "backoff started for password re-checks", bound: "password re-checks locked until a password reset" },
+  recheck: {
+    waits: "backoff started for password re-checks",
+    bound: "password re-checks locked until a password reset",
+  },
 };
 
 /**
@@ -65,7 +78,9 @@ export function network(ip: string): string {
   if (!isIPv6(address)) return ip;
   const [head = "", tail = ""] = address.split("::");
   const groups = (part: string) => (part ? part.split(":") : []);
-  const full = address.includes("::") ? [...groups(head), ...Array(8).fill("0")].slice(0, 8 - groups(tail).length) : groups(head);
+  const full = address.includes("::")
+    ? [...groups(head), ...Array(8).fill("0")].slice(0, 8 - groups(tail).length)
+    : groups(head);
   return `${full.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }
 
@@ -89,13 +104,16 @@ async function take(deps: Deps, b: Bucket): Promise<boolean> {
       pending = (CASE WHEN l.updated_at < now() - ${STALE_PENDING}::interval THEN 0 ELSE l.pending END) + 1,
       updated_at = now()
     WHERE (l.blocked_until IS NULL OR l.blocked_until <= now())
-      AND (NOT ${b.bound}::boolean OR l.failures + (CASE WHEN l.updated_at < now() - ${STALE_PENDING}::interval THEN 0 ELSE l.pending END) < ${limit}::int)
-      AND (NOT ${b.waits}::boolean OR l.updated_at < now() - ${STALE_PENDING}::interval OR l.pending = 0 OR l.failures + l.pending < ${free}::int)
+      AND (NOT ${b.bound}::boolean
+        OR l.failures + (CASE WHEN l.updated_at < now() - ${STALE_PENDING}::interval THEN 0 ELSE l.pending END) < ${limit}::int)
+      AND (NOT ${b.waits}::boolean OR l.updated_at < now() - ${STALE_PENDING}::interval
+        OR l.pending = 0 OR l.failures + l.pending < ${free}::int)
     RETURNING 1`;
   return claimed.length > 0;
 }
 
-const release = (deps: Deps, b: Bucket) => deps.prisma.$executeRaw`UPDATE login_lock SET pending = greatest(pending - 1, 0) WHERE key_hash = ${b.key}`;
+const release = (deps: Deps, b: Bucket) =>
+  deps.prisma.$executeRaw`UPDATE login_lock SET pending = greatest(pending - 1, 0) WHERE key_hash = ${b.key}`;
 
 /** Records a failure in the bucket; its consecutive failures (0 if a success reset them meanwhile). */
 async function fail(deps: Deps, b: Bucket): Promise<number> {
@@ -104,9 +122,11 @@ async function fail(deps: Deps, b: Bucket): Promise<number> {
   // housekeeping, which keeps locked rows, still forgets it.
   const cap = b.bound ? 2_147_483_647 : Math.max(limit - 1, free);
   const rows = await deps.prisma.$queryRaw<{ failures: number }[]>`
-    UPDATE login_lock SET failures = least(failures + 1, ${cap}::int), pending = greatest(pending - 1, 0), updated_at = now(),
+    UPDATE login_lock SET failures = least(failures + 1, ${cap}::int), pending = greatest(pending - 1, 0),
+      updated_at = now(),
       blocked_until = CASE WHEN ${b.waits}::boolean AND failures + 1 >= ${free}::int
-        THEN now() + make_interval(secs => least(${max}::int, ${base}::int * power(2, failures + 1 - ${free}::int))) ELSE blocked_until END
+        THEN now() + make_interval(secs => least(${max}::int, ${base}::int * power(2, failures + 1 - ${free}::int)))
+        ELSE blocked_until END
     WHERE key_hash = ${b.key} RETURNING failures`;
   return rows[0]?.failures ?? 0;
 }
@@ -117,7 +137,13 @@ const clear = (deps: Deps, keys: string[]) => deps.prisma.loginLock.deleteMany({
  * Claims every bucket of `pick()` or none, waiting a little for attempts in flight. `lockedOut`
  * decides what a full bound bucket means: an error to throw, or (returning true) pick again.
  */
-async function claim(deps: Deps, pick: () => Bucket[], lockedOut: (b: Bucket) => AuthError | true, deadline: number, onSuccess: Bucket[] = []): Promise<LoginAttempt> {
+async function claim(
+  deps: Deps,
+  pick: () => Bucket[],
+  lockedOut: (b: Bucket) => AuthError | true,
+  deadline: number,
+  onSuccess: Bucket[] = [],
+): Promise<LoginAttempt> {
   const limit = deps.settings.LOGIN_LOCKOUT.MAX_FAILURES;
   for (;;) {
     const buckets = pick();
@@ -138,7 +164,8 @@ async function claim(deps: Deps, pick: () => Bucket[], lockedOut: (b: Bucket) =>
       if (outcome === true) continue;
       throw outcome;
     }
-    if (lock?.blockedUntil && lock.blockedUntil.getTime() > Date.now()) throw throttled((lock.blockedUntil.getTime() - Date.now()) / 1000);
+    const wait = (lock?.blockedUntil?.getTime() ?? 0) - Date.now();
+    if (wait > 0) throw throttled(wait / 1000);
     // Every slot is taken by attempts in flight (or a success just cleared the row): those finish
     // within a hash or two, so wait for a slot a little before asking the client to retry.
     if (Date.now() >= deadline) throw throttled(1);
@@ -165,7 +192,9 @@ function attempt(deps: Deps, buckets: Bucket[], alsoOnSuccess: Bucket[]): LoginA
       await clear(deps, buckets.map((b) => b.key));
       // NIST counts consecutive failures: the owner's success from a trusted device ends the
       // untrusted count on the name too, unless it already reached the lock (a reset lifts that).
-      for (const b of alsoOnSuccess) await deps.prisma.loginLock.deleteMany({ where: { keyHash: b.key, failures: { lt: limit } } });
+      for (const b of alsoOnSuccess) {
+        await deps.prisma.loginLock.deleteMany({ where: { keyHash: b.key, failures: { lt: limit } } });
+      }
     },
     async abandoned() {
       for (const b of buckets) await release(deps, b);
@@ -178,7 +207,12 @@ function attempt(deps: Deps, buckets: Bucket[], alsoOnSuccess: Bucket[]): LoginA
  * while it waits, 403 once the name is locked. `from.device` is the id of a device token that a
  * successful login as this name issued to the client (see device-tokens.ts), if it sent one.
  */
-export function claimLoginAttempt(deps: Deps, login: string, from: { ip: string; device?: string | null }, deadline = Date.now() + IN_FLIGHT_PATIENCE_MS): Promise<LoginAttempt> {
+export function claimLoginAttempt(
+  deps: Deps,
+  login: string,
+  from: { ip: string; device?: string | null },
+  deadline = Date.now() + IN_FLIGHT_PATIENCE_MS,
+): Promise<LoginAttempt> {
   const name = bucket.name(deps, login);
   let device = from.device ? bucket.device(deps, from.device) : null;
   return claim(
@@ -195,7 +229,7 @@ export function claimLoginAttempt(deps: Deps, login: string, from: { ip: string;
 }
 
 /** Takes a slot for re-checking user `userId`'s current password: 429 while it waits, 403 once locked. */
-export function claimPasswordCheck(deps: Deps, userId: number, deadline = Date.now() + IN_FLIGHT_PATIENCE_MS): Promise<LoginAttempt> {
+export function claimPasswordCheck(deps: Deps, userId: number, deadline = Date.now() + IN_FLIGHT_PATIENCE_MS) {
   return claim(deps, () => [bucket.recheck(deps, userId)], () => new AuthError("password_check_locked"), deadline);
 }
 
@@ -205,7 +239,11 @@ export function claimPasswordCheck(deps: Deps, userId: number, deadline = Date.n
  * account's (failures before then were nobody's). Never a shared email on its own account's
  * say-so: another account logging in by it would lose its protection.
  */
-export async function clearLoginLocks(deps: Deps, names: (string | null)[], also: { ip?: string; userId?: number } = {}) {
+export async function clearLoginLocks(
+  deps: Deps,
+  names: (string | null)[],
+  also: { ip?: string; userId?: number } = {},
+) {
   const known = names.filter((n): n is string => !!n);
   const keys = known.map((n) => nameKey(deps, n));
   if (also.ip !== undefined) keys.push(...known.map((n) => bucket.network(deps, n, also.ip!).key));

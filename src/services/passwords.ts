@@ -48,7 +48,10 @@ async function hashing<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-const busy = () => new AuthError("service_unavailable", "Too many password checks are waiting; try again shortly.", { headers: { "Retry-After": "1" } });
+const busy = () =>
+  new AuthError("service_unavailable", "Too many password checks are waiting; try again shortly.", {
+    headers: { "Retry-After": "1" },
+  });
 
 // One password check at a time per account (key): parallel guesses at one account queue behind
 // each other instead of taking every core, and each sees the lockout the one before it left.
@@ -170,7 +173,8 @@ export async function dummyVerify(plain: string): Promise<false> {
     if (e instanceof AuthError) throw e; // a full queue refuses this request as it would a real check
   }
   // A full queue refuses the dummy exactly as it refuses a real check: the 503 tells nothing.
-  if (dummy !== undefined) await hashing(() => verify(dummy, typeof plain === "string" ? plain : "").catch(() => false));
+  const guess = typeof plain === "string" ? plain : "";
+  if (dummy !== undefined) await hashing(() => verify(dummy, guess).catch(() => false));
   return false;
 }
 

@@ -142,7 +142,8 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   const email = normalizeEmail(input.email);
   if (deps.settings.DJOSER.EMAIL_CHANGE_REQUIRES_PASSWORD && email !== target.email) {
     if (!input.current_password) throw invalid({ current_password: ["This field is required to change the email address."] });
-    if (!(await checkCurrentPassword(deps, principal, input.current_password, meta))) throw invalid({ current_password: ["Invalid password."] });
+    const ok = await checkCurrentPassword(deps, principal, input.current_password, meta);
+    if (!ok) throw invalid({ current_password: ["Invalid password."] });
   }
   // Djoser deactivates a user whose email changes until the new address is confirmed.
   const reactivate = deps.settings.DJOSER.SEND_ACTIVATION_EMAIL && email !== target.email;
@@ -157,9 +158,10 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
 export const deleteInput = form({ current_password: charField() });
 
 /** Deletion needs the caller's own password (an admin deleting someone types the admin's). */
-export async function deleteUser(deps: Deps, principal: Principal, target: User, raw: unknown, meta: RequestMeta): Promise<void> {
+export async function deleteUser(deps: Deps, principal: Principal, target: User, raw: unknown, meta: RequestMeta) {
   const { current_password } = parseInput(deleteInput, raw);
-  if (!(await checkCurrentPassword(deps, principal, current_password, meta))) throw invalid({ current_password: ["Invalid password."] });
+  const ok = await checkCurrentPassword(deps, principal, current_password, meta);
+  if (!ok) throw invalid({ current_password: ["Invalid password."] });
   // Tokens go with the user (ON DELETE CASCADE).
   await deps.prisma.user.deleteMany({ where: { id: target.id } });
   await deps.authCache.forgetUser(target.id);
@@ -191,8 +193,11 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
         ? deps.prisma.user.findUnique({ where: { username: login } })
         : deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } }),
     ]);
-    const checked = await (user ? verifyPassword(password, user.password) : dummyVerify(password).then(() => ({ ok: false, needsRehash: false }))).catch(async (e: unknown) => {
-      await attempt.abandoned();
+    const check = user
+      ? verifyPassword(password, user.password)
+      : dummyVerify(password).then(() => ({ ok: false, needsRehash: false }));
+    const checked = await check.catch(async (e: unknown) => {
+      await attempt.abandoned(); // not checked (the hash queue is full): the slot is not a failure
       throw e;
     });
     if (!user || !checked.ok || !user.isActive) {
@@ -205,7 +210,8 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
     if (token) meta.issuedDevice?.push(token);
     // Imported Django hashes move to argon2id on the first successful login (on a later one if
     // the hash queue is full now: the login itself has succeeded).
-    const hash = checked.needsRehash ? await hashPassword(password).catch((e: unknown) => (e instanceof AuthError ? null : Promise.reject(e))) : null;
+    const rehash = checked.needsRehash ? hashPassword(password) : null;
+    const hash = await rehash?.catch((e: unknown) => (e instanceof AuthError ? null : Promise.reject(e)));
     if (hash) {
       await deps.prisma.user.update({ where: { id: user.id }, data: { password: hash } });
       await deps.authCache.forgetUser(user.id);

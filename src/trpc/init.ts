@@ -16,7 +16,8 @@ const t = initTRPC.context<Context>().create({
     // tRPC's own refusal of a batch over maxBatchSize (TRPC_MAX_BATCH_SIZE), in our words. It comes
     // before any context exists, so the limit is named rather than given.
     if (error.code === "BAD_REQUEST" && error.message === "Batch call exceeds maximum size") {
-      return { ...shape, message: ERRORS.batch_too_large.message, data: { ...shape.data, code: "batch_too_large", fields: null, details: null, stack: undefined } };
+      const data = { ...shape.data, code: "batch_too_large", fields: null, details: null, stack: undefined };
+      return { ...shape, message: ERRORS.batch_too_large.message, data };
     }
     if (cause instanceof AuthError) {
       const retryAfter = cause.headers?.["Retry-After"];
