@@ -3,6 +3,9 @@
 // success resets, a name with no account is answered exactly alike, MAX_FAILURES locks until a
 // password reset, both are audited; 20 correct logins at once all get in, and 20 wrong guesses at
 // once (over two servers sharing the database) get no more than MAX_FAILURES password checks.
+// The waits are counted per name and client network, the lock per name, and a client that sends
+// back the device cookie of an earlier login as that name is counted on its own: others' guesses
+// neither slow nor lock it (OWASP's device cookies).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uidToken } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
@@ -250,6 +253,13 @@ describe.each(DATABASES)("device cookies keep the owner in on %s", (kind) => {
     expect((await login("/auth/token/login/", "erin", PW, OWNER, device)).json).toEqual(LOCKED);
     // A forged or tampered cookie is no cookie.
     expect((await login("/auth/token/login/", "frank", PW, OWNER, device.slice(0, -2) + "xx")).json).toEqual(LOCKED);
+  });
+
+  it("IPv6 clients are counted by their /64: a new address in the same /64 waits too, another /64 does not", async () => {
+    await register(s, "hugo");
+    for (const guess of ["a", "b"]) expect((await login("/auth/token/login/", "hugo", guess, "2001:db8:1:2::1")).json).toEqual(BAD);
+    expect((await login("/auth/token/login/", "hugo", PW, "2001:db8:1:2:ffff::9")).status).toBe(429);
+    expect((await login("/auth/token/login/", "hugo", PW, "2001:db8:1:3::1")).status).toBe(200);
   });
 
   it("a device's own wrong guesses make it wait, apart from the others", async () => {
