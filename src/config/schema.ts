@@ -85,9 +85,11 @@ export const simpleJwtSchema = z.object({
 export const rate = z.string().regex(/^\d+\/[smhd][a-z]*$/, 'a DRF rate such as "20/min" or "100/day"').nullable();
 export const THROTTLE_SCOPES = ["anon", "user", "login", "registration", "email"] as const;
 
-// Consecutive failed logins per login name: FREE_FAILURES go unhindered, then each failure doubles
-// the wait from BASE_DELAY up to MAX_DELAY seconds; after MAX_FAILURES (NIST 800-63B: at most
-// 100) only a password reset unlocks the name.
+// Consecutive failed logins (src/services/lockout.ts): per login name and client network,
+// FREE_FAILURES go unhindered, then each failure doubles the wait from BASE_DELAY up to MAX_DELAY
+// seconds; per login name, after MAX_FAILURES (NIST 800-63B: at most 100) only a password reset
+// unlocks it, except for clients holding a device cookie of an earlier login (counted apart).
+// Re-checks of current_password are counted the same way, per user.
 export const lockoutSchema = z.object({
   FREE_FAILURES: z.number().int().min(1).default(5),
   BASE_DELAY: z.number().int().min(1).default(30),
