@@ -48,9 +48,9 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
     throw invalid({ non_field_errors: ["The two password fields didn't match."] });
   }
   const mail = settings.DJOSER.SEND_ACTIVATION_EMAIL ? "activation" : settings.DJOSER.SEND_CONFIRMATION_EMAIL ? "confirmation" : null;
+  spendPasswordCheck(meta); // one hash per request, however many calls a batch holds
   // The user and its mail are one write: a user left inactive with no activation mail queued
   // could never activate, and the username would stay taken.
-  spendPasswordCheck(meta); // one hash per request, however many calls a batch holds
   const data = { username, email, emailKey, password: await hashPassword(input.password), isActive: !settings.DJOSER.SEND_ACTIVATION_EMAIL, ...withMail(deps, mail, email) };
   let user: User;
   try {
@@ -180,7 +180,7 @@ export const loginInput = perSettings((deps: Deps) =>
 export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined, meta: RequestMeta): Promise<LoginResult> {
   await deps.throttle("login", [`ip:${meta.ip}`, login && accountKey(login)]);
   if (!login || !password) return { user: null, accountId: null };
-  spendPasswordCheck(meta);
+  spendPasswordCheck(meta); // a known and an unknown name spend it alike
   const device = trustedDevice(deps, login, meta.deviceTokens);
   // One attempt at a time per name in this process (whether or not it has an account), so each
   // sees the count the one before it left; instances sharing the database are kept apart by the
