@@ -36,6 +36,12 @@ export const ERRORS = {
   throttled: { status: 429, trpc: "TOO_MANY_REQUESTS", message: "Request was throttled." },
   // After LOGIN_LOCKOUT.MAX_FAILURES consecutive failures; said alike of names with no account.
   login_locked: { status: 403, trpc: "FORBIDDEN", message: "Too many failed logins for this account: reset the password to log in again." },
+  // The same bound on re-checks of current_password (set_password, set_username, users/me…).
+  password_check_locked: { status: 403, trpc: "FORBIDDEN", message: "Too many wrong current passwords for this account: reset the password to go on." },
+  // Each request may check (or hash) one password; a tRPC batch holding two such calls is refused.
+  password_check_limit: { status: 429, trpc: "TOO_MANY_REQUESTS", message: "One password check per request: send this call in a request of its own." },
+  // tRPC's maxBatchSize (TRPC_MAX_BATCH_SIZE).
+  batch_too_large: { status: 400, trpc: "BAD_REQUEST", message: "Too many calls in one batch (TRPC_MAX_BATCH_SIZE): send fewer per request, e.g. with httpBatchLink's maxItems." },
   // Django's DisallowedHost, as a 400 (see ALLOWED_HOSTS).
   disallowed_host: { status: 400, trpc: "BAD_REQUEST", message: "Invalid HTTP_HOST header." },
   payload_too_large: { status: 413, trpc: "PAYLOAD_TOO_LARGE", message: "Request body is too large." },

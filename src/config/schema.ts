@@ -85,9 +85,11 @@ export const simpleJwtSchema = z.object({
 export const rate = z.string().regex(/^\d+\/[smhd][a-z]*$/, 'a DRF rate such as "20/min" or "100/day"').nullable();
 export const THROTTLE_SCOPES = ["anon", "user", "login", "registration", "email"] as const;
 
-// Consecutive failed logins per login name: FREE_FAILURES go unhindered, then each failure doubles
-// the wait from BASE_DELAY up to MAX_DELAY seconds; after MAX_FAILURES (NIST 800-63B: at most
-// 100) only a password reset unlocks the name.
+// Consecutive failed logins (src/services/lockout.ts): per login name and client network,
+// FREE_FAILURES go unhindered, then each failure doubles the wait from BASE_DELAY up to MAX_DELAY
+// seconds; per login name, after MAX_FAILURES (NIST 800-63B: at most 100) only a password reset
+// unlocks it, except for clients holding a device cookie of an earlier login (counted apart).
+// Re-checks of current_password are counted the same way, per user.
 export const lockoutSchema = z.object({
   FREE_FAILURES: z.number().int().min(1).default(5),
   BASE_DELAY: z.number().int().min(1).default(30),
@@ -151,6 +153,15 @@ export const settingsSchema = z.object({
   // "closed" refuses throttled flows with a 503 until Redis is back.
   THROTTLE_FAILURE_MODE: z.enum(["open", "closed"]).default("open"),
   LOGIN_LOCKOUT: lockoutSchema.default(() => lockoutSchema.parse({})),
+  // The device cookie (OWASP's device cookies), set on every successful login: a client that sends
+  // it back is counted apart, so others' wrong guesses on the name never lock it out. Django-style
+  // names after SESSION_COOKIE_NAME / SESSION_COOKIE_AGE; DEVICE_COOKIE_AGE 0 turns it off.
+  DEVICE_COOKIE_NAME: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "a cookie name (an HTTP token)").default("portcullis_device"),
+  DEVICE_COOKIE_AGE: z.number().int().min(0).default(31_536_000),
+  // Password hashes waiting for a free core, beyond which a request is refused (503 + Retry-After).
+  PASSWORD_HASH_QUEUE: z.number().int().min(1).default(64),
+  // tRPC's maxBatchSize: the most calls one batched request may hold (a larger batch is a 400).
+  TRPC_MAX_BATCH_SIZE: z.number().int().min(1).max(1000).default(10),
   // How often each server deletes expired refresh tokens, dead JWT sessions and forgotten lockout
   // counts (src/services/housekeeping.ts); 0: never (run `portcullis flushexpiredtokens` instead).
   FLUSH_EXPIRED_INTERVAL: z.number().int().min(0).default(3600),

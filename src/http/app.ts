@@ -13,6 +13,7 @@ import { NOT_FOUND_HTML, restPlugin } from "../rest/index.ts";
 import type { Deps } from "../services/deps.ts";
 import { appRouter, type AppRouter } from "../trpc/router.ts";
 import { requestMeta } from "../rest/drf.ts";
+import { deviceCookies } from "./device-cookie.ts";
 import { classifyError } from "./errors.ts";
 import { AuthError, ERRORS } from "../errors.ts";
 
@@ -201,12 +202,21 @@ export async function buildApp({ deps, db }: AppOptions) {
     prefix: "/trpc",
     trpcOptions: {
       router: appRouter,
-      createContext: ({ req }) => ({ deps, headers: req.headers, meta: requestMeta(req) }),
+      createContext: ({ req }) => ({
+        deps,
+        headers: req.headers,
+        meta: requestMeta(req, settings),
+        https: req.protocol === "https",
+      }),
+      // A batch holds at most this many calls (each may still check one password per request).
+      maxBatchSize: settings.TRPC_MAX_BATCH_SIZE,
       // The headers REST answers carry too: a 401 names the accepted schemes, a 429 or 503 says
-      // when to retry.
-      responseMeta: ({ errors }) => {
+      // when to retry; a login sets the device cookie, as REST logins do.
+      responseMeta: ({ ctx, errors }) => {
         const causes = errors.map((e) => e.cause).filter((c): c is AuthError => c instanceof AuthError);
         const headers: Record<string, string | string[]> = {};
+        const cookies = ctx ? deviceCookies(ctx.meta.issuedDevice, settings, ctx.https) : [];
+        if (cookies.length) headers["set-cookie"] = cookies;
         for (const c of causes) Object.assign(headers, c.headers);
         if (causes.some((c) => c.status === 401)) headers["WWW-Authenticate"] ??= settings.TOKEN_AUTH_HEADER_TYPES[0]!;
         // tRPC writes its own Vary straight to the socket: CORS's Origin is added here (appended).

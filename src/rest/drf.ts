@@ -5,6 +5,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } fro
 import { z } from "zod";
 import { authenticate } from "../auth/context.ts";
 import { AuthError } from "../errors.ts";
+import type { Settings } from "../config/schema.ts";
+import { deviceCookies, deviceTokensOf } from "../http/device-cookie.ts";
 import type { Deps, Principal, RequestMeta } from "../services/deps.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -93,8 +95,19 @@ export function renderError(reply: FastifyReply, err: AuthError, deps: Deps) {
   return json(reply, err.status, err.fields ?? { detail: err.message, ...err.data });
 }
 
-export function requestMeta(req: FastifyRequest): RequestMeta {
-  return { ip: req.ip, userAgent: String(req.headers["user-agent"] ?? "") };
+/**
+ * What services learn of a request, made once per request by both adapters: the client's address
+ * and agent, the device tokens it sent back (from its cookie), where a login puts the one it
+ * issues, and the request's budget of one password check (a tRPC batch shares it).
+ */
+export function requestMeta(req: FastifyRequest, settings: Settings): RequestMeta {
+  return {
+    ip: req.ip,
+    userAgent: String(req.headers["user-agent"] ?? ""),
+    deviceTokens: deviceTokensOf(req.headers, settings),
+    issuedDevice: [],
+    passwordChecks: { left: 1 },
+  };
 }
 
 async function parseBody(req: FastifyRequest): Promise<unknown> {
@@ -152,8 +165,10 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
     }
     if (!view) throw methodNotAllowed(req.method);
     let body: unknown;
-    const call: Call = { deps, principal, params: req.params as Record<string, string>, meta: requestMeta(req), data: async () => (body ??= await parseBody(req)) };
+    const call: Call = { deps, principal, params: req.params as Record<string, string>, meta: requestMeta(req, deps.settings), data: async () => (body ??= await parseBody(req)) };
     const result = await view.run(call);
+    const cookies = deviceCookies(call.meta.issuedDevice, deps.settings, req.protocol === "https");
+    if (cookies.length) reply.header("set-cookie", cookies);
     return json(reply, result.status, req.method === "HEAD" ? undefined : result.body);
   };
   routeEveryMethod(app, spec.path, handler, openApi(spec, opts.deps));

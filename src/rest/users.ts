@@ -31,10 +31,10 @@ const target = (c: Authed, action: users.UserAction) => users.targetUser(c.deps,
 function detail(resolve: (c: Authed, action: users.UserAction) => Promise<Principal["user"]>): RouteSpec["methods"] {
   return {
     GET: authed({ summary: "Read the user" }, async (c) => ({ status: 200, body: users.publicUser(c.deps, await resolve(c, "retrieve")) })),
-    PUT: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data()) })),
-    PATCH: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data()) })),
+    PUT: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta) })),
+    PATCH: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta) })),
     DELETE: authed({ summary: "Delete the user; needs the caller's current_password", body: () => users.deleteInput }, async (c) => {
-      await users.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data());
+      await users.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data(), c.meta);
       return noContent;
     }),
   };

@@ -15,7 +15,8 @@ import { charField, emailField, form, passwordField, toFieldErrors, usernameFiel
 import { clearLoginLocks } from "./lockout.ts";
 import { queueMail } from "./notify.ts";
 import { accountKey } from "./throttle.ts";
-import { hashPassword, verifyPassword } from "./passwords.ts";
+import { checkCurrentPassword } from "./current-password.ts";
+import { hashPassword, spendPasswordCheck } from "./passwords.ts";
 import { revokeAllTokens } from "./tokens.ts";
 import { userFromLink } from "./users.ts";
 import { normalizeEmail, validatePassword } from "./validators.ts";
@@ -42,7 +43,9 @@ async function validateFields(shape: Shape, raw: unknown, checks: Record<string,
   return result.data as Record<string, string>;
 }
 
-const currentPassword = (user: User): FieldCheck => async (value) => ((await verifyPassword(value, user.password)).ok ? null : "Invalid password.");
+// Throttled, locked out per user and audited like a login (current-password.ts); Djoser's words.
+const currentPassword = (deps: Deps, principal: Principal, meta: RequestMeta): FieldCheck => async (value) =>
+  (await checkCurrentPassword(deps, principal, value, meta)) ? null : "Invalid password.";
 
 function checkNewPassword(deps: Deps, password: string, user: User | null, retype: string | undefined) {
   const attributes = user ? { username: user.username ?? undefined, email: user.email, first_name: user.firstName, last_name: user.lastName } : {};
@@ -84,7 +87,7 @@ export const setPasswordShape = (deps: Deps): Shape => ({
 
 export async function setPassword(deps: Deps, principal: Principal, raw: unknown, meta: RequestMeta): Promise<void> {
   const { user } = principal;
-  const input = await validateFields(setPasswordShape(deps), raw, { current_password: currentPassword(user) });
+  const input = await validateFields(setPasswordShape(deps), raw, { current_password: currentPassword(deps, principal, meta) });
   checkNewPassword(deps, input.new_password!, user, input.re_new_password);
   const password = await hashPassword(input.new_password!);
   await deps.prisma.user.update({ where: { id: user.id }, data: { password } });
@@ -127,6 +130,7 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   const user = await userFromLink(deps, input.uid!, input.token!);
   // Djoser validates the new password against an anonymous user: no similarity check here.
   checkNewPassword(deps, input.new_password!, null, input.re_new_password);
+  spendPasswordCheck(meta); // one hash per request, however many calls a batch holds
   const password = await hashPassword(input.new_password!);
   // last_login moves (as Djoser does) so the link, which hashes it, works once; the conditions on
   // the old hash and last_login make two concurrent uses of one link change the password once.
@@ -134,7 +138,7 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, password: user.password, lastLogin: use.unused }, data: { password, lastLogin: use.lastLogin } });
   if (!count) throw invalid({ token: ["Invalid token for given user."] });
   const ended = await afterPasswordChange(deps, user, "password_reset");
-  await clearLoginLocks(deps, [user.username, user.email]); // the owner's way out of a lockout
+  await clearLoginLocks(deps, [user.username, user.email], { ip: meta.ip, userId: user.id }); // the owner's way out of a lockout
   await audit(deps, "password_reset_confirmed", meta, user.id, { reason: ended ? "every session ended" : "sessions kept" });
   if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
 }
@@ -161,7 +165,7 @@ const loginMismatch = (field: string) => invalid({ non_field_errors: [`The two $
 export async function setLogin(deps: Deps, principal: Principal, raw: unknown, meta: RequestMeta): Promise<void> {
   const { user } = principal;
   const { field, unique, data } = loginField(deps);
-  const input = await validateFields(setLoginShape(deps), raw, { current_password: currentPassword(user), [`new_${field}`]: unique });
+  const input = await validateFields(setLoginShape(deps), raw, { current_password: currentPassword(deps, principal, meta), [`new_${field}`]: unique });
   const value = input[`new_${field}`]!;
   if (deps.settings.DJOSER.SET_USERNAME_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   const updated = await saveLogin(deps, user.id, data(value));

@@ -20,6 +20,7 @@ export const AUDIT_KINDS = [
   "username_reset_requested",
   "username_reset_confirmed",
   "lockout",
+  "password_check_failed",
   "session_revoked",
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -8,7 +8,7 @@ import { createAuthCache } from "./auth-cache.ts";
 import { loadKeyRing } from "./jwt-keys.ts";
 import { createMailer } from "./mail.ts";
 import { startOutbox } from "./outbox.ts";
-import { configureArgon2 } from "./passwords.ts";
+import { configureArgon2, configureHashQueue } from "./passwords.ts";
 import { createThrottle } from "./throttle.ts";
 
 export function createLogger(settings: Settings): Logger {
@@ -49,6 +49,7 @@ export type Resources = { deps: Deps; db: Database; close(): Promise<void> };
 export async function createDeps(settings: Settings, log = createLogger(settings)): Promise<Resources> {
   const keys = loadKeyRing(settings); // before the database: a bad key stops the start at once
   configureArgon2(settings.ARGON2);
+  configureHashQueue(settings.PASSWORD_HASH_QUEUE);
   const db = await openDatabase(settings.DATABASE_URL, { poolSize: settings.DATABASE_POOL_SIZE });
   if (settings.AUTO_MIGRATE) {
     const applied = await db.migrate();

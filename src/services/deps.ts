@@ -16,7 +16,19 @@ export type Deps = { settings: Settings; prisma: Prisma; mailer: Mailer; outbox:
 /** Who is calling, as the context builder resolved it. */
 export type Principal = { user: User; via: "token"; tokenId: number } | { user: User; via: "jwt"; claims: Record<string, unknown> };
 
-/** Where a request came from, for token rows (sessions) and logs. */
-export type RequestMeta = { ip: string; userAgent: string };
+/** Where a request came from, for token rows (sessions) and logs, and what the edge made of it. */
+export type RequestMeta = {
+  ip: string;
+  userAgent: string;
+  /** Device tokens of earlier logins that the client sent back (the edge reads its cookie). */
+  deviceTokens?: readonly string[];
+  /** Filled by a successful login: a device token for the adapter to hand to the client. */
+  issuedDevice?: DeviceToken[];
+  /** Password checks and hashes this request may still run (one; see spendPasswordCheck). */
+  passwordChecks?: { left: number };
+};
+
+/** A device token the adapter renders as a cookie: its value and how long it stays trusted (seconds). */
+export type DeviceToken = { value: string; maxAge: number };
 
 export type { User };

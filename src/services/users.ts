@@ -8,7 +8,9 @@ import { queueMail, withMail } from "./notify.ts";
 import { charField, emailField, form, optionalPasswordField, parseInput, passwordField, perSettings, usernameField } from "./inputs.ts";
 import { checkToken, decodeUid } from "./links.ts";
 import { claimLoginAttempt, clearLoginLocks } from "./lockout.ts";
-import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
+import { checkCurrentPassword } from "./current-password.ts";
+import { issueDeviceToken, trustedDevice } from "./device-tokens.ts";
+import { dummyVerify, hashPassword, oneCheckAtATime, spendPasswordCheck, verifyPassword } from "./passwords.ts";
 import { accountKey } from "./throttle.ts";
 import { normalizeEmail, validatePassword } from "./validators.ts";
 
@@ -46,6 +48,7 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
     throw invalid({ non_field_errors: ["The two password fields didn't match."] });
   }
   const mail = settings.DJOSER.SEND_ACTIVATION_EMAIL ? "activation" : settings.DJOSER.SEND_CONFIRMATION_EMAIL ? "confirmation" : null;
+  spendPasswordCheck(meta); // one hash per request, however many calls a batch holds
   // The user and its mail are one write: a user left inactive with no activation mail queued
   // could never activate, and the username would stay taken.
   const data = { username, email, emailKey, password: await hashPassword(input.password), isActive: !settings.DJOSER.SEND_ACTIVATION_EMAIL, ...withMail(deps, mail, email) };
@@ -57,7 +60,7 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
     throw e;
   }
   if (mail) deps.outbox.kick();
-  await clearLoginLocks(deps, [emailLogin ? user.email : user.username]); // failures on the name before it had an account were nobody's
+  await clearLoginLocks(deps, [emailLogin ? user.email : user.username], { ip: meta.ip }); // failures on the name before it had an account were nobody's
   // Djoser's UserCreateSerializer order: REQUIRED_FIELDS, the login field, id.
   return emailLogin ? { email: user.email, id: user.id } : { email: user.email, username: user.username ?? "", id: user.id };
 }
@@ -133,13 +136,14 @@ export const updateInput = perSettings((deps: Deps) =>
  * EMAIL_CHANGE_REQUIRES_PASSWORD (an extension) a new email needs the caller's current_password:
  * whoever holds a stolen token must not be able to redirect the reset mails.
  */
-export async function updateUser(deps: Deps, principal: Principal, target: User, raw: unknown) {
+export async function updateUser(deps: Deps, principal: Principal, target: User, raw: unknown, meta: RequestMeta) {
   const input = parseInput(updateInput(deps), raw) as { email?: string; current_password?: string };
   if (input.email === undefined) return publicUser(deps, target);
   const email = normalizeEmail(input.email);
   if (deps.settings.DJOSER.EMAIL_CHANGE_REQUIRES_PASSWORD && email !== target.email) {
     if (!input.current_password) throw invalid({ current_password: ["This field is required to change the email address."] });
-    if (!(await verifyPassword(input.current_password, principal.user.password)).ok) throw invalid({ current_password: ["Invalid password."] });
+    const ok = await checkCurrentPassword(deps, principal, input.current_password, meta);
+    if (!ok) throw invalid({ current_password: ["Invalid password."] });
   }
   // Djoser deactivates a user whose email changes until the new address is confirmed.
   const reactivate = deps.settings.DJOSER.SEND_ACTIVATION_EMAIL && email !== target.email;
@@ -154,9 +158,9 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
 export const deleteInput = form({ current_password: passwordField() });
 
 /** Deletion needs the caller's own password (an admin deleting someone types the admin's). */
-export async function deleteUser(deps: Deps, principal: Principal, target: User, raw: unknown): Promise<void> {
+export async function deleteUser(deps: Deps, principal: Principal, target: User, raw: unknown, meta: RequestMeta) {
   const { current_password } = parseInput(deleteInput, raw);
-  const { ok } = await verifyPassword(current_password, principal.user.password);
+  const ok = await checkCurrentPassword(deps, principal, current_password, meta);
   if (!ok) throw invalid({ current_password: ["Invalid password."] });
   // Tokens go with the user (ON DELETE CASCADE).
   await deps.prisma.user.deleteMany({ where: { id: target.id } });
@@ -176,34 +180,45 @@ export const loginInput = perSettings((deps: Deps) =>
 export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined, meta: RequestMeta): Promise<LoginResult> {
   await deps.throttle("login", [`ip:${meta.ip}`, login && accountKey(login)]);
   if (!login || !password) return { user: null, accountId: null };
-  // The slot and the user in one round trip's time (the lookup is wasted only when refused).
-  const [attempt, user] = await Promise.all([
-    claimLoginAttempt(deps, login),
-    field === "username"
-      ? deps.prisma.user.findUnique({ where: { username: login } })
-      : deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } }),
-  ]);
-  if (!user) {
-    await dummyVerify(password);
-    await attempt.failed();
-    return { user: null, accountId: null };
-  }
-  const { ok, needsRehash } = await verifyPassword(password, user.password);
-  if (!ok || !user.isActive) {
-    const failures = await attempt.failed();
-    const { FREE_FAILURES, MAX_FAILURES } = deps.settings.LOGIN_LOCKOUT;
-    if (failures === FREE_FAILURES || failures === MAX_FAILURES) await audit(deps, "lockout", meta, user.id, { failures, reason: failures === MAX_FAILURES ? "locked until a password reset" : "backoff started" });
-    return { user: null, accountId: user.id };
-  }
-  await attempt.succeeded();
-  if (needsRehash) {
-    // Imported Django hashes move to argon2id on the first successful login.
-    const hash = await hashPassword(password);
-    await deps.prisma.user.update({ where: { id: user.id }, data: { password: hash } });
-    await deps.authCache.forgetUser(user.id);
-    user.password = hash;
-  }
-  return { user, accountId: user.id };
+  spendPasswordCheck(meta); // a known and an unknown name spend it alike
+  const device = trustedDevice(deps, login, meta.deviceTokens);
+  // One attempt at a time per name in this process (whether or not it has an account), so each
+  // sees the count the one before it left; instances sharing the database are kept apart by the
+  // lockout's own slots.
+  return oneCheckAtATime(accountKey(login), async () => {
+    // The slot and the user in one round trip's time (the lookup is wasted only when refused).
+    const [attempt, user] = await Promise.all([
+      claimLoginAttempt(deps, login, { ip: meta.ip, device }),
+      field === "username"
+        ? deps.prisma.user.findUnique({ where: { username: login } })
+        : deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } }),
+    ]);
+    const check = user
+      ? verifyPassword(password, user.password)
+      : dummyVerify(password).then(() => ({ ok: false, needsRehash: false }));
+    const checked = await check.catch(async (e: unknown) => {
+      await attempt.abandoned(); // not checked (the hash queue is full): the slot is not a failure
+      throw e;
+    });
+    if (!user || !checked.ok || !user.isActive) {
+      const { events } = await attempt.failed();
+      if (user) for (const event of events) await audit(deps, "lockout", meta, user.id, event);
+      return { user: null, accountId: user?.id ?? null };
+    }
+    await attempt.succeeded();
+    const token = issueDeviceToken(deps, login);
+    if (token) meta.issuedDevice?.push(token);
+    // Imported Django hashes move to argon2id on the first successful login (on a later one if
+    // the hash queue is full now: the login itself has succeeded).
+    const rehash = checked.needsRehash ? hashPassword(password) : null;
+    const hash = await rehash?.catch((e: unknown) => (e instanceof AuthError ? null : Promise.reject(e)));
+    if (hash) {
+      await deps.prisma.user.update({ where: { id: user.id }, data: { password: hash } });
+      await deps.authCache.forgetUser(user.id);
+      user.password = hash;
+    }
+    return { user, accountId: user.id };
+  });
 }
 
 /** The user when the credentials are good; else which account was aimed at, for the audit log only. */

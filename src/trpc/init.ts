@@ -7,11 +7,18 @@ import type { Deps, RequestMeta } from "../services/deps.ts";
 import { toFieldErrors } from "../services/inputs.ts";
 import { classifyError } from "../http/errors.ts";
 
-export type Context = { deps: Deps; headers: RequestHeaders; meta: RequestMeta };
+/** `https`: whether the request came over TLS (the device cookie is then Secure). */
+export type Context = { deps: Deps; headers: RequestHeaders; meta: RequestMeta; https: boolean };
 
 const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
     const cause = error.cause;
+    // tRPC's own refusal of a batch over maxBatchSize (TRPC_MAX_BATCH_SIZE), in our words. It comes
+    // before any context exists, so the limit is named rather than given.
+    if (error.code === "BAD_REQUEST" && error.message === "Batch call exceeds maximum size") {
+      const data = { ...shape.data, code: "batch_too_large", fields: null, details: null, stack: undefined };
+      return { ...shape, message: ERRORS.batch_too_large.message, data };
+    }
     if (cause instanceof AuthError) {
       const retryAfter = cause.headers?.["Retry-After"];
       return { ...shape, message: cause.message, data: { ...shape.data, code: cause.code, fields: cause.fields ?? null, details: cause.data ?? null, ...(retryAfter ? { retryAfter: Number(retryAfter) } : {}), stack: undefined } };

@@ -132,6 +132,8 @@ async function drive(s: TestServer) {
   // Password: changed, then reset by mail.
   const k3 = await step("ann token login before set_password", tokenLogin("ann", PW.ann), () => ok("token", "ann", annId));
   keep("ann's third key", k3);
+  const wrong = await step("ann set_password, wrong current_password (tRPC)", (ua) => failure(as(ua, tokenAuth(k3)).users.setPassword.mutate({ new_password: PW.annChanged, current_password: PW.annTypo })), () => [{ kind: "password_check_failed", userId: annId, data: { failures: 1 } }]);
+  expect(wrong.data?.fields).toEqual({ current_password: ["Invalid password."] });
   await step("ann set_password (REST)", (ua) => status(204, req(ua, "POST", "/auth/users/set_password/", { auth: tokenAuth(k3), json: { new_password: PW.annChanged, current_password: PW.ann } })), () => [{ kind: "password_changed", userId: annId, data: { reason: expect.any(String) } }]);
   await step("reset_password for ann (tRPC)", (ua) => as(ua).users.resetPassword.mutate({ email: "ann@example.com" }), () => [{ kind: "password_reset_requested", userId: annId, data: { login: "ann@example.com" } }]);
   await step("reset_password for an unknown email (REST)", (ua) => status(204, req(ua, "POST", "/auth/users/reset_password/", { json: { email: "nobody@example.com" } })), () => [{ kind: "password_reset_requested", userId: null, data: { login: "nobody@example.com", reason: expect.any(String) } }]);

@@ -75,7 +75,9 @@ describe("housekeeping (PostgreSQL)", () => {
     expect((await flush()).output.trim()).toBe(deleted(0, 0, 0)); // nothing is a day old yet
     await sql.query("UPDATE login_lock SET updated_at = updated_at - interval '25 hours'");
 
-    expect((await flush()).output.trim()).toBe(deleted(0, 0, 1));
+    // Gone: the waiting name's count, and both names' counts per client network (waits only,
+    // never a lock); kept: the locked name's count.
+    expect((await flush()).output.trim()).toBe(deleted(0, 0, 3));
     expect((await login("locked")).status).toBe(403);
     // Forgotten: one more failure is the first of a new count, so the name at most waits (429,
     // or 400 once the 1 s is over); had the count stayed, it would have been the third: a lock.

@@ -3,6 +3,9 @@
 // success resets, a name with no account is answered exactly alike, MAX_FAILURES locks until a
 // password reset, both are audited; 20 correct logins at once all get in, and 20 wrong guesses at
 // once (over two servers sharing the database) get no more than MAX_FAILURES password checks.
+// The waits are counted per name and client network, the lock per name, and a client that sends
+// back the device cookie of an earlier login as that name is counted on its own: others' guesses
+// neither slow nor lock it (OWASP's device cookies).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uidToken } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
@@ -184,6 +187,89 @@ describe.each(DATABASES)("lockout under concurrency on %s", (kind) => {
       expect([403, 429]).toContain((await tokenLogin(s, name, PW)).status);
     });
   }
+});
+
+// Others' guesses must not lock the owner out (OWASP's device cookies). NUM_PROXIES=1, so each
+// client speaks from an address of its own. Waits of a minute: nothing here waits them out.
+const DEVICE_ENV = { ...ENV, NUM_PROXIES: "1", LOGIN_LOCKOUT: '{"FREE_FAILURES":2,"BASE_DELAY":60,"MAX_DELAY":60,"MAX_FAILURES":4}' };
+const OWNER = "192.0.2.10";
+const attacker = (n: number) => `198.51.100.${n}`;
+
+describe.each(DATABASES)("device cookies keep the owner in on %s", (kind) => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer(kind, DEVICE_ENV);
+    for (const name of ["erin", "frank"]) await register(s, name);
+  });
+  afterAll(async () => s?.stop());
+
+  const login = (path: string, username: string, password: string, ip: string, cookie?: string) =>
+    s.request("POST", path, { json: { username, password }, headers: { "x-forwarded-for": ip, ...(cookie ? { cookie } : {}) } });
+  /** token.login over tRPC's wire, to see its status and Set-Cookie. */
+  const trpcLogin = async (username: string, password: string, ip: string, cookie?: string) => {
+    const r = await fetch(`${s.url}/trpc/token.login`, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": ip, ...(cookie ? { cookie } : {}) }, body: JSON.stringify({ username, password }) });
+    return { status: r.status, cookies: r.headers.getSetCookie(), body: await r.json() };
+  };
+  const deviceOf = (setCookie: string[]) => setCookie.find((c) => c.startsWith("portcullis_device="))!.split(";")[0]!;
+
+  it("a login sets an HttpOnly, SameSite=Strict device cookie (Secure over HTTPS) and keeps Djoser's bodies", async () => {
+    const r = await login("/auth/token/login/", "erin", PW, OWNER);
+    expect(Object.keys(r.json)).toEqual(["auth_token"]);
+    const [cookie] = r.headers.getSetCookie();
+    expect(cookie).toMatch(/^portcullis_device=[0-9a-z]+\.[\w-]{22}\.[\w-]{43}; Max-Age=31536000; Path=\/; HttpOnly; SameSite=Strict$/);
+    const jwt = await s.request("POST", "/auth/jwt/create/", { json: { username: "erin", password: PW }, headers: { "x-forwarded-for": OWNER, "x-forwarded-proto": "https" } });
+    expect(Object.keys(jwt.json)).toEqual(["refresh", "access"]);
+    expect(jwt.headers.getSetCookie()[0]).toMatch(/; HttpOnly; SameSite=Strict; Secure$/);
+    const t = await trpcLogin("erin", PW, OWNER);
+    expect([t.status, Object.keys(t.body.result.data)]).toEqual([200, ["auth_token"]]);
+    expect(t.cookies[0]).toMatch(/^portcullis_device=.+; HttpOnly; SameSite=Strict$/);
+    // A failure sets none.
+    expect((await login("/auth/token/login/", "erin", "wrong", OWNER)).headers.getSetCookie()).toEqual([]);
+  });
+
+  it("an attacker's guesses slow the attacker's address only, then lock untrusted clients; the owner's device still gets in (REST and tRPC)", async () => {
+    const device = deviceOf((await login("/auth/token/login/", "frank", PW, OWNER)).headers.getSetCookie());
+    // Two free guesses from one address; then that address waits, even with the right password.
+    for (const guess of ["a", "b"]) expect((await login("/auth/token/login/", "frank", guess, attacker(1))).json).toEqual(BAD);
+    expect((await login("/auth/token/login/", "frank", PW, attacker(1))).status).toBe(429);
+    // The wait is the attacker's: the owner, even without the cookie, is not slowed.
+    expect((await login("/auth/jwt/create/", "frank", PW, OWNER)).status).toBe(200);
+    // Guesses from four more addresses reach MAX_FAILURES (4): every untrusted client is locked out, the owner's too.
+    for (const n of [2, 3, 4, 5]) expect((await login("/auth/token/login/", "frank", `guess-${n}`, attacker(n))).json).toEqual(BAD);
+    expect((await login("/auth/token/login/", "frank", PW, attacker(6))).json).toEqual(LOCKED);
+    expect((await login("/auth/token/login/", "frank", PW, OWNER)).json).toEqual(LOCKED);
+    // The device that logged in before gets in with the right password, by every login path.
+    const ok = await login("/auth/token/login/", "frank", PW, OWNER, device);
+    expect(ok.status, ok.text).toBe(200);
+    expect((await login("/auth/jwt/create/", "frank", PW, attacker(7), device)).status).toBe(200); // on another network too
+    const t = await trpcLogin("frank", PW, OWNER, device);
+    expect(t.status).toBe(200);
+    expect(t.cookies).toHaveLength(1); // a fresh token for the next time
+    expect((await trpcLogin("frank", PW, OWNER, deviceOf(t.cookies))).status).toBe(200);
+    // Still locked for everyone else, and the owner's cookie is worth nothing for another name.
+    expect((await login("/auth/token/login/", "frank", PW, attacker(8))).json).toEqual(LOCKED);
+    expect((await trpcLogin("frank", PW, attacker(8))).body.error.data).toMatchObject({ code: "login_locked", httpStatus: 403 });
+    for (const guess of ["c", "d", "e", "f"]) await login("/auth/token/login/", "erin", guess, attacker(9 + guess.charCodeAt(0)));
+    expect((await login("/auth/token/login/", "erin", PW, OWNER, device)).json).toEqual(LOCKED);
+    // A forged or tampered cookie is no cookie.
+    expect((await login("/auth/token/login/", "frank", PW, OWNER, device.slice(0, -2) + "xx")).json).toEqual(LOCKED);
+  });
+
+  it("IPv6 clients are counted by their /64: a new address in the same /64 waits too, another /64 does not", async () => {
+    await register(s, "hugo");
+    for (const guess of ["a", "b"]) expect((await login("/auth/token/login/", "hugo", guess, "2001:db8:1:2::1")).json).toEqual(BAD);
+    expect((await login("/auth/token/login/", "hugo", PW, "2001:db8:1:2:ffff::9")).status).toBe(429);
+    expect((await login("/auth/token/login/", "hugo", PW, "2001:db8:1:3::1")).status).toBe(200);
+  });
+
+  it("a device's own wrong guesses make it wait, apart from the others", async () => {
+    await register(s, "gina");
+    const device = deviceOf((await login("/auth/token/login/", "gina", PW, OWNER)).headers.getSetCookie());
+    for (const guess of ["a", "b"]) expect((await login("/auth/token/login/", "gina", guess, OWNER, device)).json).toEqual(BAD);
+    const waiting = await login("/auth/token/login/", "gina", PW, OWNER, device);
+    expect([waiting.status, waiting.headers.get("retry-after")]).toEqual([429, "60"]);
+    expect((await login("/auth/token/login/", "gina", PW, attacker(50))).status).toBe(200); // nobody else waits
+  });
 });
 
 function count(statuses: number[]): Record<number, number> {

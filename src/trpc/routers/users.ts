@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { charField, emailField, form, passwordField, stringField, usernameField, idField } from "../../services/inputs.ts";
+import { emailField, form, passwordField, stringField, usernameField, idField } from "../../services/inputs.ts";
 import * as account from "../../services/account.ts";
 import * as users from "../../services/users.ts";
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
@@ -23,18 +23,18 @@ export const usersRouter = router({
   me: protectedProcedure.query(({ ctx }) => users.publicUser(ctx.deps, ctx.principal.user)),
   updateMe: protectedProcedure
     .input(form({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
-    .mutation(({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, ctx.principal.user, input)),
+    .mutation(({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, ctx.principal.user, input, ctx.meta)),
   deleteMe: protectedProcedure.input(form({ current_password: passwordField() })).mutation(async ({ ctx, input }) => {
-    await users.deleteUser(ctx.deps, ctx.principal, ctx.principal.user, input);
+    await users.deleteUser(ctx.deps, ctx.principal, ctx.principal.user, input, ctx.meta);
   }),
   list: protectedProcedure.query(({ ctx }) => users.listUsers(ctx.deps, ctx.principal)),
   get: protectedProcedure.input(idInput).query(async ({ ctx, input }) => users.publicUser(ctx.deps, await users.targetUser(ctx.deps, ctx.principal, input.id, "retrieve"))),
   update: protectedProcedure
     .input(idInput.extend({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
-    .mutation(async ({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, await users.targetUser(ctx.deps, ctx.principal, input.id, "update"), { email: input.email, current_password: input.current_password })),
+    .mutation(async ({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, await users.targetUser(ctx.deps, ctx.principal, input.id, "update"), { email: input.email, current_password: input.current_password }, ctx.meta)),
   delete: protectedProcedure.input(idInput.extend({ current_password: passwordField() })).mutation(async ({ ctx, input }) => {
     const target = await users.targetUser(ctx.deps, ctx.principal, input.id, "destroy");
-    await users.deleteUser(ctx.deps, ctx.principal, target, input);
+    await users.deleteUser(ctx.deps, ctx.principal, target, input, ctx.meta);
   }),
   setPassword: protectedProcedure.input(z.object({ ...passwordChange, current_password: text() })).mutation(async ({ ctx, input }) => void (await account.setPassword(ctx.deps, ctx.principal, input, ctx.meta))),
   resetPassword: publicProcedure.input(emailOnly).mutation(async ({ ctx, input }) => void (await account.requestReset(ctx.deps, "password_reset", input, ctx.meta))),
