@@ -122,7 +122,7 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   const input = await validateFields(resetPasswordConfirmShape(deps), raw);
   // Djoser validates the new password against an anonymous user: no similarity check here.
   checkNewPassword(deps, input.new_password!, null, input.re_new_password);
-  const user = await userFromLink(deps, input.uid!, input.token!);
+  const user = await userFromLink(deps, input.uid!, input.token!, "password_reset");
   const password = await hashPassword(input.new_password!);
   // last_login moves (as Djoser does) so the link, which hashes it, works once; the conditions on
   // the old hash and last_login make two concurrent uses of one link change the password once.
@@ -198,7 +198,7 @@ export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestM
   const value = input[`new_${field}`]!;
   if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   const link = isObject(raw) ? raw : {};
-  const user = await userFromLink(deps, typeof link.uid === "string" ? link.uid : "", typeof link.token === "string" ? link.token : "");
+  const user = await userFromLink(deps, typeof link.uid === "string" ? link.uid : "", typeof link.token === "string" ? link.token : "", "username_reset");
   // last_login moves, as in Djoser, so the link works once (the login name is not in its hash).
   const updated = await saveLogin(deps, user.id, data(value), user);
   await audit(deps, "username_reset_confirmed", meta, user.id);

@@ -19,6 +19,7 @@ export const AUDIT_KINDS = [
   "username_changed",
   "username_reset_requested",
   "username_reset_confirmed",
+  "email_changed",
   "lockout",
   "session_revoked",
 ] as const;

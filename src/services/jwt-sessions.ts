@@ -112,7 +112,7 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) 
     throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
   }
   // Independent writes, so one round trip's time rather than three.
-  const [pair] = await Promise.all([startSession(deps, user, meta), auditLogin(deps, meta, "jwt", accountId, true, input[field]), deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN && recordLogin(deps, user)]);
+  const [pair] = await Promise.all([startSession(deps, user, meta), auditLogin(deps, meta, "jwt", accountId, true, input[field]), recordLogin(deps, user, deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN ? "lastLogin" : "linkEpoch")]);
   return pair;
 }
 

@@ -214,8 +214,8 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
       const { uid, token } = facts.reset;
       const user = await s.deps.prisma.user.findUniqueOrThrow({ where: { id: decodeUid(uid)! } });
       expect(user.username).toBe(facts.reset.username);
-      expect(checkToken(user, token, facts.secret_key, Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(true);
-      expect(checkToken(user, token, "another-secret-key-of-the-same-length-as-the-reference-one", Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(false);
+      expect(checkToken("password_reset", user, token, facts.secret_key, Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(true);
+      expect(checkToken("password_reset", user, token, "another-secret-key-of-the-same-length-as-the-reference-one", Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(false);
     });
 
     it("the reset link Django mailed before the move works once (POST /auth/users/reset_password_confirm/)", async () => {
