@@ -161,6 +161,7 @@ export async function setLogin(deps: Deps, principal: Principal, raw: unknown, m
   const value = input[`new_${field}`]!;
   if (deps.settings.DJOSER.SET_USERNAME_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   const updated = await saveLogin(deps, user.id, data(value));
+  await tellOldAddress(deps, user, updated);
   await audit(deps, "username_changed", meta, user.id);
   if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "username_changed_confirmation", updated);
 }
@@ -183,6 +184,11 @@ async function saveLogin(deps: Deps, id: number, data: Record<string, string>, l
   return user;
 }
 
+/** set_email / reset_email_confirm (the email is the login): the old address is told, as for users/me. */
+async function tellOldAddress(deps: Deps, before: User, after: User): Promise<void> {
+  if (before.email && before.email !== after.email) await queueMail(deps, "email_changed", after, { to: before.email, newEmail: after.email });
+}
+
 export const resetLoginConfirmShape = (deps: Deps): Shape => {
   const { field, value } = loginField(deps);
   return { [`new_${field}`]: value, ...(deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE ? { [`re_new_${field}`]: charField() } : {}) };
@@ -201,6 +207,7 @@ export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestM
   const user = await userFromLink(deps, typeof link.uid === "string" ? link.uid : "", typeof link.token === "string" ? link.token : "", "username_reset");
   // last_login moves, as in Djoser, so the link works once (the login name is not in its hash).
   const updated = await saveLogin(deps, user.id, data(value), user);
+  await tellOldAddress(deps, user, updated);
   await audit(deps, "username_reset_confirmed", meta, user.id);
   if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "username_changed_confirmation", updated);
 }

@@ -40,6 +40,8 @@ type Adapter = {
   jwtLogin(username: string, password?: string): Promise<Out>;
   update(auth: Auth, id: number | "me", body: { email: string; current_password?: string }): Promise<Out>;
   remove(auth: Auth, id: number, current_password: string): Promise<Out>;
+  /** set_email, where the email is the login (USERNAME_FIELD=email). */
+  setEmail(auth: Auth, new_email: string, current_password: string): Promise<Out>;
 };
 
 function rest(s: TestServer): Adapter {
@@ -55,6 +57,7 @@ function rest(s: TestServer): Adapter {
     jwtLogin: (username, password = PW) => call("POST", "/auth/jwt/create/", { username, password }),
     update: (auth, id, body) => call("PATCH", `/auth/users/${id}/`, body, auth),
     remove: (auth, id, current_password) => call("DELETE", `/auth/users/${id}/`, { current_password }, auth),
+    setEmail: (auth, new_email, current_password) => call("POST", "/auth/users/set_email/", { new_email, current_password }, auth),
   };
 }
 
@@ -79,6 +82,7 @@ function trpc(s: TestServer): Adapter {
     jwtLogin: (username, password = PW) => settle(anon.jwt.create.mutate({ username, password })),
     update: (auth, id, body) => settle(id === "me" ? trpcClient(s, auth).users.updateMe.mutate(body) : trpcClient(s, auth).users.update.mutate({ id, ...body })),
     remove: (auth, id, current_password) => settle(trpcClient(s, auth).users.delete.mutate({ id, current_password })),
+    setEmail: (auth, new_email, current_password) => settle(trpcClient(s, auth).users.setUsername.mutate({ new_email, current_password })),
   };
 }
 
@@ -306,5 +310,24 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
       expect(await staffer.sessions.listFor.query({ userId: id })).toEqual([]);
       expect((await staffer.users.setActive.mutate({ id, active: false })).id).toBe(id);
     });
+  });
+
+  describe("USERNAME_FIELD=email", () => {
+    let s: TestServer;
+    beforeAll(async () => {
+      s = await startTestServer(kind, { USERNAME_FIELD: "email" });
+    });
+    afterAll(async () => s?.stop());
+
+    for (const [name, adapter] of Object.entries(ADAPTERS)) {
+      it(`${name}: set_email tells the old address too`, async () => {
+        const [before, after] = [`login${name}@example.com`, `login${name}@new.example`];
+        expect((await s.request("POST", "/auth/users/", { json: { email: before, password: PW } })).status).toBe(201);
+        const login = await s.request("POST", "/auth/token/login/", { json: { email: before, password: PW } });
+        expect(await adapter(s).setEmail(tokenAuth(login.json.auth_token), after, PW)).toEqual({ status: 204 });
+        expect(mailsTo(s, before)).toEqual([CHANGED]);
+        expect(mailTo(s, before, CHANGED).text).toContain(after);
+      });
+    }
   });
 });

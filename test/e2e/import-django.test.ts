@@ -266,6 +266,12 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
       expect(byName("bob").is_active).toBe(false);
     });
 
+    it("an inactive user who never logged in waits for activation; any other inactive one counts as deactivated by staff", async () => {
+      const rows = await s.deps.prisma.user.findMany({ select: { isActive: true, lastLogin: true, activationPending: true } });
+      expect(rows.filter((r) => !r.isActive).length).toBeGreaterThan(0);
+      for (const r of rows) expect(r.activationPending).toBe(!r.isActive && r.lastLogin === null);
+    });
+
     it("the refresh token SimpleJWT blacklisted stays dead; the rotated one SimpleJWT issued works", async () => {
       const dead = await post(s, "/auth/jwt/refresh/", { refresh: facts.jwt.blacklisted_refresh });
       expect(dead.status).toBe(401);
