@@ -186,7 +186,8 @@ async function saveLogin(deps: Deps, id: number, data: Record<string, string>, l
 
 /** set_email / reset_email_confirm (the email is the login): the old address is told, as for users/me. */
 async function tellOldAddress(deps: Deps, before: User, after: User): Promise<void> {
-  if (before.email && before.email !== after.email) await queueMail(deps, "email_changed", after, { to: before.email, newEmail: after.email });
+  if (!before.email || before.email === after.email) return;
+  await queueMail(deps, "email_changed", after, { to: before.email, newEmail: after.email });
 }
 
 export const resetLoginConfirmShape = (deps: Deps): Shape => {
@@ -204,7 +205,8 @@ export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestM
   const value = input[`new_${field}`]!;
   if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   const link = isObject(raw) ? raw : {};
-  const user = await userFromLink(deps, typeof link.uid === "string" ? link.uid : "", typeof link.token === "string" ? link.token : "", "username_reset");
+  const [uid, token] = [link.uid, link.token].map((v) => (typeof v === "string" ? v : ""));
+  const user = await userFromLink(deps, uid!, token!, "username_reset");
   // last_login moves, as in Djoser, so the link works once (the login name is not in its hash).
   const updated = await saveLogin(deps, user.id, data(value), user);
   await tellOldAddress(deps, user, updated);

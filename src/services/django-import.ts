@@ -204,7 +204,9 @@ async function importBatch(db: Db, batch: SourceBatch, seen: Seen, write: boolea
     // Django keeps no "waiting for activation": an inactive user who never logged in is taken to be;
     // any other inactive one counts as deactivated by staff, and only staff activate it (users.ts).
     const ids = [...inserts, ...updates].map((u) => u.id);
-    await db.$executeRawUnsafe(`UPDATE auth_user SET activation_pending = (NOT is_active AND last_login IS NULL) WHERE id = ANY($1::int[])`, ids);
+    const sql = "UPDATE auth_user SET activation_pending = (NOT is_active AND last_login IS NULL)" +
+      " WHERE id = ANY($1::int[])";
+    await db.$executeRawUnsafe(sql, ids);
   }
 
   // DRF authtoken keys, hashed as every Portcullis key is; per-device rows (not the shared seed).

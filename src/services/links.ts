@@ -9,7 +9,14 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
  * user Django knows hashes as Django does): `linkEpoch`, moved by a login that leaves last_login
  * alone, and `bound`, a value the link is for (the pending address of an email change).
  */
-export type TokenUser = { id: number; password: string; lastLogin: Date | null; email: string; linkEpoch?: Date | null; bound?: string };
+export type TokenUser = {
+  id: number;
+  password: string;
+  lastLogin: Date | null;
+  email: string;
+  linkEpoch?: Date | null;
+  bound?: string;
+};
 
 export type LinkPurpose = "password_reset" | "activation" | "username_reset" | "email_change";
 

@@ -92,23 +92,32 @@ export const DEFAULT_TEMPLATES: Record<MailKind, MailTemplates> = {
   // To the new address: the change takes effect when this link is used.
   email_change: linkMail(
     "Confirm your new email address on {{ site_name }}",
-    "You're receiving this email because the email address of your account on {{ site_name }} is being changed to this one.",
+    "You're receiving this email because the email address of your account on {{ site_name }} " +
+      "is being changed to this one.",
     "Please go to the following page to confirm it:",
     false,
   ),
   // To the old address, for both: a takeover would otherwise go unnoticed by the owner.
   email_change_requested: noticeMail(
     "{{ site_name }} - A change of your email address was requested",
-    "A change of your account's email address to {{ new_email }} was requested. It takes effect once confirmed from that address; until then this address stays in use. If you did not ask for it, change your password now.",
+    "A change of your account's email address to {{ new_email }} was requested. It takes effect once " +
+      "confirmed from that address; until then this address stays in use. " +
+      "If you did not ask for it, change your password now.",
   ),
   email_changed: noticeMail(
     "{{ site_name }} - Your email address has been changed",
-    "The email address of your account has been changed to {{ new_email }}. If you did not make this change, contact us now: password reset links now go to the new address.",
+    "The email address of your account has been changed to {{ new_email }}. If you did not make this " +
+      "change, contact us now: password reset links now go to the new address.",
   ),
 };
 
 /** Kinds whose mail is useless without `ctx.url`. */
-export const LINK_KINDS: ReadonlySet<MailKind> = new Set(["activation", "password_reset", "username_reset", "email_change"]);
+export const LINK_KINDS: ReadonlySet<MailKind> = new Set([
+  "activation",
+  "password_reset",
+  "username_reset",
+  "email_change",
+]);
 
 export function isMailKind(kind: unknown): kind is MailKind {
   return typeof kind === "string" && Object.hasOwn(DEFAULT_TEMPLATES, kind);

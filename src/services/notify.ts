@@ -41,8 +41,8 @@ export type QueuedMail = { kind: MailKind; to: string; extra?: MailExtra };
 
 /** Mails queued in the same write as the user row (a nested create); kick the outbox after it. */
 export function withMails(deps: Deps, mails: QueuedMail[]) {
-  const create = mails.filter((m) => hasAddress(deps, m.kind, m.to)).map((m) => ({ kind: m.kind, data: m.extra ?? {} }));
-  return create.length ? { mails: { create } } : {};
+  const create = mails.filter((m) => hasAddress(deps, m.kind, m.to));
+  return create.length ? { mails: { create: create.map((m) => ({ kind: m.kind, data: m.extra ?? {} })) } } : {};
 }
 
 export function withMail(deps: Deps, kind: MailKind | null, email: string) {

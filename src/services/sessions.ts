@@ -13,7 +13,7 @@ import { loginInput, mayManage, verifyLogin } from "./users.ts";
  * A login that must leave last_login alone (SimpleJWT's UPDATE_LAST_LOGIN off) moves the link
  * epoch instead, which every link hashes once set: a login ends the links either way.
  */
-export async function recordLogin(deps: Deps, user: User, column: "lastLogin" | "linkEpoch" = "lastLogin"): Promise<void> {
+export async function recordLogin(deps: Deps, user: User, column: "lastLogin" | "linkEpoch" = "lastLogin") {
   const at = new Date();
   await deps.prisma.user.update({ where: { id: user.id }, data: { [column]: at } });
   user[column] = at;
@@ -98,7 +98,7 @@ export async function listSessionsFor(deps: Deps, actor: Principal, userId: numb
 }
 
 /** Staff: ends every session of a user. */
-export async function revokeSessionsFor(deps: Deps, actor: Principal, userId: number, meta: RequestMeta): Promise<void> {
+export async function revokeSessionsFor(deps: Deps, actor: Principal, userId: number, meta: RequestMeta) {
   if (!(await managedUser(deps, actor, userId))) throw new AuthError("not_found", "No such user.");
   await revokeSessions(deps, userId, meta, { by: actor.user.id });
 }

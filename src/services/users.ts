@@ -49,7 +49,9 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
   // The user and its mail are one write: a user left inactive with no activation mail queued
   // could never activate, and the username would stay taken.
   const pending = settings.DJOSER.SEND_ACTIVATION_EMAIL;
-  const data = { username, email, emailKey, password: await hashPassword(input.password), isActive: !pending, activationPending: pending, ...withMail(deps, mail, email) };
+  const password = await hashPassword(input.password);
+  const mails = withMail(deps, mail, email);
+  const data = { username, email, emailKey, password, isActive: !pending, activationPending: pending, ...mails };
   let user: User;
   try {
     user = await prisma.user.create({ data });
@@ -80,7 +82,8 @@ async function linkUser(deps: Deps, uid: string): Promise<User> {
 
 /** Whether `token` is a live link of `purpose` for `user`: a link made for another purpose never is. */
 function linkValid(deps: Deps, purpose: LinkPurpose, user: User, token: string): boolean {
-  return checkToken(purpose, linkState(user, purpose), token, deps.settings.SECRET_KEY, deps.settings.PASSWORD_RESET_TIMEOUT);
+  const { SECRET_KEY, PASSWORD_RESET_TIMEOUT } = deps.settings;
+  return checkToken(purpose, linkState(user, purpose), token, SECRET_KEY, PASSWORD_RESET_TIMEOUT);
 }
 
 const badToken = () => invalid({ token: ["Invalid token for given user."] });
@@ -102,22 +105,31 @@ export async function activate(deps: Deps, raw: unknown, meta: RequestMeta): Pro
   // Without activation mails no link of either kind is made, so none is taken (whatever it was made for).
   if (!deps.settings.DJOSER.SEND_ACTIVATION_EMAIL) throw new AuthError("activation_not_in_use");
   const user = await linkUser(deps, uid);
-  if (user.pendingEmail !== null && linkValid(deps, "email_change", user, token)) return confirmEmailChange(deps, user, meta);
+  if (user.pendingEmail !== null && linkValid(deps, "email_change", user, token)) {
+    return confirmEmailChange(deps, user, meta);
+  }
   if (!linkValid(deps, "activation", user, token)) throw badToken();
   // The link stays valid after use (nothing it hashes changes), so "no longer pending" means used
   // (or staff decided since). The conditional update makes two concurrent uses activate once.
-  const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, isActive: false, activationPending: true }, data: { isActive: true, activationPending: false } });
+  const { count } = await deps.prisma.user.updateMany({
+    where: { id: user.id, isActive: false, activationPending: true },
+    data: { isActive: true, activationPending: false },
+  });
   if (count === 0) throw new AuthError("stale_token");
   await deps.authCache.forgetUser(user.id);
   await audit(deps, "activation", meta, user.id);
-  if (deps.settings.DJOSER.SEND_CONFIRMATION_EMAIL) await queueMail(deps, "confirmation", { ...user, isActive: true, activationPending: false });
+  const activated = { ...user, isActive: true, activationPending: false };
+  if (deps.settings.DJOSER.SEND_CONFIRMATION_EMAIL) await queueMail(deps, "confirmation", activated);
 }
 
 /** The pending address becomes the account's. The link hashes both addresses, so it works once. */
 async function confirmEmailChange(deps: Deps, user: User, meta: RequestMeta): Promise<void> {
   const email = user.pendingEmail!;
   // Conditional: of two uses of one link, or a use racing a newer change, at most one applies.
-  const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, email: user.email, pendingEmail: email }, data: { email, pendingEmail: null } });
+  const { count } = await deps.prisma.user.updateMany({
+    where: { id: user.id, email: user.email, pendingEmail: email },
+    data: { email, pendingEmail: null },
+  });
   if (count === 0) throw badToken();
   await deps.authCache.forgetUser(user.id); // cached principals carry the old email
   await audit(deps, "email_changed", meta, user.id, { reason: "confirmed from the new address" });
@@ -135,7 +147,8 @@ export async function resendActivation(deps: Deps, raw: unknown, meta: RequestMe
   if (!SEND_ACTIVATION_EMAIL) throw new AuthError("activation_not_sent");
   // Only accounts waiting for activation: a link to one deactivated by staff would be of no use
   // (activate refuses it), and is not mailed either.
-  const users = await deps.prisma.user.findMany({ where: { email, isActive: false, activationPending: true }, orderBy: { id: "asc" } });
+  const where = { email, isActive: false, activationPending: true };
+  const users = await deps.prisma.user.findMany({ where, orderBy: { id: "asc" } });
   if (!users.length && RESEND_ACTIVATION_SHOW_EMAIL_NOT_FOUND) throw new AuthError("activation_not_sent");
   // Django's password-reset form mails every matching account; Djoser crashed on two (a 500).
   for (const user of users) await queueMail(deps, "activation", user);
@@ -201,14 +214,16 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   }
   const { SEND_ACTIVATION_EMAIL, EMAIL_CHANGE_DEACTIVATES } = deps.settings.DJOSER;
   // The old address is told of every change: a takeover would otherwise go unnoticed by the owner.
-  const told: QueuedMail[] = target.email ? [{ kind: "email_changed", to: target.email, extra: { to: target.email, newEmail: email } }] : [];
+  const old = target.email;
+  const told: QueuedMail[] = old ? [{ kind: "email_changed", to: old, extra: { to: old, newEmail: email } }] : [];
   let data;
   if (!SEND_ACTIVATION_EMAIL || !email) {
     // Nothing to confirm: activation mails are off, or the address is removed.
     data = { email, pendingEmail: null, ...withMails(deps, told) };
   } else if (EMAIL_CHANGE_DEACTIVATES) {
     // Djoser's way: the new address at once, and the account inactive until its activation link is used.
-    data = { email, pendingEmail: null, isActive: false, activationPending: true, ...withMails(deps, [{ kind: "activation", to: email }, ...told]) };
+    const mails = withMails(deps, [{ kind: "activation", to: email }, ...told]);
+    data = { email, pendingEmail: null, isActive: false, activationPending: true, ...mails };
   } else {
     // The old address stays in use (and the account active) until the link mailed to the new one is used.
     const notice: QueuedMail[] = told.map((m) => ({ ...m, kind: "email_change_requested" }));

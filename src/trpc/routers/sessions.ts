@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { idField } from "../../services/inputs.ts";
-import { listSessions, listSessionsFor, revokeSession, revokeSessions, revokeSessionsFor } from "../../services/sessions.ts";
+import {
+  listSessions,
+  listSessionsFor,
+  revokeSession,
+  revokeSessions,
+  revokeSessionsFor,
+} from "../../services/sessions.ts";
 import { protectedProcedure, router } from "../init.ts";
 
 const forUser = z.object({ userId: idField() });
@@ -15,7 +21,13 @@ export const sessionsRouter = router({
   /** Ends every session of the caller, this one included. */
   revokeAll: protectedProcedure.mutation(async ({ ctx }) => void (await revokeSessions(ctx.deps, ctx.principal.user.id, ctx.meta))),
   /** Staff: a user's sessions (not a superuser's, unless a superuser asks). */
-  listFor: protectedProcedure.input(forUser).query(({ ctx, input }) => listSessionsFor(ctx.deps, ctx.principal, input.userId)),
+  listFor: protectedProcedure
+    .input(forUser)
+    .query(({ ctx, input }) => listSessionsFor(ctx.deps, ctx.principal, input.userId)),
   /** Staff: ends every session of a user (not a superuser's, unless a superuser asks). */
-  revokeAllFor: protectedProcedure.input(forUser).mutation(async ({ ctx, input }) => void (await revokeSessionsFor(ctx.deps, ctx.principal, input.userId, ctx.meta))),
+  revokeAllFor: protectedProcedure
+    .input(forUser)
+    .mutation(async ({ ctx, input }) => {
+      await revokeSessionsFor(ctx.deps, ctx.principal, input.userId, ctx.meta);
+    }),
 });
