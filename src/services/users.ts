@@ -216,9 +216,11 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   // The old address is told of every change: a takeover would otherwise go unnoticed by the owner.
   const old = target.email;
   const told: QueuedMail[] = old ? [{ kind: "email_changed", to: old, extra: { to: old, newEmail: email } }] : [];
+  // Deactivated by staff: an email change must not hand the account an activation link of its own.
+  const suspended = !target.isActive && !target.activationPending;
   let data;
-  if (!SEND_ACTIVATION_EMAIL || !email) {
-    // Nothing to confirm: activation mails are off, or the address is removed.
+  if (!SEND_ACTIVATION_EMAIL || !email || (EMAIL_CHANGE_DEACTIVATES && suspended)) {
+    // Nothing to confirm: activation mails are off, the address is removed, or staff's decision stands.
     data = { email, pendingEmail: null, ...withMails(deps, told) };
   } else if (EMAIL_CHANGE_DEACTIVATES) {
     // Djoser's way: the new address at once, and the account inactive until its activation link is used.

@@ -233,6 +233,41 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
     }
   });
 
+  describe("Djoser's email change (SEND_ACTIVATION_EMAIL, EMAIL_CHANGE_DEACTIVATES)", () => {
+    let s: TestServer;
+    let rootKey: string;
+    beforeAll(async () => {
+      s = await startTestServer(kind, { DJOSER_SEND_ACTIVATION_EMAIL: "true", DJOSER_EMAIL_CHANGE_DEACTIVATES: "true" });
+      ({ rootKey } = await staffPair(s, ""));
+    });
+    afterAll(async () => s?.stop());
+
+    for (const [name, adapter] of Object.entries(ADAPTERS)) {
+      it(`${name}: the new address is the account's at once, inactive until it activates; staff changing the email of a user they deactivated mails no activation link`, async () => {
+        const a = adapter(s);
+        const u = `djoser${name}`;
+        const id = await register(s, u);
+        expect(await a.activate(linkIn(s, `${u}@example.com`, ACTIVATION))).toEqual({ status: 204 });
+        const key = await tokenLogin(s, u);
+        const answer = { email: `${u}@new.example`, id, username: u };
+        expect(await a.update(tokenAuth(key), "me", { email: `${u}@new.example`, current_password: PW })).toEqual({ status: 200, body: answer });
+        expect(await meStatus(s, key)).toBe(401);
+        expect(mailsTo(s, `${u}@example.com`).at(-1)).toBe(CHANGED);
+        expect(await a.activate(linkIn(s, `${u}@new.example`, ACTIVATION))).toEqual({ status: 204 });
+        expect(await meStatus(s, key)).toBe(200);
+
+        const root = tokenAuth(rootKey);
+        await trpcClient(s, root).users.setActive.mutate({ id, active: false });
+        const before = mailsTo(s, `${u}@other.example`).length;
+        expect(await a.update(root, id, { email: `${u}@other.example`, current_password: ROOT_PW })).toEqual({ status: 200, body: { ...answer, email: `${u}@other.example` } });
+        expect(mailsTo(s, `${u}@other.example`)).toHaveLength(before);
+        expect(await a.resendActivation(`${u}@other.example`)).toEqual({ status: 204 });
+        expect(mailsTo(s, `${u}@other.example`)).toHaveLength(before);
+        expect((await a.jwtLogin(u)).status).toBe(401);
+      });
+    }
+  });
+
   describe("Djoser's defaults (activation mails off)", () => {
     let s: TestServer;
     let root: { id: number };
