@@ -52,12 +52,15 @@ function rest(s: TestServer): Adapter {
   return {
     activate: (link) => call("POST", "/auth/users/activation/", link),
     resendActivation: (email) => call("POST", "/auth/users/resend_activation/", { email }),
-    resetPassword: (link, new_password) => call("POST", "/auth/users/reset_password_confirm/", { ...link, new_password }),
-    resetUsername: (link, new_username) => call("POST", "/auth/users/reset_username_confirm/", { ...link, new_username }),
+    resetPassword: (link, new_password) =>
+      call("POST", "/auth/users/reset_password_confirm/", { ...link, new_password }),
+    resetUsername: (link, new_username) =>
+      call("POST", "/auth/users/reset_username_confirm/", { ...link, new_username }),
     jwtLogin: (username, password = PW) => call("POST", "/auth/jwt/create/", { username, password }),
     update: (auth, id, body) => call("PATCH", `/auth/users/${id}/`, body, auth),
     remove: (auth, id, current_password) => call("DELETE", `/auth/users/${id}/`, { current_password }, auth),
-    setEmail: (auth, new_email, current_password) => call("POST", "/auth/users/set_email/", { new_email, current_password }, auth),
+    setEmail: (auth, new_email, current_password) =>
+      call("POST", "/auth/users/set_email/", { new_email, current_password }, auth),
   };
 }
 
@@ -80,9 +83,13 @@ function trpc(s: TestServer): Adapter {
     resetPassword: (link, new_password) => settle(anon.users.resetPasswordConfirm.mutate({ ...link, new_password })),
     resetUsername: (link, new_username) => settle(anon.users.resetUsernameConfirm.mutate({ ...link, new_username })),
     jwtLogin: (username, password = PW) => settle(anon.jwt.create.mutate({ username, password })),
-    update: (auth, id, body) => settle(id === "me" ? trpcClient(s, auth).users.updateMe.mutate(body) : trpcClient(s, auth).users.update.mutate({ id, ...body })),
+    update: (auth, id, body) => {
+      const users = trpcClient(s, auth).users;
+      return settle(id === "me" ? users.updateMe.mutate(body) : users.update.mutate({ id, ...body }));
+    },
     remove: (auth, id, current_password) => settle(trpcClient(s, auth).users.delete.mutate({ id, current_password })),
-    setEmail: (auth, new_email, current_password) => settle(trpcClient(s, auth).users.setUsername.mutate({ new_email, current_password })),
+    setEmail: (auth, new_email, current_password) =>
+      settle(trpcClient(s, auth).users.setUsername.mutate({ new_email, current_password })),
   };
 }
 
@@ -92,7 +99,8 @@ const tokenAuth = (key: string): Auth => ({ authorization: `Token ${key}` });
 /** The newest mail to `to` with this subject. */
 function mailTo(s: TestServer, to: string, subject: string): Mail {
   const mail = s.mails().filter((m) => m.to === to && m.subject === subject).at(-1);
-  if (!mail) throw new Error(`no mail "${subject}" to ${to}; mailbox: ${JSON.stringify(s.mails().map((m) => [m.to, m.subject]))}`);
+  const mailbox = () => JSON.stringify(s.mails().map((m) => [m.to, m.subject]));
+  if (!mail) throw new Error(`no mail "${subject}" to ${to}; mailbox: ${mailbox()}`);
   return mail;
 }
 
@@ -102,7 +110,8 @@ const linkIn = (s: TestServer, to: string, subject: string): Link => uidToken(ma
 const mailsTo = (s: TestServer, to: string) => s.mails().filter((m) => m.to === to).map((m) => m.subject);
 
 async function register(s: TestServer, username: string): Promise<number> {
-  const res = await s.request("POST", "/auth/users/", { json: { username, email: `${username}@example.com`, password: PW } });
+  const json = { username, email: `${username}@example.com`, password: PW };
+  const res = await s.request("POST", "/auth/users/", { json });
   expect(res.status, res.text).toBe(201);
   return res.json.id;
 }
@@ -119,14 +128,19 @@ async function requestReset(s: TestServer, kind: "password" | "username", email:
   return linkIn(s, email, kind === "password" ? RESET : USERNAME_RESET);
 }
 
-const meStatus = async (s: TestServer, key: string) => (await s.request("GET", "/auth/users/me/", { headers: tokenAuth(key) })).status;
+const me = (s: TestServer, key: string) => s.request("GET", "/auth/users/me/", { headers: tokenAuth(key) });
+const meStatus = async (s: TestServer, key: string) => (await me(s, key)).status;
+/** A 200 with this user. */
+const user200 = (email: string, id: number, username: string) => ({ status: 200, body: { email, id, username } });
 
 /** A superuser ("root") and a staff member who is not one ("staffer"), logged in with tokens. */
 async function staffPair(s: TestServer, tag: string) {
   const root = await createStaff(s, `root${tag}`, ROOT_PW, `root${tag}@example.com`);
   const staffer = await createStaff(s, `staffer${tag}`, STAFF_PW, `staffer${tag}@example.com`);
-  await s.deps.prisma.user.update({ where: { id: staffer.id }, data: { isSuperuser: false } }); // setup: staff, not superuser
-  return { root, staffer, rootKey: await tokenLogin(s, root.username!, ROOT_PW), stafferKey: await tokenLogin(s, staffer.username!, STAFF_PW) };
+  // Setup only: staff, not superuser (no endpoint makes one).
+  await s.deps.prisma.user.update({ where: { id: staffer.id }, data: { isSuperuser: false } });
+  const rootKey = await tokenLogin(s, root.username!, ROOT_PW);
+  return { root, staffer, rootKey, stafferKey: await tokenLogin(s, staffer.username!, STAFF_PW) };
 }
 
 describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) => {
@@ -189,7 +203,9 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
           const username = await requestReset(s, "username", `${u}@example.com`);
           expect(await a.resetUsername(password, `${u}2`)).toEqual({ status: 400, body: BAD_TOKEN });
           expect(await a.resetPassword(username, NEW_PW)).toEqual({ status: 400, body: BAD_TOKEN });
-          for (const link of [password, username]) expect(await a.activate(link)).toEqual({ status: 400, body: BAD_TOKEN });
+          for (const link of [password, username]) {
+            expect(await a.activate(link)).toEqual({ status: 400, body: BAD_TOKEN });
+          }
           // Each still does its own job.
           expect(await a.resetPassword(password, NEW_PW)).toEqual({ status: 204 });
           expect((await a.jwtLogin(u, NEW_PW)).status).toBe(200);
@@ -201,7 +217,8 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
           const { id, key } = await activeUser(u);
           const [before, after] = [`${u}@example.com`, `${u}@new.example`];
           const answer = { email: before, id, username: u };
-          expect(await a.update(tokenAuth(key), "me", { email: after, current_password: PW })).toEqual({ status: 200, body: answer });
+          const asked = await a.update(tokenAuth(key), "me", { email: after, current_password: PW });
+          expect(asked).toEqual({ status: 200, body: answer });
           expect(await meStatus(s, key)).toBe(200); // still active
           expect(mailsTo(s, after)).toEqual([CONFIRM_NEW]);
           expect(mailsTo(s, before).at(-1)).toBe(CHANGE_REQUESTED);
@@ -212,7 +229,7 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
           // The confirmation link is no reset link.
           expect(await a.resetPassword(confirm, NEW_PW)).toEqual({ status: 400, body: BAD_TOKEN });
           expect(await a.activate(confirm)).toEqual({ status: 204 });
-          expect((await s.request("GET", "/auth/users/me/", { headers: tokenAuth(key) })).json).toEqual({ ...answer, email: after });
+          expect((await me(s, key)).json).toEqual({ ...answer, email: after });
           expect(await a.activate(confirm)).toEqual({ status: 400, body: BAD_TOKEN }); // once
         });
 
@@ -227,7 +244,7 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
           expect(await a.activate(first)).toEqual({ status: 400, body: BAD_TOKEN });
           await a.update(tokenAuth(key), "me", { email: `${u}@example.com`, current_password: PW });
           expect(await a.activate(second)).toEqual({ status: 400, body: BAD_TOKEN });
-          expect((await s.request("GET", "/auth/users/me/", { headers: tokenAuth(key) })).json.email).toBe(`${u}@example.com`);
+          expect((await me(s, key)).json.email).toBe(`${u}@example.com`);
         });
       });
     }
@@ -237,7 +254,8 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
     let s: TestServer;
     let rootKey: string;
     beforeAll(async () => {
-      s = await startTestServer(kind, { DJOSER_SEND_ACTIVATION_EMAIL: "true", DJOSER_EMAIL_CHANGE_DEACTIVATES: "true" });
+      const env = { DJOSER_SEND_ACTIVATION_EMAIL: "true", DJOSER_EMAIL_CHANGE_DEACTIVATES: "true" };
+      s = await startTestServer(kind, env);
       ({ rootKey } = await staffPair(s, ""));
     });
     afterAll(async () => s?.stop());
@@ -249,8 +267,8 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
         const id = await register(s, u);
         expect(await a.activate(linkIn(s, `${u}@example.com`, ACTIVATION))).toEqual({ status: 204 });
         const key = await tokenLogin(s, u);
-        const answer = { email: `${u}@new.example`, id, username: u };
-        expect(await a.update(tokenAuth(key), "me", { email: `${u}@new.example`, current_password: PW })).toEqual({ status: 200, body: answer });
+        const changed = await a.update(tokenAuth(key), "me", { email: `${u}@new.example`, current_password: PW });
+        expect(changed).toEqual(user200(`${u}@new.example`, id, u));
         expect(await meStatus(s, key)).toBe(401);
         expect(mailsTo(s, `${u}@example.com`).at(-1)).toBe(CHANGED);
         expect(await a.activate(linkIn(s, `${u}@new.example`, ACTIVATION))).toEqual({ status: 204 });
@@ -259,7 +277,8 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
         const root = tokenAuth(rootKey);
         await trpcClient(s, root).users.setActive.mutate({ id, active: false });
         const before = mailsTo(s, `${u}@other.example`).length;
-        expect(await a.update(root, id, { email: `${u}@other.example`, current_password: ROOT_PW })).toEqual({ status: 200, body: { ...answer, email: `${u}@other.example` } });
+        const byStaff = await a.update(root, id, { email: `${u}@other.example`, current_password: ROOT_PW });
+        expect(byStaff).toEqual(user200(`${u}@other.example`, id, u));
         expect(mailsTo(s, `${u}@other.example`)).toHaveLength(before);
         expect(await a.resendActivation(`${u}@other.example`)).toEqual({ status: 204 });
         expect(mailsTo(s, `${u}@other.example`)).toHaveLength(before);
@@ -301,7 +320,8 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
           expect(await a.resetPassword(password, NEW_PW)).toEqual({ status: 400, body: BAD_TOKEN });
           expect(await a.resetUsername(username, `${u}2`)).toEqual({ status: 400, body: BAD_TOKEN });
           // A link mailed after the login works.
-          expect(await a.resetPassword(await requestReset(s, "password", `${u}@example.com`), NEW_PW)).toEqual({ status: 204 });
+          const fresh = await requestReset(s, "password", `${u}@example.com`);
+          expect(await a.resetPassword(fresh, NEW_PW)).toEqual({ status: 204 });
         });
 
         it("an email change tells the old address", async () => {
@@ -309,7 +329,8 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
           const u = `told${name}`;
           const id = await register(s, u);
           const key = await tokenLogin(s, u);
-          expect(await a.update(tokenAuth(key), "me", { email: `${u}@new.example`, current_password: PW })).toEqual({ status: 200, body: { email: `${u}@new.example`, id, username: u } });
+          const changed = await a.update(tokenAuth(key), "me", { email: `${u}@new.example`, current_password: PW });
+          expect(changed).toEqual(user200(`${u}@new.example`, id, u));
           expect(mailsTo(s, `${u}@example.com`)).toEqual([CHANGED]);
           expect(mailTo(s, `${u}@example.com`, CHANGED).text).toContain(`${u}@new.example`);
         });
@@ -317,23 +338,32 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
         it("staff who are not superusers cannot change or delete a superuser; they still read it, and manage other users", async () => {
           const a = adapter(s);
           const staffer = tokenAuth(stafferKey);
-          expect(await a.update(staffer, root.id, { email: `taken${name}@evil.example`, current_password: STAFF_PW })).toEqual({ status: 403, body: FORBIDDEN });
+          const evil = `taken${name}@evil.example`;
+          const takeover = await a.update(staffer, root.id, { email: evil, current_password: STAFF_PW });
+          expect(takeover).toEqual({ status: 403, body: FORBIDDEN });
           expect(await a.remove(staffer, root.id, STAFF_PW)).toEqual({ status: 403, body: FORBIDDEN });
           const read = await s.request("GET", `/auth/users/${root.id}/`, { headers: staffer });
           expect([read.status, read.json.email]).toEqual([200, "root@example.com"]);
           expect(mailsTo(s, "root@example.com")).toEqual([]);
           const u = `managed${name}`;
           const id = await register(s, u);
-          expect(await a.update(staffer, id, { email: `${u}@new.example`, current_password: STAFF_PW })).toEqual({ status: 200, body: { email: `${u}@new.example`, id, username: u } });
+          const managed = await a.update(staffer, id, { email: `${u}@new.example`, current_password: STAFF_PW });
+          expect(managed).toEqual(user200(`${u}@new.example`, id, u));
           // A superuser manages a superuser.
-          expect(await a.update(tokenAuth(rootKey), root.id, { email: "root@example.com", current_password: ROOT_PW })).toEqual({ status: 200, body: { email: "root@example.com", id: root.id, username: "root" } });
+          const same = { email: "root@example.com", current_password: ROOT_PW };
+          const own = await a.update(tokenAuth(rootKey), root.id, same);
+          expect(own).toEqual(user200("root@example.com", root.id, "root"));
         });
       });
     }
 
     it("staff who are not superusers cannot deactivate a superuser, nor list or end its sessions (tRPC); a superuser can list them", async () => {
       const staffer = trpcClient(s, tokenAuth(stafferKey));
-      const calls = [() => staffer.users.setActive.mutate({ id: root.id, active: false }), () => staffer.sessions.listFor.query({ userId: root.id }), () => staffer.sessions.revokeAllFor.mutate({ userId: root.id })];
+      const calls = [
+        () => staffer.users.setActive.mutate({ id: root.id, active: false }),
+        () => staffer.sessions.listFor.query({ userId: root.id }),
+        () => staffer.sessions.revokeAllFor.mutate({ userId: root.id }),
+      ];
       for (const call of calls) {
         const err = await failure(call());
         expect([err.data?.code, err.data?.httpStatus]).toEqual(["permission_denied", 403]);

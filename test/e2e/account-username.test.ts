@@ -61,7 +61,8 @@ async function expectLoginIs(s: TestServer, current: string, old: string) {
 
 /** This login name does not log in (a failed login leaves the outstanding links alone). */
 async function expectRefused(s: TestServer, login: string) {
-  const refused = await s.request("POST", "/auth/jwt/create/", { json: { [login.includes("@") ? "email" : "username"]: login, password: PW } });
+  const json = { [login.includes("@") ? "email" : "username"]: login, password: PW };
+  const refused = await s.request("POST", "/auth/jwt/create/", { json });
   expect([refused.status, refused.json], `login as ${login}`).toEqual([401, NO_ACCOUNT]);
 }
 

@@ -267,7 +267,8 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
     });
 
     it("an inactive user who never logged in waits for activation; any other inactive one counts as deactivated by staff", async () => {
-      const rows = await s.deps.prisma.user.findMany({ select: { isActive: true, lastLogin: true, activationPending: true } });
+      const select = { isActive: true, lastLogin: true, activationPending: true };
+      const rows = await s.deps.prisma.user.findMany({ select });
       expect(rows.filter((r) => !r.isActive).length).toBeGreaterThan(0);
       for (const r of rows) expect(r.activationPending).toBe(!r.isActive && r.lastLogin === null);
     });

@@ -22,16 +22,22 @@ function migrationsBefore(): string {
   return dir;
 }
 
-async function openSession(kind: (typeof DATABASES)[number]): Promise<{ session: Session; close(): Promise<void> }> {
+async function openSession(kind: (typeof DATABASES)[number]) {
   if (kind === "pglite") {
     const db = await PGlite.create();
-    const session: Session = { query: async <T>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows, exec: async (s) => void (await db.exec(s)) };
+    const session: Session = {
+      query: async <T>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows,
+      exec: async (s) => void (await db.exec(s)),
+    };
     return { session, close: () => db.close() };
   }
   const { url, drop } = await freshPostgres();
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const session: Session = { query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[], exec: async (s) => void (await client.query(s)) };
+  const session: Session = {
+    query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
+    exec: async (s) => void (await client.query(s)),
+  };
   return { session, close: async () => (await client.end(), await drop()) };
 }
 
@@ -45,19 +51,27 @@ describe.each(DATABASES)("upgrading to activation_pending on %s", (kind) => {
       const before = migrationsBefore();
       dirs.push(before);
       expect(await applyMigrations(session, before)).not.toContain(MIGRATION);
-      const user = (name: string, active: boolean, lastLogin: string | null) =>
-        session.query("INSERT INTO auth_user (username, password, is_active, last_login) VALUES ($1, 'x', $2, $3)", [name, active, lastLogin]);
+      const insert = "INSERT INTO auth_user (username, password, is_active, last_login) VALUES ($1, 'x', $2, $3)";
+      const user = (name: string, active: boolean, at: string | null) => session.query(insert, [name, active, at]);
       await user("registered", false, null); // mailed an activation link, not used yet
       await user("suspended", false, "2026-11-20T10:00:00Z"); // was active, then switched off
       await user("suspended_early", false, null); // switched off by staff before a first login
       await user("active", true, null);
-      const [early] = await session.query<{ id: number }>("SELECT id FROM auth_user WHERE username = 'suspended_early'");
+      const [early] = await session.query<{ id: number }>("SELECT id FROM auth_user WHERE username='suspended_early'");
       const deactivated = '{"session":"all","reason":"deactivated","by":1}'; // what setActive audits
-      await session.query("INSERT INTO audit_event (kind, user_id, data) VALUES ('session_revoked', $1, $2)", [early!.id, deactivated]);
+      const audit = "INSERT INTO audit_event (kind, user_id, data) VALUES ('session_revoked', $1, $2)";
+      await session.query(audit, [early!.id, deactivated]);
 
       expect(await applyMigrations(session)).toEqual([MIGRATION]);
-      const rows = await session.query<{ username: string; activation_pending: boolean }>("SELECT username, activation_pending FROM auth_user ORDER BY id");
-      expect(Object.fromEntries(rows.map((r) => [r.username, r.activation_pending]))).toEqual({ registered: true, suspended: false, suspended_early: false, active: false });
+      const rows = await session.query<{ username: string; pending: boolean }>(
+        "SELECT username, activation_pending AS pending FROM auth_user ORDER BY id",
+      );
+      expect(Object.fromEntries(rows.map((r) => [r.username, r.pending]))).toEqual({
+        registered: true,
+        suspended: false,
+        suspended_early: false,
+        active: false,
+      });
     } finally {
       await close();
     }
