@@ -30,6 +30,9 @@ export const ERRORS = {
   user_inactive: { status: 401, trpc: "UNAUTHORIZED", message: "User is inactive" },
   permission_denied: { status: 403, trpc: "FORBIDDEN", message: "You do not have permission to perform this action." },
   stale_token: { status: 403, trpc: "FORBIDDEN", message: "Stale token for given user." },
+  // users/activation/ without SEND_ACTIVATION_EMAIL: accounts are active from registration, and
+  // whatever link a client holds (a reset link, say) must not re-activate one staff deactivated.
+  activation_not_in_use: { status: 403, trpc: "FORBIDDEN", message: "Account activation is not in use on this site." },
   not_found: { status: 404, trpc: "NOT_FOUND", message: "Not found." },
   method_not_allowed: { status: 405, trpc: "METHOD_NOT_SUPPORTED", message: "Method not allowed." },
   // DRF's Throttled: the message gains "Expected available in N seconds." (see throttled()).

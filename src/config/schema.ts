@@ -39,6 +39,10 @@ export const djoserSchema = z.object({
   // caller's too), and changing the email through users/me needs current_password.
   PASSWORD_CHANGE_ENDS_SESSIONS: z.boolean().default(true),
   EMAIL_CHANGE_REQUIRES_PASSWORD: z.boolean().default(true),
+  // Portcullis extension: Djoser's way with an email change under SEND_ACTIVATION_EMAIL (the new
+  // address at once, the account inactive until it activates again). Off: the old address stays in
+  // use, and the account active, until a link mailed to the new address confirms it.
+  EMAIL_CHANGE_DEACTIVATES: z.boolean().default(false),
 });
 
 // SimpleJWT 5.2's algorithms. EdDSA is left out: jsonwebtoken 9 (and SimpleJWT 5.2) cannot sign or verify it.

@@ -73,7 +73,7 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     otherwise: "authenticated",
     tag: "users",
     metadata: meta("Activation"),
-    methods: { POST: anyone({ summary: "Activate with the mailed uid and token", body: () => users.uidTokenInput }, async (c) => (await users.activate(c.deps, await c.data(), c.meta), noContent)) },
+    methods: { POST: anyone({ summary: "Activate, or confirm an email change, with the mailed uid and token", body: () => users.uidTokenInput }, async (c) => (await users.activate(c.deps, await c.data(), c.meta), noContent)) },
   },
   {
     path: "/users/resend_activation/",

@@ -127,7 +127,7 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   const input = await validateFields(resetPasswordConfirmShape(deps), raw);
   // The link before the password (Djoser checks it last): whoever holds no link learns nothing
   // about the password rules and costs no validator run.
-  const user = await userFromLink(deps, input.uid!, input.token!);
+  const user = await userFromLink(deps, input.uid!, input.token!, "password_reset");
   // Djoser validates the new password against an anonymous user: no similarity check here.
   checkNewPassword(deps, input.new_password!, null, input.re_new_password);
   spendPasswordCheck(meta); // one hash per request, however many calls a batch holds
@@ -169,6 +169,7 @@ export async function setLogin(deps: Deps, principal: Principal, raw: unknown, m
   const value = input[`new_${field}`]!;
   if (deps.settings.DJOSER.SET_USERNAME_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   const updated = await saveLogin(deps, user.id, data(value));
+  await tellOldAddress(deps, user, updated);
   await audit(deps, "username_changed", meta, user.id);
   if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "username_changed_confirmation", updated);
 }
@@ -191,6 +192,12 @@ async function saveLogin(deps: Deps, id: number, data: Record<string, string>, l
   return user;
 }
 
+/** set_email / reset_email_confirm (the email is the login): the old address is told, as for users/me. */
+async function tellOldAddress(deps: Deps, before: User, after: User): Promise<void> {
+  if (!before.email || before.email === after.email) return;
+  await queueMail(deps, "email_changed", after, { to: before.email, newEmail: after.email });
+}
+
 export const resetLoginConfirmShape = (deps: Deps): Shape => {
   const { field, value } = loginField(deps);
   return { [`new_${field}`]: value, ...(deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE ? { [`re_new_${field}`]: charField() } : {}) };
@@ -207,13 +214,15 @@ export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestM
   const link = isObject(raw) ? raw : {};
   // The link before "already exists" (Djoser checks it last): else this unthrottled view tells
   // anyone which usernames (or emails) are taken.
-  const user = await userFromLink(deps, typeof link.uid === "string" ? link.uid : "", typeof link.token === "string" ? link.token : "");
+  const [uid, token] = [link.uid, link.token].map((v) => (typeof v === "string" ? v : ""));
+  const user = await userFromLink(deps, uid!, token!, "username_reset");
   const value = input[`new_${field}`]!;
   const taken = await unique(value);
   if (taken) throw invalid({ [`new_${field}`]: [taken] });
   if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   // last_login moves, as in Djoser, so the link works once (the login name is not in its hash).
   const updated = await saveLogin(deps, user.id, data(value), user);
+  await tellOldAddress(deps, user, updated);
   await audit(deps, "username_reset_confirmed", meta, user.id);
   if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "username_changed_confirmation", updated);
 }

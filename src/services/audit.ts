@@ -19,6 +19,7 @@ export const AUDIT_KINDS = [
   "username_changed",
   "username_reset_requested",
   "username_reset_confirmed",
+  "email_changed",
   "lockout",
   "password_check_failed",
   "session_revoked",

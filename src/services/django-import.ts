@@ -1,7 +1,8 @@
 // `portcullis import-django`: moving off Djoser without logging anyone out. Users keep their ids,
 // usernames, flags, dates and password hash string as is (Django's hash verifies here and becomes
-// argon2id at the first login, passwords.ts); reset and activation links Django mailed keep working
-// with the same SECRET_KEY (their hash covers id, password string, last_login and email, links.ts);
+// argon2id at the first login, passwords.ts); reset links Django mailed keep working with the same
+// SECRET_KEY (their hash covers id, password string, last_login and email, links.ts), activation
+// links do not (each purpose has its own salt here: the user asks resend_activation for a new one);
 // DRF authtoken keys keep working (stored hashed, as Portcullis stores keys); refresh tokens
 // SimpleJWT blacklisted stay dead.
 //
@@ -198,6 +199,14 @@ async function importBatch(db: Db, batch: SourceBatch, seen: Seen, write: boolea
   if (write && updates.length) {
     const set = NAMES.split(", ").slice(1).map((c) => `${c} = x.${c}`).join(", ");
     await db.$executeRawUnsafe(`UPDATE auth_user u SET ${set} FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMNS}) WHERE u.id = x.id`, JSON.stringify(updates));
+  }
+  if (write && inserts.length + updates.length) {
+    // Django keeps no "waiting for activation": an inactive user who never logged in is taken to be;
+    // any other inactive one counts as deactivated by staff, and only staff activate it (users.ts).
+    const ids = [...inserts, ...updates].map((u) => u.id);
+    const sql = "UPDATE auth_user SET activation_pending = (NOT is_active AND last_login IS NULL)" +
+      " WHERE id = ANY($1::int[])";
+    await db.$executeRawUnsafe(sql, ids);
   }
 
   // DRF authtoken keys, hashed as every Portcullis key is; per-device rows (not the shared seed).

@@ -112,7 +112,9 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) 
     throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
   }
   // Independent writes, so one round trip's time rather than three.
-  const [pair] = await Promise.all([startSession(deps, user, meta), auditLogin(deps, meta, "jwt", accountId, true, input[field]), deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN && recordLogin(deps, user)]);
+  // A login ends the mailed links: by last_login when SimpleJWT may move it, else by the link epoch.
+  const loginColumn = deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN ? "lastLogin" : "linkEpoch";
+  const [pair] = await Promise.all([startSession(deps, user, meta), auditLogin(deps, meta, "jwt", accountId, true, input[field]), recordLogin(deps, user, loginColumn)]);
   return pair;
 }
 

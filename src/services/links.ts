@@ -1,11 +1,31 @@
-// Password-reset / activation link parts, byte-compatible with Django 3.2's
-// default_token_generator (django/contrib/auth/tokens.py, sha256) and Djoser's
-// uid encoding, so links minted by either side verify on the other.
+// Mailed link parts (uid + token). The token is Django 3.2's default_token_generator
+// (django/contrib/auth/tokens.py, sha256) with one key salt per purpose: a link made for one
+// purpose fails every other check. Password reset keeps Django's own salt, byte for byte, so reset
+// links Django mailed verify here (and ours there) across a cutover; the uid is Djoser's encoding.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
-export type TokenUser = { id: number; password: string; lastLogin: Date | null; email: string };
+/**
+ * What a token hashes: Django's fields, plus two of ours that change the hash only once set (so a
+ * user Django knows hashes as Django does): `linkEpoch`, moved by a login that leaves last_login
+ * alone, and `bound`, a value the link is for (the pending address of an email change).
+ */
+export type TokenUser = {
+  id: number;
+  password: string;
+  lastLogin: Date | null;
+  email: string;
+  linkEpoch?: Date | null;
+  bound?: string;
+};
 
-const KEY_SALT = "django.contrib.auth.tokens.PasswordResetTokenGenerator";
+export type LinkPurpose = "password_reset" | "activation" | "username_reset" | "email_change";
+
+const KEY_SALTS: Record<LinkPurpose, string> = {
+  password_reset: "django.contrib.auth.tokens.PasswordResetTokenGenerator", // Django's
+  activation: "portcullis.links.activation",
+  username_reset: "portcullis.links.username_reset",
+  email_change: "portcullis.links.email_change",
+};
 const EPOCH_2001_MS = Date.UTC(2001, 0, 1);
 const MAX_PK = 2 ** 31 - 1; // Django's AutoField is a 32-bit signed integer.
 
@@ -31,9 +51,9 @@ export function decodeUid(uid: string): number | null {
   return encodeUid(id) === uid ? id : null;
 }
 
-/** Django's PasswordResetTokenGenerator.make_token: "<ts base36>-<32 hex>". */
-export function makeToken(user: TokenUser, secret: string, now: Date = new Date()): string {
-  return tokenWithTimestamp(user, secondsSince2001(now), secret);
+/** Django's PasswordResetTokenGenerator.make_token: "<ts base36>-<32 hex>", for one purpose. */
+export function makeToken(purpose: LinkPurpose, user: TokenUser, secret: string, now: Date = new Date()): string {
+  return tokenWithTimestamp(purpose, user, secondsSince2001(now), secret);
 }
 
 /**
@@ -42,6 +62,7 @@ export function makeToken(user: TokenUser, secret: string, now: Date = new Date(
  * `timeoutSeconds` old. Constant-time compare; false on any garbage.
  */
 export function checkToken(
+  purpose: LinkPurpose,
   user: TokenUser,
   token: string,
   secret: string,
@@ -59,7 +80,7 @@ export function checkToken(
     if (!Number.isSafeInteger(ts)) return false;
     // Recomputing from the parsed timestamp also rejects non-canonical
     // spellings of it (leading zeros), since base36 output has none.
-    const expected = Buffer.from(tokenWithTimestamp(user, ts, secret), "utf8");
+    const expected = Buffer.from(tokenWithTimestamp(purpose, user, ts, secret), "utf8");
     const given = Buffer.from(token, "utf8");
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return false;
     // Future timestamps pass, as in Django: only the HMAC holder can mint them.
@@ -69,10 +90,13 @@ export function checkToken(
   }
 }
 
-function tokenWithTimestamp(user: TokenUser, timestamp: number, secret: string): string {
-  const value = `${user.id}${user.password}${loginTimestamp(user.lastLogin)}${timestamp}${user.email ?? ""}`;
+function tokenWithTimestamp(purpose: LinkPurpose, user: TokenUser, timestamp: number, secret: string): string {
+  const django = `${user.id}${user.password}${loginTimestamp(user.lastLogin)}${timestamp}${user.email ?? ""}`;
+  // NUL cannot occur in a valid email, so the extras cannot be forged from Django's fields.
+  const epoch = user.linkEpoch ? `\0epoch:${user.linkEpoch.getTime()}` : "";
+  const bound = user.bound !== undefined ? `\0bound:${user.bound}` : "";
   // hexdigest()[::2]: every other hex digit, "to shorten the URL".
-  const digest = saltedHmacHex(KEY_SALT, value, secret);
+  const digest = saltedHmacHex(KEY_SALTS[purpose], django + epoch + bound, secret);
   let half = "";
   for (let i = 0; i < digest.length; i += 2) half += digest[i];
   return `${timestamp.toString(36)}-${half}`;

@@ -10,7 +10,10 @@ export type MailKind =
   | "password_reset"
   | "password_changed_confirmation"
   | "username_reset"
-  | "username_changed_confirmation";
+  | "username_changed_confirmation"
+  | "email_change"
+  | "email_change_requested"
+  | "email_changed";
 
 export type MailContext = {
   site_name: string;
@@ -22,6 +25,8 @@ export type MailContext = {
   user: { username?: string | null; email: string; first_name?: string };
   /** password_changed_confirmation: the other sessions were ended with the change. */
   sessions_ended?: boolean;
+  /** email_change*: the address the account's email is changing (or changed) to. */
+  new_email?: string;
 };
 
 export type MailTemplates = { subject: string; text: string; html: string };
@@ -84,10 +89,35 @@ export const DEFAULT_TEMPLATES: Record<MailKind, MailTemplates> = {
     "{{ site_name }} - Your username has been successfully changed!",
     "Your username has been changed!",
   ),
+  // To the new address: the change takes effect when this link is used.
+  email_change: linkMail(
+    "Confirm your new email address on {{ site_name }}",
+    "You're receiving this email because the email address of your account on {{ site_name }} " +
+      "is being changed to this one.",
+    "Please go to the following page to confirm it:",
+    false,
+  ),
+  // To the old address, for both: a takeover would otherwise go unnoticed by the owner.
+  email_change_requested: noticeMail(
+    "{{ site_name }} - A change of your email address was requested",
+    "A change of your account's email address to {{ new_email }} was requested. It takes effect once " +
+      "confirmed from that address; until then this address stays in use. " +
+      "If you did not ask for it, change your password now.",
+  ),
+  email_changed: noticeMail(
+    "{{ site_name }} - Your email address has been changed",
+    "The email address of your account has been changed to {{ new_email }}. If you did not make this " +
+      "change, contact us now: password reset links now go to the new address.",
+  ),
 };
 
 /** Kinds whose mail is useless without `ctx.url`. */
-export const LINK_KINDS: ReadonlySet<MailKind> = new Set(["activation", "password_reset", "username_reset"]);
+export const LINK_KINDS: ReadonlySet<MailKind> = new Set([
+  "activation",
+  "password_reset",
+  "username_reset",
+  "email_change",
+]);
 
 export function isMailKind(kind: unknown): kind is MailKind {
   return typeof kind === "string" && Object.hasOwn(DEFAULT_TEMPLATES, kind);
@@ -108,6 +138,7 @@ export function templateVars(ctx: MailContext): Map<string, string> {
     ["user.username", ctx.user.username || ctx.user.email],
     ["user.email", ctx.user.email],
     ["user.first_name", ctx.user.first_name ?? ""],
+    ["new_email", ctx.new_email ?? ""],
     ["sessions_note", ctx.sessions_ended ? " Your sessions on other devices have been signed out: sign in again there. If you did not make this change, reset your password now." : ""],
   ]);
 }

@@ -3,33 +3,53 @@
 // Djoser's URL templates (never from the request's Host header: a forged Host would otherwise
 // receive the token) and from the user's state at that moment, so no token is ever stored.
 import type { Deps, User } from "./deps.ts";
-import { encodeUid, makeToken } from "./links.ts";
+import { encodeUid, makeToken, type LinkPurpose, type TokenUser } from "./links.ts";
 import type { MailContext, MailKind } from "./mail.ts";
 
-const URL_SETTING: Partial<Record<MailKind, "ACTIVATION_URL" | "PASSWORD_RESET_CONFIRM_URL" | "USERNAME_RESET_CONFIRM_URL">> = {
-  activation: "ACTIVATION_URL",
-  password_reset: "PASSWORD_RESET_CONFIRM_URL",
-  username_reset: "USERNAME_RESET_CONFIRM_URL",
+type UrlSetting = "ACTIVATION_URL" | "PASSWORD_RESET_CONFIRM_URL" | "USERNAME_RESET_CONFIRM_URL";
+/**
+ * The link kinds: which URL template, and which purpose the token is made for (each its own salt,
+ * links.ts). An email change is confirmed on the activation page, so a Djoser client's page (which
+ * POSTs uid and token to users/activation/) confirms it unchanged; its token is still no activation token.
+ */
+const LINKS: Partial<Record<MailKind, { url: UrlSetting; purpose: LinkPurpose }>> = {
+  activation: { url: "ACTIVATION_URL", purpose: "activation" },
+  email_change: { url: "ACTIVATION_URL", purpose: "email_change" },
+  password_reset: { url: "PASSWORD_RESET_CONFIRM_URL", purpose: "password_reset" },
+  username_reset: { url: "USERNAME_RESET_CONFIRM_URL", purpose: "username_reset" },
 };
 
-export type MailExtra = { sessionsEnded?: boolean };
+/** `to`: the address, when it is not the account's (the old address an email change is told at). */
+export type MailExtra = { sessionsEnded?: boolean; to?: string; newEmail?: string };
+
+/** Where a mail goes at delivery: the old address it was queued for, the address being confirmed, or the account's. */
+export function recipient(kind: MailKind, user: User, extra: MailExtra): string | null {
+  return (extra.to ?? (kind === "email_change" ? user.pendingEmail : user.email)) || null;
+}
 
 /**
  * Queues one mail to `user`. Queued, not sent: the answer does not wait on (or reveal, by its
  * timing) a mail server, and a mail server that is down loses nothing.
  */
 export async function queueMail(deps: Deps, kind: MailKind, user: User, extra: MailExtra = {}): Promise<void> {
-  if (!hasAddress(deps, kind, user.email, user.id)) return;
+  if (!hasAddress(deps, kind, recipient(kind, user, extra), user.id)) return;
   await deps.prisma.mailOutbox.create({ data: { kind, userId: user.id, data: extra } });
   deps.outbox.kick();
 }
 
-/** A mail queued in the same write as the user row (a nested create); kick the outbox after it. */
-export function withMail(deps: Deps, kind: MailKind | null, email: string) {
-  return kind && hasAddress(deps, kind, email) ? { mails: { create: { kind, data: {} } } } : {};
+export type QueuedMail = { kind: MailKind; to: string; extra?: MailExtra };
+
+/** Mails queued in the same write as the user row (a nested create); kick the outbox after it. */
+export function withMails(deps: Deps, mails: QueuedMail[]) {
+  const create = mails.filter((m) => hasAddress(deps, m.kind, m.to));
+  return create.length ? { mails: { create: create.map((m) => ({ kind: m.kind, data: m.extra ?? {} })) } } : {};
 }
 
-function hasAddress(deps: Deps, kind: MailKind, email: string, userId?: number): boolean {
+export function withMail(deps: Deps, kind: MailKind | null, email: string) {
+  return withMails(deps, kind ? [{ kind, to: email }] : []);
+}
+
+function hasAddress(deps: Deps, kind: MailKind, email: string | null, userId?: number): boolean {
   if (!email) deps.log.warn({ kind, userId }, "user has no email address; mail not sent");
   return !!email;
 }
@@ -43,12 +63,24 @@ export function mailContext(deps: Pick<Deps, "settings">, kind: MailKind, user: 
     protocol: PROTOCOL,
     user: { username: user.username, email: user.email, first_name: user.firstName },
     sessions_ended: extra.sessionsEnded ?? false,
+    new_email: extra.newEmail ?? user.pendingEmail ?? "",
   };
-  const urlSetting = URL_SETTING[kind];
-  if (urlSetting) {
+  const link = LINKS[kind];
+  if (link) {
     ctx.uid = encodeUid(user.id);
-    ctx.token = makeToken({ id: user.id, password: user.password, lastLogin: user.lastLogin, email: user.email }, deps.settings.SECRET_KEY);
-    ctx.url = deps.settings.DJOSER[urlSetting].replace("{uid}", ctx.uid).replace("{token}", ctx.token);
+    ctx.token = makeToken(link.purpose, linkState(user, link.purpose), deps.settings.SECRET_KEY);
+    ctx.url = deps.settings.DJOSER[link.url].replace("{uid}", ctx.uid).replace("{token}", ctx.token);
   }
   return ctx;
+}
+
+/**
+ * What a link of `purpose` hashes of the user: minting and checking must agree on it. A login ends
+ * reset links (the user remembered the password) but not an email change's confirmation, which
+ * is bound to the pending address instead; a password change ends every kind.
+ */
+export function linkState(user: User, purpose: LinkPurpose): TokenUser {
+  const { id, password, lastLogin, email, linkEpoch } = user;
+  if (purpose === "email_change") return { id, password, lastLogin: null, email, bound: user.pendingEmail ?? "" };
+  return { id, password, lastLogin, email, linkEpoch };
 }

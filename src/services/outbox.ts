@@ -4,7 +4,7 @@
 // nothing); a crash mid-delivery leaves the row to be claimed again after its lease.
 import type { Deps } from "./deps.ts";
 import { isMailKind } from "./mail-templates.ts";
-import { mailContext, type MailExtra } from "./notify.ts";
+import { mailContext, recipient, type MailExtra } from "./notify.ts";
 
 export type Outbox = {
   /** Deliver what is due now (called after a mail is queued). */
@@ -35,12 +35,14 @@ export function startOutbox(deps: Omit<Deps, "outbox">): Outbox {
 
   async function deliver(row: Row) {
     const user = await prisma.user.findUnique({ where: { id: row.userId } });
-    if (!user?.email || !isMailKind(row.kind)) {
+    // No address any more (an email change confirmed or replaced before its link went out): dropped.
+    const to = user && isMailKind(row.kind) ? recipient(row.kind, user, row.data ?? {}) : null;
+    if (!user || !to || !isMailKind(row.kind)) {
       await prisma.mailOutbox.deleteMany({ where: { id: row.id } });
       return;
     }
     try {
-      await deps.mailer.send(row.kind, user.email, mailContext(deps, row.kind, user, row.data ?? {}));
+      await deps.mailer.send(row.kind, to, mailContext(deps, row.kind, user, row.data ?? {}));
     } catch (e) {
       const wait = Math.min(MAX_BACKOFF_S, 5 * 2 ** (row.attempts - 1));
       await prisma.mailOutbox.update({ where: { id: row.id }, data: { nextAttemptAt: new Date(Date.now() + wait * 1000), lastError: (e as Error).message.slice(0, 500) } });

@@ -6,13 +6,17 @@ import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
 import { parseInput } from "./inputs.ts";
 import { endJwtSession, endSessions } from "./end-sessions.ts";
 import { issueToken } from "./tokens.ts";
-import { loginInput, verifyLogin } from "./users.ts";
+import { loginInput, mayManage, verifyLogin } from "./users.ts";
 
-/** Django's update_last_login. It also ends outstanding reset links, whose hash covers last_login. */
-export async function recordLogin(deps: Deps, user: User): Promise<void> {
-  const lastLogin = new Date();
-  await deps.prisma.user.update({ where: { id: user.id }, data: { lastLogin } });
-  user.lastLogin = lastLogin;
+/**
+ * Django's update_last_login. It also ends outstanding reset links, whose hash covers last_login.
+ * A login that must leave last_login alone (SimpleJWT's UPDATE_LAST_LOGIN off) moves the link
+ * epoch instead, which every link hashes once set: a login ends the links either way.
+ */
+export async function recordLogin(deps: Deps, user: User, column: "lastLogin" | "linkEpoch" = "lastLogin") {
+  const at = new Date();
+  await deps.prisma.user.update({ where: { id: user.id }, data: { [column]: at } });
+  user[column] = at;
 }
 
 export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ auth_token: string }> {
@@ -75,4 +79,26 @@ export async function revokeSessions(deps: Deps, userId: number, meta: RequestMe
   if (!(await deps.prisma.user.count({ where: { id: userId } }))) throw new AuthError("not_found", "No such user.");
   await endSessions(deps, userId, "revoked", { keep: opts.keep });
   await audit(deps, "session_revoked", meta, userId, { session: opts.keep ? "all others" : "all", by: opts.by ?? userId });
+}
+
+/**
+ * Staff acting on another user's sessions: only a user they may manage (users.ts mayManage), so a
+ * staff member cannot see where a superuser is signed in, nor sign a superuser out. Null: no such user.
+ */
+async function managedUser(deps: Deps, actor: Principal, userId: number): Promise<{ id: number } | null> {
+  if (!actor.user.isStaff) throw new AuthError("permission_denied");
+  const target = await deps.prisma.user.findUnique({ where: { id: userId }, select: { id: true, isSuperuser: true } });
+  if (target && !mayManage(actor.user, target)) throw new AuthError("permission_denied");
+  return target;
+}
+
+/** Staff: a user's live sessions (none is "current"); no such user has none. */
+export async function listSessionsFor(deps: Deps, actor: Principal, userId: number): Promise<SessionView[]> {
+  return (await managedUser(deps, actor, userId)) ? listSessions(deps, userId) : [];
+}
+
+/** Staff: ends every session of a user. */
+export async function revokeSessionsFor(deps: Deps, actor: Principal, userId: number, meta: RequestMeta) {
+  if (!(await managedUser(deps, actor, userId))) throw new AuthError("not_found", "No such user.");
+  await revokeSessions(deps, userId, meta, { by: actor.user.id });
 }

@@ -4,9 +4,9 @@ import { AuthError, invalid } from "../errors.ts";
 import { audit } from "./audit.ts";
 import { endSessions } from "./end-sessions.ts";
 import type { Deps, Principal, RequestMeta, User } from "./deps.ts";
-import { queueMail, withMail } from "./notify.ts";
+import { linkState, queueMail, withMail, withMails, type QueuedMail } from "./notify.ts";
 import { charField, emailField, form, optionalPasswordField, parseInput, passwordField, perSettings, usernameField } from "./inputs.ts";
-import { checkToken, decodeUid } from "./links.ts";
+import { checkToken, decodeUid, type LinkPurpose } from "./links.ts";
 import { claimLoginAttempt, clearLoginLocks } from "./lockout.ts";
 import { checkCurrentPassword } from "./current-password.ts";
 import { issueDeviceToken, trustedDevice } from "./device-tokens.ts";
@@ -51,7 +51,10 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
   spendPasswordCheck(meta); // one hash per request, however many calls a batch holds
   // The user and its mail are one write: a user left inactive with no activation mail queued
   // could never activate, and the username would stay taken.
-  const data = { username, email, emailKey, password: await hashPassword(input.password), isActive: !settings.DJOSER.SEND_ACTIVATION_EMAIL, ...withMail(deps, mail, email) };
+  const pending = settings.DJOSER.SEND_ACTIVATION_EMAIL;
+  const password = await hashPassword(input.password);
+  const mails = withMail(deps, mail, email);
+  const data = { username, email, emailKey, password, isActive: !pending, activationPending: pending, ...mails };
   let user: User;
   try {
     user = await prisma.user.create({ data });
@@ -72,25 +75,67 @@ const duplicate = (deps: Deps) =>
 
 export const uidTokenInput = form({ uid: charField(), token: charField() });
 
-/** Djoser's UidAndTokenSerializer: the user behind a mailed link, or the field that is wrong. */
-export async function userFromLink(deps: Deps, uid: string, token: string): Promise<User> {
+/** The user a mailed link's uid names, or Djoser's uid error. */
+async function linkUser(deps: Deps, uid: string): Promise<User> {
   const id = decodeUid(uid);
   const user = id === null ? null : await deps.prisma.user.findUnique({ where: { id } });
   if (!user) throw invalid({ uid: ["Invalid user id or user doesn't exist."] });
-  const ok = checkToken({ id: user.id, password: user.password, lastLogin: user.lastLogin, email: user.email }, token, deps.settings.SECRET_KEY, deps.settings.PASSWORD_RESET_TIMEOUT);
-  if (!ok) throw invalid({ token: ["Invalid token for given user."] });
   return user;
 }
 
+/** Whether `token` is a live link of `purpose` for `user`: a link made for another purpose never is. */
+function linkValid(deps: Deps, purpose: LinkPurpose, user: User, token: string): boolean {
+  const { SECRET_KEY, PASSWORD_RESET_TIMEOUT } = deps.settings;
+  return checkToken(purpose, linkState(user, purpose), token, SECRET_KEY, PASSWORD_RESET_TIMEOUT);
+}
+
+const badToken = () => invalid({ token: ["Invalid token for given user."] });
+
+/** Djoser's UidAndTokenSerializer: the user behind a mailed link of `purpose`, or the field that is wrong. */
+export async function userFromLink(deps: Deps, uid: string, token: string, purpose: LinkPurpose): Promise<User> {
+  const user = await linkUser(deps, uid);
+  if (!linkValid(deps, purpose, user, token)) throw badToken();
+  return user;
+}
+
+/**
+ * users/activation/: an activation link, or the confirmation link of an email change (mailed to the
+ * new address with ACTIVATION_URL, so a Djoser client's activation page confirms it unchanged).
+ * Only an account waiting for its activation link activates: one deactivated by staff stays so.
+ */
 export async function activate(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
   const { uid, token } = parseInput(uidTokenInput, raw);
-  const user = await userFromLink(deps, uid, token);
-  // The link stays valid after use (nothing it hashes changes), so an active user means "used".
-  // The conditional update makes two concurrent uses of one link activate once.
-  const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, isActive: false }, data: { isActive: true } });
+  // Without activation mails no link of either kind is made, so none is taken (whatever it was made for).
+  if (!deps.settings.DJOSER.SEND_ACTIVATION_EMAIL) throw new AuthError("activation_not_in_use");
+  const user = await linkUser(deps, uid);
+  if (user.pendingEmail !== null && linkValid(deps, "email_change", user, token)) {
+    return confirmEmailChange(deps, user, meta);
+  }
+  if (!linkValid(deps, "activation", user, token)) throw badToken();
+  // The link stays valid after use (nothing it hashes changes), so "no longer pending" means used
+  // (or staff decided since). The conditional update makes two concurrent uses activate once.
+  const { count } = await deps.prisma.user.updateMany({
+    where: { id: user.id, isActive: false, activationPending: true },
+    data: { isActive: true, activationPending: false },
+  });
   if (count === 0) throw new AuthError("stale_token");
+  await deps.authCache.forgetUser(user.id);
   await audit(deps, "activation", meta, user.id);
-  if (deps.settings.DJOSER.SEND_CONFIRMATION_EMAIL) await queueMail(deps, "confirmation", { ...user, isActive: true });
+  const activated = { ...user, isActive: true, activationPending: false };
+  if (deps.settings.DJOSER.SEND_CONFIRMATION_EMAIL) await queueMail(deps, "confirmation", activated);
+}
+
+/** The pending address becomes the account's. The link hashes both addresses, so it works once. */
+async function confirmEmailChange(deps: Deps, user: User, meta: RequestMeta): Promise<void> {
+  const email = user.pendingEmail!;
+  // Conditional: of two uses of one link, or a use racing a newer change, at most one applies.
+  const { count } = await deps.prisma.user.updateMany({
+    where: { id: user.id, email: user.email, pendingEmail: email },
+    data: { email, pendingEmail: null },
+  });
+  if (count === 0) throw badToken();
+  await deps.authCache.forgetUser(user.id); // cached principals carry the old email
+  await audit(deps, "email_changed", meta, user.id, { reason: "confirmed from the new address" });
 }
 
 export const emailInput = form({ email: emailField() });
@@ -103,7 +148,10 @@ export async function resendActivation(deps: Deps, raw: unknown, meta: RequestMe
   // Djoser answers an empty 400 when activation mails are off, and also when no inactive user has
   // this email, which tells anyone whether an address has an account; that second 400 is opt-in.
   if (!SEND_ACTIVATION_EMAIL) throw new AuthError("activation_not_sent");
-  const users = await deps.prisma.user.findMany({ where: { email, isActive: false }, orderBy: { id: "asc" } });
+  // Only accounts waiting for activation: a link to one deactivated by staff would be of no use
+  // (activate refuses it), and is not mailed either.
+  const where = { email, isActive: false, activationPending: true };
+  const users = await deps.prisma.user.findMany({ where, orderBy: { id: "asc" } });
   if (!users.length && RESEND_ACTIVATION_SHOW_EMAIL_NOT_FOUND) throw new AuthError("activation_not_sent");
   // Django's password-reset form mails every matching account; Djoser crashed on two (a 500).
   for (const user of users) await queueMail(deps, "activation", user);
@@ -119,11 +167,26 @@ export async function listUsers(deps: Deps, principal: Principal) {
 
 export type UserAction = "retrieve" | "update" | "destroy";
 
-/** CurrentUserOrAdmin, with Djoser's HIDE_USERS twist: a hidden user is "not found", except on delete. */
+/**
+ * Who may change, deactivate or delete whom: oneself; staff, anyone but a superuser; a superuser,
+ * anyone. A staff member who could change a superuser's email could reset its password.
+ */
+export function mayManage(actor: User, target: Pick<User, "id" | "isSuperuser">): boolean {
+  return actor.id === target.id || actor.isSuperuser || (actor.isStaff && !target.isSuperuser);
+}
+
+/**
+ * CurrentUserOrAdmin, with Djoser's HIDE_USERS twist: a hidden user is "not found", except on
+ * delete. Staff read anyone, but change or delete only those they may manage.
+ */
 export async function targetUser(deps: Deps, principal: Principal, id: number | null, action: UserAction): Promise<User> {
   const target = id === null ? null : await deps.prisma.user.findUnique({ where: { id } });
   if (!target) throw new AuthError("not_found");
-  if (principal.user.isStaff || target.id === principal.user.id) return target;
+  if (target.id === principal.user.id) return target;
+  if (principal.user.isStaff) {
+    if (action !== "retrieve" && !mayManage(principal.user, target)) throw new AuthError("permission_denied");
+    return target;
+  }
   throw new AuthError(deps.settings.DJOSER.HIDE_USERS && action !== "destroy" ? "not_found" : "permission_denied");
 }
 
@@ -137,6 +200,7 @@ export const updateInput = perSettings((deps: Deps) =>
  * whoever holds a stolen token must not be able to redirect the reset mails.
  */
 export async function updateUser(deps: Deps, principal: Principal, target: User, raw: unknown, meta: RequestMeta) {
+  if (!mayManage(principal.user, target)) throw new AuthError("permission_denied");
   const input = parseInput(updateInput(deps), raw) as { email?: string; current_password?: string };
   if (input.email === undefined) return publicUser(deps, target);
   const email = normalizeEmail(input.email);
@@ -145,13 +209,37 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
     const ok = await checkCurrentPassword(deps, principal, input.current_password, meta);
     if (!ok) throw invalid({ current_password: ["Invalid password."] });
   }
-  // Djoser deactivates a user whose email changes until the new address is confirmed.
-  const reactivate = deps.settings.DJOSER.SEND_ACTIVATION_EMAIL && email !== target.email;
-  // Deactivation and the activation mail are one write, or an outage could lock the user out.
-  const user = await deps.prisma.user.update({ where: { id: target.id }, data: { email, ...(reactivate ? { isActive: false, ...withMail(deps, "activation", email) } : {}) } });
+  if (email === target.email) {
+    // The address in use again: a change waiting for confirmation is called off.
+    if (target.pendingEmail === null) return publicUser(deps, target);
+    const user = await deps.prisma.user.update({ where: { id: target.id }, data: { pendingEmail: null } });
+    await deps.authCache.forgetUser(user.id);
+    return publicUser(deps, user);
+  }
+  const { SEND_ACTIVATION_EMAIL, EMAIL_CHANGE_DEACTIVATES } = deps.settings.DJOSER;
+  // The old address is told of every change: a takeover would otherwise go unnoticed by the owner.
+  const old = target.email;
+  const told: QueuedMail[] = old ? [{ kind: "email_changed", to: old, extra: { to: old, newEmail: email } }] : [];
+  // Deactivated by staff: an email change must not hand the account an activation link of its own.
+  const suspended = !target.isActive && !target.activationPending;
+  let data;
+  if (!SEND_ACTIVATION_EMAIL || !email || (EMAIL_CHANGE_DEACTIVATES && suspended)) {
+    // Nothing to confirm: activation mails are off, the address is removed, or staff's decision stands.
+    data = { email, pendingEmail: null, ...withMails(deps, told) };
+  } else if (EMAIL_CHANGE_DEACTIVATES) {
+    // Djoser's way: the new address at once, and the account inactive until its activation link is used.
+    const mails = withMails(deps, [{ kind: "activation", to: email }, ...told]);
+    data = { email, pendingEmail: null, isActive: false, activationPending: true, ...mails };
+  } else {
+    // The old address stays in use (and the account active) until the link mailed to the new one is used.
+    const notice: QueuedMail[] = told.map((m) => ({ ...m, kind: "email_change_requested" }));
+    data = { pendingEmail: email, ...withMails(deps, [{ kind: "email_change", to: email }, ...notice]) };
+  }
+  // The change and its mails are one write: an outage cannot leave one without the other.
+  const user = await deps.prisma.user.update({ where: { id: target.id }, data });
   await deps.authCache.forgetUser(user.id); // cached principals carry the old email
-  // Tokens survive: they answer "User inactive or deleted." until the user activates again.
-  if (reactivate) deps.outbox.kick();
+  // Tokens survive a deactivation: they answer "User inactive or deleted." until the user activates again.
+  deps.outbox.kick();
   return publicUser(deps, user);
 }
 
@@ -159,6 +247,7 @@ export const deleteInput = form({ current_password: passwordField() });
 
 /** Deletion needs the caller's own password (an admin deleting someone types the admin's). */
 export async function deleteUser(deps: Deps, principal: Principal, target: User, raw: unknown, meta: RequestMeta) {
+  if (!mayManage(principal.user, target)) throw new AuthError("permission_denied");
   const { current_password } = parseInput(deleteInput, raw);
   const ok = await checkCurrentPassword(deps, principal, current_password, meta);
   if (!ok) throw invalid({ current_password: ["Invalid password."] });
@@ -224,11 +313,20 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
 /** The user when the credentials are good; else which account was aimed at, for the audit log only. */
 export type LoginResult = { user: User; accountId: number } | { user: null; accountId: number | null };
 
-/** Staff: activate or deactivate a user. Deactivating ends every session of theirs at once. */
+/**
+ * Staff: activate or deactivate a user (not a superuser, unless a superuser asks). Either way the
+ * decision is staff's: a user deactivated here cannot activate themself with a link. Deactivating
+ * ends every session of theirs at once.
+ */
 export async function setActive(deps: Deps, principal: Principal, id: number, active: boolean, meta: RequestMeta) {
   if (!principal.user.isStaff) throw new AuthError("permission_denied");
-  const { count } = await deps.prisma.user.updateMany({ where: { id }, data: { isActive: active } });
-  if (!count) throw new AuthError("not_found");
+  const target = await deps.prisma.user.findUnique({ where: { id }, select: { id: true, isSuperuser: true } });
+  if (!target) throw new AuthError("not_found");
+  if (!mayManage(principal.user, target)) throw new AuthError("permission_denied");
+  // The superuser condition again in the write: promoted meanwhile, the target is out of reach.
+  const where = { id, ...(principal.user.isSuperuser || id === principal.user.id ? {} : { isSuperuser: false }) };
+  const { count } = await deps.prisma.user.updateMany({ where, data: { isActive: active, activationPending: false } });
+  if (!count) throw new AuthError("permission_denied");
   await deps.authCache.forgetUser(id);
   if (!active) {
     await endSessions(deps, id, "deactivated");

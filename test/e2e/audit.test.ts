@@ -170,7 +170,13 @@ async function drive(s: TestServer) {
   const annFinal = await step("ann3 logs in to read the audit log", tokenLogin("ann3", PW.annReset), () => ok("token", "ann3", annId));
   keep("ann's last key", annFinal);
 
-  // Every mailed link's uid/token (activation ×2, password reset, username reset).
+  // An email change: asked for (nothing recorded yet), confirmed by the link mailed to the new address.
+  const newEmail = { email: "ann@new.example", current_password: PW.annReset };
+  await step("ann asks to change her email (REST)", (ua) => status(200, req(ua, "PATCH", "/auth/users/me/", { auth: tokenAuth(annFinal), json: newEmail })), () => []);
+  const emailLink = latestLink("ann@new.example", "/activate/");
+  await step("the new address confirms (tRPC)", (ua) => as(ua).users.activate.mutate(emailLink), () => [{ kind: "email_changed", userId: annId, data: { reason: expect.any(String) } }]);
+
+  // Every mailed link's uid/token (activation ×2, password reset, username reset, email change).
   let links = 0;
   for (const mail of s.mails()) {
     for (const link of mail.links.filter((l) => /\/(activate|confirm)\//.test(l))) {
@@ -180,7 +186,7 @@ async function drive(s: TestServer) {
       links++;
     }
   }
-  expect(links).toBe(4);
+  expect(links).toBe(5);
   return { steps, secrets, ids: { ann: annId, bob: bobId, boss: bossId }, keys: { boss: bossKey, ann: annFinal } };
 }
 
@@ -327,7 +333,7 @@ describe.each(DATABASES)("audit log on %s", (kind) => {
     expect(kinds("key")).toBeGreaterThanOrEqual(6);
     expect(kinds("signature segment")).toBeGreaterThanOrEqual(16);
     expect(kinds("whole JWT")).toBeGreaterThanOrEqual(16);
-    expect(kinds("mailed token")).toBe(4);
+    expect(kinds("mailed token")).toBe(5);
     expect(kinds("password hash of ann")).toBeGreaterThanOrEqual(3); // registration, set_password, reset
     expect(kinds("token seed")).toBeGreaterThanOrEqual(3);
     for (const secret of run.secrets.keys()) expect(secret.length, run.secrets.get(secret)).toBeGreaterThanOrEqual(12);

@@ -54,7 +54,9 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(await alice.users.me.query()).toEqual({ email: "alice@example.com", id: user.id, username: "alice" });
       expect(await alice.users.updateMe.mutate({ email: "alice@new.example", current_password: PW })).toEqual({ email: "alice@new.example", id: user.id, username: "alice" });
       expect((await alice.users.me.query()).email).toBe("alice@new.example");
-      expect(s.mails()).toEqual([]);
+      // The old address is told (a takeover would otherwise go unnoticed); nothing else is mailed.
+      const told = [["alice@example.com", "Portcullis - Your email address has been changed"]];
+      expect(s.mails().map((m) => [m.to, m.subject])).toEqual(told);
     });
 
     it("typed errors: not_authenticated, authentication_failed, invalid_credentials", async () => {

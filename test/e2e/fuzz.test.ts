@@ -112,7 +112,7 @@ async function mint(id: Identity) {
       staleRefresh: id.refresh || pair.refresh,
       refresh: pair.refresh,
       expiredAccess: sign(keys, settings.SIMPLE_JWT, expired),
-      linkToken: makeToken(user, settings.SECRET_KEY),
+      linkToken: makeToken("password_reset", user, settings.SECRET_KEY),
       sessionIds: [`t${token?.id ?? 0}`, `j${sid}`],
       gen: id.gen + 1,
     });

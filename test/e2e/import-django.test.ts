@@ -214,8 +214,8 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
       const { uid, token } = facts.reset;
       const user = await s.deps.prisma.user.findUniqueOrThrow({ where: { id: decodeUid(uid)! } });
       expect(user.username).toBe(facts.reset.username);
-      expect(checkToken(user, token, facts.secret_key, Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(true);
-      expect(checkToken(user, token, "another-secret-key-of-the-same-length-as-the-reference-one", Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(false);
+      expect(checkToken("password_reset", user, token, facts.secret_key, Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(true);
+      expect(checkToken("password_reset", user, token, "another-secret-key-of-the-same-length-as-the-reference-one", Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(false);
     });
 
     it("the reset link Django mailed before the move works once (POST /auth/users/reset_password_confirm/)", async () => {
@@ -264,6 +264,13 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
         expect((await s.deps.prisma.user.findUniqueOrThrow({ where: { id: u.id } })).password).toBe(before);
       }
       expect(byName("bob").is_active).toBe(false);
+    });
+
+    it("an inactive user who never logged in waits for activation; any other inactive one counts as deactivated by staff", async () => {
+      const select = { isActive: true, lastLogin: true, activationPending: true };
+      const rows = await s.deps.prisma.user.findMany({ select });
+      expect(rows.filter((r) => !r.isActive).length).toBeGreaterThan(0);
+      for (const r of rows) expect(r.activationPending).toBe(!r.isActive && r.lastLogin === null);
     });
 
     it("the refresh token SimpleJWT blacklisted stays dead; the rotated one SimpleJWT issued works", async () => {

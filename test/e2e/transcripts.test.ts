@@ -82,6 +82,10 @@ const REFERENCE_ENV: Record<string, string> = {
   // (seq 163 expects alice's JWT alive after set_password). Both are tested on their own elsewhere.
   DJOSER_EMAIL_CHANGE_REQUIRES_PASSWORD: "false",
   DJOSER_PASSWORD_CHANGE_ENDS_SESSIONS: "false",
+  // Portcullis's email change (default) keeps the old address until the new one is confirmed;
+  // seqs 150–155 record Djoser's: the new address at once, the account inactive until it activates
+  // again. Verified email changes are tested on their own (account-guard.test.ts).
+  DJOSER_EMAIL_CHANGE_DEACTIVATES: "true",
 };
 
 /** Where the reference ran; absolute URLs in its answers (the API root) carry this origin. */

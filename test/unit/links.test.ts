@@ -49,68 +49,99 @@ const after = (seconds: number) => new Date(NOW.getTime() + seconds * 1000);
 
 describe("makeToken / checkToken: Django compatibility", () => {
   it("mints exactly Django's token", () => {
-    expect(makeToken(alice, SECRET, NOW)).toBe(DJANGO_ALICE);
-    expect(makeToken(zoe, SECRET, NOW)).toBe(DJANGO_ZOE);
+    expect(makeToken("password_reset", alice, SECRET, NOW)).toBe(DJANGO_ALICE);
+    expect(makeToken("password_reset", zoe, SECRET, NOW)).toBe(DJANGO_ZOE);
   });
 
   it("accepts Django's tokens", () => {
-    expect(checkToken(alice, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(true);
-    expect(checkToken(zoe, DJANGO_ZOE, SECRET, TIMEOUT, NOW)).toBe(true);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(true);
+    expect(checkToken("password_reset", zoe, DJANGO_ZOE, SECRET, TIMEOUT, NOW)).toBe(true);
   });
 
   it("expires exactly where Django does", () => {
-    expect(checkToken(alice, DJANGO_ALICE, SECRET, TIMEOUT, after(259200))).toBe(true);
-    expect(checkToken(alice, DJANGO_ALICE, SECRET, TIMEOUT, after(259201))).toBe(false);
-    expect(checkToken(alice, DJANGO_ALICE, SECRET, 60, after(3600))).toBe(false);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, TIMEOUT, after(259200))).toBe(true);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, TIMEOUT, after(259201))).toBe(false);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, 60, after(3600))).toBe(false);
   });
 
   it("ignores milliseconds of lastLogin (Django drops microseconds)", () => {
     const same = { ...alice, lastLogin: new Date(Date.UTC(2024, 4, 1, 8, 9, 10, 999)) };
-    expect(checkToken(same, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(true);
+    expect(checkToken("password_reset", same, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(true);
   });
 
   it("round-trips with the current clock by default", () => {
-    expect(checkToken(alice, makeToken(alice, SECRET), SECRET, TIMEOUT)).toBe(true);
+    expect(checkToken("password_reset", alice, makeToken("password_reset", alice, SECRET), SECRET, TIMEOUT)).toBe(true);
   });
 });
 
 describe("checkToken: invalidation", () => {
   it("rejects when the user's state changed", () => {
-    expect(checkToken({ ...alice, password: alice.password + "x" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken({ ...alice, lastLogin: after(1) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken({ ...alice, lastLogin: null }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken({ ...alice, email: "alice@example.org" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken({ ...alice, id: 43 }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken(zoe, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", { ...alice, password: alice.password + "x" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", { ...alice, lastLogin: after(1) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", { ...alice, lastLogin: null }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", { ...alice, email: "alice@example.org" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", { ...alice, id: 43 }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", zoe, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
   });
 
   it("rejects another secret", () => {
-    expect(checkToken(alice, DJANGO_ALICE, SECRET + "!", TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET + "!", TIMEOUT, NOW)).toBe(false);
   });
 
   it("rejects tampering with the hash or the timestamp", () => {
     const [ts, hash] = DJANGO_ALICE.split("-") as [string, string];
     const flipped = hash.slice(0, -1) + (hash.endsWith("0") ? "1" : "0");
-    expect(checkToken(alice, `${ts}-${flipped}`, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", alice, `${ts}-${flipped}`, SECRET, TIMEOUT, NOW)).toBe(false);
     // A fresher timestamp with the old hash: the HMAC covers the timestamp.
     const later = (parseInt(ts, 36) + 100000).toString(36);
-    expect(checkToken(alice, `${later}-${hash}`, SECRET, TIMEOUT, after(200000))).toBe(false);
+    expect(checkToken("password_reset", alice, `${later}-${hash}`, SECRET, TIMEOUT, after(200000))).toBe(false);
     // Same number, non-canonical spellings.
-    expect(checkToken(alice, `0${ts}-${hash}`, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken(alice, `${ts.toUpperCase()}-${hash}`, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken(alice, `${ts}-${hash.toUpperCase()}`, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", alice, `0${ts}-${hash}`, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", alice, `${ts.toUpperCase()}-${hash}`, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", alice, `${ts}-${hash.toUpperCase()}`, SECRET, TIMEOUT, NOW)).toBe(false);
   });
 
   it("returns false on garbage without throwing", () => {
     const garbage = ["", "abc", "x-y", "-", "c768a8-", "-01aea89fcc348df5e568495571c831d0", `${DJANGO_ALICE}-x`,
       ` ${DJANGO_ALICE}`, `${DJANGO_ALICE}\n`, "zzzzzzzzzzzzzz-01aea89fcc348df5e568495571c831d0", "x".repeat(100_000),
       `${"1".repeat(100_000)}-${"a".repeat(32)}`];
-    for (const token of garbage) expect(checkToken(alice, token, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken(alice, null as unknown as string, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken(null as unknown as TokenUser, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken({ ...alice, lastLogin: new Date(NaN) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken(alice, DJANGO_ALICE, SECRET, TIMEOUT, new Date(NaN))).toBe(false);
-    expect(checkToken(alice, DJANGO_ALICE, SECRET, Number.NaN, NOW)).toBe(false);
+    for (const token of garbage) expect(checkToken("password_reset", alice, token, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", alice, null as unknown as string, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", null as unknown as TokenUser, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", { ...alice, lastLogin: new Date(NaN) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, TIMEOUT, new Date(NaN))).toBe(false);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, Number.NaN, NOW)).toBe(false);
+  });
+});
+
+describe("one purpose per link", () => {
+  const PURPOSES = ["password_reset", "activation", "username_reset", "email_change"] as const;
+
+  it("a token of one purpose fails every other purpose's check", () => {
+    for (const made of PURPOSES) {
+      const token = makeToken(made, alice, SECRET, NOW);
+      for (const checked of PURPOSES) {
+        expect(checkToken(checked, alice, token, SECRET, TIMEOUT, NOW), `${made} → ${checked}`).toBe(made === checked);
+      }
+    }
+    // Django's activation links (Djoser uses the reset generator for both) are reset-salted: not activation links here.
+    expect(checkToken("activation", alice, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+  });
+
+  it("a link epoch, once set, ends the links made before it; unset, Django's hash is unchanged", () => {
+    expect(makeToken("password_reset", { ...alice, linkEpoch: null }, SECRET, NOW)).toBe(DJANGO_ALICE);
+    const epoch = { ...alice, linkEpoch: after(10) };
+    expect(checkToken("password_reset", epoch, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    const minted = makeToken("password_reset", epoch, SECRET, NOW);
+    expect(checkToken("password_reset", epoch, minted, SECRET, TIMEOUT, NOW)).toBe(true);
+    expect(checkToken("password_reset", { ...alice, linkEpoch: after(11) }, minted, SECRET, TIMEOUT, NOW)).toBe(false);
+  });
+
+  it("a bound value (an email change's new address) is part of the hash", () => {
+    const token = makeToken("email_change", { ...alice, bound: "new@example.com" }, SECRET, NOW);
+    expect(checkToken("email_change", { ...alice, bound: "new@example.com" }, token, SECRET, TIMEOUT, NOW)).toBe(true);
+    expect(checkToken("email_change", { ...alice, bound: "other@example.com" }, token, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("email_change", alice, token, SECRET, TIMEOUT, NOW)).toBe(false);
   });
 });
 
