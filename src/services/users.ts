@@ -188,7 +188,8 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
     await attempt.failed();
     return { user: null, accountId: null };
   }
-  const { ok, needsRehash } = await verifyPassword(password, user.password);
+  // An inactive account's right password must not answer faster than a wrong one (passwords.ts).
+  const { ok, needsRehash } = await verifyPassword(password, user.password, { pad: user.isActive ? "failure" : "always" });
   if (!ok || !user.isActive) {
     const failures = await attempt.failed();
     const { FREE_FAILURES, MAX_FAILURES } = deps.settings.LOGIN_LOCKOUT;
