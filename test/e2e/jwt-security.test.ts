@@ -664,7 +664,8 @@ describe("start-up refusals of bad JWT keys (portcullis serve)", () => {
     expect(shortExtra.stderr).toContain("SIMPLE_JWT.ADDITIONAL_VERIFYING_KEYS[0]: an HMAC key must be at least 32 bytes");
 
     // The length is the reason: the same production settings with a 32-byte key start.
-    const ok = await startTestServer("pglite", { ...prod, SIMPLE_JWT_SIGNING_KEY: "x".repeat(32) });
+    // (A folder: production refuses pglite:memory, which would lose every account at restart.)
+    const ok = await startTestServer("pglite", { ...prod, DATABASE_URL: `pglite:${join(tmp(), "prod-db")}`, SIMPLE_JWT_SIGNING_KEY: "x".repeat(32) });
     try {
       expect((await ok.request("GET", "/healthz")).status).toBe(200);
     } finally {

@@ -109,6 +109,16 @@ describe("loadSettings", () => {
     expect(loadSettings({ ...weak, NODE_ENV: "development" }).settings.DEBUG).toBe(true);
   });
 
+  it("NODE_ENV is compared trimmed and in any case; a value that is no known one is warned about", () => {
+    const prod = { DATA_DIR: dir(), ALLOWED_HOSTS: '["auth.example.com"]', EMAIL_BACKEND: "smtp", SECRET_KEY: "0123456789abcdef".repeat(2) };
+    for (const NODE_ENV of ["Production", "PRODUCTION", " production "]) {
+      expect(loadSettings({ ...prod, NODE_ENV }).settings.NODE_ENV).toBe("production");
+      expect(() => loadSettings({ ...prod, NODE_ENV, DEBUG: "true" })).toThrow("DEBUG: must be false in production");
+    }
+    expect(loadSettings({ ...prod, NODE_ENV: "prod" }).warnings).toContain('NODE_ENV=prod is not "production": the production checks are off (set NODE_ENV=production on a live server)');
+    for (const NODE_ENV of ["development", "test", "Test"]) expect(loadSettings({ ...prod, NODE_ENV }).warnings.join()).not.toContain("NODE_ENV");
+  });
+
   it("DRF throttle rates and the proxy settings are checked at start", () => {
     expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"login":"5 per minute"}' })).toThrow('a DRF rate such as "20/min"');
     expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"logins":"5/min"}' })).toThrow("DEFAULT_THROTTLE_RATES");
