@@ -139,6 +139,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: So
   if (!KNOWN_NODE_ENVS.includes(s.NODE_ENV)) warnings.push(`NODE_ENV=${s.NODE_ENV} is not "production": the production checks are off (set NODE_ENV=production on a live server)`);
   const problems = production ? productionProblems(s) : [];
   if (problems.length) throw new SettingsError(`Refusing to start with NODE_ENV=production:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  // Links in mails are built from DOMAIN and PROTOCOL: left at their defaults, every mailed link
+  // points at the developer's machine, or travels (with its token) in clear.
+  if (production && /^(localhost|127\.0\.0\.1)(:|$)/.test(s.DJOSER.DOMAIN)) warnings.push(`DJOSER.DOMAIN is ${s.DJOSER.DOMAIN}: activation and reset links in mails point there; set DJOSER_DOMAIN to your site's host`);
+  if (production && s.DJOSER.PROTOCOL === "http") warnings.push('DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; set DJOSER_PROTOCOL=https');
   if (production && s.ALLOWED_HOSTS?.includes("*")) warnings.push('ALLOWED_HOSTS is ["*"]: any Host header is accepted; make sure the proxy in front checks it');
   return {
     warnings,

@@ -14,7 +14,7 @@ export async function surveyLoginCosts(deps: Pick<Deps, "prisma">): Promise<void
   // but one per class.
   const rows = await deps.prisma.$queryRaw<{ sample: string }[]>`
     SELECT min(password) AS sample FROM auth_user
-     WHERE password LIKE '$argon2%' OR password LIKE 'argon2$argon2%' OR password LIKE 'pbkdf2\_sha%' OR password LIKE 'bcrypt%'
+     WHERE password LIKE '$argon2%' OR password LIKE 'argon2$argon2%' OR password LIKE 'pbkdf2%' OR password LIKE 'bcrypt%'
      GROUP BY CASE WHEN password LIKE 'bcrypt%' THEN regexp_replace(password, '[$][^$]*$', '')
                    ELSE regexp_replace(password, '([$][^$]*){2}$', '') END`;
   await surveyHashes(rows.map((r) => r.sample));

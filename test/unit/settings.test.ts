@@ -119,6 +119,14 @@ describe("loadSettings", () => {
     for (const NODE_ENV of ["development", "test", "Test"]) expect(loadSettings({ ...prod, NODE_ENV }).warnings.join()).not.toContain("NODE_ENV");
   });
 
+  it("production warns when mailed links would point at localhost or travel over http (the defaults)", () => {
+    const prod = { DATA_DIR: dir(), NODE_ENV: "production", ALLOWED_HOSTS: '["auth.example.com"]', EMAIL_BACKEND: "smtp", SECRET_KEY: "0123456789abcdef".repeat(2) };
+    const { warnings } = loadSettings(prod);
+    expect(warnings).toContain("DJOSER.DOMAIN is localhost:8000: activation and reset links in mails point there; set DJOSER_DOMAIN to your site's host");
+    expect(warnings).toContain('DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; set DJOSER_PROTOCOL=https');
+    expect(loadSettings({ ...prod, DJOSER_DOMAIN: "auth.example.com", DJOSER_PROTOCOL: "https" }).warnings.join()).not.toMatch(/DJOSER\.(DOMAIN|PROTOCOL)/);
+  });
+
   it("DRF throttle rates and the proxy settings are checked at start", () => {
     expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"login":"5 per minute"}' })).toThrow('a DRF rate such as "20/min"');
     expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"logins":"5/min"}' })).toThrow("DEFAULT_THROTTLE_RATES");
