@@ -653,7 +653,8 @@ describe("start-up refusals of bad JWT keys (portcullis serve)", () => {
 
   it("NODE_ENV=production with a short HS SIGNING_KEY (or additional HS key): exit 1; 32 bytes start", async () => {
     // Otherwise sound production settings, so the key is the only problem.
-    const prod = { ...base, NODE_ENV: "production", ALLOWED_HOSTS: '["127.0.0.1"]', EMAIL_BACKEND: "file" };
+    // (A folder: production refuses pglite:memory, which would lose every account at restart.)
+    const prod = { ...base, NODE_ENV: "production", ALLOWED_HOSTS: '["127.0.0.1"]', EMAIL_BACKEND: "file", DATABASE_URL: `pglite:${join(tmp(), "prod-db")}` };
     const [short, shortExtra] = await Promise.all([
       serveCli({ ...prod, SIMPLE_JWT_SIGNING_KEY: "x".repeat(31) }),
       serveCli({ ...prod, SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([{ ALGORITHM: "HS256", KEY: "short-old-secret" }]) }),
@@ -664,8 +665,7 @@ describe("start-up refusals of bad JWT keys (portcullis serve)", () => {
     expect(shortExtra.stderr).toContain("SIMPLE_JWT.ADDITIONAL_VERIFYING_KEYS[0]: an HMAC key must be at least 32 bytes");
 
     // The length is the reason: the same production settings with a 32-byte key start.
-    // (A folder: production refuses pglite:memory, which would lose every account at restart.)
-    const ok = await startTestServer("pglite", { ...prod, DATABASE_URL: `pglite:${join(tmp(), "prod-db")}`, SIMPLE_JWT_SIGNING_KEY: "x".repeat(32) });
+    const ok = await startTestServer("pglite", { ...prod, SIMPLE_JWT_SIGNING_KEY: "x".repeat(32) });
     try {
       expect((await ok.request("GET", "/healthz")).status).toBe(200);
     } finally {
