@@ -108,7 +108,12 @@ function productionProblems(s: z.output<typeof settingsSchema>): string[] {
   if (m < OWASP_ARGON2_MIN_MEMORY_KIB || m * t < OWASP_ARGON2_MIN_WORK) problems.push(`ARGON2: m=${m} KiB, t=${t} is below OWASP's minimum (m=19456,t=2 or m=7168,t=5 and the options between)`);
   const jwtKey = s.SIMPLE_JWT.SIGNING_KEY;
   if (s.SIMPLE_JWT.ALGORITHM.startsWith("HS") && jwtKey && Buffer.byteLength(jwtKey) < 32) problems.push("SIMPLE_JWT.SIGNING_KEY: an HMAC key must be at least 32 bytes (256 bits) when NODE_ENV=production");
-  if (s.DATABASE_URL === "pglite:memory") problems.push("DATABASE_URL: pglite:memory keeps every account in memory and loses them all at restart; use postgresql://… (or pglite:<folder>)");
+  if (s.DATABASE_URL === "pglite:memory") {
+    problems.push(
+      "DATABASE_URL: pglite:memory keeps every account in memory and loses them all at restart; " +
+        "use postgresql://… (or pglite:<folder>)",
+    );
+  }
   if (s.CORS_ALLOW_ALL_ORIGINS && s.CORS_ALLOW_CREDENTIALS) problems.push("CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; list CORS_ALLOWED_ORIGINS instead");
   return problems;
 }
@@ -136,13 +141,23 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: So
   if (s.NUM_PROXIES !== null && s.TRUSTED_PROXIES.length) throw new SettingsError("Invalid settings:\n  NUM_PROXIES and TRUSTED_PROXIES: set one of them");
   const production = s.NODE_ENV === "production"; // normalised by the schema: "Production", " production" count
   // A misspelt production ("prod", "live") would start with every production check off, in silence.
-  if (!KNOWN_NODE_ENVS.includes(s.NODE_ENV)) warnings.push(`NODE_ENV=${s.NODE_ENV} is not "production": the production checks are off (set NODE_ENV=production on a live server)`);
+  if (!KNOWN_NODE_ENVS.includes(s.NODE_ENV)) {
+    const off = "the production checks are off (set NODE_ENV=production on a live server)";
+    warnings.push(`NODE_ENV=${s.NODE_ENV} is not "production": ${off}`);
+  }
   const problems = production ? productionProblems(s) : [];
   if (problems.length) throw new SettingsError(`Refusing to start with NODE_ENV=production:\n${problems.map((p) => `  ${p}`).join("\n")}`);
   // Links in mails are built from DOMAIN and PROTOCOL: left at their defaults, every mailed link
   // points at the developer's machine, or travels (with its token) in clear.
-  if (production && /^(localhost|127\.0\.0\.1)(:|$)/.test(s.DJOSER.DOMAIN)) warnings.push(`DJOSER.DOMAIN is ${s.DJOSER.DOMAIN}: activation and reset links in mails point there; set DJOSER_DOMAIN to your site's host`);
-  if (production && s.DJOSER.PROTOCOL === "http") warnings.push('DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; set DJOSER_PROTOCOL=https');
+  const { DOMAIN, PROTOCOL } = s.DJOSER;
+  if (production && /^(localhost|127\.0\.0\.1)(:|$)/.test(DOMAIN)) {
+    const fix = "set DJOSER_DOMAIN to your site's host";
+    warnings.push(`DJOSER.DOMAIN is ${DOMAIN}: activation and reset links in mails point there; ${fix}`);
+  }
+  if (production && PROTOCOL === "http") {
+    const fix = "set DJOSER_PROTOCOL=https";
+    warnings.push(`DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; ${fix}`);
+  }
   if (production && s.ALLOWED_HOSTS?.includes("*")) warnings.push('ALLOWED_HOSTS is ["*"]: any Host header is accepted; make sure the proxy in front checks it');
   return {
     warnings,

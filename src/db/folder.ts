@@ -2,7 +2,8 @@
 // at a time and to its owner alone. Two processes on one folder both "work" and the loser's writes
 // vanish (each has its own buffers and WAL), so the folder is locked at open; and it holds the
 // password hashes and the staff flags, so nobody but the owner may read or write it.
-import { chmodSync, closeSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { renameSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -65,7 +66,8 @@ export function lockFolder(dir: string): { release(): void } {
     if (here ? alive(holder.pid) : holder.ageMs < STALE_MS) {
       const where = here ? "" : ` on host ${holder.host} (taken over once not refreshed for ${STALE_MS / 1000} s)`;
       throw new FolderInUseError(
-        `database folder ${dir} is in use by process ${holder.pid}${where}: a PGlite folder serves one process at a time. ` +
+        `database folder ${dir} is in use by process ${holder.pid}${where}: ` +
+          "a PGlite folder serves one process at a time. " +
           "Stop that process first, or use PostgreSQL (DATABASE_URL=postgresql://…) to run several.",
       );
     }
@@ -88,7 +90,9 @@ export function lockFolder(dir: string): { release(): void } {
     }
     unlinkSync(aside);
   }
-  throw new FolderInUseError(`database folder ${dir}: could not take its lock (${file}); other processes keep taking it`);
+  throw new FolderInUseError(
+    `database folder ${dir}: could not take its lock (${file}); other processes keep taking it`,
+  );
 }
 
 function held(file: string, me: string): { release(): void } {

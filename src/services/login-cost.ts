@@ -14,7 +14,8 @@ export async function surveyLoginCosts(deps: Pick<Deps, "prisma">): Promise<void
   // but one per class.
   const rows = await deps.prisma.$queryRaw<{ sample: string }[]>`
     SELECT min(password) AS sample FROM auth_user
-     WHERE password LIKE '$argon2%' OR password LIKE 'argon2$argon2%' OR password LIKE 'pbkdf2%' OR password LIKE 'bcrypt%'
+     WHERE password LIKE '$argon2%' OR password LIKE 'argon2$argon2%'
+        OR password LIKE 'pbkdf2%' OR password LIKE 'bcrypt%'
      GROUP BY CASE WHEN password LIKE 'bcrypt%' THEN regexp_replace(password, '[$][^$]*$', '')
                    ELSE regexp_replace(password, '([$][^$]*){2}$', '') END`;
   await surveyHashes(rows.map((r) => r.sample));
@@ -22,11 +23,13 @@ export async function surveyLoginCosts(deps: Pick<Deps, "prisma">): Promise<void
 
 /** Surveys now (awaited: no login is answered before the floor is known), then now and then until closed. */
 export async function startLoginCostSurvey(deps: Pick<Deps, "prisma" | "log">): Promise<{ close(): Promise<void> }> {
-  await surveyLoginCosts(deps).catch((e) => deps.log.warn({ err: (e as Error).message }, "password hash survey failed; failed logins are evened out as hashes are met"));
+  const failed = (then: string) => (e: unknown) =>
+    deps.log.warn({ err: (e as Error).message }, `password hash survey failed; ${then}`);
+  await surveyLoginCosts(deps).catch(failed("failed logins are evened out as hashes are met"));
   let running: Promise<void> | null = null;
   const timer = setInterval(() => {
     running ??= surveyLoginCosts(deps)
-      .catch((e) => deps.log.warn({ err: (e as Error).message }, "password hash survey failed; the last one stays in force"))
+      .catch(failed("the last one stays in force"))
       .finally(() => (running = null));
   }, SURVEY_EVERY_MS).unref();
   return {

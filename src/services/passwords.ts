@@ -109,7 +109,7 @@ const KEPT = 10;
 /** The classes the database held at the last survey (null: none yet, every class seen counts). */
 let present: Set<string> | null = null;
 
-/** When a check's work began (set as it leaves the hash queue: a queue's wait says nothing of the account) and of what class. */
+/** When a check's work began (as it left the hash queue: its wait there says nothing of the account), and its class. */
 type Clock = { started: number; kind: string };
 
 function record(kind: string, ms: number): void {
@@ -135,7 +135,9 @@ function costOf(times: number[]): number {
 
 function floorMs(): number {
   let floor = 0;
-  for (const [kind, times] of observedMs) if (kind === DUMMY || !present || present.has(kind)) floor = Math.max(floor, costOf(times));
+  for (const [kind, times] of observedMs) {
+    if (kind === DUMMY || !present || present.has(kind)) floor = Math.max(floor, costOf(times));
+  }
   return floor;
 }
 
@@ -187,7 +189,11 @@ export async function surveyHashes(samples: string[]): Promise<void> {
  * `pad: "always"` makes a success take as long too, for an account that cannot log in anyway
  * (inactive), so its right password does not answer faster than a wrong one.
  */
-export async function verifyPassword(plain: string, stored: string, opts: { pad?: "failure" | "always" } = {}): Promise<VerifyResult> {
+export async function verifyPassword(
+  plain: string,
+  stored: string,
+  opts: { pad?: "failure" | "always" } = {},
+): Promise<VerifyResult> {
   const clock: Clock = { started: performance.now(), kind: typeof stored === "string" ? costClass(stored) : DUMMY };
   const result = await check(plain, stored, clock);
   observe(clock);
@@ -202,7 +208,9 @@ async function check(plain: string, stored: string, clock: Clock): Promise<Verif
   if (stored.startsWith("argon2$argon2")) return verifyArgon2(plain, stored.slice("argon2".length), clock);
   if (stored.startsWith("pbkdf2_sha256$")) return verifyPbkdf2(plain, stored, "sha256", 32, clock);
   if (stored.startsWith("pbkdf2_sha1$")) return verifyPbkdf2(plain, stored, "sha1", 20, clock);
-  if (stored.startsWith("bcrypt_sha256$")) return verifyBcrypt(plain, stored.slice("bcrypt_sha256$".length), true, clock);
+  if (stored.startsWith("bcrypt_sha256$")) {
+    return verifyBcrypt(plain, stored.slice("bcrypt_sha256$".length), true, clock);
+  }
   if (stored.startsWith("bcrypt$")) return verifyBcrypt(plain, stored.slice("bcrypt$".length), false, clock);
   return fakeRuntime(plain, clock);
 }
@@ -296,7 +304,9 @@ async function verifyPbkdf2(
   const iterations = Number(iterText);
   if (iterations > MAX_PBKDF2_ITERATIONS) return fakeRuntime(plain, clock);
 
-  const dk = await timedHashing(clock, () => pbkdf2Async(Buffer.from(plain, "utf8"), Buffer.from(salt, "utf8"), iterations, keyLength, digest));
+  const dk = await timedHashing(clock, () =>
+    pbkdf2Async(Buffer.from(plain, "utf8"), Buffer.from(salt, "utf8"), iterations, keyLength, digest),
+  );
   // Compare the encoded forms, as Django does, so a non-canonical base64 in
   // the database can't be matched by a different digest. Lengths are public.
   const actual = Buffer.from(dk.toString("base64"), "utf8");

@@ -189,7 +189,8 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
     return { user: null, accountId: null };
   }
   // An inactive account's right password must not answer faster than a wrong one (passwords.ts).
-  const { ok, needsRehash } = await verifyPassword(password, user.password, { pad: user.isActive ? "failure" : "always" });
+  const pad = user.isActive ? "failure" : "always";
+  const { ok, needsRehash } = await verifyPassword(password, user.password, { pad });
   if (!ok || !user.isActive) {
     const failures = await attempt.failed();
     const { FREE_FAILURES, MAX_FAILURES } = deps.settings.LOGIN_LOCKOUT;

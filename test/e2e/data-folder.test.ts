@@ -20,7 +20,8 @@ let n = 0;
 function setup() {
   const data = join(tmp, `data${++n}`);
   const folder = join(data, "pglite");
-  const env = { DATABASE_URL: `pglite:${folder}`, DATA_DIR: data, EMAIL_BACKEND: "file", EMAIL_FILE_PATH: join(data, "mail"), LOG_LEVEL: "warn" };
+  const files = { DATA_DIR: data, EMAIL_BACKEND: "file", EMAIL_FILE_PATH: join(data, "mail") };
+  const env = { ...files, DATABASE_URL: `pglite:${folder}`, LOG_LEVEL: "warn" };
   return { data, folder, env };
 }
 
@@ -49,27 +50,34 @@ function laxEntries(dir: string): string[] {
 /** The process id in a server's log lines (pino writes it in each; no SECRET_KEY: a warning is logged at start). */
 const pidOf = (output: string) => Number(/"pid":(\d+)/.exec(output)?.[1]);
 
+const SUPERUSER = ["createsuperuser", "--username", "root", "--email", "r@example.com", "--no-input"];
+const register = (url: string, username: string) =>
+  call(url, "POST", "/auth/users/", { json: { username, email: `${username}@example.com`, password: PW } });
+
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
 
 describe("one PGlite folder, one process", () => {
-  it("a second server and a CLI command on a folder a server holds are refused, naming its process; after it stops, they run", async () => {
+  it("a second server and a CLI command on a folder a server holds are refused, naming its process; then they run", async () => {
     const { folder, env } = setup();
     const first = await startInstance(env);
     try {
       const pid = pidOf(first.output());
       expect(pid).toBeGreaterThan(0);
-      const [second, command] = await Promise.all([runCommand(["serve"], { ...env, PORT: "0" }), runCommand(["createsuperuser", "--username", "root", "--email", "r@example.com", "--no-input"], { ...env, PORTCULLIS_SUPERUSER_PASSWORD: PW })]);
+      const [second, command] = await Promise.all([
+        runCommand(["serve"], { ...env, PORT: "0" }),
+        runCommand(SUPERUSER, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: PW }),
+      ]);
       for (const r of [second, command]) {
         expect(r.code, r.output).toBe(1);
         expect(r.output).toContain(`database folder ${folder} is in use by process ${pid}`);
       }
       // The first server is unharmed and still the only writer.
-      expect((await call(first.url, "POST", "/auth/users/", { json: { username: "alice", password: PW } })).status).toBe(201);
+      expect((await register(first.url, "alice")).status).toBe(201);
     } finally {
       expect(await first.stop()).toBe(0);
     }
     expect(existsSync(join(folder, "portcullis.lock"))).toBe(false); // released on close
-    const after = await runCommand(["createsuperuser", "--username", "root", "--email", "r@example.com", "--no-input"], { ...env, PORTCULLIS_SUPERUSER_PASSWORD: PW });
+    const after = await runCommand(SUPERUSER, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: PW });
     expect(after.code, after.output).toBe(0);
     expect(after.output).toContain("Superuser created: id 2.");
   });
@@ -77,7 +85,7 @@ describe("one PGlite folder, one process", () => {
   it("the lock of a process that died (SIGKILL) is taken over by the next start, and the data is there", async () => {
     const { folder, env } = setup();
     const first = await startInstance(env);
-    expect((await call(first.url, "POST", "/auth/users/", { json: { username: "alice", password: PW } })).status).toBe(201);
+    expect((await register(first.url, "alice")).status).toBe(201);
     const pid = pidOf(first.output());
     process.kill(pid, "SIGKILL");
     await first.stop();
@@ -116,15 +124,16 @@ describe("owner-only files, whatever the umask", () => {
     expect(laxEntries(folder)).toEqual([]);
   });
 
-  it("serve under umask 000: after registrations, a mail and SIGTERM, nothing under DATA_DIR is open to others", async () => {
+  it("serve under umask 000: after registrations, mails and SIGTERM, nothing under DATA_DIR is open to others", async () => {
     const { data, env } = setup();
     const server = await withUmask(0, () => startInstance({ ...env, DJOSER_SEND_ACTIVATION_EMAIL: "true" }));
     try {
       for (const username of ["alice", "bob"]) {
-        const created = await call(server.url, "POST", "/auth/users/", { json: { username, email: `${username}@example.com`, password: PW } });
+        const created = await register(server.url, username);
         expect(created.status, created.text).toBe(201);
       }
-      await vi.waitFor(() => expect(readdirSync(join(data, "mail")).filter((f) => f.endsWith(".eml"))).toHaveLength(2), { timeout: 20_000, interval: 200 });
+      const mails = () => readdirSync(join(data, "mail")).filter((f) => f.endsWith(".eml"));
+      await vi.waitFor(() => expect(mails()).toHaveLength(2), { timeout: 20_000, interval: 200 });
       // While it runs: the folders keep everyone else out (PGlite makes its new files 0666 inside).
       expect(mode(join(data, "mail"))).toBe("700");
       expect(mode(join(data, "pglite"))).toBe("700");

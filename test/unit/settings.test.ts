@@ -109,22 +109,34 @@ describe("loadSettings", () => {
     expect(loadSettings({ ...weak, NODE_ENV: "development" }).settings.DEBUG).toBe(true);
   });
 
+  const key = "0123456789abcdef".repeat(2);
+  const sound = () => ({ DATA_DIR: dir(), ALLOWED_HOSTS: '["auth.example.com"]', EMAIL_BACKEND: "smtp", SECRET_KEY: key });
+
   it("NODE_ENV is compared trimmed and in any case; a value that is no known one is warned about", () => {
-    const prod = { DATA_DIR: dir(), ALLOWED_HOSTS: '["auth.example.com"]', EMAIL_BACKEND: "smtp", SECRET_KEY: "0123456789abcdef".repeat(2) };
+    const prod = sound();
     for (const NODE_ENV of ["Production", "PRODUCTION", " production "]) {
       expect(loadSettings({ ...prod, NODE_ENV }).settings.NODE_ENV).toBe("production");
       expect(() => loadSettings({ ...prod, NODE_ENV, DEBUG: "true" })).toThrow("DEBUG: must be false in production");
     }
-    expect(loadSettings({ ...prod, NODE_ENV: "prod" }).warnings).toContain('NODE_ENV=prod is not "production": the production checks are off (set NODE_ENV=production on a live server)');
-    for (const NODE_ENV of ["development", "test", "Test"]) expect(loadSettings({ ...prod, NODE_ENV }).warnings.join()).not.toContain("NODE_ENV");
+    expect(loadSettings({ ...prod, NODE_ENV: "prod" }).warnings).toContain(
+      'NODE_ENV=prod is not "production": the production checks are off (set NODE_ENV=production on a live server)',
+    );
+    for (const NODE_ENV of ["development", "test", "Test"]) {
+      expect(loadSettings({ ...prod, NODE_ENV }).warnings.join()).not.toContain("NODE_ENV");
+    }
   });
 
   it("production warns when mailed links would point at localhost or travel over http (the defaults)", () => {
-    const prod = { DATA_DIR: dir(), NODE_ENV: "production", ALLOWED_HOSTS: '["auth.example.com"]', EMAIL_BACKEND: "smtp", SECRET_KEY: "0123456789abcdef".repeat(2) };
+    const prod = { ...sound(), NODE_ENV: "production" };
     const { warnings } = loadSettings(prod);
-    expect(warnings).toContain("DJOSER.DOMAIN is localhost:8000: activation and reset links in mails point there; set DJOSER_DOMAIN to your site's host");
-    expect(warnings).toContain('DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; set DJOSER_PROTOCOL=https');
-    expect(loadSettings({ ...prod, DJOSER_DOMAIN: "auth.example.com", DJOSER_PROTOCOL: "https" }).warnings.join()).not.toMatch(/DJOSER\.(DOMAIN|PROTOCOL)/);
+    expect(warnings).toContain(
+      "DJOSER.DOMAIN is localhost:8000: activation and reset links in mails point there; set DJOSER_DOMAIN to your site's host",
+    );
+    expect(warnings).toContain(
+      'DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; set DJOSER_PROTOCOL=https',
+    );
+    const set = loadSettings({ ...prod, DJOSER_DOMAIN: "auth.example.com", DJOSER_PROTOCOL: "https" });
+    expect(set.warnings.join()).not.toMatch(/DJOSER\.(DOMAIN|PROTOCOL)/);
   });
 
   it("DRF throttle rates and the proxy settings are checked at start", () => {
