@@ -5,7 +5,7 @@
 import type { Deps } from "./deps.ts";
 import { surveyHashes } from "./passwords.ts";
 
-const SURVEY_EVERY_MS = 15 * 60_000;
+const SURVEY_EVERY_MS = 5 * 60_000; // each survey re-measures every class: times from a busy spell age out
 
 /** One stored hash of each cost class (algorithm + parameters: all but the salt and digest). */
 export async function surveyLoginCosts(deps: Pick<Deps, "prisma">): Promise<void> {

@@ -130,7 +130,7 @@ function observe(clock: Clock): void {
  */
 function costOf(times: number[]): number {
   const sorted = [...times].sort((a, b) => b - a);
-  return sorted[sorted.length > 1 ? 1 : 0] ?? 0;
+  return sorted[sorted.length > 2 ? 1 : 0] ?? 0; // of a survey's two, the higher
 }
 
 function floorMs(): number {
@@ -156,27 +156,30 @@ const timedHashing = <T>(clock: Clock, work: () => Promise<T>) =>
 
 /**
  * Tells this process which stored hashes the database holds (one sample of each cost class, as
- * login-cost.ts reads them): the classes not measured yet are measured now, against a random
+ * login-cost.ts reads them): each class (and the dummy) is measured now, against a random
  * password, and the floor of failed checks becomes the cost of the slowest class present.
  */
 export async function surveyHashes(samples: string[]): Promise<void> {
   const kinds = new Set<string>();
-  // Twice (a start is a busy moment: a floor a little high costs only latency).
+  // Each class is measured afresh, twice, replacing the times kept: times from a busy moment would
+  // hold the floor up (costOf keeps high ones) until that class had been checked ten more times.
+  const fresh = new Map<string, number[]>();
   const measure = async (stored: string | null) => {
     for (let i = 0; i < 2; i++) {
       const clock: Clock = { started: performance.now(), kind: DUMMY };
       if (stored === null) await dummyCheck(randomBytes(16).toString("hex"), clock);
       else await check(randomBytes(16).toString("hex"), stored, (clock.kind = costClass(stored), clock));
-      record(clock.kind, performance.now() - clock.started); // a corrupt sample is checked as the dummy
+      const kind = clock.kind; // a corrupt sample is checked as the dummy
+      fresh.set(kind, [...(fresh.get(kind) ?? []), performance.now() - clock.started]);
     }
   };
   for (const stored of samples) {
     if (!isVerifiableHash(stored)) continue; // checked as the dummy
-    const kind = costClass(stored);
-    kinds.add(kind);
-    if (!observedMs.has(kind)) await measure(stored);
+    kinds.add(costClass(stored));
+    await measure(stored);
   }
-  if (kinds.size && !observedMs.has(DUMMY)) await measure(null);
+  if (kinds.size) await measure(null);
+  for (const [kind, times] of fresh) observedMs.set(kind, times);
   present = kinds;
 }
 
