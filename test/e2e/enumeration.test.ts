@@ -42,10 +42,17 @@ const median = (xs: number[]) => {
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 /**
- * ROUNDS rounds, each sending the known request and then every other one; after one warm-up each.
+ * `rounds` rounds (ROUNDS unless told), each sending the known request and then every other one; after one warm-up each.
  * Every answer must equal the known one. Returns the median time of each kind.
  */
-async function race(s: TestServer, label: string, path: string, known: () => unknown, others: Record<string, () => unknown>, rounds = ROUNDS) {
+async function race(
+  s: TestServer,
+  label: string,
+  path: string,
+  known: () => unknown,
+  others: Record<string, () => unknown>,
+  rounds = ROUNDS,
+) {
   const answer = await post(s, path, known());
   for (const [what, body] of Object.entries(others)) sameAnswer(answer, await post(s, path, body()), `${label}: ${what} (warm-up)`);
   const times: Record<string, number[]> = { known: [] };
