@@ -61,7 +61,20 @@ function fromFile(path: string | undefined, warnings: string[]): Source {
   for (const key of Object.keys(data)) {
     if (!(key in settingsSchema.shape)) warnings.push(`${file}: ${key} is not a setting Portcullis honours; ignored`);
   }
+  // Like ssh with a private key: secrets in a file others can read are no longer secrets.
+  const secrets = secretsIn(data as Source);
+  if (secrets.length && statSync(file).mode & 0o077) {
+    warnings.push(`${file} holds ${secrets.join(", ")} and other users can read it: chmod 600 ${file}`);
+  }
   return data as Source;
+}
+
+/** The settings of a config file that are secrets (SECRET_KEY, EMAIL_HOST_PASSWORD, an HMAC or private key). */
+function secretsIn(data: Source): string[] {
+  const jwt = (typeof data.SIMPLE_JWT === "object" && data.SIMPLE_JWT) || {};
+  const found = ["SECRET_KEY", "EMAIL_HOST_PASSWORD"].filter((k) => typeof data[k] === "string" && data[k] !== "");
+  if (typeof (jwt as Source).SIGNING_KEY === "string") found.push("SIMPLE_JWT.SIGNING_KEY");
+  return found;
 }
 
 function merge(base: Source, over: Source): Source {

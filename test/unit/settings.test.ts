@@ -1,5 +1,5 @@
 // Settings: Django/Djoser/SimpleJWT names and defaults, from a JSON file and the environment.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -137,6 +137,20 @@ describe("loadSettings", () => {
     );
     const set = loadSettings({ ...prod, DJOSER_DOMAIN: "auth.example.com", DJOSER_PROTOCOL: "https" });
     expect(set.warnings.join()).not.toMatch(/DJOSER\.(DOMAIN|PROTOCOL)/);
+  });
+
+  it("a config file that holds secrets and others can read is warned about; owner-only, it is not", () => {
+    const file = join(dir(), "portcullis.config.json");
+    writeFileSync(file, JSON.stringify({ SECRET_KEY: key, EMAIL_HOST_PASSWORD: "smtp-pass", SIMPLE_JWT: { SIGNING_KEY: key } }));
+    chmodSync(file, 0o644);
+    expect(loadSettings({ DATA_DIR: dir(), PORTCULLIS_CONFIG: file }).warnings).toContain(
+      `${file} holds SECRET_KEY, EMAIL_HOST_PASSWORD, SIMPLE_JWT.SIGNING_KEY and other users can read it: chmod 600 ${file}`,
+    );
+    chmodSync(file, 0o600);
+    expect(loadSettings({ DATA_DIR: dir(), PORTCULLIS_CONFIG: file }).warnings.join()).not.toContain("other users can read it");
+    writeFileSync(file, JSON.stringify({ DEBUG: true }));
+    chmodSync(file, 0o644); // no secret in it: nothing to say
+    expect(loadSettings({ DATA_DIR: dir(), PORTCULLIS_CONFIG: file }).warnings.join()).not.toContain("other users can read it");
   });
 
   it("DRF throttle rates and the proxy settings are checked at start", () => {
