@@ -141,16 +141,16 @@ describe("loadSettings", () => {
 
   it("a config file that holds secrets and others can read is warned about; owner-only, it is not", () => {
     const file = join(dir(), "portcullis.config.json");
+    const warned = () => loadSettings({ DATA_DIR: dir(), PORTCULLIS_CONFIG: file }).warnings.join("\n");
     writeFileSync(file, JSON.stringify({ SECRET_KEY: key, EMAIL_HOST_PASSWORD: "smtp-pass", SIMPLE_JWT: { SIGNING_KEY: key } }));
     chmodSync(file, 0o644);
-    expect(loadSettings({ DATA_DIR: dir(), PORTCULLIS_CONFIG: file }).warnings).toContain(
-      `${file} holds SECRET_KEY, EMAIL_HOST_PASSWORD, SIMPLE_JWT.SIGNING_KEY and other users can read it: chmod 600 ${file}`,
-    );
+    expect(warned()).toContain(`${file} holds SECRET_KEY, EMAIL_HOST_PASSWORD, SIMPLE_JWT.SIGNING_KEY and other users can read it`);
+    expect(warned()).toContain(`chmod 600 ${file}`);
     chmodSync(file, 0o600);
-    expect(loadSettings({ DATA_DIR: dir(), PORTCULLIS_CONFIG: file }).warnings.join()).not.toContain("other users can read it");
+    expect(warned()).not.toContain("other users can read it");
     writeFileSync(file, JSON.stringify({ DEBUG: true }));
     chmodSync(file, 0o644); // no secret in it: nothing to say
-    expect(loadSettings({ DATA_DIR: dir(), PORTCULLIS_CONFIG: file }).warnings.join()).not.toContain("other users can read it");
+    expect(warned()).not.toContain("other users can read it");
   });
 
   it("DRF throttle rates and the proxy settings are checked at start", () => {
