@@ -6,6 +6,7 @@ import type { Settings } from "./config/schema.ts";
 import { buildApp } from "./http/app.ts";
 import { createDeps, createLogger } from "./services/container.ts";
 import { startHousekeeping } from "./services/housekeeping.ts";
+import { startLoginCostSurvey } from "./services/login-cost.ts";
 import type { Deps } from "./services/deps.ts";
 
 export type RunningServer = { app: Awaited<ReturnType<typeof buildApp>>; url: string; settings: Settings; deps: Deps; close(): Promise<void> };
@@ -16,9 +17,11 @@ export async function startServer(settings: Settings, warnings: string[] = []): 
   const resources = await createDeps(settings, log);
   const { deps, db } = resources;
   const app = await buildApp({ deps, db });
+  const loginCosts = await startLoginCostSurvey(deps); // before the first login is answered
   try {
     await app.listen({ host: settings.HOST, port: settings.PORT });
   } catch (e) {
+    await loginCosts.close();
     await resources.close();
     throw e;
   }
@@ -30,6 +33,7 @@ export async function startServer(settings: Settings, warnings: string[] = []): 
     (closing ??= (async () => {
       await app.close(); // stops accepting, lets in-flight requests finish
       await housekeeping.close();
+      await loginCosts.close();
       await resources.close();
     })());
   return { app, deps, url: `http://${settings.HOST.includes(":") ? `[${settings.HOST}]` : settings.HOST}:${port}`, settings, close };

@@ -2,7 +2,7 @@
 // Django names (SECRET_KEY, EMAIL_HOST…), DJOSER_<NAME> and SIMPLE_JWT_<NAME>; values are JSON
 // where that is what the setting needs (true, 300, ["JWT","Bearer"]) and plain strings otherwise.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { DEFAULT_PASSWORD_VALIDATORS, assertKnownValidators } from "../services/validators.ts";
@@ -61,7 +61,20 @@ function fromFile(path: string | undefined, warnings: string[]): Source {
   for (const key of Object.keys(data)) {
     if (!(key in settingsSchema.shape)) warnings.push(`${file}: ${key} is not a setting Portcullis honours; ignored`);
   }
+  // Like ssh with a private key: secrets in a file others can read are no longer secrets.
+  const secrets = secretsIn(data as Source);
+  if (secrets.length && statSync(file).mode & 0o077) {
+    warnings.push(`${file} holds ${secrets.join(", ")} and other users can read it: chmod 600 ${file}`);
+  }
   return data as Source;
+}
+
+/** The settings of a config file that are secrets (SECRET_KEY, EMAIL_HOST_PASSWORD, an HMAC or private key). */
+function secretsIn(data: Source): string[] {
+  const jwt = (typeof data.SIMPLE_JWT === "object" && data.SIMPLE_JWT) || {};
+  const found = ["SECRET_KEY", "EMAIL_HOST_PASSWORD"].filter((k) => typeof data[k] === "string" && data[k] !== "");
+  if (typeof (jwt as Source).SIGNING_KEY === "string") found.push("SIMPLE_JWT.SIGNING_KEY");
+  return found;
 }
 
 function merge(base: Source, over: Source): Source {
@@ -77,9 +90,11 @@ function resolveSecretKey(given: string | undefined, production: boolean, dataDi
   const file = join(dataDir, "secret_key");
   if (existsSync(file)) {
     warnings.push(`SECRET_KEY is not set: using the development key kept in ${file}`);
+    if (statSync(file).mode & 0o077) chmodSync(file, 0o600); // a copy made with lax modes: the owner's alone
     return readFileSync(file, "utf8").trim();
   }
-  mkdirSync(dataDir, { recursive: true });
+  // Owner-only whatever the umask: the key signs every token and link.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(48).toString("base64url");
   writeFileSync(file, key + "\n", { mode: 0o600 });
   warnings.push(`SECRET_KEY is not set: generated a development key and kept it in ${file}; set SECRET_KEY in production`);
@@ -106,9 +121,17 @@ function productionProblems(s: z.output<typeof settingsSchema>): string[] {
   if (m < OWASP_ARGON2_MIN_MEMORY_KIB || m * t < OWASP_ARGON2_MIN_WORK) problems.push(`ARGON2: m=${m} KiB, t=${t} is below OWASP's minimum (m=19456,t=2 or m=7168,t=5 and the options between)`);
   const jwtKey = s.SIMPLE_JWT.SIGNING_KEY;
   if (s.SIMPLE_JWT.ALGORITHM.startsWith("HS") && jwtKey && Buffer.byteLength(jwtKey) < 32) problems.push("SIMPLE_JWT.SIGNING_KEY: an HMAC key must be at least 32 bytes (256 bits) when NODE_ENV=production");
+  if (s.DATABASE_URL === "pglite:memory") {
+    problems.push(
+      "DATABASE_URL: pglite:memory keeps every account in memory and loses them all at restart; " +
+        "use postgresql://… (or pglite:<folder>)",
+    );
+  }
   if (s.CORS_ALLOW_ALL_ORIGINS && s.CORS_ALLOW_CREDENTIALS) problems.push("CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; list CORS_ALLOWED_ORIGINS instead");
   return problems;
 }
+
+const KNOWN_NODE_ENVS = ["production", "development", "test"];
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Source = {}): { settings: Settings; warnings: string[] } {
   const warnings: string[] = [];
@@ -129,9 +152,25 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: So
     throw new SettingsError("Invalid settings:\n  DJOSER.LOGIN_FIELD: cannot be \"username\" when USERNAME_FIELD is \"email\" (users have no username)");
   }
   if (s.NUM_PROXIES !== null && s.TRUSTED_PROXIES.length) throw new SettingsError("Invalid settings:\n  NUM_PROXIES and TRUSTED_PROXIES: set one of them");
-  const production = s.NODE_ENV === "production";
+  const production = s.NODE_ENV === "production"; // normalised by the schema: "Production", " production" count
+  // A misspelt production ("prod", "live") would start with every production check off, in silence.
+  if (!KNOWN_NODE_ENVS.includes(s.NODE_ENV)) {
+    const off = "the production checks are off (set NODE_ENV=production on a live server)";
+    warnings.push(`NODE_ENV=${s.NODE_ENV} is not "production": ${off}`);
+  }
   const problems = production ? productionProblems(s) : [];
   if (problems.length) throw new SettingsError(`Refusing to start with NODE_ENV=production:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  // Links in mails are built from DOMAIN and PROTOCOL: left at their defaults, every mailed link
+  // points at the developer's machine, or travels (with its token) in clear.
+  const { DOMAIN, PROTOCOL } = s.DJOSER;
+  if (production && /^(localhost|127\.0\.0\.1)(:|$)/.test(DOMAIN)) {
+    const fix = "set DJOSER_DOMAIN to your site's host";
+    warnings.push(`DJOSER.DOMAIN is ${DOMAIN}: activation and reset links in mails point there; ${fix}`);
+  }
+  if (production && PROTOCOL === "http") {
+    const fix = "set DJOSER_PROTOCOL=https";
+    warnings.push(`DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; ${fix}`);
+  }
   if (production && s.ALLOWED_HOSTS?.includes("*")) warnings.push('ALLOWED_HOSTS is ["*"]: any Host header is accepted; make sure the proxy in front checks it');
   return {
     warnings,

@@ -106,7 +106,8 @@ export const lockoutSchema = z.object({
 export const validatorSchema = z.object({ NAME: z.string().min(1), OPTIONS: z.record(z.string(), z.unknown()).optional() });
 
 export const settingsSchema = z.object({
-  NODE_ENV: z.string().default("development"),
+  // "production" turns on the production checks; compared trimmed and in any case ("Production" counts).
+  NODE_ENV: z.string().default("development").transform((v) => v.trim().toLowerCase()),
   SECRET_KEY: z.string().min(1).optional(), // resolved by load.ts (generated in development)
   HOST: z.string().default("127.0.0.1"),
   PORT: z.number().int().min(0).max(65_535).default(8000),

@@ -1,8 +1,8 @@
 // The Prisma client over PGlite (embedded default: Postgres in WASM, zero set-up) or PostgreSQL
 // (production, @prisma/adapter-pg). One schema and one migration history serve both.
-import { mkdirSync } from "node:fs";
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
+import { lockFolder, makePrivateFolder, makePrivateTree } from "./folder.ts";
 import { applyMigrations, pendingMigrations, type Session } from "./migrate.ts";
 
 export type Prisma = PrismaClient;
@@ -20,10 +20,26 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
 }
 
 async function openPglite(dir: string): Promise<Database> {
+  if (dir === "memory") return pgliteDatabase(undefined, () => {});
+  // Owner-only and one process at a time (folder.ts); the lock is taken before PGlite reads a file.
+  makePrivateFolder(dir);
+  const lock = lockFolder(dir);
+  try {
+    makePrivateTree(dir); // a folder an older version made, or one copied in with lax modes
+    return await pgliteDatabase(dir, () => {
+      makePrivateTree(dir); // the files PGlite made while it ran
+      lock.release();
+    });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function pgliteDatabase(dir: string | undefined, closed: () => void): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { PrismaPGlite } = await import("pglite-prisma-adapter");
-  if (dir !== "memory") mkdirSync(dir, { recursive: true });
-  const pglite = await PGlite.create(dir === "memory" ? undefined : dir);
+  const pglite = await PGlite.create(dir);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   // PGlite is one session, so the advisory lock and the statements share it. Its exec (not the
   // adapter's executeScript, which does not await errors) runs a migration script.
@@ -39,6 +55,7 @@ async function openPglite(dir: string): Promise<Database> {
     close: async () => {
       await prisma.$disconnect();
       if (!pglite.closed) await pglite.close();
+      closed();
     },
   };
 }

@@ -125,7 +125,7 @@ async function writeAtomically(dir: string, raw: string): Promise<void> {
   const name = `${stamp}-${randomBytes(4).toString("hex")}.eml`;
   const tmp = path.join(dir, `.${name}.tmp`);
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 }); // owner-only: its listing dates every mail sent
     // 0600: messages hold live activation/reset tokens.
     const fh = await open(tmp, "wx", 0o600);
     try {

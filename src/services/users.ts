@@ -282,8 +282,9 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
         ? deps.prisma.user.findUnique({ where: { username: login } })
         : deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } }),
     ]);
+    // An inactive account's right password must not answer faster than a wrong one (passwords.ts).
     const check = user
-      ? verifyPassword(password, user.password)
+      ? verifyPassword(password, user.password, { pad: user.isActive ? "failure" : "always" })
       : dummyVerify(password).then(() => ({ ok: false, needsRehash: false }));
     const checked = await check.catch(async (e: unknown) => {
       await attempt.abandoned(); // not checked (the hash queue is full): the slot is not a failure

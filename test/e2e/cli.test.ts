@@ -186,6 +186,37 @@ describe("portcullis CLI", () => {
     expect(existsSync(join(tmp, "prod-data", "secret_key"))).toBe(false);
   });
 
+  it("NODE_ENV=Production counts as production, in any case and with spaces around it", async () => {
+    const db = `pglite:${join(tmp, "prod-case-db")}`;
+    const data = join(tmp, "prod-case-data");
+    const base = { DATA_DIR: data, ALLOWED_HOSTS: '["localhost"]', EMAIL_BACKEND: "file", DATABASE_URL: db };
+    const cases = ["Production", "PRODUCTION", " production\n"];
+    const runs = await Promise.all(cases.map((NODE_ENV) => cli(["migrate"], { ...base, NODE_ENV })));
+    for (const r of runs) {
+      expect(r.code, r.stdout).toBe(1);
+      expect(r.stderr).toContain("Refusing to start with NODE_ENV=production");
+      expect(r.stderr).toContain("SECRET_KEY is required when NODE_ENV=production");
+    }
+    // Taken for development, it would have generated a key and migrated a database.
+    expect(existsSync(join(tmp, "prod-case-data", "secret_key"))).toBe(false);
+    expect(existsSync(join(tmp, "prod-case-db"))).toBe(false);
+  });
+
+  it("NODE_ENV=production with DATABASE_URL=pglite:memory is refused: every account would be lost", async () => {
+    const r = await cli(["serve"], {
+      NODE_ENV: "production",
+      SECRET_KEY: "cli-test-secret-key-long-enough-0123456789",
+      ALLOWED_HOSTS: '["localhost"]',
+      EMAIL_BACKEND: "file",
+      DATA_DIR: join(tmp, "prod-memory"),
+      DATABASE_URL: "pglite:memory",
+    });
+    expect(r.code, r.stdout).toBe(1);
+    expect(r.stderr).toContain("Refusing to start with NODE_ENV=production");
+    expect(r.stderr).toContain("DATABASE_URL: pglite:memory keeps every account in memory and loses them all at restart");
+    expect(r.stdout).not.toMatch(/listening/i);
+  });
+
   it("unknown commands print the usage and exit 2", async () => {
     const r = await cli(["frobnicate"], { DATABASE_URL: "pglite:memory" });
     expect(r.code).toBe(2);

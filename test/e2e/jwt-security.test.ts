@@ -653,7 +653,9 @@ describe("start-up refusals of bad JWT keys (portcullis serve)", () => {
 
   it("NODE_ENV=production with a short HS SIGNING_KEY (or additional HS key): exit 1; 32 bytes start", async () => {
     // Otherwise sound production settings, so the key is the only problem.
-    const prod = { ...base, NODE_ENV: "production", ALLOWED_HOSTS: '["127.0.0.1"]', EMAIL_BACKEND: "file" };
+    // (A folder: production refuses pglite:memory, which would lose every account at restart.)
+    const db = `pglite:${join(tmp(), "prod-db")}`;
+    const prod = { ...base, NODE_ENV: "production", ALLOWED_HOSTS: '["127.0.0.1"]', EMAIL_BACKEND: "file", DATABASE_URL: db };
     const [short, shortExtra] = await Promise.all([
       serveCli({ ...prod, SIMPLE_JWT_SIGNING_KEY: "x".repeat(31) }),
       serveCli({ ...prod, SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([{ ALGORITHM: "HS256", KEY: "short-old-secret" }]) }),

@@ -307,7 +307,8 @@ describe("transport", () => {
 
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "portcullis-prod-"));
-const GOOD = { NODE_ENV: "production", DATABASE_URL: "pglite:memory", EMAIL_BACKEND: "file", EMAIL_FILE_PATH: join(tmp, "mail"), DATA_DIR: tmp, ALLOWED_HOSTS: '["localhost"]', SECRET_KEY: randomBytes(36).toString("base64"), PORT: "0", LOG_LEVEL: "info" };
+// A PGlite folder: production refuses pglite:memory, a database that forgets every account at restart.
+const GOOD = { NODE_ENV: "production", DATABASE_URL: `pglite:${join(tmp, "db")}`, EMAIL_BACKEND: "file", EMAIL_FILE_PATH: join(tmp, "mail"), DATA_DIR: tmp, ALLOWED_HOSTS: '["localhost"]', SECRET_KEY: randomBytes(36).toString("base64"), PORT: "0", LOG_LEVEL: "info" };
 const WEAK = { ...GOOD, SECRET_KEY: "short", DEBUG: "true", ALLOWED_HOSTS: undefined, EMAIL_BACKEND: "console", ARGON2: CHEAP.ARGON2, CORS_ALLOW_ALL_ORIGINS: "true", CORS_ALLOW_CREDENTIALS: "true", SIMPLE_JWT_SIGNING_KEY: "short-hmac-key" };
 type Run = { code: number | null; signal: string | null; stdout: string; stderr: string };
 

@@ -1,5 +1,5 @@
 // Settings: Django/Djoser/SimpleJWT names and defaults, from a JSON file and the environment.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -107,6 +107,50 @@ describe("loadSettings", () => {
     ]);
     // Development takes the same settings (with warnings where they matter).
     expect(loadSettings({ ...weak, NODE_ENV: "development" }).settings.DEBUG).toBe(true);
+  });
+
+  const key = "0123456789abcdef".repeat(2);
+  const sound = () => ({ DATA_DIR: dir(), ALLOWED_HOSTS: '["auth.example.com"]', EMAIL_BACKEND: "smtp", SECRET_KEY: key });
+
+  it("NODE_ENV is compared trimmed and in any case; a value that is no known one is warned about", () => {
+    const prod = sound();
+    for (const NODE_ENV of ["Production", "PRODUCTION", " production "]) {
+      expect(loadSettings({ ...prod, NODE_ENV }).settings.NODE_ENV).toBe("production");
+      expect(() => loadSettings({ ...prod, NODE_ENV, DEBUG: "true" })).toThrow("DEBUG: must be false in production");
+    }
+    expect(loadSettings({ ...prod, NODE_ENV: "prod" }).warnings).toContain(
+      'NODE_ENV=prod is not "production": the production checks are off (set NODE_ENV=production on a live server)',
+    );
+    for (const NODE_ENV of ["development", "test", "Test"]) {
+      expect(loadSettings({ ...prod, NODE_ENV }).warnings.join()).not.toContain("NODE_ENV");
+    }
+  });
+
+  it("production warns when mailed links would point at localhost or travel over http (the defaults)", () => {
+    const prod = { ...sound(), NODE_ENV: "production" };
+    const { warnings } = loadSettings(prod);
+    expect(warnings).toContain(
+      "DJOSER.DOMAIN is localhost:8000: activation and reset links in mails point there; set DJOSER_DOMAIN to your site's host",
+    );
+    expect(warnings).toContain(
+      'DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; set DJOSER_PROTOCOL=https',
+    );
+    const set = loadSettings({ ...prod, DJOSER_DOMAIN: "auth.example.com", DJOSER_PROTOCOL: "https" });
+    expect(set.warnings.join()).not.toMatch(/DJOSER\.(DOMAIN|PROTOCOL)/);
+  });
+
+  it("a config file that holds secrets and others can read is warned about; owner-only, it is not", () => {
+    const file = join(dir(), "portcullis.config.json");
+    const warned = () => loadSettings({ DATA_DIR: dir(), PORTCULLIS_CONFIG: file }).warnings.join("\n");
+    writeFileSync(file, JSON.stringify({ SECRET_KEY: key, EMAIL_HOST_PASSWORD: "smtp-pass", SIMPLE_JWT: { SIGNING_KEY: key } }));
+    chmodSync(file, 0o644);
+    expect(warned()).toContain(`${file} holds SECRET_KEY, EMAIL_HOST_PASSWORD, SIMPLE_JWT.SIGNING_KEY and other users can read it`);
+    expect(warned()).toContain(`chmod 600 ${file}`);
+    chmodSync(file, 0o600);
+    expect(warned()).not.toContain("other users can read it");
+    writeFileSync(file, JSON.stringify({ DEBUG: true }));
+    chmodSync(file, 0o644); // no secret in it: nothing to say
+    expect(warned()).not.toContain("other users can read it");
   });
 
   it("DRF throttle rates and the proxy settings are checked at start", () => {
