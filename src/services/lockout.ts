@@ -6,6 +6,7 @@ import { createHmac } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AuthError, throttled } from "../errors.ts";
 import type { Deps } from "./deps.ts";
+import { purposeKey } from "./secrets.ts";
 import { accountKey } from "./throttle.ts";
 
 export type LoginAttempt = {
@@ -14,7 +15,7 @@ export type LoginAttempt = {
   succeeded(): Promise<void>;
 };
 
-const keyHash = (deps: Deps, name: string) => createHmac("sha256", deps.settings.SECRET_KEY).update(accountKey(name)).digest("hex");
+const keyHash = (deps: Deps, name: string) => createHmac("sha256", purposeKey(deps.settings, "lockout")).update(accountKey(name)).digest("hex");
 
 // Attempts still pending after this never finished (their process died): they stop counting.
 const STALE_PENDING = "1 minute";

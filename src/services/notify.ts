@@ -12,7 +12,8 @@ const URL_SETTING: Partial<Record<MailKind, "ACTIVATION_URL" | "PASSWORD_RESET_C
   username_reset: "USERNAME_RESET_CONFIRM_URL",
 };
 
-export type MailExtra = { sessionsEnded?: boolean };
+/** sessionsEnded: true, the other sessions ended with a password change; "all", every one. */
+export type MailExtra = { sessionsEnded?: boolean | "all" };
 
 /**
  * Queues one mail to `user`. Queued, not sent: the answer does not wait on (or reveal, by its
