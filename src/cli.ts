@@ -1,4 +1,4 @@
-// `portcullis serve | migrate | flushexpiredtokens | createsuperuser | import-django`. Commands
+// `portcullis serve | migrate | flushexpiredtokens | endallsessions | createsuperuser | import-django`. Commands
 // work on a PGlite folder while no server is running; a second start over a migrated database
 // just starts.
 import { existsSync, statSync } from "node:fs";
@@ -8,6 +8,7 @@ import { openDatabase } from "./db/index.ts";
 import { AuthError } from "./errors.ts";
 import { serve, serveWorkers } from "./server.ts";
 import { createSuperuser } from "./services/admin.ts";
+import { endEverySession } from "./services/end-sessions.ts";
 import { flushExpired } from "./services/housekeeping.ts";
 import { formatReport, importDjango } from "./services/django-import.ts";
 import { openDjangoSource } from "./services/django-source.ts";
@@ -18,9 +19,13 @@ Commands:
   serve [--workers N]        start the HTTP server (tRPC at /trpc, Djoser REST at /auth/, docs at /docs);
                              --workers N runs N processes on one port (PostgreSQL only; see README)
   migrate                    apply pending database migrations and exit
-  flushexpiredtokens         delete expired refresh tokens, dead JWT sessions and lockout counts
-                             quiet for LOGIN_LOCKOUT.FORGET_AFTER (servers also do it every
-                             FLUSH_EXPIRED_INTERVAL seconds)
+  flushexpiredtokens         delete expired refresh tokens, dead JWT sessions, lockout counts
+                             quiet for LOGIN_LOCKOUT.FORGET_AFTER, opaque tokens past TOKEN_TTL or
+                             TOKEN_IDLE_TTL and audit events older than AUDIT_RETENTION_DAYS
+                             (servers also do it every FLUSH_EXPIRED_INTERVAL seconds)
+  endallsessions --yes       end every opaque token and every JWT session of every user: after
+                             SECRET_KEY changed (or leaked), keys derived from the old one would
+                             otherwise keep working; everyone logs in again
   createsuperuser            create a staff superuser
       --username U --email E [--no-input]   the password comes from PORTCULLIS_SUPERUSER_PASSWORD
   import-django <source> [--dry-run] [--json] [--batch-size N]
@@ -49,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
         return await importFromDjango(rest);
       case "flushexpiredtokens":
         return await flushExpiredCommand();
+      case "endallsessions":
+        return await endAllSessionsCommand(rest);
       case undefined:
       case "help":
       case "--help":
@@ -96,8 +103,33 @@ async function flushExpiredCommand(): Promise<number> {
   const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
   try {
     if (settings.AUTO_MIGRATE) await db.migrate();
-    const { refreshTokens, sessions, loginLocks } = await flushExpired({ prisma: db.prisma, settings });
-    process.stdout.write(`Deleted ${refreshTokens} expired refresh token(s), ${sessions} dead JWT session(s), ${loginLocks} forgotten lockout count(s).\n`);
+    const flushed = await flushExpired({ prisma: db.prisma, settings });
+    process.stdout.write(
+      `Deleted ${flushed.refreshTokens} expired refresh token(s), ${flushed.sessions} dead JWT session(s), ` +
+        `${flushed.loginLocks} forgotten lockout count(s), ${flushed.authTokens} expired opaque token(s), ` +
+        `${flushed.auditEvents} audit event(s) past AUDIT_RETENTION_DAYS.\n`,
+    );
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+async function endAllSessionsCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { yes: { type: "boolean" } } }));
+  } catch (e) {
+    return usage(`endallsessions: ${(e as Error).message}`);
+  }
+  if (!values.yes) return usage("endallsessions signs every user out everywhere: pass --yes to go ahead.");
+  const { settings } = loadSettings();
+  const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
+  try {
+    if (settings.AUTO_MIGRATE) await db.migrate();
+    const { tokens, sessions } = await endEverySession({ prisma: db.prisma });
+    const ended = `Ended ${tokens} opaque token(s) and ${sessions} JWT session(s)`;
+    process.stdout.write(`${ended}; every JWT issued until now is refused.\n`);
     return 0;
   } finally {
     await db.close();

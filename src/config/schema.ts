@@ -43,6 +43,12 @@ export const djoserSchema = z.object({
   // address at once, the account inactive until it activates again). Off: the old address stays in
   // use, and the account active, until a link mailed to the new address confirms it.
   EMAIL_CHANGE_DEACTIVATES: z.boolean().default(false),
+  // Opaque-token lifetimes, django-rest-knox's names (seconds; null: never): TOKEN_TTL from login,
+  // TOKEN_IDLE_TTL since last use (measured to the minute). TOKEN_LIMIT_PER_USER (per_device):
+  // a login beyond the limit revokes the user's oldest keys.
+  TOKEN_TTL: z.number().int().min(1).nullable().default(null),
+  TOKEN_IDLE_TTL: z.number().int().min(300).nullable().default(null),
+  TOKEN_LIMIT_PER_USER: z.number().int().min(1).nullable().default(null),
 });
 
 // SimpleJWT 5.2's algorithms. EdDSA is left out: jsonwebtoken 9 (and SimpleJWT 5.2) cannot sign or verify it.
@@ -58,7 +64,8 @@ export const simpleJwtSchema = z.object({
   BLACKLIST_AFTER_ROTATION: z.boolean().default(false),
   UPDATE_LAST_LOGIN: z.boolean().default(false),
   ALGORITHM: algorithm.default("HS256"),
-  SIGNING_KEY: z.string().min(1).nullable().default(null), // null = SECRET_KEY, as in SimpleJWT; PEM for RS/ES/EdDSA
+  // null = a key derived from SECRET_KEY for JWTs alone (SimpleJWT: SECRET_KEY itself); PEM for RS/ES
+  SIGNING_KEY: z.string().min(1).nullable().default(null),
   VERIFYING_KEY: z.string().min(1).nullable().default(null), // PEM; null = derived from SIGNING_KEY
   // Portcullis extensions for keys: PEM files instead of inline PEM, a "kid" for the signing key
   // (default: none for HS*, the RFC 7638 thumbprint otherwise), and more keys that verify but do
@@ -76,6 +83,13 @@ export const simpleJwtSchema = z.object({
   // Portcullis extension: under ROTATE_REFRESH_TOKENS, a refresh token presented again after it
   // was rotated ends its whole session (every token descended from the same login).
   REFRESH_TOKEN_REUSE_DETECTION: z.boolean().default(true),
+  // Portcullis extension (Supabase's and Auth0's reuse interval): for this many seconds after a
+  // rotation, the rotated token is answered with its session's current pair instead of ending it
+  // (two tabs refreshing at once, a retry after a lost answer). 0: every reuse ends the session.
+  REFRESH_TOKEN_REUSE_INTERVAL: seconds.max(300).default(10),
+  // Portcullis extension: whether JWTs without our "sid" claim (SimpleJWT's, issued before a
+  // cutover) are accepted; they cannot be ended one by one. null: accepted unless NODE_ENV=production.
+  ACCEPT_TOKENS_WITHOUT_SID: z.boolean().nullable().default(null),
   AUDIENCE: z.string().nullable().default(null),
   ISSUER: z.string().nullable().default(null),
   LEEWAY: seconds.default(0),
@@ -87,7 +101,7 @@ export const simpleJwtSchema = z.object({
 
 // DRF's rate syntax: "<requests>/<period>", the period read by its first letter (s, m, h, d).
 export const rate = z.string().regex(/^\d+\/[smhd][a-z]*$/, 'a DRF rate such as "20/min" or "100/day"').nullable();
-export const THROTTLE_SCOPES = ["anon", "user", "login", "registration", "email"] as const;
+export const THROTTLE_SCOPES = ["anon", "user", "login", "registration", "email", "refresh"] as const;
 
 // Consecutive failed logins (src/services/lockout.ts): per login name and client network,
 // FREE_FAILURES go unhindered, then each failure doubles the wait from BASE_DELAY up to MAX_DELAY
@@ -152,8 +166,11 @@ export const settingsSchema = z.object({
   API_DOCS: z.boolean().default(true),
   // DRF's DEFAULT_THROTTLE_RATES: a scope left out (or null) is not throttled. anon and user count
   // every request (by address / by user); login, registration and email (activation and reset
-  // mails) count their flow by address and, where the request names one, by account.
-  DEFAULT_THROTTLE_RATES: z.partialRecord(z.enum(THROTTLE_SCOPES), rate).default({ login: "30/min", registration: "20/hour", email: "10/hour" }),
+  // mails) count their flow by address and, where the request names one, by account; refresh
+  // counts jwt/refresh by the user the (validly signed) token names.
+  DEFAULT_THROTTLE_RATES: z
+    .partialRecord(z.enum(THROTTLE_SCOPES), rate)
+    .default({ login: "30/min", registration: "20/hour", email: "10/hour", refresh: "60/min" }),
   // What throttling does when Redis does not answer: "open" lets requests through (logged),
   // "closed" refuses throttled flows with a 503 until Redis is back.
   THROTTLE_FAILURE_MODE: z.enum(["open", "closed"]).default("open"),
@@ -170,6 +187,8 @@ export const settingsSchema = z.object({
   // How often each server deletes expired refresh tokens, dead JWT sessions and forgotten lockout
   // counts (src/services/housekeeping.ts); 0: never (run `portcullis flushexpiredtokens` instead).
   FLUSH_EXPIRED_INTERVAL: z.number().int().min(0).default(3600),
+  // Audit events older than this many days are deleted by that same housekeeping; null: kept forever.
+  AUDIT_RETENTION_DAYS: z.number().int().min(1).nullable().default(180),
   // argon2id cost for new hashes. Default: OWASP's first option; production refuses less than OWASP.
   ARGON2: z
     .object({ MEMORY_COST: z.number().int().min(1024).max(1_048_576).default(19_456), TIME_COST: z.number().int().min(1).max(16).default(2), PARALLELISM: z.number().int().min(1).max(16).default(1) })

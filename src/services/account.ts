@@ -69,14 +69,20 @@ function loginField(deps: Deps) {
 
 /**
  * A password changed: Djoser's LOGOUT_ON_PASSWORD_CHANGE ends the caller's opaque tokens; with
- * PASSWORD_CHANGE_ENDS_SESSIONS every other session ends too, JWT sessions included.
+ * PASSWORD_CHANGE_ENDS_SESSIONS every other session ends too, JWT sessions included. `ended` is
+ * what the mail may say: the other sessions (true), every one ("all"), or none it can claim (false).
+ * A caller on the shared key, which every device holds, gets a new key (`key`).
  */
-async function afterPasswordChange(deps: Deps, user: User, reason: "password_change" | "password_reset", caller?: Principal): Promise<boolean> {
+async function afterPasswordChange(deps: Deps, user: User, reason: "password_change" | "password_reset", caller?: Principal) {
   const { LOGOUT_ON_PASSWORD_CHANGE: logout, PASSWORD_CHANGE_ENDS_SESSIONS: endAll } = deps.settings.DJOSER;
   await deps.authCache.forgetUser(user.id); // cached principals carry the old hash
-  if (endAll) await endSessions(deps, user.id, reason, { keep: logout ? undefined : caller });
-  else if (logout && caller) await revokeAllTokens(deps, user.id);
-  return endAll;
+  if (!endAll) {
+    if (logout && caller) await revokeAllTokens(deps, user.id);
+    return { ended: false as const, key: null };
+  }
+  const keep = logout ? undefined : caller;
+  const { key } = await endSessions(deps, user.id, reason, { keep });
+  return { ended: keep ? (true as const) : ("all" as const), key };
 }
 
 export const setPasswordShape = (deps: Deps): Shape => ({
@@ -85,15 +91,23 @@ export const setPasswordShape = (deps: Deps): Shape => ({
   current_password: passwordField(),
 });
 
-export async function setPassword(deps: Deps, principal: Principal, raw: unknown, meta: RequestMeta): Promise<void> {
+/** The new shared key when the caller's (held by every device) had to go with the others; else null. */
+export async function setPassword(
+  deps: Deps,
+  principal: Principal,
+  raw: unknown,
+  meta: RequestMeta,
+): Promise<{ auth_token: string } | null> {
   const { user } = principal;
   const input = await validateFields(setPasswordShape(deps), raw, { current_password: currentPassword(deps, principal, meta) });
   checkNewPassword(deps, input.new_password!, user, input.re_new_password);
   const password = await hashPassword(input.new_password!);
   await deps.prisma.user.update({ where: { id: user.id }, data: { password } });
-  const ended = await afterPasswordChange(deps, user, "password_change", principal);
-  await audit(deps, "password_changed", meta, user.id, { reason: ended ? "other sessions ended" : "sessions kept" });
+  const { ended, key } = await afterPasswordChange(deps, user, "password_change", principal);
+  const reason = ended === "all" ? "every session ended" : ended ? "other sessions ended" : "sessions kept";
+  await audit(deps, "password_changed", meta, user.id, { reason });
   if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
+  return key ? { auth_token: key } : null;
 }
 
 export const emailShape: Shape = { email: emailField() };
@@ -137,7 +151,7 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   const use = linkUse(user.lastLogin);
   const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, password: user.password, lastLogin: use.unused }, data: { password, lastLogin: use.lastLogin } });
   if (!count) throw invalid({ token: ["Invalid token for given user."] });
-  const ended = await afterPasswordChange(deps, user, "password_reset");
+  const { ended } = await afterPasswordChange(deps, user, "password_reset");
   await clearLoginLocks(deps, [user.username, user.email], { ip: meta.ip, userId: user.id }); // the owner's way out of a lockout
   await audit(deps, "password_reset_confirmed", meta, user.id, { reason: ended ? "every session ended" : "sessions kept" });
   if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });

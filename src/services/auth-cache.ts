@@ -16,8 +16,11 @@ export type AuthCache = {
   get<T extends { user: User }>(key: string): T | undefined;
   /** Taken before the database lookup whose result set() will keep. */
   stamp(): number;
-  /** Keeps `value` unless an invalidation arrived since `stamp` (the lookup may predate it). */
-  set<T extends { user: User }>(key: string, value: T, stamp: number): void;
+  /**
+   * Keeps `value` unless an invalidation arrived since `stamp` (the lookup may predate it), for
+   * AUTH_CACHE_SECONDS and never past `until` (ms since the epoch: the credential's own expiry).
+   */
+  set<T extends { user: User }>(key: string, value: T, stamp: number, until?: number): void;
   /**
    * Claims of an access token this process verified already, until it expires: a signature check
    * is a pure function of the token and this process's keys, so it needs no invalidation (ending
@@ -96,10 +99,10 @@ export async function createAuthCache(settings: Settings, log: Logger, redis: Re
       verified.set(token, { claims, until: validUntilMs });
     },
     stamp: () => epoch,
-    set(key, value, stamp) {
-      if (!enabled() || stamp !== epoch) return;
+    set(key, value, stamp, until = Infinity) {
+      if (!enabled() || stamp !== epoch || until <= Date.now()) return;
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!); // oldest first
-      entries.set(key, { value, expires: Date.now() + ttl });
+      entries.set(key, { value, expires: Math.min(Date.now() + ttl, until) });
       const keys = byUser.get(value.user.id) ?? new Set<string>();
       byUser.set(value.user.id, keys.add(key));
     },

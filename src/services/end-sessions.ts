@@ -2,8 +2,17 @@
 // opaque tokens and JWT sessions alike (password changes and resets, staff, deactivation, "log out
 // everywhere"). Each is one transaction: a session is ended everywhere or nowhere.
 import type { Deps, Principal } from "./deps.ts";
+import { sharedRekey } from "./tokens.ts";
 
-export type EndReason = "logout" | "reuse" | "password_change" | "password_reset" | "logout_all" | "revoked" | "deactivated";
+export type EndReason =
+  | "logout"
+  | "reuse"
+  | "password_change"
+  | "password_reset"
+  | "logout_all"
+  | "revoked"
+  | "deactivated"
+  | "ended_all";
 
 type SessionWhere = { id?: string | { not: string }; userId?: number };
 
@@ -26,19 +35,50 @@ export async function endJwtSession(deps: Deps, id: string, reason: EndReason, u
 /**
  * Ends every session of a user except, when given, the one the request came in with; with
  * `opaque: false` only the JWT sessions. JWTs without a session of ours (SimpleJWT's) die by
- * jwtNotBefore. Returns the number of JWT sessions ended.
+ * jwtNotBefore. A kept shared key cannot stay (every device holds it): the caller gets a new one,
+ * `key`, which token/login hands out from then on. Returns the number of JWT sessions ended.
  */
-export async function endSessions(deps: Deps, userId: number, reason: EndReason, opts: { keep?: Principal; opaque?: boolean } = {}): Promise<number> {
+export async function endSessions(
+  deps: Deps,
+  userId: number,
+  reason: EndReason,
+  opts: { keep?: Principal; opaque?: boolean } = {},
+): Promise<{ sessions: number; key: string | null }> {
   const at = new Date();
   const { keep, opaque = true } = opts;
-  const keepToken = keep?.via === "token" ? keep.tokenId : undefined;
   const keepSid = keep?.via === "jwt" && typeof keep.claims.sid === "string" ? keep.claims.sid : undefined;
+  let keepToken = keep?.via === "token" ? keep.tokenId : undefined;
+  const kept =
+    keepToken !== undefined && opaque
+      ? await deps.prisma.authToken.findUnique({ where: { id: keepToken }, select: { shared: true, userAgent: true, ip: true } })
+      : null;
+  // In shared mode a key imported from DRF (shared: false) is Djoser's one key per user all the same.
+  const isShared = (k: { shared: boolean }) => k.shared || deps.settings.DJOSER.TOKEN_MODE === "shared";
+  const rekey = kept && isShared(kept) ? sharedRekey(deps, userId, { userAgent: kept.userAgent, ip: kept.ip }) : null;
+  if (rekey || (opaque && !kept)) keepToken = undefined; // a kept key already gone keeps nothing
   const [sessions] = await deps.prisma.$transaction([
     ...endJwt(deps, { userId, ...(keepSid ? { id: { not: keepSid } } : {}) }, reason, at),
     deps.prisma.user.updateMany({ where: { id: userId }, data: { jwtNotBefore: at, ...(opaque && !keepToken ? { tokenSeed: null } : {}) } }),
-    // The shared key's seed goes too (above) unless the caller's own (shared) key is kept.
-    ...(opaque ? [deps.prisma.authToken.deleteMany({ where: { userId, ...(keepToken ? { id: { not: keepToken } } : {}) } })] : []),
+    // The shared key's seed goes too (above) unless the caller's own per-device key is kept.
+    ...(opaque && !rekey ? [deps.prisma.authToken.deleteMany({ where: { userId, ...(keepToken ? { id: { not: keepToken } } : {}) } })] : []),
+    ...(rekey ? rekey.statements : []),
   ]);
   await deps.authCache.forgetUser(userId);
-  return sessions.count;
+  return { sessions: sessions.count, key: rekey?.key ?? null };
+}
+
+/**
+ * Ends every opaque token and every JWT session of every user (`portcullis endallsessions`: after
+ * SECRET_KEY changed or leaked, keys derived from the old one would otherwise keep working).
+ * Returns what it ended. Servers' caches hold an entry for at most AUTH_CACHE_SECONDS more.
+ */
+export async function endEverySession(deps: Pick<Deps, "prisma">): Promise<{ tokens: number; sessions: number }> {
+  const at = new Date();
+  const [tokens, sessions] = await deps.prisma.$transaction([
+    deps.prisma.authToken.deleteMany({}),
+    deps.prisma.jwtSession.updateMany({ where: { revokedAt: null }, data: { revokedAt: at, revokedReason: "ended_all" } }),
+    deps.prisma.jwtRefreshToken.updateMany({ where: { blacklistedAt: null }, data: { blacklistedAt: at } }),
+    deps.prisma.user.updateMany({ data: { tokenSeed: null, jwtNotBefore: at } }),
+  ]);
+  return { tokens: tokens.count, sessions: sessions.count };
 }

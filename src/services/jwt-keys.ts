@@ -8,6 +8,7 @@ import { createHash, createPrivateKey, createPublicKey, createSecretKey, type Js
 import { readFileSync } from "node:fs";
 import { SettingsError } from "../config/load.ts";
 import type { Settings } from "../config/schema.ts";
+import { purposeKey } from "./secrets.ts";
 
 export type Algorithm = Settings["SIMPLE_JWT"]["ALGORITHM"];
 export type RingKey = { kid: string | null; algorithm: Algorithm; key: KeyObject };
@@ -66,8 +67,10 @@ export function loadKeyRing(settings: Settings): KeyRing {
   let signing: RingKey;
   let verifyingHalf: RingKey;
   if (isHmac(alg)) {
-    // SimpleJWT signs HS tokens with SIGNING_KEY, which defaults to SECRET_KEY (checked in load.ts).
-    const key = jwt.SIGNING_KEY ? secret("SIGNING_KEY", jwt.SIGNING_KEY, production) : createSecretKey(Buffer.from(settings.SECRET_KEY, "utf8"));
+    // SimpleJWT's SIGNING_KEY defaults to SECRET_KEY; ours to a key derived from it for JWTs alone, so
+    // a key shared with resource servers cannot sign reset links. A cutover from SimpleJWT sets
+    // SIGNING_KEY to the old SECRET_KEY (README).
+    const key = jwt.SIGNING_KEY ? secret("SIGNING_KEY", jwt.SIGNING_KEY, production) : createSecretKey(purposeKey(settings, "jwt"));
     signing = verifyingHalf = { kid: jwt.SIGNING_KEY_ID, algorithm: alg, key };
   } else {
     const privatePem = pem("SIGNING_KEY_FILE", jwt.SIGNING_KEY, jwt.SIGNING_KEY_FILE);

@@ -16,6 +16,7 @@ import { verifyLogin } from "./users.ts";
 
 export const SID = "sid";
 const BLACKLISTED = "Token is blacklisted";
+const NO_SID = "Token has no session id";
 
 export const jwtCreateInput = perSettings((deps: Deps) => form({ [deps.settings.USERNAME_FIELD]: charField(), password: passwordField() } as Record<string, ReturnType<typeof charField>>));
 const REFRESH_INPUT = form({ refresh: charField() });
@@ -39,6 +40,18 @@ function decodeFor(deps: Deps, token: string, type: TokenType | "untyped"): Clai
 }
 
 const sidOf = (claims: Claims) => (typeof claims[SID] === "string" ? (claims[SID] as string) : null);
+/**
+ * ACCEPT_TOKENS_WITHOUT_SID: tokens without our sid (SimpleJWT's, from before a cutover) can only be
+ * ended all at once (jwtNotBefore), so production refuses them unless told otherwise.
+ */
+const acceptsSidless = (deps: Deps) =>
+  deps.settings.SIMPLE_JWT.ACCEPT_TOKENS_WITHOUT_SID ?? deps.settings.NODE_ENV !== "production";
+/** Under reuse detection, whether a token rotated at `rotatedAt` is still within REFRESH_TOKEN_REUSE_INTERVAL. */
+const inReuseInterval = (deps: Deps, rotatedAt: Date | null) => {
+  const jwt = deps.settings.SIMPLE_JWT;
+  if (!jwt.REFRESH_TOKEN_REUSE_DETECTION || rotatedAt === null) return false;
+  return Date.now() - rotatedAt.getTime() < jwt.REFRESH_TOKEN_REUSE_INTERVAL * 1000;
+};
 /**
  * Logout everywhere reaches tokens without a session of ours (issued by SimpleJWT before the move)
  * by time: every one issued up to that second, inclusive — such a token is refused even if minted
@@ -82,6 +95,7 @@ export async function authenticateJwt(deps: Deps, token: string): Promise<Princi
     deps.authCache.rememberClaims(token, claims, (Number(claims.exp) + deps.settings.SIMPLE_JWT.LEEWAY) * 1000);
   }
   const sid = sidOf(claims);
+  if (sid === null && !acceptsSidless(deps)) throw tokenNotValid(NO_SID);
   // Cached: this user's session was live when cached, and forgetUser runs when any of theirs ends.
   const key = `j:${String(claims[deps.settings.SIMPLE_JWT.USER_ID_CLAIM])}:${sid ?? ""}`;
   const cached = deps.authCache.get<{ user: User }>(key);
@@ -134,16 +148,45 @@ async function checkRefresh(deps: Deps, claims: Claims, meta: RequestMeta) {
   const jwt = deps.settings.SIMPLE_JWT;
   const row = await deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } });
   if (row?.session.revokedAt) throw invalidToken(deps, BLACKLISTED);
+  // A token never seen is adopted as a session below, unless sid-less tokens are refused.
+  if (!row && sidOf(claims) === null && !acceptsSidless(deps)) throw invalidToken(deps, NO_SID);
   // Reuse first: a rotated token is also blacklisted under BLACKLIST_AFTER_ROTATION, but its return
-  // means a copy exists, and that must end the session, not just fail this request.
-  if (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, row.sessionId, row.session.userId, meta);
-  if (row?.blacklistedAt) throw invalidToken(deps, BLACKLISTED);
+  // means a copy exists, and that must end the session, not just fail this request. Within
+  // REFRESH_TOKEN_REUSE_INTERVAL of its rotation it is a race or a retry: the caller decides.
+  const grace = inReuseInterval(deps, row?.rotatedAt ?? null);
+  if (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION && !grace) {
+    await reused(deps, row.sessionId, row.session.userId, meta);
+  }
+  if (row?.blacklistedAt && !grace) throw invalidToken(deps, BLACKLISTED);
   const sid = row?.sessionId ?? null;
   const { user, ended } = await userOf(deps, claims, sid).catch((e: unknown) => {
     throw e instanceof AuthError ? new AuthError(e.code, e.message, { data: e.data, headers: challenge(deps) }) : e;
   });
   if (ended) throw invalidToken(deps, BLACKLISTED);
-  return { row, user };
+  return { row, user, grace };
+}
+
+/**
+ * A token rotated less than REFRESH_TOKEN_REUSE_INTERVAL ago came back (two tabs refreshed at once,
+ * or the answer to a refresh was lost): it is answered with the session's current refresh token
+ * (the same token the rotation handed out, re-signed from its row) and a new access token, and the
+ * session goes on. Once the current token was spent too, or the session ended, it is refused.
+ */
+async function currentPair(deps: Deps, claims: Claims, sessionId: string, userId: number, meta: RequestMeta) {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const now = new Date();
+  const live = await deps.prisma.jwtRefreshToken.findFirst({
+    where: { sessionId, rotatedAt: null, blacklistedAt: null, expiresAt: { gt: now }, session: { revokedAt: null } },
+    orderBy: { created: "desc" },
+  });
+  if (!live) throw invalidToken(deps, BLACKLISTED);
+  const exp = Math.floor(live.expiresAt.getTime() / 1000);
+  // rotatedClaims: every claim carried over, a new jti, iat the rotation's instant, exp iat + lifetime.
+  const refresh = { ...claims, [SID]: sessionId, [jwt.JTI_CLAIM]: live.jti, exp, iat: exp - jwt.REFRESH_TOKEN_LIFETIME };
+  const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh, Math.floor(now.getTime() / 1000)));
+  const reason = "rotated token within REFRESH_TOKEN_REUSE_INTERVAL";
+  await audit(deps, "token_refreshed", meta, userId, { method: "jwt", session: `j${sessionId}`, reason });
+  return { access, refresh: sign(deps.keys, jwt, refresh) };
 }
 
 /**
@@ -167,9 +210,13 @@ async function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMe
 export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ access: string; refresh?: string }> {
   const jwt = deps.settings.SIMPLE_JWT;
   const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
-  const { row, user } = await checkRefresh(deps, claims, meta);
-  const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
   const jti = String(claims[jwt.JTI_CLAIM]);
+  // Counted per session (the signature is checked, so the key is the token's own): a batch of
+  // refreshes cannot fill the tables or the audit log.
+  await deps.throttle("refresh", [`session:${sidOf(claims) ?? jti}`]);
+  const { row, user, grace } = await checkRefresh(deps, claims, meta);
+  if (row && grace) return currentPair(deps, claims, row.sessionId, user.id, meta);
+  const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
   const current = { ...claims, [SID]: sessionId };
   const now = new Date();
   const at = Math.floor(now.getTime() / 1000); // one instant for the access token and the rotated refresh token
@@ -192,6 +239,9 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
     return true;
   });
   if (!won) {
+    // A concurrent refresh of the same token rotated it just now: within the reuse interval.
+    const lost = await deps.prisma.jwtRefreshToken.findUnique({ where: { jti }, select: { rotatedAt: true } });
+    if (inReuseInterval(deps, lost?.rotatedAt ?? null)) return currentPair(deps, claims, sessionId, user.id, meta);
     if (jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, sessionId, user.id, meta);
     throw invalidToken(deps, BLACKLISTED);
   }
@@ -213,6 +263,7 @@ export async function verifyToken(deps: Deps, raw: unknown): Promise<Record<stri
     deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } }),
     userId ? deps.prisma.user.findUnique({ where: { id: userId }, select: { jwtNotBefore: true, jwtSessions: { where: { id: sidOf(claims) ?? "" }, select: { revokedAt: true } } } }) : null,
   ]);
+  if (!row && sidOf(claims) === null && !acceptsSidless(deps)) throw invalidToken(deps, NO_SID);
   const dead =
     row?.blacklistedAt || row?.session.revokedAt || (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) || user?.jwtSessions[0]?.revokedAt || issuedBefore(claims, user?.jwtNotBefore ?? null);
   if (dead) throw new AuthError("token_blacklisted", BLACKLISTED, { fields: { non_field_errors: [BLACKLISTED] } });
@@ -232,7 +283,7 @@ export async function logoutRefresh(deps: Deps, raw: unknown, meta: RequestMeta)
 
 /** Logout everywhere (extension): every JWT session of the user ends, and every JWT issued until now dies. */
 export async function logoutAllSessions(deps: Deps, userId: number, meta: RequestMeta): Promise<{ sessions: number }> {
-  const sessions = await endSessions(deps, userId, "logout_all", { opaque: false });
+  const { sessions } = await endSessions(deps, userId, "logout_all", { opaque: false });
   await audit(deps, "logout_all", meta, userId, { method: "jwt", sessions });
   return { sessions };
 }

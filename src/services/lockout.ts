@@ -20,6 +20,7 @@ import { isIPv6 } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AuthError, throttled } from "../errors.ts";
 import type { Deps } from "./deps.ts";
+import { purposeKey } from "./secrets.ts";
 import { accountKey } from "./throttle.ts";
 
 /** What a failure started, for the audit log. */
@@ -37,8 +38,7 @@ type Kind = "name" | "network" | "device" | "recheck";
 /** `waits`: failures past FREE_FAILURES make the next attempt wait; `bound`: MAX_FAILURES locks. */
 type Bucket = { key: string; kind: Kind; waits: boolean; bound: boolean };
 
-const hmac = (deps: Deps, text: string) => createHmac("sha256", deps.settings.SECRET_KEY).update(text).digest("hex");
-// The per-name key is the one lockouts always used, so counts kept before an upgrade still hold.
+const hmac = (deps: Deps, text: string) => createHmac("sha256", purposeKey(deps.settings, "lockout")).update(text).digest("hex");
 const nameKey = (deps: Deps, name: string) => hmac(deps, accountKey(name));
 const bucket = {
   name: (deps: Deps, name: string): Bucket => ({ key: nameKey(deps, name), kind: "name", waits: false, bound: true }),

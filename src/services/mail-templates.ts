@@ -23,8 +23,8 @@ export type MailContext = {
   uid?: string;
   token?: string;
   user: { username?: string | null; email: string; first_name?: string };
-  /** password_changed_confirmation: the other sessions were ended with the change. */
-  sessions_ended?: boolean;
+  /** password_changed_confirmation: the other sessions (true), or every one ("all"), ended with the change. */
+  sessions_ended?: boolean | "all";
   /** email_change*: the address the account's email is changing (or changed) to. */
   new_email?: string;
 };
@@ -139,8 +139,15 @@ export function templateVars(ctx: MailContext): Map<string, string> {
     ["user.email", ctx.user.email],
     ["user.first_name", ctx.user.first_name ?? ""],
     ["new_email", ctx.new_email ?? ""],
-    ["sessions_note", ctx.sessions_ended ? " Your sessions on other devices have been signed out: sign in again there. If you did not make this change, reset your password now." : ""],
+    ["sessions_note", sessionsNote(ctx.sessions_ended)],
   ]);
+}
+
+/** Says only what was done: the other sessions, or every one, signed out, or nothing. */
+function sessionsNote(ended: MailContext["sessions_ended"]): string {
+  const unsure = " If you did not make this change, reset your password now.";
+  if (ended === "all") return ` Every session, on every device, has been signed out: sign in again with the new password.${unsure}`;
+  return ended ? ` Your sessions on other devices have been signed out: sign in again there.${unsure}` : "";
 }
 
 const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };

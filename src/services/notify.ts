@@ -19,8 +19,11 @@ const LINKS: Partial<Record<MailKind, { url: UrlSetting; purpose: LinkPurpose }>
   username_reset: { url: "USERNAME_RESET_CONFIRM_URL", purpose: "username_reset" },
 };
 
-/** `to`: the address, when it is not the account's (the old address an email change is told at). */
-export type MailExtra = { sessionsEnded?: boolean; to?: string; newEmail?: string };
+/**
+ * `to`: the address, when it is not the account's (the old address an email change is told at).
+ * `sessionsEnded`: true, the other sessions ended with a password change; "all", every one.
+ */
+export type MailExtra = { sessionsEnded?: boolean | "all"; to?: string; newEmail?: string };
 
 /** Where a mail goes at delivery: the old address it was queued for, the address being confirmed, or the account's. */
 export function recipient(kind: MailKind, user: User, extra: MailExtra): string | null {

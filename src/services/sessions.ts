@@ -74,11 +74,20 @@ export async function revokeSession(deps: Deps, userId: number, id: string, meta
   await audit(deps, "session_revoked", meta, userId, { session: id, by });
 }
 
-/** Ends the user's sessions (all, or all but the caller's) and records who did it. */
-export async function revokeSessions(deps: Deps, userId: number, meta: RequestMeta, opts: { keep?: Principal; by?: number } = {}): Promise<void> {
+/**
+ * Ends the user's sessions (all, or all but the caller's) and records who did it. A caller on the
+ * shared key gets a new one back (every device held the old one); null otherwise.
+ */
+export async function revokeSessions(
+  deps: Deps,
+  userId: number,
+  meta: RequestMeta,
+  opts: { keep?: Principal; by?: number } = {},
+): Promise<{ auth_token: string } | null> {
   if (!(await deps.prisma.user.count({ where: { id: userId } }))) throw new AuthError("not_found", "No such user.");
-  await endSessions(deps, userId, "revoked", { keep: opts.keep });
+  const { key } = await endSessions(deps, userId, "revoked", { keep: opts.keep });
   await audit(deps, "session_revoked", meta, userId, { session: opts.keep ? "all others" : "all", by: opts.by ?? userId });
+  return key ? { auth_token: key } : null;
 }
 
 /**

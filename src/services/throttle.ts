@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { THROTTLE_SCOPES, type Settings } from "../config/schema.ts";
 import { AuthError, throttled } from "../errors.ts";
+import { purposeKey } from "./secrets.ts";
 
 export type ThrottleScope = (typeof THROTTLE_SCOPES)[number];
 
@@ -34,7 +35,7 @@ export function createThrottle(settings: Settings, log: Logger, redis: Redis | n
   }
   const mode = settings.THROTTLE_FAILURE_MODE;
   let storeDown = false; // one log line per outage, not one per request
-  const hmac = (key: string) => createHmac("sha256", settings.SECRET_KEY).update(key).digest("base64url").slice(0, 32);
+  const hmac = (key: string) => createHmac("sha256", purposeKey(settings, "throttle")).update(key).digest("base64url").slice(0, 32);
 
   return async (scope, keys) => {
     const limiter = limiters.get(scope);

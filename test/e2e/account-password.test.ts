@@ -131,12 +131,14 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       await expectPasswordIs(s, "noretype", NEW_PW, PW);
     });
 
-    it("set_password in shared token mode: the caller's key keeps working and is still the key a login hands out", async () => {
+    it("set_password in shared token mode: the key every device holds ends; a login hands out the caller's new key", async () => {
       await register(s, "sharedkey");
       const key = await login(s, "sharedkey");
       expectAnswer(await setPassword(s, key, { new_password: NEW_PW, current_password: PW }), 204);
-      expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(key) })).status).toBe(200);
-      expect(await login(s, "sharedkey", NEW_PW)).toBe(key);
+      expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(key) })).status).toBe(401);
+      const fresh = await login(s, "sharedkey", NEW_PW);
+      expect(fresh).not.toBe(key);
+      expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(fresh) })).status).toBe(200);
     });
 
     it("reset_password: a missing, blank or invalid email is a 400 naming the field", async () => {
@@ -264,7 +266,8 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       const anon = await failure(client(s).users.setPassword.mutate({ new_password: NEW_PW, current_password: PW }));
       expect(anon.data?.code).toBe("not_authenticated");
       await expectPasswordIs(s, "trpcsetter", PW, NEW_PW);
-      expect(await as.users.setPassword.mutate({ new_password: NEW_PW, current_password: PW })).toBeUndefined();
+      // Shared key mode: the caller's key ended with every other device's; the answer is the new one.
+      expect(await as.users.setPassword.mutate({ new_password: NEW_PW, current_password: PW })).toEqual({ auth_token: expect.any(String) });
       await expectPasswordIs(s, "trpcsetter", NEW_PW, PW);
     });
 
@@ -331,7 +334,7 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       expect(missing.data?.fields).toEqual({ re_new_password: REQUIRED });
       const mismatch = await failure(as.users.setPassword.mutate({ new_password: NEW_PW, re_new_password: PW, current_password: PW }));
       expect([mismatch.data?.code, mismatch.data?.fields]).toEqual(["invalid_input", MISMATCH]);
-      expect(await as.users.setPassword.mutate({ new_password: NEW_PW, re_new_password: NEW_PW, current_password: PW })).toBeUndefined();
+      expect(await as.users.setPassword.mutate({ new_password: NEW_PW, re_new_password: NEW_PW, current_password: PW })).toEqual({ auth_token: expect.any(String) });
       await expectPasswordIs(s, "trpcretyper", NEW_PW, PW);
     });
 

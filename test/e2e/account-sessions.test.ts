@@ -2,6 +2,7 @@
 // LOGOUT_ON_PASSWORD_CHANGE and Portcullis's PASSWORD_CHANGE_ENDS_SESSIONS: which opaque tokens
 // (per-device, so a user has several) and which JWT sessions (refresh and access) still work.
 // Through REST and the typed tRPC client, on PGlite and PostgreSQL.
+import { createHash, randomBytes } from "node:crypto";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/trpc/router.ts";
@@ -18,6 +19,7 @@ const ACCESS_BLACKLISTED = {
   messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is blacklisted" }],
 };
 const SIGNED_OUT = "Your sessions on other devices have been signed out";
+const ALL_SIGNED_OUT = "Every session, on every device, has been signed out";
 const CHANGED = "Portcullis - Your password has been successfully changed!";
 
 type Pair = { refresh: string; access: string };
@@ -124,11 +126,11 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
       expect(changedMail(s, u.username)).toContain(SIGNED_OUT);
     });
 
-    it("reset_password_confirm ends every session, opaque and JWT", async () => {
+    it("reset_password_confirm ends every session, opaque and JWT, and the mail says every one", async () => {
       const u = await signIn(s, "resetall");
       await resetPassword(s, u.username);
       await expectSessions(s, u, NONE, NONE);
-      expect(changedMail(s, u.username)).toContain(SIGNED_OUT);
+      expect(changedMail(s, u.username)).toContain(ALL_SIGNED_OUT);
       await expectNewLoginsWork(s, u.username);
     });
   });
@@ -140,10 +142,11 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
     });
     afterAll(async () => s?.stop());
 
-    it("set_password by opaque token ends the caller's token too, and every JWT session", async () => {
+    it("set_password by opaque token ends the caller's token too, and every JWT session; the mail says every one", async () => {
       const u = await signIn(s, "bytoken");
       await setPassword(s, `Token ${u.keys[0]}`);
       await expectSessions(s, u, NONE, NONE);
+      expect(changedMail(s, u.username)).toContain(ALL_SIGNED_OUT);
       await expectNewLoginsWork(s, u.username);
     });
 
@@ -216,6 +219,71 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
       await resetPassword(s, u.username);
       await expectSessions(s, u, ALL, ALL);
       await expectNewLoginsWork(s, u.username);
+    });
+  });
+  describe("shared key (Djoser's TOKEN_MODE), PASSWORD_CHANGE_ENDS_SESSIONS on: every device holds the caller's key", () => {
+    let s: TestServer;
+    beforeAll(async () => {
+      s = await startTestServer(kind, { DJOSER_PASSWORD_CHANGED_EMAIL_CONFIRMATION: "true" });
+    });
+    afterAll(async () => s?.stop());
+
+    /** One key, as Djoser hands it to every device (two logins), and one JWT session. */
+    async function sharedSignIn(username: string) {
+      expect((await s.request("POST", "/auth/users/", { json: { username, email: `${username}@example.com`, password: PW } })).status).toBe(201);
+      const key = (await s.request("POST", "/auth/token/login/", { json: { username, password: PW } })).json.auth_token;
+      expect((await s.request("POST", "/auth/token/login/", { json: { username, password: PW } })).json.auth_token).toBe(key);
+      const jwt: Pair = (await s.request("POST", "/auth/jwt/create/", { json: { username, password: PW } })).json;
+      return { key, jwt };
+    }
+
+    it("REST set_password (204) ends the shared key on every device; token/login hands out the new key", async () => {
+      const { key, jwt } = await sharedSignIn("sharedrest");
+      await setPassword(s, `Token ${key}`);
+      await expectTokenWorks(s, key, false);
+      await expectJwtWorks(s, jwt, false);
+      const fresh = (await s.request("POST", "/auth/token/login/", { json: { username: "sharedrest", password: NEW_PW } })).json.auth_token;
+      expect(fresh).not.toBe(key);
+      await expectTokenWorks(s, fresh, true);
+      expect(changedMail(s, "sharedrest")).toContain(SIGNED_OUT);
+    });
+
+    it("tRPC setPassword returns the caller's new key: it works, the old one (every device's) is refused", async () => {
+      const { key } = await sharedSignIn("sharedtrpc");
+      const answer = await trpc(s, `Token ${key}`).users.setPassword.mutate({ new_password: NEW_PW, current_password: PW });
+      expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
+      await expectTokenWorks(s, key, false);
+      await expectTokenWorks(s, answer!.auth_token, true);
+      // The same key a login with the new password hands out.
+      expect((await s.request("POST", "/auth/token/login/", { json: { username: "sharedtrpc", password: NEW_PW } })).json.auth_token).toBe(answer!.auth_token);
+    });
+
+    it("a DRF key imported from Django (Djoser's one key, on every device) ends with the others too; tRPC hands a new one", async () => {
+      const { jwt } = await sharedSignIn("imported");
+      const user = await s.deps.prisma.user.findUniqueOrThrow({ where: { username: "imported" } });
+      // What `portcullis import-django` writes for a DRF key: its hash, shared: false.
+      const drfKey = randomBytes(20).toString("hex");
+      await s.deps.prisma.authToken.create({ data: { userId: user.id, keyHash: createHash("sha256").update(drfKey).digest("hex") } });
+      await expectTokenWorks(s, drfKey, true);
+      const answer = await trpc(s, `Token ${drfKey}`).users.setPassword.mutate({ new_password: NEW_PW, current_password: PW });
+      expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
+      await expectTokenWorks(s, drfKey, false);
+      await expectJwtWorks(s, jwt, false);
+      await expectTokenWorks(s, answer!.auth_token, true);
+    });
+
+    it("revoke_others by the shared key: REST 204 and the old key refused; tRPC revokeOthers returns the new key", async () => {
+      const { key, jwt } = await sharedSignIn("sharedothers");
+      const res = await s.request("POST", "/auth/sessions/revoke_others/", { headers: { authorization: `Token ${key}` } });
+      expect([res.status, res.text]).toEqual([204, ""]);
+      await expectTokenWorks(s, key, false);
+      await expectJwtWorks(s, jwt, false);
+      const again = (await s.request("POST", "/auth/token/login/", { json: { username: "sharedothers", password: PW } })).json.auth_token;
+      await expectTokenWorks(s, again, true);
+      const answer = await trpc(s, `Token ${again}`).sessions.revokeOthers.mutate();
+      expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
+      await expectTokenWorks(s, again, false);
+      await expectTokenWorks(s, answer!.auth_token, true);
     });
   });
 });

@@ -197,7 +197,8 @@ describe.each(DATABASES)("audit log on %s", (kind) => {
   const logLines: string[] = [];
 
   beforeAll(async () => {
-    s = await startTestServer(kind, { DJOSER_SEND_ACTIVATION_EMAIL: "true", SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true", LOG_LEVEL: "trace" });
+    // No grace window (REFRESH_TOKEN_REUSE_INTERVAL=0): presenting a rotated token again is reuse at once.
+    s = await startTestServer(kind, { DJOSER_SEND_ACTIVATION_EMAIL: "true", SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true", SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0", LOG_LEVEL: "trace" });
     // test/helpers/server.ts has no log hook; the logger's destination is swapped for an array
     // (pino.symbols.streamSym; request loggers are children and inherit it). Only the start-up
     // lines, logged before this point, go to stdout.

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { freshPostgres } from "../helpers/server.ts";
+import { freshPostgres, startTestServer } from "../helpers/server.ts";
 import { freePort } from "../helpers/net.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));
@@ -215,6 +215,41 @@ describe("portcullis CLI", () => {
     expect(r.stderr).toContain("Refusing to start with NODE_ENV=production");
     expect(r.stderr).toContain("DATABASE_URL: pglite:memory keeps every account in memory and loses them all at restart");
     expect(r.stdout).not.toMatch(/listening/i);
+  });
+
+  it("endallsessions after a SECRET_KEY rotation: keys and JWTs issued under the old key stop working; new logins work", async () => {
+    const db = await freshPostgres();
+    // JWTs here have a SIGNING_KEY of their own, which the rotation leaves alone.
+    const jwtKey = { SIMPLE_JWT_SIGNING_KEY: "a-jwt-signing-key-0123456789abcdefghijkl" };
+    const before = await startTestServer("postgresql", { ...jwtKey, DATABASE_URL: db.url, SECRET_KEY: "the-old-secret-key-0123456789abcdefghij" });
+    try {
+      expect((await before.request("POST", "/auth/users/", { json: { username: "kim", password: PW } })).status).toBe(201);
+      const key = (await before.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json.auth_token;
+      const pair = (await before.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } })).json;
+      await before.stop();
+      const env = { ...jwtKey, DATABASE_URL: db.url, SECRET_KEY: "the-new-secret-key-0123456789abcdefghij" };
+      const after = await startTestServer("postgresql", { ...env, AUTO_MIGRATE: "false" });
+      try {
+        const me = (authorization: string) => after.request("GET", "/auth/users/me/", { headers: { authorization } });
+        // The shared key is stored by its hash, so it outlives the key it was derived from.
+        expect((await me(`Token ${key}`)).status).toBe(200);
+        expect((await me(`Bearer ${pair.access}`)).status).toBe(200);
+        const refused = await cli(["endallsessions"], env);
+        expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining("pass --yes")]);
+        const ended = await cli(["endallsessions", "--yes"], env);
+        expect([ended.code, ended.stdout.trim()]).toEqual([0, "Ended 1 opaque token(s) and 1 JWT session(s); every JWT issued until now is refused."]);
+        expect([(await me(`Token ${key}`)).json]).toEqual([{ detail: "Invalid token." }]);
+        expect((await after.request("POST", "/auth/jwt/refresh/", { json: { refresh: pair.refresh } })).json).toEqual({ detail: "Token is blacklisted", code: "token_not_valid" });
+        expect((await me(`Bearer ${pair.access}`)).status).toBe(401);
+        const fresh = (await after.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json.auth_token;
+        expect(fresh).not.toBe(key);
+        expect((await me(`Token ${fresh}`)).status).toBe(200);
+      } finally {
+        await after.stop();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 
   it("unknown commands print the usage and exit 2", async () => {

@@ -1,7 +1,8 @@
 // What expires is deleted (src/services/housekeeping.ts), through `portcullis flushexpiredtokens`
 // and the server's own timer, over PostgreSQL: expired refresh tokens and dead JWT sessions go,
 // live ones stay and keep working; a lockout count left quiet for FORGET_AFTER is forgotten, a
-// locked name stays locked. Rows are aged with SQL where waiting a day is not an option.
+// locked name stays locked; opaque keys past TOKEN_TTL go (a shared key's seed with them) and
+// audit events past AUDIT_RETENTION_DAYS. Rows are aged with SQL where waiting a day is not an option.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../helpers/instances.ts";
@@ -14,8 +15,9 @@ const ARGON2 = '{"MEMORY_COST":1024,"TIME_COST":1,"PARALLELISM":1}';
 const SHORT = { SIMPLE_JWT_ACCESS_TOKEN_LIFETIME: "1", SIMPLE_JWT_REFRESH_TOKEN_LIFETIME: "2" };
 const LOCKOUT = { LOGIN_LOCKOUT: '{"FREE_FAILURES":1,"BASE_DELAY":1,"MAX_DELAY":1,"MAX_FAILURES":3}' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const deleted = (tokens: number, sessions: number, locks: number) =>
-  `Deleted ${tokens} expired refresh token(s), ${sessions} dead JWT session(s), ${locks} forgotten lockout count(s).`;
+const deleted = (tokens: number, sessions: number, locks: number, keys = 0, events = 0) =>
+  `Deleted ${tokens} expired refresh token(s), ${sessions} dead JWT session(s), ${locks} forgotten lockout count(s), ` +
+  `${keys} expired opaque token(s), ${events} audit event(s) past AUDIT_RETENTION_DAYS.`;
 
 describe("housekeeping (PostgreSQL)", () => {
   let db: Awaited<ReturnType<typeof freshPostgres>>;
@@ -83,6 +85,38 @@ describe("housekeeping (PostgreSQL)", () => {
     // or 400 once the 1 s is over); had the count stayed, it would have been the third: a lock.
     expect((await login("waiting")).status).toBe(400);
     expect([400, 429]).toContain((await login("waiting")).status);
+  });
+
+  it("opaque keys past TOKEN_TTL are deleted, the shared key's seed with them: the next login hands out a new key", async () => {
+    const ttl = { DJOSER_TOKEN_TTL: "1" };
+    const keyed = await startTestServer("postgresql", { ...common(), ...ttl, AUTO_MIGRATE: "false" });
+    try {
+      const login = async () => (await keyed.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json.auth_token;
+      const key = await login();
+      expect(await count("auth_token")).toBe(1);
+      await sleep(1_200);
+      const flushed = await runCommand(["flushexpiredtokens"], { ...common(), ...ttl, LOG_LEVEL: "warn" });
+      expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 1)]);
+      expect(await count("auth_token")).toBe(0);
+      const next = await login();
+      expect(next).not.toBe(key);
+      const old = await keyed.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${key}` } });
+      expect([old.status, old.json]).toEqual([401, { detail: "Invalid token." }]);
+      expect((await keyed.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${next}` } })).status).toBe(200);
+    } finally {
+      await keyed.stop();
+    }
+  });
+
+  it("audit events older than AUDIT_RETENTION_DAYS are deleted; newer ones stay", async () => {
+    const before = await count("audit_event");
+    expect(before).toBeGreaterThan(2);
+    await sql.query("UPDATE audit_event SET at = at - interval '31 days' WHERE id IN (SELECT id FROM audit_event ORDER BY id LIMIT 2)");
+    const kept = await runCommand(["flushexpiredtokens"], { ...common(), LOG_LEVEL: "warn" }); // default: 180 days
+    expect(kept.output.trim()).toBe(deleted(0, 0, 0));
+    const flushed = await runCommand(["flushexpiredtokens"], { ...common(), AUDIT_RETENTION_DAYS: "30", LOG_LEVEL: "warn" });
+    expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 0, 2)]);
+    expect(await count("audit_event")).toBe(before - 2);
   });
 
   it("a server deletes expired rows by itself every FLUSH_EXPIRED_INTERVAL seconds", async () => {

@@ -26,10 +26,11 @@ const facts = JSON.parse(readFileSync(join(FIXTURE, "facts.json"), "utf8")) as {
 const dump = JSON.parse(readFileSync(DUMP, "utf8")) as { model: string; pk: number | string; fields: Record<string, any> }[];
 const byName = (name: string) => facts.users.find((u) => u.username === name)!;
 
-// The server a migrated client talks to: the reference's SECRET_KEY (links, and SimpleJWT's HS256
-// key). The fixture's reset link was minted once, when the fixture was made; Django's
+// The server a migrated client talks to: the reference's SECRET_KEY (links), and as SimpleJWT's
+// HS256 key SIGNING_KEY set to it, as a cutover sets it (ours defaults to a key derived from
+// SECRET_KEY). The fixture's reset link was minted once, when the fixture was made; Django's
 // PASSWORD_RESET_TIMEOUT (3 days) would expire it, so these tests allow 100 years instead.
-const SERVER_ENV = { SECRET_KEY: facts.secret_key, PASSWORD_RESET_TIMEOUT: String(100 * 365 * 86400) };
+const SERVER_ENV = { SECRET_KEY: facts.secret_key, SIMPLE_JWT_SIGNING_KEY: facts.secret_key, PASSWORD_RESET_TIMEOUT: String(100 * 365 * 86400) };
 const NEW_PASSWORD = "Nw5!reset-after-the-move";
 
 // Each case spawns the CLI (tsx start-up, PGlite start-up) a few times: slower than 30 s on a busy machine.

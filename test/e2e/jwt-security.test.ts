@@ -2,8 +2,9 @@
 // tokens against a real server, through /auth/users/me/, /auth/jwt/verify/, /auth/jwt/refresh/ and
 // /.well-known/jwks.json only.
 //
-// How each case is built: a forged token is signed with the server's REAL key (SECRET_KEY for HS256,
-// the configured private key otherwise) and carries valid claims for an existing user, except for
+// How each case is built: a forged token is signed with the server's REAL key (for HS256 the
+// SIGNING_KEY these servers are given, which is SECRET_KEY as a SimpleJWT cutover sets it; the
+// configured private key otherwise) and carries valid claims for an existing user, except for
 // the one thing under test. Each case also shows the same token without that one flaw accepted, so
 // the refusal can only come from the check the case is named after.
 import { spawn } from "node:child_process";
@@ -23,6 +24,8 @@ import { createStaff, DATABASES, freshPostgres, startTestServer, type DatabaseKi
 // ---------------------------------------------------------------------------------------------
 
 const SECRET_KEY = "jwt-security-tests-secret-key-0123456789abcdef";
+/** An HS256 server keyed as a SimpleJWT cutover keys it: SIGNING_KEY is the old SECRET_KEY (the default is derived). */
+const HS = { SECRET_KEY, SIMPLE_JWT_SIGNING_KEY: SECRET_KEY };
 const STAFF = { username: "admin", password: "Adm1n-Passw0rd!" };
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../fixtures/simplejwt/", import.meta.url));
@@ -168,7 +171,7 @@ describe("HS256 server: forged and broken tokens are refused", () => {
   let s: TestServer;
   let userId: number;
   beforeAll(async () => {
-    s = await startTestServer("pglite", { SECRET_KEY });
+    s = await startTestServer("pglite", HS);
     userId = (await createStaff(s)).id;
   });
   afterAll(async () => s?.stop());
@@ -284,7 +287,7 @@ describe("SIMPLE_JWT_LEEWAY", () => {
   let lenient: TestServer;
   let ids: { strict: number; lenient: number };
   beforeAll(async () => {
-    [strict, lenient] = await Promise.all([startTestServer("pglite", { SECRET_KEY, SIMPLE_JWT_LEEWAY: "0" }), startTestServer("pglite", { SECRET_KEY, SIMPLE_JWT_LEEWAY: "30" })]);
+    [strict, lenient] = await Promise.all([startTestServer("pglite", { ...HS, SIMPLE_JWT_LEEWAY: "0" }), startTestServer("pglite", { ...HS, SIMPLE_JWT_LEEWAY: "30" })]);
     ids = { strict: (await createStaff(strict)).id, lenient: (await createStaff(lenient)).id };
   });
   afterAll(async () => Promise.all([strict?.stop(), lenient?.stop()]));
@@ -313,7 +316,7 @@ describe("AUDIENCE and ISSUER configured", () => {
   let s: TestServer;
   let userId: number;
   beforeAll(async () => {
-    s = await startTestServer("pglite", { SECRET_KEY, SIMPLE_JWT_AUDIENCE: AUD, SIMPLE_JWT_ISSUER: ISS });
+    s = await startTestServer("pglite", { ...HS, SIMPLE_JWT_AUDIENCE: AUD, SIMPLE_JWT_ISSUER: ISS });
     userId = (await createStaff(s)).id;
   });
   afterAll(async () => s?.stop());
@@ -479,11 +482,56 @@ describe("JWKS never publishes private key material", () => {
 // Sessions and key rotation: these touch the database, so they run on PGlite and PostgreSQL
 // ---------------------------------------------------------------------------------------------
 
+describe.each(DATABASES)("one key per purpose, and tokens without a session id, on %s", (kind) => {
+  let plain: TestServer; // SECRET_KEY only: the HS256 key is derived from it
+  let strict: TestServer; // SIGNING_KEY = SECRET_KEY (a cutover), ACCEPT_TOKENS_WITHOUT_SID=false
+  let production: TestServer; // NODE_ENV=production: sid-less tokens refused by default
+  let ids: number[];
+  beforeAll(async () => {
+    const prod = { ...HS, NODE_ENV: "production", ALLOWED_HOSTS: '["127.0.0.1","localhost"]' };
+    [plain, strict, production] = await Promise.all([
+      startTestServer(kind, { SECRET_KEY }),
+      startTestServer(kind, { ...HS, SIMPLE_JWT_ACCEPT_TOKENS_WITHOUT_SID: "false" }),
+      startTestServer(kind, prod),
+    ]);
+    ids = await Promise.all([plain, strict, production].map(async (s) => (await createStaff(s)).id));
+  });
+  afterAll(async () => Promise.all([plain?.stop(), strict?.stop(), production?.stop()]));
+
+  it("by default SECRET_KEY is not the JWT key: a token signed with SECRET_KEY is refused, REST and tRPC; the server's own work", async () => {
+    await expectRefused(plain, forge(accessClaims(ids[0]!)));
+    expectViewRefused(await refresh(plain, forge({ ...accessClaims(ids[0]!), token_type: "refresh" })));
+    const { createTRPCClient, httpLink } = await import("@trpc/client");
+    const client = createTRPCClient<import("../../src/trpc/router.ts").AppRouter>({ links: [httpLink({ url: `${plain.url}/trpc`, headers: bearer(forge(accessClaims(ids[0]!))) })] });
+    await expect(client.users.me.query()).rejects.toThrow("Given token not valid for any token type");
+    const pair = await login(plain);
+    await expectAccepted(plain, pair.access, ids[0]);
+    expect((await refresh(plain, pair.refresh)).status).toBe(200);
+  });
+
+  it("ACCEPT_TOKENS_WITHOUT_SID=false: SimpleJWT's sid-less access and refresh tokens are refused; ours work", async () => {
+    const access = forge(accessClaims(ids[1]!));
+    expectAccessRefused(await me(strict, access), "Token has no session id");
+    expectViewRefused(await verify(strict, access), "Token has no session id");
+    expectViewRefused(await refresh(strict, forge({ ...accessClaims(ids[1]!), token_type: "refresh" })), "Token has no session id");
+    expect(await strict.deps.prisma.jwtSession.count()).toBe(0); // nothing adopted
+    const pair = await login(strict);
+    await expectAccepted(strict, pair.access, ids[1]);
+    expect((await refresh(strict, pair.refresh)).status).toBe(200);
+  });
+
+  it("NODE_ENV=production refuses sid-less tokens unless ACCEPT_TOKENS_WITHOUT_SID is set", async () => {
+    expectAccessRefused(await me(production, forge(accessClaims(ids[2]!))), "Token has no session id");
+    const pair = await login(production);
+    await expectAccepted(production, pair.access, ids[2]);
+  });
+});
+
 describe.each(DATABASES)("sessions on %s", (kind) => {
   let s: TestServer;
   let userId: number;
   beforeAll(async () => {
-    s = await startTestServer(kind, { SECRET_KEY });
+    s = await startTestServer(kind, HS);
     userId = (await createStaff(s)).id;
   });
   afterAll(async () => s?.stop());

@@ -1,6 +1,6 @@
-// JWT sessions end to end: refresh with and without rotation, refresh-token reuse detection,
-// logout, logout everywhere, refresh refused to deleted and inactive users. Through REST and the
-// typed tRPC client, over PGlite and PostgreSQL.
+// JWT sessions end to end: refresh with and without rotation, refresh-token reuse detection and
+// its grace window (REFRESH_TOKEN_REUSE_INTERVAL), logout, logout everywhere, refresh refused to
+// deleted and inactive users. Through REST and the typed tRPC client, over PGlite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
@@ -17,7 +17,7 @@ const CHALLENGE = 'Bearer realm="api"';
 type Pair = { refresh: string; access: string };
 
 const bearer = (access: string) => ({ authorization: `Bearer ${access}` });
-
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function signUp(s: TestServer, username: string): Promise<number> {
   const res = await s.request("POST", "/auth/users/", { json: { username, password: PW } });
@@ -185,10 +185,10 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
     });
   });
 
-  describe("SIMPLE_JWT_ROTATE_REFRESH_TOKENS=true (reuse detection on by default)", () => {
+  describe("SIMPLE_JWT_ROTATE_REFRESH_TOKENS=true (reuse detection on by default), REFRESH_TOKEN_REUSE_INTERVAL=0", () => {
     let s: TestServer;
     beforeAll(async () => {
-      s = await startTestServer(kind, { SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true" });
+      s = await startTestServer(kind, { SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true", SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0" });
     });
     afterAll(async () => s?.stop());
 
@@ -239,6 +239,68 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       }
       await expectRefreshBlacklisted(s, won[0]!.json.refresh);
       await expectAccessRefused(s, won[0]!.json.access);
+    });
+  });
+
+  describe("rotation with reuse detection and its grace window (REFRESH_TOKEN_REUSE_INTERVAL, default 10 s)", () => {
+    let s: TestServer;
+    let quick: TestServer; // a 1 s window, to see it close
+    beforeAll(async () => {
+      const rotation = { SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true", SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true" };
+      [s, quick] = await Promise.all([startTestServer(kind, rotation), startTestServer(kind, { ...rotation, SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "1" })]);
+    });
+    afterAll(async () => Promise.all([s?.stop(), quick?.stop()]));
+
+    it("the just-rotated token presented again (a retry after a lost answer) gets the same new refresh token; the session goes on", async () => {
+      const id = await signUp(s, "retrier");
+      const pair = await login(s, "retrier");
+      const first = await expectRefreshed(s, pair.refresh, ["access", "refresh"]);
+      const retry = await expectRefreshed(s, pair.refresh, ["access", "refresh"]);
+      expect(retry.refresh).toBe(first.refresh);
+      for (const access of [pair.access, first.access, retry.access]) expect((await me(s, access)).status).toBe(200);
+      const next = await expectRefreshed(s, first.refresh!, ["access", "refresh"]);
+      expect((await me(s, next.access)).status).toBe(200);
+      expect(await s.deps.prisma.auditEvent.count({ where: { kind: "refresh_reuse_detected", userId: id } })).toBe(0);
+    });
+
+    it("tRPC: two tabs refreshing at once both get the one new pair's refresh token, and the session lives", async () => {
+      await signUp(s, "twotabs");
+      const anon = trpcClient(s);
+      const pair = await anon.jwt.create.mutate({ username: "twotabs", password: PW });
+      const [a, b] = await Promise.all([anon.jwt.refresh.mutate({ refresh: pair.refresh }), anon.jwt.refresh.mutate({ refresh: pair.refresh })]);
+      expect(a.refresh).toBeDefined();
+      expect(b.refresh).toBe(a.refresh);
+      expect(await trpcClient(s, bearer(b.access)).users.me.query()).toMatchObject({ username: "twotabs" });
+      expect(Object.keys(await anon.jwt.refresh.mutate({ refresh: a.refresh! }))).toEqual(["access", "refresh"]);
+    });
+
+    it("ten concurrent refreshes of one token: all 200 with the same new refresh token, and it works", async () => {
+      await signUp(s, "burst");
+      const pair = await login(s, "burst");
+      const results = await Promise.all(Array.from({ length: 10 }, () => refresh(s, pair.refresh)));
+      for (const r of results) expect(r.status, r.text).toBe(200);
+      expect(new Set(results.map((r) => r.json.refresh)).size).toBe(1);
+      await expectRefreshed(s, results[0]!.json.refresh, ["access", "refresh"]);
+    });
+
+    it("after the window, presenting the rotated token ends the session as before", async () => {
+      await signUp(quick, "late");
+      const pair = await login(quick, "late");
+      const next = await expectRefreshed(quick, pair.refresh, ["access", "refresh"]);
+      await sleep(1_200);
+      await expectRefreshBlacklisted(quick, pair.refresh);
+      await expectRefreshBlacklisted(quick, next.refresh!);
+      await expectAccessRefused(quick, next.access);
+      expect((await failure(trpcClient(quick).jwt.refresh.mutate({ refresh: next.refresh! }))).message).toBe("Token is blacklisted");
+    });
+
+    it("within the window, a rotated token of a session that ended is refused and nothing is revived", async () => {
+      await signUp(s, "endedthen");
+      const pair = await login(s, "endedthen");
+      const next = await expectRefreshed(s, pair.refresh, ["access", "refresh"]);
+      expect((await s.request("POST", "/auth/jwt/logout/", { json: { refresh: next.refresh } })).status).toBe(204);
+      await expectRefreshBlacklisted(s, pair.refresh);
+      await expectAccessRefused(s, next.access);
     });
   });
 

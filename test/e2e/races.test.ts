@@ -173,18 +173,17 @@ describe.each(DATABASES)("races on %s", (kind) => {
     });
   });
 
-  describe("per-device tokens; rotation with BLACKLIST_AFTER_ROTATION and reuse detection (default); activation mails", () => {
+  describe("per-device tokens; rotation with BLACKLIST_AFTER_ROTATION and reuse detection (default, no grace window); activation mails", () => {
     let s: TestServer;
+    let graced: TestServer; // the same with REFRESH_TOKEN_REUSE_INTERVAL's default 10 s
     beforeAll(async () => {
-      s = await startTestServer(kind, {
-        ...FAST,
-        DJOSER_TOKEN_MODE: "per_device",
-        SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
-        SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
-        DJOSER_SEND_ACTIVATION_EMAIL: "true",
-      });
+      const env = { ...FAST, DJOSER_TOKEN_MODE: "per_device", SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true", SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true" };
+      [s, graced] = await Promise.all([
+        startTestServer(kind, { ...env, DJOSER_SEND_ACTIVATION_EMAIL: "true", SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0" }),
+        startTestServer(kind, env),
+      ]);
     });
-    afterAll(async () => s?.stop());
+    afterAll(async () => Promise.all([s?.stop(), graced?.stop()]));
 
     /** An active user (registration here leaves users inactive until they follow the mailed link). */
     const activeUser = async (username: string) => (await createStaff(s, username, PW, `${username}@example.com`)).id;
@@ -236,6 +235,21 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const verified = await s.request("POST", "/auth/jwt/verify/", { json: { token: fresh!.refresh } });
       expect(verified.status).toBe(400);
       expect(verified.json).toEqual({ non_field_errors: ["Token is blacklisted"] });
+    });
+
+    it(`${BURST} refreshes of one token within REFRESH_TOKEN_REUSE_INTERVAL: one rotation, every answer 200 with its refresh token; the session lives`, async () => {
+      const id = (await createStaff(graced, "tabs", PW, "tabs@example.com")).id;
+      const pair = await jwtLogin(graced, "tabs");
+      const results = await burst(BURST, () => refresh(graced, pair.refresh));
+      const rows = await graced.deps.prisma.jwtRefreshToken.count({ where: { session: { userId: id } } });
+      const reuses = await auditCount(graced, "refresh_reuse_detected", id);
+      report(kind, "jwt refreshes (rotation, reuse interval)", BURST, results.map((r) => r.status), `refresh tokens ${rows}, reuses audited ${reuses}`);
+      for (const r of results) expect(r.status, r.text).toBe(200);
+      expect(new Set(results.map((r) => r.json.refresh)).size).toBe(1);
+      expect([rows, reuses]).toEqual([2, 0]); // the login's token and the one rotation's
+      const fresh = results[0]!.json as { access: string; refresh: string };
+      expect((await me(graced, { authorization: `Bearer ${fresh.access}` })).status).toBe(200);
+      expect((await refresh(graced, fresh.refresh)).status).toBe(200);
     });
 
     it(`${BURST} activations with one link: one 204, the rest 403 Stale token`, async () => {

@@ -38,6 +38,8 @@ const env = () => ({
   DEFAULT_THROTTLE_RATES: '{"login":"4/min"}',
   SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
   SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
+  // No grace window: a rotated token presented again (test 4) is reuse at once.
+  SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0",
 });
 
 // ── the client's side ─────────────────────────────────────────────────────────────────────────

@@ -612,15 +612,22 @@ describe.each(DATABASES)("sessions with Djoser's shared key (TOKEN_MODE=shared) 
     }
   });
 
-  it("revoke_others keeps the caller's shared key (the next login returns it); from a JWT it ends the key", async () => {
+  it("revoke_others on the shared key ends it on every device: the caller gets a new one (tRPC returns it, REST's next login hands it out); from a JWT it ends the key", async () => {
     for (const [name, a] of Object.entries({ rest: rest(s), trpc: trpc(s) })) {
       const username = `${name}-keeper`;
       await signUp(s, username);
-      const key = await a.tokenLogin(username, "keeper");
+      const old = await a.tokenLogin(username, "keeper");
       const pair = await a.jwtLogin(username, "keeper jwt");
-      a.expectDone(await a.revokeOthers(tokenAuth(key)));
+      const res = await a.revokeOthers(tokenAuth(old));
       await expectJwtEnded(s, pair);
-      expect(await a.tokenLogin(username, "again")).toBe(key);
+      await expectTokenRefused(s, old);
+      const given = name === "trpc" ? (res.body as { auth_token: string }).auth_token : undefined;
+      if (name === "rest") a.expectDone(res);
+      else expect([res.status, res.body]).toEqual([200, { auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) }]);
+      const key = await a.tokenLogin(username, "again");
+      expect(key).not.toBe(old);
+      if (given) expect(key).toBe(given);
+      await expectTokenWorks(s, key);
 
       const other = await a.jwtLogin(username, "other jwt");
       a.expectDone(await a.revokeOthers(bearer(other.access)));

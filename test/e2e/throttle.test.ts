@@ -171,6 +171,41 @@ describe("throttle scopes", () => {
   });
 });
 
+describe("refresh (jwt/refresh, 3/min per session)", () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer(kind, { ARGON2, DEFAULT_THROTTLE_RATES: JSON.stringify({ refresh: "3/min" }) });
+    expect((await s.request("POST", "/auth/users/", { json: { username: "refresher", password: PW } })).status).toBe(201);
+  });
+  afterAll(async () => s?.stop());
+  const login = async () => (await s.request("POST", "/auth/jwt/create/", { json: { username: "refresher", password: PW } })).json as { refresh: string; access: string };
+  const refreshes = () => s.deps.prisma.auditEvent.count({ where: { kind: "token_refreshed" } });
+
+  it("counted per session across REST and tRPC: the fourth refresh is a 429; another session of the user is not held up", async () => {
+    const [one, other] = [await login(), await login()];
+    for (const via of ["rest", "trpc", "rest"]) {
+      const res = via === "rest" ? await rest(s.url, "POST", "/auth/jwt/refresh/", {}, { refresh: one.refresh }) : await trpc(s.url, "jwt.refresh", { refresh: one.refresh });
+      expect(res.status, res.text).toBe(200);
+    }
+    expectThrottled(await rest(s.url, "POST", "/auth/jwt/refresh/", {}, { refresh: one.refresh }), 60);
+    expectTrpcThrottled(await trpc(s.url, "jwt.refresh", { refresh: one.refresh }), 60);
+    expect((await rest(s.url, "POST", "/auth/jwt/refresh/", {}, { refresh: other.refresh })).status).toBe(200);
+  });
+
+  it("a tRPC batch of 50 refreshes in one request writes no more than the rate's audit rows", async () => {
+    const { refresh } = await login();
+    const before = await refreshes();
+    const n = 50;
+    const input = Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), { refresh }]));
+    const res = await call(`${s.url}/trpc/${Array(n).fill("jwt.refresh").join(",")}?batch=1`, "POST", {}, input);
+    const answers = res.json as { result?: unknown; error?: { data: { code: string } } }[];
+    expect(answers).toHaveLength(n);
+    expect(answers.filter((a) => a.result).length).toBe(3);
+    expect(answers.filter((a) => a.error?.data.code === "throttled").length).toBe(n - 3);
+    expect((await refreshes()) - before).toBe(3);
+  });
+});
+
 // Whose X-Forwarded-For sets the client address: anon 2/min, so the third request of one client is a 429.
 const PROXY_CASES: { name: string; env: Record<string, string>; sends: [string, 200 | 429][] }[] = [
   { name: "no proxy setting: X-Forwarded-For is ignored (anyone can send one)", env: {}, sends: [["192.0.2.1", 200], ["192.0.2.2", 200], ["192.0.2.3", 429]] },

@@ -69,6 +69,8 @@ const REFERENCE_ENV: Record<string, string> = {
   // The reference's SECRET_KEY (refsite/settings.py), which signed its JWTs: the tokens its test
   // suite forged are re-signed with it (reforge below), so ours must verify with it too.
   SECRET_KEY: "djoser-ref-insecure-secret-key-for-differential-testing-0001",
+  // SimpleJWT signs with SECRET_KEY; ours derives a JWT key from it unless told, as a cutover does.
+  SIMPLE_JWT_SIGNING_KEY: "djoser-ref-insecure-secret-key-for-differential-testing-0001",
   // Portcullis extension (default true), absent from SimpleJWT: the reference behaves as if off.
   // Seq 79 presents again the refresh token seq 77 rotated out; with detection on that would end
   // alice's session and kill the tokens it issued, changing seqs 81, 101, 110, 140, 163… Reuse

@@ -157,6 +157,6 @@ describe("loadSettings", () => {
     expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"login":"5 per minute"}' })).toThrow('a DRF rate such as "20/min"');
     expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"logins":"5/min"}' })).toThrow("DEFAULT_THROTTLE_RATES");
     expect(() => loadSettings({ DATA_DIR: dir(), NUM_PROXIES: "1", TRUSTED_PROXIES: '["10.0.0.1"]' })).toThrow("NUM_PROXIES and TRUSTED_PROXIES: set one of them");
-    expect(loadSettings({ DATA_DIR: dir() }).settings.DEFAULT_THROTTLE_RATES).toEqual({ login: "30/min", registration: "20/hour", email: "10/hour" });
+    expect(loadSettings({ DATA_DIR: dir() }).settings.DEFAULT_THROTTLE_RATES).toEqual({ login: "30/min", registration: "20/hour", email: "10/hour", refresh: "60/min" });
   });
 });

@@ -36,7 +36,10 @@ export const usersRouter = router({
     const target = await users.targetUser(ctx.deps, ctx.principal, input.id, "destroy");
     await users.deleteUser(ctx.deps, ctx.principal, target, input, ctx.meta);
   }),
-  setPassword: protectedProcedure.input(z.object({ ...passwordChange, current_password: text() })).mutation(async ({ ctx, input }) => void (await account.setPassword(ctx.deps, ctx.principal, input, ctx.meta))),
+  /** Returns {auth_token} when the caller's shared key ended with the others: the key to use from now on. */
+  setPassword: protectedProcedure
+    .input(z.object({ ...passwordChange, current_password: text() }))
+    .mutation(async ({ ctx, input }) => (await account.setPassword(ctx.deps, ctx.principal, input, ctx.meta)) ?? undefined),
   resetPassword: publicProcedure.input(emailOnly).mutation(async ({ ctx, input }) => void (await account.requestReset(ctx.deps, "password_reset", input, ctx.meta))),
   resetPasswordConfirm: publicProcedure.input(z.object({ ...link, ...passwordChange })).mutation(async ({ ctx, input }) => void (await account.resetPasswordConfirm(ctx.deps, input, ctx.meta))),
   setUsername: protectedProcedure.input(z.object({ ...loginChange, current_password: text() })).mutation(async ({ ctx, input }) => void (await account.setLogin(ctx.deps, ctx.principal, input, ctx.meta))),
