@@ -1,10 +1,11 @@
 // Device tokens (OWASP, "Slow Down Online Guessing Attacks with Device Cookies"): every successful
 // login hands the client a token bound to the login name, and a client presenting one for the
 // name it logs in as is counted apart from everyone else (lockout.ts). Nothing is stored: the
-// token is "<issued>.<id>.<mac>", the MAC (HMAC-SHA256 under SECRET_KEY) covering the login name's
+// token is "<issued>.<id>.<mac>", the MAC (HMAC-SHA256 under a key derived from SECRET_KEY) covering the login name's
 // key, the issue time and the random id. The adapters carry it as a cookie; services never see one.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Deps, DeviceToken } from "./deps.ts";
+import { purposeKey } from "./secrets.ts";
 import { accountKey } from "./throttle.ts";
 
 const TOKEN = /^([0-9a-z]{1,10})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
@@ -12,7 +13,7 @@ const TOKEN = /^([0-9a-z]{1,10})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 const MAX_PRESENTED = 4;
 
 const mac = (deps: Deps, login: string, issued: string, id: string) =>
-  createHmac("sha256", deps.settings.SECRET_KEY)
+  createHmac("sha256", purposeKey(deps.settings, "device"))
     .update(`portcullis.device|${accountKey(login)}|${issued}|${id}`)
     .digest("base64url");
 
