@@ -94,7 +94,8 @@ describe("account enumeration (PostgreSQL, OWASP argon2, slow SMTP)", () => {
     });
     // alice: registered and activated; dormant: registered, never activated.
     for (const username of ["alice", "dormant"]) {
-      const created = await s.request("POST", "/auth/users/", { json: { username, password: PW } });
+      const json = { username, email: `${username}@example.com`, password: PW };
+      const created = await s.request("POST", "/auth/users/", { json });
       expect(created.status, created.text).toBe(201);
     }
     expect1("alice@example.com", "Account activation on Portcullis");
@@ -276,7 +277,8 @@ describe.each(DATABASES)("failed logins cost the same whatever the account's has
     const lockout = JSON.stringify({ FREE_FAILURES: 100, MAX_FAILURES: 100 });
     s = await startTestServer("pglite", { ...env, LOGIN_LOCKOUT: lockout });
     for (const username of ["native", "sleeper"]) {
-      const created = await s.request("POST", "/auth/users/", { json: { username, password: PW } });
+      const json = { username, email: `${username}@example.com`, password: PW };
+      const created = await s.request("POST", "/auth/users/", { json });
       expect(created.status).toBe(201);
     }
     // Deactivated, say, by staff.

@@ -487,8 +487,11 @@ describe.each(DATABASES)("one key per purpose, and tokens without a session id, 
   let strict: TestServer; // SIGNING_KEY = SECRET_KEY (a cutover), ACCEPT_TOKENS_WITHOUT_SID=false
   let production: TestServer; // NODE_ENV=production: sid-less tokens refused by default
   let ids: number[];
+  let productionDb: { url: string; drop(): Promise<void> } | undefined;
   beforeAll(async () => {
-    const prod = { ...HS, NODE_ENV: "production", ALLOWED_HOSTS: '["127.0.0.1","localhost"]' };
+    // Production refuses pglite:memory: that server gets a database of its own either way.
+    productionDb = await lastingDatabase(kind);
+    const prod = { ...HS, NODE_ENV: "production", ALLOWED_HOSTS: '["127.0.0.1","localhost"]', DATABASE_URL: productionDb.url };
     [plain, strict, production] = await Promise.all([
       startTestServer(kind, { SECRET_KEY }),
       startTestServer(kind, { ...HS, SIMPLE_JWT_ACCEPT_TOKENS_WITHOUT_SID: "false" }),
@@ -496,7 +499,10 @@ describe.each(DATABASES)("one key per purpose, and tokens without a session id, 
     ]);
     ids = await Promise.all([plain, strict, production].map(async (s) => (await createStaff(s)).id));
   });
-  afterAll(async () => Promise.all([plain?.stop(), strict?.stop(), production?.stop()]));
+  afterAll(async () => {
+    await Promise.all([plain?.stop(), strict?.stop(), production?.stop()]);
+    await productionDb?.drop();
+  });
 
   it("by default SECRET_KEY is not the JWT key: a token signed with SECRET_KEY is refused, REST and tRPC; the server's own work", async () => {
     await expectRefused(plain, forge(accessClaims(ids[0]!)));
