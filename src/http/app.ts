@@ -14,6 +14,7 @@ import type { Deps } from "../services/deps.ts";
 import { appRouter, type AppRouter } from "../trpc/router.ts";
 import { requestMeta } from "../rest/drf.ts";
 import { deviceCookies } from "./device-cookie.ts";
+import { isSecure } from "./secure.ts";
 import { classifyError } from "./errors.ts";
 import { AuthError, ERRORS } from "../errors.ts";
 
@@ -82,21 +83,6 @@ function hstsValue(settings: Settings): string | null {
   if (settings.SECURE_HSTS_INCLUDE_SUBDOMAINS) parts.push("includeSubDomains");
   if (settings.SECURE_HSTS_PRELOAD) parts.push("preload");
   return parts.join("; ");
-}
-
-/**
- * Django's request.is_secure(): SECURE_PROXY_SSL_HEADER decides when the request carries that
- * header (its first value, as Django 4 reads it); otherwise the connection's own scheme, which
- * Fastify takes from a trusted proxy's X-Forwarded-Proto (NUM_PROXIES / TRUSTED_PROXIES) or TLS.
- */
-function isSecure(req: FastifyRequest, settings: Settings): boolean {
-  const proxy = settings.SECURE_PROXY_SSL_HEADER;
-  if (proxy) {
-    const sent = req.headers[proxy[0].slice("HTTP_".length).toLowerCase().replaceAll("_", "-")];
-    const value = Array.isArray(sent) ? sent[0] : sent;
-    if (value !== undefined) return value.split(",")[0]!.trim() === proxy[1];
-  }
-  return req.protocol === "https";
 }
 
 /** An error raised before a route's own handler ran, in the shape its adapter answers with. */
@@ -206,7 +192,7 @@ export async function buildApp({ deps, db }: AppOptions) {
         deps,
         headers: req.headers,
         meta: requestMeta(req, settings),
-        https: req.protocol === "https",
+        https: isSecure(req, settings),
       }),
       // A batch holds at most this many calls (each may still check one password per request).
       maxBatchSize: settings.TRPC_MAX_BATCH_SIZE,

@@ -7,6 +7,7 @@ import { authenticate } from "../auth/context.ts";
 import { AuthError } from "../errors.ts";
 import type { Settings } from "../config/schema.ts";
 import { deviceCookies, deviceTokensOf } from "../http/device-cookie.ts";
+import { isSecure } from "../http/secure.ts";
 import type { Deps, Principal, RequestMeta } from "../services/deps.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -167,7 +168,7 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
     let body: unknown;
     const call: Call = { deps, principal, params: req.params as Record<string, string>, meta: requestMeta(req, deps.settings), data: async () => (body ??= await parseBody(req)) };
     const result = await view.run(call);
-    const cookies = deviceCookies(call.meta.issuedDevice, deps.settings, req.protocol === "https");
+    const cookies = deviceCookies(call.meta.issuedDevice, deps.settings, isSecure(req, deps.settings));
     if (cookies.length) reply.header("set-cookie", cookies);
     return json(reply, result.status, req.method === "HEAD" ? undefined : result.body);
   };
