@@ -78,9 +78,8 @@ export function network(ip: string): string {
   if (!isIPv6(address)) return ip;
   const [head = "", tail = ""] = address.split("::");
   const groups = (part: string) => (part ? part.split(":") : []);
-  const full = address.includes("::")
-    ? [...groups(head), ...Array(8).fill("0")].slice(0, 8 - groups(tail).length)
-    : groups(head);
+  const [before, after] = [groups(head), groups(tail)];
+  const full = address.includes("::") ? [...before, ...Array(8 - before.length - after.length).fill("0"), ...after] : before;
   return `${full.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }
 
