@@ -5,7 +5,11 @@
 import type { FastifyBaseLogger } from "fastify";
 import { AuthError, invalid } from "../errors.ts";
 
-const DB_DOWN = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|terminating connection|Connection terminated|Client has encountered a connection error|Can't reach database|P1001|P1002|P1017|the database system is (starting up|shutting down|not yet accepting connections)/i;
+const DB_DOWN = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|terminating connection|Connection terminated|server closed the connection|Client has encountered a connection error|Can't reach database|P1001|P1002|P1017|the database system is (starting up|shutting down|not yet accepting connections|in recovery mode)/i;
+// Prisma's codes for a database that is away or overwhelmed, not for a wrong query: P1xxx
+// (connection, timeouts, server closed), P2024 (no pooled connection in time), P2028 (the
+// transaction's connection went away), P2034 (a write conflict to retry), P2037 (too many connections).
+const PRISMA_RETRYABLE = /^(P1\d{3}|P2024|P2028|P2034|P2037)$/;
 // SQLSTATE classes that mean "the database is not there right now": connection exceptions (08…)
 // and operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
 const DB_DOWN_STATE = /^(08[0-9A-Z]{3}|57P0[123])$/;
@@ -37,7 +41,8 @@ export function classifyError(err: unknown, log: FastifyBaseLogger, debug = fals
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new AuthError("parse_error", e.message);
   if (e.code === "P2000") return tooLong(e.meta);
   const state = e.meta?.driverAdapterError?.cause?.originalCode ?? e.code ?? "";
-  if (DB_DOWN_STATE.test(state) || DB_DOWN.test(`${e.code ?? ""} ${e.message ?? ""}`)) {
+  const retryable = PRISMA_RETRYABLE.test(e.code ?? "") || DB_DOWN_STATE.test(state);
+  if (retryable || DB_DOWN.test(`${e.code ?? ""} ${e.message ?? ""}`)) {
     log.error({ err: e.message }, "database unavailable");
     return new AuthError("service_unavailable", undefined, { headers: { "Retry-After": "5" } });
   }
