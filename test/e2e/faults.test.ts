@@ -161,9 +161,13 @@ describe("faults: PostgreSQL down", () => {
     // kind "pglite" only means "no database on the shared server": DATABASE_URL points at ours.
     // Activation mails on: a registration is then two writes (the user, its queued mail), the
     // place a half-written registration would show.
-    const server = await startTestServer("pglite", { DATABASE_URL: pgsrv.url, ARGON2, DJOSER_SEND_ACTIVATION_EMAIL: "true", LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? "silent",
-      // An unexpected 500 then carries its error message, so a failure here says what it was.
-      DEBUG: "true" });
+    const server = await startTestServer("pglite", {
+      DATABASE_URL: pgsrv.url,
+      ARGON2,
+      DJOSER_SEND_ACTIVATION_EMAIL: "true",
+      LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? "silent",
+      DEBUG: "true", // an unexpected 500 then carries its error's message, so a failure here names it
+    });
     const login = { username: `f${tag}_owner`, password: PASSWORD };
     await createStaff(server, login.username, login.password, "owner@example.com"); // active at once
     const token = (await server.request("POST", "/auth/token/login/", { json: login })).json.auth_token;
