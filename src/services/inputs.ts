@@ -3,7 +3,7 @@
 // Cross-field rules (password validators, retype mismatch) live in the services.
 import { z } from "zod";
 import { AuthError, type FieldErrors } from "../errors.ts";
-import { validateEmailField, validateUsername } from "./validators.ts";
+import { surrogateError, validateEmailField, validateUsername } from "./validators.ts";
 
 const fieldError = (iss: { input?: unknown }) =>
   iss.input === undefined ? "This field is required." : iss.input === null ? "This field may not be null." : "Not a valid string.";
@@ -49,10 +49,17 @@ function passwordCap(v: string, ctx: z.RefinementCtx) {
   }
 }
 
+// DRF's CharField refuses lone surrogates. UTF-8 cannot hold one: hashed, "\ud800" and "\udc00"
+// both become U+FFFD, so two different passwords would be one.
+function noSurrogate(v: string, ctx: z.RefinementCtx) {
+  const message = surrogateError(v);
+  if (message) ctx.addIssue({ code: "custom", message });
+}
+
 /** Every field that holds a password (password, re_password, current_password, new_password…). */
-export const passwordField = () => baseCharField({}).superRefine(passwordCap).refine(...noNul);
+export const passwordField = () => baseCharField({}).superRefine(passwordCap).refine(...noNul).superRefine(noSurrogate);
 /** A password field that is optional and may be blank, untrimmed (users/me's current_password). */
-export const optionalPasswordField = () => stringField().superRefine(passwordCap).optional();
+export const optionalPasswordField = () => stringField().superRefine(passwordCap).superRefine(noSurrogate).optional();
 // Length is counted in code points and reported in DRF's order by the validators themselves.
 export const usernameField = () =>
   baseCharField({})

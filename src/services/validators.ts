@@ -233,14 +233,18 @@ export function validateUsername(value: string): string[] {
 function textCharErrors(value: string): string[] {
   const errors: string[] = [];
   if (value.includes("\0")) errors.push("Null characters are not allowed.");
+  const surrogate = surrogateError(value);
+  if (surrogate) errors.push(surrogate);
+  return errors;
+}
+
+/** DRF's ProhibitSurrogateCharactersValidator: names the first lone surrogate, or null. */
+export function surrogateError(value: string): string | null {
   for (const ch of value) {
     const cp = ch.codePointAt(0)!;
-    if (cp >= 0xd800 && cp <= 0xdfff) {
-      errors.push(`Surrogate characters are not allowed: U+${cp.toString(16).toUpperCase()}.`);
-      break;
-    }
+    if (cp >= 0xd800 && cp <= 0xdfff) return `Surrogate characters are not allowed: U+${cp.toString(16).toUpperCase()}.`;
   }
-  return errors;
+  return null;
 }
 
 // django.core.validators.EmailValidator (3.2). Case-insensitive like Python's

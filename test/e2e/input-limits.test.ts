@@ -100,6 +100,19 @@ for (const db of DATABASES) {
         }
         expect((await s.request("GET", "/auth/users/me/", { headers: auth() })).status).toBe(200); // nothing happened to owner
       });
+
+      it("a lone surrogate is refused in DRF's words: UTF-8 cannot hold it, so two passwords would hash as one", async () => {
+        const surrogate = (cp: string) => [`Surrogate characters are not allowed: U+${cp}.`];
+        // JSON can carry a lone surrogate as an escape; the body is written by hand to keep it.
+        const body = '{"username": "lonely", "password": "Kq7!vLp2#\\ud800"}';
+        const res = await s.request("POST", "/auth/users/", { body, headers: { "content-type": "application/json" } });
+        expect(answer(res)).toEqual({ status: 400, body: { password: surrogate("D800") } });
+        const login = await s.request("POST", "/auth/token/login/", { body: body.replace("lonely", "owner"), headers: { "content-type": "application/json" } });
+        expect(answer(login)).toEqual({ status: 400, body: { password: surrogate("D800") } });
+        const err = await failure(trpcClient(s).users.create.mutate({ username: "lonely", password: `${PW}\udc00` }));
+        expect({ code: err.data?.code, fields: err.data?.fields }).toEqual({ code: "invalid_input", fields: { password: surrogate("DC00") } });
+        expect((await s.request("POST", "/auth/token/login/", { json: { username: "lonely", password: PW } })).status).toBe(400); // never created
+      });
     });
 
     describe("the mailed link is checked before the rest", () => {
