@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { uidToken, type Mail } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { PW, signUp, tokenLogin } from "../helpers/actors.ts";
 import { failure, trpcClient } from "../helpers/trpc.ts";
 
-const PW = "Kq7!vLp2#Zx9";
 const NEW_PW = "Nm4$Rt8@Wy3e";
 const ROOT_PW = "R00t-Passw0rd!";
 const STAFF_PW = "St4ff-Passw0rd!";
@@ -109,18 +109,7 @@ const linkIn = (s: TestServer, to: string, subject: string): Link => uidToken(ma
 
 const mailsTo = (s: TestServer, to: string) => s.mails().filter((m) => m.to === to).map((m) => m.subject);
 
-async function register(s: TestServer, username: string): Promise<number> {
-  const json = { username, email: `${username}@example.com`, password: PW };
-  const res = await s.request("POST", "/auth/users/", { json });
-  expect(res.status, res.text).toBe(201);
-  return res.json.id;
-}
-
-async function tokenLogin(s: TestServer, username: string, password = PW): Promise<string> {
-  const res = await s.request("POST", "/auth/token/login/", { json: { username, password } });
-  expect(res.status, res.text).toBe(200);
-  return res.json.auth_token;
-}
+const register = (s: TestServer, username: string) => signUp(s, username, `${username}@example.com`);
 
 async function requestReset(s: TestServer, kind: "password" | "username", email: string): Promise<Link> {
   const res = await s.request("POST", `/auth/users/reset_${kind}/`, { json: { email } });

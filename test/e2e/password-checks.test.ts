@@ -6,27 +6,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uidToken } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { PW, signUp, tokenLogin } from "../helpers/actors.ts";
 import { failure, trpcClient } from "../helpers/trpc.ts";
 
 const ARGON2 = '{"MEMORY_COST":1024,"TIME_COST":1,"PARALLELISM":1}';
 // Re-checks wait after 3 wrong passwords and lock after 5; waits of 1 s so a test can outlast one.
 const LOCKOUT = '{"FREE_FAILURES":3,"BASE_DELAY":1,"MAX_DELAY":1,"MAX_FAILURES":5}';
-const PW = "Kq7!vLp2#Zx9";
 const NEW_PW = "Wb3$nTr8@Hy5";
 const INVALID = { current_password: ["Invalid password."] };
 const LOCKED = "Too many wrong current passwords for this account: reset the password to go on.";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function register(s: TestServer, username: string): Promise<number> {
-  const r = await s.request("POST", "/auth/users/", { json: { username, email: `${username}@example.com`, password: PW } });
-  expect(r.status, r.text).toBe(201);
-  return r.json.id;
-}
-async function tokenOf(s: TestServer, username: string, password = PW): Promise<string> {
-  const r = await s.request("POST", "/auth/token/login/", { json: { username, password } });
-  expect(r.status, r.text).toBe(200);
-  return r.json.auth_token;
-}
+const register = (s: TestServer, username: string) => signUp(s, username, `${username}@example.com`);
+const tokenOf = tokenLogin;
 /** A raw tRPC batch (what httpBatchLink sends), to see what each call answers. */
 async function batch(s: TestServer, calls: [path: string, input: unknown][], headers: Record<string, string> = {}, method = "POST") {
   const paths = calls.map(([p]) => p).join(",");

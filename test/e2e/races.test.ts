@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uidToken } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type DatabaseKind, type TestServer } from "../helpers/server.ts";
+import { PW, signUp, tokenLogin } from "../helpers/actors.ts";
 import { trpcClient } from "../helpers/trpc.ts";
 
-const PW = "Kq7!vLp2#Zx9";
 // Cheap hashing and room for the whole burst in the hash queue (a queue that refuses part of a
 // burst with a 503 is password-checks.test.ts's subject): a burst of registrations must measure
 // the race, not argon2.
@@ -61,17 +61,6 @@ function expectOneWinner(results: Res[], won: number, lost: number, body: unknow
   return winners[0]!;
 }
 
-async function signUp(s: TestServer, username: string, email = ""): Promise<number> {
-  const res = await s.request("POST", "/auth/users/", { json: { username, email, password: PW } });
-  expect(res.status, res.text).toBe(201);
-  return res.json.id;
-}
-
-async function tokenLogin(s: TestServer, username: string): Promise<string> {
-  const res = await s.request("POST", "/auth/token/login/", { json: { username, password: PW } });
-  expect(res.status, res.text).toBe(200);
-  return res.json.auth_token;
-}
 
 async function jwtLogin(s: TestServer, username: string): Promise<{ refresh: string; access: string }> {
   const res = await s.request("POST", "/auth/jwt/create/", { json: { username, password: PW } });

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionView } from "../../src/services/sessions.ts";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { PW, signUp, tokenLogin } from "../helpers/actors.ts";
 import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
 
-const PW = "Kq7!vLp2#Zx9";
 const BOSS_PW = "B0ss-Passw0rd!";
 const IP = /^(127\.0\.0\.1|::ffff:127\.0\.0\.1)$/;
 const INVALID_TOKEN = { detail: "Invalid token." };
@@ -104,17 +104,6 @@ function trpc(s: TestServer): Adapter {
 
 const ADAPTERS = { rest, trpc } as const;
 
-async function signUp(s: TestServer, username: string): Promise<number> {
-  const res = await s.request("POST", "/auth/users/", { json: { username, password: PW } });
-  expect(res.status, res.text).toBe(201);
-  return res.json.id;
-}
-
-async function tokenLogin(s: TestServer, username: string, password = PW): Promise<string> {
-  const res = await s.request("POST", "/auth/token/login/", { json: { username, password } });
-  expect(res.status, res.text).toBe(200);
-  return res.json.auth_token;
-}
 
 const me = (s: TestServer, auth: Headers) => s.request("GET", "/auth/users/me/", { headers: auth });
 const refresh = (s: TestServer, token: string) => s.request("POST", "/auth/jwt/refresh/", { json: { refresh: token } });

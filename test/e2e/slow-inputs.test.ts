@@ -127,6 +127,14 @@ for (const db of DATABASES) {
       return { short: median(short.map((x) => x.ms)), long: median(long.map((x) => x.ms)), health: median(health), statuses: [...new Set(long.map((x) => x.status))] };
     }
 
+    /** A measurement's verdict: slower than the short value's bound allows, or not answered with a 4xx. */
+    function judge(what: string, m: Awaited<ReturnType<typeof measure>>, slow: string[], not4xx: string[]) {
+      const bound = RATIO * m.short + SLACK_MS;
+      if (m.long > bound) slow.push(`${what}: ${m.long.toFixed(0)} ms (short value: ${m.short.toFixed(0)} ms)`);
+      if (m.health > bound) slow.push(`${what}: /healthz took ${m.health.toFixed(0)} ms meanwhile`);
+      if (m.statuses.some((st) => st < 400 || st >= 500)) not4xx.push(`${what}: ${m.statuses.join(", ")}`);
+    }
+
     it("every field of every route and procedure, with every pattern", { timeout: 600_000 }, async () => {
       expect(targets.length).toBeGreaterThan(30);
       const slow: string[] = [];
@@ -134,12 +142,7 @@ for (const db of DATABASES) {
       for (const target of targets) {
         for (const field of target.fields) {
           for (const [name, pattern] of Object.entries(PATTERNS)) {
-            const m = await measure(target, field, pattern);
-            const what = `${target.name} ${field}: ${name}`;
-            const bound = RATIO * m.short + SLACK_MS;
-            if (m.long > bound) slow.push(`${what}: ${m.long.toFixed(0)} ms (short value: ${m.short.toFixed(0)} ms)`);
-            if (m.health > bound) slow.push(`${what}: /healthz took ${m.health.toFixed(0)} ms meanwhile`);
-            if (m.statuses.some((st) => st < 400 || st >= 500)) not4xx.push(`${what}: ${m.statuses.join(", ")}`);
+            judge(`${target.name} ${field}: ${name}`, await measure(target, field, pattern), slow, not4xx);
           }
         }
       }
@@ -156,11 +159,7 @@ for (const db of DATABASES) {
           for (const [name, pattern] of Object.entries(patterns)) {
             for (const encoding of ["form", "multipart"] as const) {
               const m = await measure(target, field, (n) => pattern(n > 1_000 ? n - 1_000 : n), encoding); // room for the encoding
-              const what = `${target.name} ${field} (${encoding}): ${name}`;
-              const bound = RATIO * m.short + SLACK_MS;
-              if (m.long > bound) slow.push(`${what}: ${m.long.toFixed(0)} ms (short value: ${m.short.toFixed(0)} ms)`);
-              if (m.health > bound) slow.push(`${what}: /healthz took ${m.health.toFixed(0)} ms meanwhile`);
-              if (m.statuses.some((st) => st < 400 || st >= 500)) not4xx.push(`${what}: ${m.statuses.join(", ")}`);
+              judge(`${target.name} ${field} (${encoding}): ${name}`, m, slow, not4xx);
             }
           }
         }

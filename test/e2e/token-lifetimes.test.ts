@@ -4,23 +4,13 @@
 // shared key never comes back at the next login. Through REST and tRPC, on PGlite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { PW, signUp, tokenLogin } from "../helpers/actors.ts";
 import { failure, trpcClient } from "../helpers/trpc.ts";
 
-const PW = "Kq7!vLp2#Zx9";
 const FAST = { ARGON2: JSON.stringify({ MEMORY_COST: 1024, TIME_COST: 1, PARALLELISM: 1 }) };
 const INVALID_TOKEN = { detail: "Invalid token." };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function signUp(s: TestServer, username: string): Promise<number> {
-  const res = await s.request("POST", "/auth/users/", { json: { username, password: PW } });
-  expect(res.status, res.text).toBe(201);
-  return res.json.id;
-}
-async function tokenLogin(s: TestServer, username: string): Promise<string> {
-  const res = await s.request("POST", "/auth/token/login/", { json: { username, password: PW } });
-  expect(res.status, res.text).toBe(200);
-  return res.json.auth_token;
-}
 /** The key works (200) or is refused as DRF refuses an unknown key, by REST and by tRPC. */
 async function expectKey(s: TestServer, key: string, works: boolean) {
   const res = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${key}` } });
