@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    // Unit tests sit beside the pure modules they test; end-to-end tests under test/.
+    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     // Generous: several files spawn real server processes (tsx start-up takes seconds on a busy machine).
     testTimeout: 60_000,
     hookTimeout: 60_000,

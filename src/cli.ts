@@ -7,11 +7,11 @@ import { loadSettings, SettingsError } from "./config/load.ts";
 import { openDatabase } from "./db/index.ts";
 import { AuthError } from "./errors.ts";
 import { serve, serveWorkers } from "./server.ts";
-import { createSuperuser } from "./services/admin.ts";
-import { endEverySession } from "./services/end-sessions.ts";
-import { flushExpired } from "./services/housekeeping.ts";
-import { formatReport, importDjango } from "./services/django-import.ts";
-import { openDjangoSource } from "./services/django-source.ts";
+import { createSuperuser } from "./core/users/admin.ts";
+import { endEverySession } from "./core/sessions/end.ts";
+import { flushExpired } from "./core/housekeeping.ts";
+import { formatReport, importDjango } from "./django-import/import.ts";
+import { openDjangoSource } from "./django-import/source.ts";
 
 const USAGE = `Usage: portcullis <command> [options]
 

@@ -2,8 +2,8 @@
 export { loadSettings, SettingsError } from "./config/load.ts";
 export type { Settings, SettingsInput } from "./config/schema.ts";
 export { startServer, serve, type RunningServer } from "./server.ts";
-export { buildApp } from "./http/app.ts";
-export { createDeps } from "./services/container.ts";
+export { buildApp } from "./app.ts";
+export { createDeps } from "./core/container.ts";
 export { appRouter, type AppRouter } from "./trpc/router.ts";
 export { createCallerFactory } from "./trpc/init.ts";
 export { AuthError, ERRORS, type ErrorCode } from "./errors.ts";

@@ -3,11 +3,11 @@ import cluster from "node:cluster";
 import { loadSettings, SettingsError } from "./config/load.ts";
 import { openDatabase } from "./db/index.ts";
 import type { Settings } from "./config/schema.ts";
-import { buildApp } from "./http/app.ts";
-import { createDeps, createLogger } from "./services/container.ts";
-import { startHousekeeping } from "./services/housekeeping.ts";
-import { startLoginCostSurvey } from "./services/login-cost.ts";
-import type { Deps } from "./services/deps.ts";
+import { buildApp } from "./app.ts";
+import { createDeps, createLogger } from "./core/container.ts";
+import { startHousekeeping } from "./core/housekeeping.ts";
+import { startLoginCostSurvey } from "./core/login/cost-survey.ts";
+import type { Deps } from "./core/deps.ts";
 
 export type RunningServer = { app: Awaited<ReturnType<typeof buildApp>>; url: string; settings: Settings; deps: Deps; close(): Promise<void> };
 

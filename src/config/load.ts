@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { DEFAULT_PASSWORD_VALIDATORS, assertKnownValidators } from "../services/validators.ts";
+import { DEFAULT_PASSWORD_VALIDATORS, assertKnownValidators } from "../compat/django/validators.ts";
 import { djoserSchema, settingsSchema, simpleJwtSchema, type Settings } from "./schema.ts";
 
 export class SettingsError extends Error {}

@@ -103,7 +103,7 @@ export const simpleJwtSchema = z.object({
 export const rate = z.string().regex(/^\d+\/[smhd][a-z]*$/, 'a DRF rate such as "20/min" or "100/day"').nullable();
 export const THROTTLE_SCOPES = ["anon", "user", "login", "registration", "email", "refresh"] as const;
 
-// Consecutive failed logins (src/services/lockout.ts): per login name and client network,
+// Consecutive failed logins (src/core/login/lockout.ts): per login name and client network,
 // FREE_FAILURES go unhindered, then each failure doubles the wait from BASE_DELAY up to MAX_DELAY
 // seconds; per login name, after MAX_FAILURES (NIST 800-63B: at most 100) only a password reset
 // unlocks it, except for clients holding a device cookie of an earlier login (counted apart).
@@ -132,7 +132,7 @@ export const settingsSchema = z.object({
   DATABASE_POOL_SIZE: z.number().int().min(1).max(1000).default(10), // PostgreSQL connections per process
   AUTO_MIGRATE: z.boolean().default(true),
   REDIS_URL: z.string().nullable().default(null),
-  // How long an authenticated credential may be served from memory (src/services/auth-cache.ts):
+  // How long an authenticated credential may be served from memory (src/core/sessions/auth-cache.ts):
   // on PGlite, or with REDIS_URL (invalidations reach every instance); 0 turns the cache off.
   AUTH_CACHE_SECONDS: z.number().int().min(0).max(3600).default(60),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -185,7 +185,7 @@ export const settingsSchema = z.object({
   // tRPC's maxBatchSize: the most calls one batched request may hold (a larger batch is a 400).
   TRPC_MAX_BATCH_SIZE: z.number().int().min(1).max(1000).default(10),
   // How often each server deletes expired refresh tokens, dead JWT sessions and forgotten lockout
-  // counts (src/services/housekeeping.ts); 0: never (run `portcullis flushexpiredtokens` instead).
+  // counts (src/core/housekeeping.ts); 0: never (run `portcullis flushexpiredtokens` instead).
   FLUSH_EXPIRED_INTERVAL: z.number().int().min(0).default(3600),
   // Audit events older than this many days are deleted by that same housekeeping; null: kept forever.
   AUDIT_RETENTION_DAYS: z.number().int().min(1).nullable().default(180),

@@ -1,8 +1,8 @@
-// The device token (src/services/device-tokens.ts) as a cookie, for both adapters: read from the
+// The device token (src/core/login/device-tokens.ts) as a cookie, for both adapters: read from the
 // Cookie header into RequestMeta, written as Set-Cookie after a successful login. HttpOnly (no
 // script reads it), SameSite=Strict (no other site makes a browser send it), Secure over HTTPS.
 import type { Settings } from "../config/schema.ts";
-import type { DeviceToken } from "../services/deps.ts";
+import type { DeviceToken } from "../core/deps.ts";
 
 type Headers = Record<string, string | string[] | undefined>;
 

@@ -3,12 +3,14 @@
 // (a view that ignores its body never fails on it), and DRF's error shapes.
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import { z } from "zod";
-import { authenticate } from "../auth/context.ts";
+import { authenticate } from "../http/authenticate.ts";
 import { AuthError } from "../errors.ts";
 import type { Settings } from "../config/schema.ts";
-import { deviceCookies, deviceTokensOf } from "../http/device-cookie.ts";
+import { deviceCookies } from "../http/device-cookie.ts";
+import { requestMeta } from "../http/request-meta.ts";
+import { parseBody } from "./body.ts";
 import { isSecure } from "../http/secure.ts";
-import type { Deps, Principal, RequestMeta } from "../services/deps.ts";
+import type { Deps, Principal, RequestMeta } from "../core/deps.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 export type Permission = "any" | "authenticated";
@@ -94,45 +96,6 @@ export function renderError(reply: FastifyReply, err: AuthError, deps: Deps) {
   if (err.code === "activation_not_sent") return json(reply, 400, undefined); // Djoser's empty 400
   if (err.code === "email_not_found") return json(reply, 400, [err.message]);
   return json(reply, err.status, err.fields ?? { detail: err.message, ...err.data });
-}
-
-/**
- * What services learn of a request, made once per request by both adapters: the client's address
- * and agent, the device tokens it sent back (from its cookie), where a login puts the one it
- * issues, and the request's budget of one password check (a tRPC batch shares it).
- */
-export function requestMeta(req: FastifyRequest, settings: Settings): RequestMeta {
-  return {
-    ip: req.ip,
-    userAgent: String(req.headers["user-agent"] ?? ""),
-    deviceTokens: deviceTokensOf(req.headers, settings),
-    issuedDevice: [],
-    passwordChecks: { left: 1 },
-  };
-}
-
-async function parseBody(req: FastifyRequest): Promise<unknown> {
-  const raw = req.body as Buffer | undefined;
-  const type = req.headers["content-type"];
-  if (!raw?.length || !type) return {};
-  const media = type.split(";")[0]!.trim().toLowerCase();
-  if (media === "application/json") {
-    try {
-      return JSON.parse(raw.toString("utf8"));
-    } catch (e) {
-      throw new AuthError("parse_error", `JSON parse error - ${(e as Error).message}`);
-    }
-  }
-  if (media === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(raw.toString("utf8")));
-  if (media === "multipart/form-data") {
-    try {
-      const form = await new Response(new Uint8Array(raw), { headers: { "content-type": type } }).formData();
-      return Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string"));
-    } catch {
-      throw new AuthError("parse_error", "Multipart form parse error - the body does not match its boundary.");
-    }
-  }
-  throw new AuthError("unsupported_media_type", `Unsupported media type "${type.replace(/"/g, "")}" in request.`);
 }
 
 function allowOf(spec: RouteSpec): string {

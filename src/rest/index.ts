@@ -6,7 +6,7 @@ import { jwtRoutes } from "./jwt.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { tokenRoutes } from "./token.ts";
 import { userRoutes } from "./users.ts";
-import { classifyError } from "../http/errors.ts";
+import { classifyError } from "../http/classify.ts";
 
 export const NOT_FOUND_HTML = '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
 

@@ -1,8 +1,8 @@
 // SimpleJWT's views at Djoser's jwt/ paths (create, refresh, verify), plus two extensions of those
 // paths: jwt/logout/ (end the session of a refresh token) and jwt/logout_all/ (every JWT session).
 // SimpleJWT's views ignore Authorization (authentication_classes = ()); logout_all needs it.
-import type { Deps } from "../services/deps.ts";
-import { createTokens, jwtCreateInput, logoutAllSessions, logoutRefresh, refreshInput, refreshTokens, verifyInput, verifyToken } from "../services/jwt-sessions.ts";
+import type { Deps } from "../core/deps.ts";
+import { createTokens, jwtCreateInput, logoutAllSessions, logoutRefresh, refreshInput, refreshTokens, verifyInput, verifyToken } from "../core/sessions/jwt.ts";
 import type { Authed, RouteSpec } from "./drf.ts";
 
 const field = (label: string, extra: Record<string, unknown> = {}) => ({ type: "string", required: true, read_only: false, label, ...extra });

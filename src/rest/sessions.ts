@@ -1,5 +1,5 @@
 // Portcullis extension paths (not Djoser's): the caller's sessions under /auth/sessions/.
-import { listSessions, revokeSession, revokeSessions } from "../services/sessions.ts";
+import { listSessions, revokeSession, revokeSessions } from "../core/sessions/list.ts";
 import type { Authed, Call, Reply, RouteSpec, View } from "./drf.ts";
 
 const authed = (summary: string, run: (c: Authed) => Promise<Reply>): View => ({ permission: "authenticated", doc: { summary }, run: (c: Call) => run(c as Authed) });

@@ -1,7 +1,6 @@
 // Djoser's authtoken views: /auth/token/login/ and /auth/token/logout/ (slash optional, as in Djoser's regex).
-import { tokenLogin } from "../services/sessions.ts";
-import { loginInput } from "../services/users.ts";
-import { logout } from "../services/tokens.ts";
+import { loginInput, tokenLogin } from "../core/login/verify.ts";
+import { logout } from "../core/sessions/opaque.ts";
 import type { Authed, RouteSpec } from "./drf.ts";
 
 export const tokenRoutes: RouteSpec[] = [

@@ -2,10 +2,11 @@
 // resend_activation, and the password and login-name actions (set_username is set_email when
 // USERNAME_FIELD is email, as Djoser names them after it).
 import type { Settings } from "../config/schema.ts";
-import * as account from "../services/account.ts";
-import type { Principal } from "../services/deps.ts";
-import { form } from "../services/inputs.ts";
-import * as users from "../services/users.ts";
+import * as account from "../core/users/account.ts";
+import type { Principal } from "../core/deps.ts";
+import { form } from "../core/inputs.ts";
+import * as profile from "../core/users/profile.ts";
+import * as register from "../core/users/register.ts";
 import type { Authed, Call, Reply, RouteSpec, View } from "./drf.ts";
 
 const userActions = {
@@ -25,16 +26,16 @@ const anyone = (doc: Doc, run: (call: Call) => Promise<Reply>): View => ({ permi
 const noContent = { status: 204 };
 
 const idOf = (raw: string | undefined) => (raw && /^\d{1,9}$/.test(raw) ? Number(raw) : null);
-const target = (c: Authed, action: users.UserAction) => users.targetUser(c.deps, c.principal, idOf(c.params.id), action);
+const target = (c: Authed, action: profile.UserAction) => profile.targetUser(c.deps, c.principal, idOf(c.params.id), action);
 
 /** GET/PUT/PATCH/DELETE on one user: /me/ or /{id}/. */
-function detail(resolve: (c: Authed, action: users.UserAction) => Promise<Principal["user"]>): RouteSpec["methods"] {
+function detail(resolve: (c: Authed, action: profile.UserAction) => Promise<Principal["user"]>): RouteSpec["methods"] {
   return {
-    GET: authed({ summary: "Read the user" }, async (c) => ({ status: 200, body: users.publicUser(c.deps, await resolve(c, "retrieve")) })),
-    PUT: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta) })),
-    PATCH: authed({ summary: "Update the user (only email is writable)", body: users.updateInput }, async (c) => ({ status: 200, body: await users.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta) })),
-    DELETE: authed({ summary: "Delete the user; needs the caller's current_password", body: () => users.deleteInput }, async (c) => {
-      await users.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data(), c.meta);
+    GET: authed({ summary: "Read the user" }, async (c) => ({ status: 200, body: profile.publicUser(c.deps, await resolve(c, "retrieve")) })),
+    PUT: authed({ summary: "Update the user (only email is writable)", body: profile.updateInput }, async (c) => ({ status: 200, body: await profile.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta) })),
+    PATCH: authed({ summary: "Update the user (only email is writable)", body: profile.updateInput }, async (c) => ({ status: 200, body: await profile.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta) })),
+    DELETE: authed({ summary: "Delete the user; needs the caller's current_password", body: () => profile.deleteInput }, async (c) => {
+      await profile.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data(), c.meta);
       return noContent;
     }),
   };
@@ -62,8 +63,8 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     tag: "users",
     metadata: meta("User List"),
     methods: {
-      GET: authed({ summary: "List users (only yourself unless staff, with HIDE_USERS)" }, async (c) => ({ status: 200, body: await users.listUsers(c.deps, c.principal) })),
-      POST: anyone({ summary: "Register", body: users.createInput }, async (c) => ({ status: 201, body: await users.createUser(c.deps, await c.data(), c.meta) })),
+      GET: authed({ summary: "List users (only yourself unless staff, with HIDE_USERS)" }, async (c) => ({ status: 200, body: await profile.listUsers(c.deps, c.principal) })),
+      POST: anyone({ summary: "Register", body: register.createInput }, async (c) => ({ status: 201, body: await register.createUser(c.deps, await c.data(), c.meta) })),
     },
   },
   { path: "/users/me/", slash: "append", otherwise: "authenticated", tag: "users", metadata: detailMeta, methods: detail(async (c) => c.principal.user) },
@@ -73,7 +74,7 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     otherwise: "authenticated",
     tag: "users",
     metadata: meta("Activation"),
-    methods: { POST: anyone({ summary: "Activate, or confirm an email change, with the mailed uid and token", body: () => users.uidTokenInput }, async (c) => (await users.activate(c.deps, await c.data(), c.meta), noContent)) },
+    methods: { POST: anyone({ summary: "Activate, or confirm an email change, with the mailed uid and token", body: () => register.uidTokenInput }, async (c) => (await register.activate(c.deps, await c.data(), c.meta), noContent)) },
   },
   {
     path: "/users/resend_activation/",
@@ -81,7 +82,7 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     otherwise: "authenticated",
     tag: "users",
     metadata: meta("Resend activation"),
-    methods: { POST: anyone({ summary: "Mail the activation link again", body: () => users.emailInput }, async (c) => (await users.resendActivation(c.deps, await c.data(), c.meta), noContent)) },
+    methods: { POST: anyone({ summary: "Mail the activation link again", body: () => register.emailInput }, async (c) => (await register.resendActivation(c.deps, await c.data(), c.meta), noContent)) },
   },
   ...accountRoutes(settings.USERNAME_FIELD),
   { path: "/users/:id/", slash: "append", otherwise: "authenticated", tag: "users", metadata: detailMeta, methods: detail(target) },

@@ -1,11 +1,11 @@
 // tRPC's building blocks: router, publicProcedure, protectedProcedure (ctx.principal non-null).
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import { authenticate, type RequestHeaders } from "../auth/context.ts";
+import { authenticate, type RequestHeaders } from "../http/authenticate.ts";
 import { AuthError, ERRORS } from "../errors.ts";
-import type { Deps, RequestMeta } from "../services/deps.ts";
-import { toFieldErrors } from "../services/inputs.ts";
-import { classifyError } from "../http/errors.ts";
+import type { Deps, RequestMeta } from "../core/deps.ts";
+import { toFieldErrors } from "../core/inputs.ts";
+import { classifyError } from "../http/classify.ts";
 
 /** `https`: whether the request came over TLS (the device cookie is then Secure). */
 export type Context = { deps: Deps; headers: RequestHeaders; meta: RequestMeta; https: boolean };

@@ -4,7 +4,7 @@
 // the audit log or the server's log. Over PGlite and PostgreSQL.
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AUDIT_KINDS, type AuditKind } from "../../src/services/audit.ts";
+import { AUDIT_KINDS, type AuditKind } from "../../src/core/audit.ts";
 import { uidToken } from "../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { failure, trpcClient, type Client } from "../helpers/trpc.ts";

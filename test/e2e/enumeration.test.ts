@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { surveyLoginCosts } from "../../src/services/login-cost.ts";
+import { surveyLoginCosts } from "../../src/core/login/cost-survey.ts";
 import { runCommand } from "../helpers/instances.ts";
 import { parseMessage, uidToken } from "../helpers/mail.ts";
 import { DATABASES, freshPostgres, startTestServer, type TestServer } from "../helpers/server.ts";

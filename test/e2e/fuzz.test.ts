@@ -11,13 +11,13 @@
 import fc from "fast-check";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { authenticate } from "../../src/auth/context.ts";
-import type { User } from "../../src/services/deps.ts";
-import { newClaims, sign } from "../../src/services/jwt.ts";
-import { startSession } from "../../src/services/jwt-sessions.ts";
-import { encodeUid, makeToken } from "../../src/services/links.ts";
-import { hashPassword } from "../../src/services/passwords.ts";
-import { issueToken } from "../../src/services/tokens.ts";
+import { authenticate } from "../../src/http/authenticate.ts";
+import type { User } from "../../src/core/deps.ts";
+import { newClaims, sign } from "../../src/core/sessions/jwt-claims.ts";
+import { startSession } from "../../src/core/sessions/jwt.ts";
+import { encodeUid, makeToken } from "../../src/compat/django/links.ts";
+import { hashPassword } from "../../src/core/login/passwords.ts";
+import { issueToken } from "../../src/core/sessions/opaque.ts";
 import {
   batchSize, buildRest, buildTrpc, checkRest, checkTrpc, FUZZ_ORIGIN, newTally, restEndpoints, restSpecArb, send, table, trpcEndpoints, trpcSpecArb,
   type Endpoint, type Ref, type Resolver, type RestSpec, type Role, type Tally, type TrpcEndpoint, type TrpcSpec, type Wire,
@@ -27,8 +27,8 @@ import { startTestServer, type TestServer } from "../helpers/server.ts";
 // The server's own account of each 5xx: every error an adapter turns into a 500 or 503 goes
 // through classifyError, so a client-side 500 can be named by its server-side cause.
 const serverErrors = vi.hoisted(() => [] as { at: number; cause: string }[]);
-vi.mock("../../src/http/errors.ts", async (importOriginal) => {
-  const real = await importOriginal<typeof import("../../src/http/errors.ts")>();
+vi.mock("../../src/http/classify.ts", async (importOriginal) => {
+  const real = await importOriginal<typeof import("../../src/http/classify.ts")>();
   const causeOf = (e: unknown) => {
     const { name, code, message } = (e ?? {}) as { name?: string; code?: unknown; message?: string };
     const last = String(message ?? e).trim().split("\n").pop()!;

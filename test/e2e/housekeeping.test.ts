@@ -1,4 +1,4 @@
-// What expires is deleted (src/services/housekeeping.ts), through `portcullis flushexpiredtokens`
+// What expires is deleted (src/core/housekeeping.ts), through `portcullis flushexpiredtokens`
 // and the server's own timer, over PostgreSQL: expired refresh tokens and dead JWT sessions go,
 // live ones stay and keep working; a lockout count left quiet for FORGET_AFTER is forgotten, a
 // locked name stays locked; opaque keys past TOKEN_TTL go (a shared key's seed with them) and

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../../src/db/index.ts";
-import { checkToken, decodeUid } from "../../src/services/links.ts";
+import { checkToken, decodeUid } from "../../src/compat/django/links.ts";
 import { DATABASES, freshPostgres, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));

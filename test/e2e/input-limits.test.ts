@@ -4,7 +4,7 @@
 // exists" for whoever holds no link); values are measured as they will be stored (lower-cased
 // email domains, NFKC usernames), so none grows past its column into a 500.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { classifyError } from "../../src/http/errors.ts";
+import { classifyError } from "../../src/http/classify.ts";
 import { uidToken } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { failure, trpcClient } from "../helpers/trpc.ts";

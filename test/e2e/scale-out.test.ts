@@ -1,6 +1,6 @@
 // Issue 6, several instances over one PostgreSQL database and one Redis: two real `portcullis
 // serve` processes (A and B) and one `serve --workers 2`. Each caches credential → user in memory
-// (src/services/auth-cache.ts); what ends a session on one instance must end it on every other at
+// (src/core/sessions/auth-cache.ts); what ends a session on one instance must end it on every other at
 // once (Redis pub/sub), throttles must count across them, and the JWT blacklist is shared.
 //
 // The machine's Redis is shared with other test files: a SECRET_KEY of this run's own keeps the

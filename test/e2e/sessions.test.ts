@@ -4,7 +4,7 @@
 // PGlite and PostgreSQL.
 import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SessionView } from "../../src/services/sessions.ts";
+import type { SessionView } from "../../src/core/sessions/list.ts";
 import type { AppRouter } from "../../src/trpc/router.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { PW, signUp, tokenLogin } from "../helpers/actors.ts";

@@ -1,6 +1,6 @@
 // EMAIL_BACKEND=smtp against a real SMTP server on loopback (smtp-server, no TLS): the activation
 // mail travels over SMTP and its link activates; with the SMTP server down, registration still
-// succeeds and the queued mail is delivered once the server is back (src/services/outbox.ts).
+// succeeds and the queued mail is delivered once the server is back (src/core/mail/outbox.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseMessage, uidToken } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";

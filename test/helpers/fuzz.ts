@@ -482,7 +482,7 @@ const isTrpcResult = (v: unknown) => isObject(v) && isObject(v.result);
 
 /**
  * Node's parser refused the request (a header too large, a malformed request) where its method
- * is not sure (see methodInView in src/http/app.ts): the answer closes the connection without a
+ * is not sure (see methodInView in src/app.ts): the answer closes the connection without a
  * body, which any client, one that sent HEAD included, reads right.
  */
 const isBodilessRefusal = (a: Answer) => (a.status === 431 || a.status === 400 || a.status === 408) && a.body.length === 0 && a.headers.connection === "close";

@@ -79,6 +79,6 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
 
 /** A staff superuser, made by the same code as `portcullis createsuperuser` (setup only). */
 export async function createStaff(server: RunningServer, username = "admin", password = "Adm1n-Passw0rd!", email = "admin@example.com") {
-  const { createSuperuser } = await import("../../src/services/admin.ts");
+  const { createSuperuser } = await import("../../src/core/users/admin.ts");
   return createSuperuser(server.settings, server.deps.prisma, { username, email, password });
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { idField } from "../../services/inputs.ts";
-import { AUDIT_KINDS, listAudit } from "../../services/audit.ts";
+import { idField } from "../../core/inputs.ts";
+import { AUDIT_KINDS, listAudit } from "../../core/audit.ts";
 import { protectedProcedure, router } from "../init.ts";
 
 const query = z.object({

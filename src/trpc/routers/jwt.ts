@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { charField, form, stringField } from "../../services/inputs.ts";
-import { createTokens, logoutAllSessions, logoutRefresh, refreshTokens, verifyToken } from "../../services/jwt-sessions.ts";
+import { charField, form, stringField } from "../../core/inputs.ts";
+import { createTokens, logoutAllSessions, logoutRefresh, refreshTokens, verifyToken } from "../../core/sessions/jwt.ts";
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
 
 // Static shapes for typed clients; createTokens re-checks the login field against USERNAME_FIELD.

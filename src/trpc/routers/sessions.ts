@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { idField } from "../../services/inputs.ts";
+import { idField } from "../../core/inputs.ts";
 import {
   listSessions,
   listSessionsFor,
   revokeSession,
   revokeSessions,
   revokeSessionsFor,
-} from "../../services/sessions.ts";
+} from "../../core/sessions/list.ts";
 import { protectedProcedure, router } from "../init.ts";
 
 const forUser = z.object({ userId: idField() });

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { stringField } from "../../services/inputs.ts";
-import { tokenLogin } from "../../services/sessions.ts";
-import { logout, logoutAllTokens } from "../../services/tokens.ts";
+import { stringField } from "../../core/inputs.ts";
+import { tokenLogin } from "../../core/login/verify.ts";
+import { logout, logoutAllTokens } from "../../core/sessions/opaque.ts";
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
 
 const loginShape = z.object({ username: stringField().optional(), email: stringField().optional(), password: stringField() });

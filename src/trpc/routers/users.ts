@@ -1,7 +1,9 @@
 import { z } from "zod";
-import { emailField, form, passwordField, stringField, usernameField, idField } from "../../services/inputs.ts";
-import * as account from "../../services/account.ts";
-import * as users from "../../services/users.ts";
+import { emailField, form, passwordField, stringField, usernameField, idField } from "../../core/inputs.ts";
+import * as account from "../../core/users/account.ts";
+import * as admin from "../../core/users/admin.ts";
+import * as profile from "../../core/users/profile.ts";
+import * as register from "../../core/users/register.ts";
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
 
 // Static shapes for typed clients; the services re-check them against the settings in force
@@ -17,24 +19,24 @@ const link = { uid: text(), token: text() };
 const emailOnly = z.object({ email: text() });
 
 export const usersRouter = router({
-  create: publicProcedure.input(createShape).mutation(({ ctx, input }) => users.createUser(ctx.deps, input, ctx.meta)),
-  activate: publicProcedure.input(users.uidTokenInput).mutation(async ({ ctx, input }) => void (await users.activate(ctx.deps, input, ctx.meta))),
-  resendActivation: publicProcedure.input(form({ email: emailField() })).mutation(async ({ ctx, input }) => void (await users.resendActivation(ctx.deps, input, ctx.meta))),
-  me: protectedProcedure.query(({ ctx }) => users.publicUser(ctx.deps, ctx.principal.user)),
+  create: publicProcedure.input(createShape).mutation(({ ctx, input }) => register.createUser(ctx.deps, input, ctx.meta)),
+  activate: publicProcedure.input(register.uidTokenInput).mutation(async ({ ctx, input }) => void (await register.activate(ctx.deps, input, ctx.meta))),
+  resendActivation: publicProcedure.input(form({ email: emailField() })).mutation(async ({ ctx, input }) => void (await register.resendActivation(ctx.deps, input, ctx.meta))),
+  me: protectedProcedure.query(({ ctx }) => profile.publicUser(ctx.deps, ctx.principal.user)),
   updateMe: protectedProcedure
     .input(form({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
-    .mutation(({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, ctx.principal.user, input, ctx.meta)),
+    .mutation(({ ctx, input }) => profile.updateUser(ctx.deps, ctx.principal, ctx.principal.user, input, ctx.meta)),
   deleteMe: protectedProcedure.input(form({ current_password: passwordField() })).mutation(async ({ ctx, input }) => {
-    await users.deleteUser(ctx.deps, ctx.principal, ctx.principal.user, input, ctx.meta);
+    await profile.deleteUser(ctx.deps, ctx.principal, ctx.principal.user, input, ctx.meta);
   }),
-  list: protectedProcedure.query(({ ctx }) => users.listUsers(ctx.deps, ctx.principal)),
-  get: protectedProcedure.input(idInput).query(async ({ ctx, input }) => users.publicUser(ctx.deps, await users.targetUser(ctx.deps, ctx.principal, input.id, "retrieve"))),
+  list: protectedProcedure.query(({ ctx }) => profile.listUsers(ctx.deps, ctx.principal)),
+  get: protectedProcedure.input(idInput).query(async ({ ctx, input }) => profile.publicUser(ctx.deps, await profile.targetUser(ctx.deps, ctx.principal, input.id, "retrieve"))),
   update: protectedProcedure
     .input(idInput.extend({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
-    .mutation(async ({ ctx, input }) => users.updateUser(ctx.deps, ctx.principal, await users.targetUser(ctx.deps, ctx.principal, input.id, "update"), { email: input.email, current_password: input.current_password }, ctx.meta)),
+    .mutation(async ({ ctx, input }) => profile.updateUser(ctx.deps, ctx.principal, await profile.targetUser(ctx.deps, ctx.principal, input.id, "update"), { email: input.email, current_password: input.current_password }, ctx.meta)),
   delete: protectedProcedure.input(idInput.extend({ current_password: passwordField() })).mutation(async ({ ctx, input }) => {
-    const target = await users.targetUser(ctx.deps, ctx.principal, input.id, "destroy");
-    await users.deleteUser(ctx.deps, ctx.principal, target, input, ctx.meta);
+    const target = await profile.targetUser(ctx.deps, ctx.principal, input.id, "destroy");
+    await profile.deleteUser(ctx.deps, ctx.principal, target, input, ctx.meta);
   }),
   /** Returns {auth_token} when the caller's shared key ended with the others: the key to use from now on. */
   setPassword: protectedProcedure
@@ -46,5 +48,5 @@ export const usersRouter = router({
   resetUsername: publicProcedure.input(emailOnly).mutation(async ({ ctx, input }) => void (await account.requestReset(ctx.deps, "username_reset", input, ctx.meta))),
   resetUsernameConfirm: publicProcedure.input(z.object({ ...link, ...loginChange })).mutation(async ({ ctx, input }) => void (await account.resetLoginConfirm(ctx.deps, input, ctx.meta))),
   /** Staff: activate or deactivate a user; deactivating ends all their sessions. */
-  setActive: protectedProcedure.input(idInput.extend({ active: z.boolean() })).mutation(({ ctx, input }) => users.setActive(ctx.deps, ctx.principal, input.id, input.active, ctx.meta)),
+  setActive: protectedProcedure.input(idInput.extend({ active: z.boolean() })).mutation(({ ctx, input }) => admin.setActive(ctx.deps, ctx.principal, input.id, input.active, ctx.meta)),
 });

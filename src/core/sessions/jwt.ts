@@ -1,0 +1,288 @@
+// SimpleJWT's flows (jwt/create, refresh, verify) and what it lacks: logout, logout everywhere,
+// refresh-token reuse detection, and refresh refused to deleted or inactive users.
+//
+// Every login starts a session (JwtSession); its id travels in the tokens as the "sid" claim, and
+// every refresh token it issues is recorded by jti (SimpleJWT's OutstandingToken/BlacklistedToken).
+// Ending a session therefore ends its refresh tokens and its access tokens together.
+import { tokenNotValid } from "../../http/authorization.ts";
+import { AuthError } from "../../errors.ts";
+import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
+import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
+import { accessClaimsFrom, decode, newClaims, newJti, rotatedClaims, sign, TokenError, userIdOf, type Claims, type TokenType } from "./jwt-claims.ts";
+import { audit, auditLogin } from "../audit.ts";
+import { endJwtSession, endSessions } from "./end.ts";
+import { recordLogin, verifyLogin } from "../login/verify.ts";
+
+export const SID = "sid";
+const BLACKLISTED = "Token is blacklisted";
+const NO_SID = "Token has no session id";
+
+export const jwtCreateInput = perSettings((deps: Deps) => form({ [deps.settings.USERNAME_FIELD]: charField(), password: passwordField() } as Record<string, ReturnType<typeof charField>>));
+const REFRESH_INPUT = form({ refresh: charField() });
+const VERIFY_INPUT = form({ token: charField() });
+export const refreshInput = () => REFRESH_INPUT;
+export const verifyInput = () => VERIFY_INPUT;
+
+/** SimpleJWT's views answer 401s with this challenge (TokenViewBase.get_authenticate_header). */
+const challenge = (deps: Deps) => ({ "WWW-Authenticate": `${deps.settings.SIMPLE_JWT.AUTH_HEADER_TYPES[0]} realm="api"` });
+
+/** How SimpleJWT's views answer a TokenError: 401 {"detail": message, "code": "token_not_valid"}. */
+const invalidToken = (deps: Deps, message: string) => new AuthError("token_not_valid", message, { data: { code: "token_not_valid" }, headers: challenge(deps) });
+
+function decodeFor(deps: Deps, token: string, type: TokenType | "untyped"): Claims {
+  try {
+    return decode(deps.keys, deps.settings.SIMPLE_JWT, token, type);
+  } catch (e) {
+    if (e instanceof TokenError) throw invalidToken(deps, e.message);
+    throw e;
+  }
+}
+
+const sidOf = (claims: Claims) => (typeof claims[SID] === "string" ? (claims[SID] as string) : null);
+/**
+ * ACCEPT_TOKENS_WITHOUT_SID: tokens without our sid (SimpleJWT's, from before a cutover) can only be
+ * ended all at once (jwtNotBefore), so production refuses them unless told otherwise.
+ */
+const acceptsSidless = (deps: Deps) =>
+  deps.settings.SIMPLE_JWT.ACCEPT_TOKENS_WITHOUT_SID ?? deps.settings.NODE_ENV !== "production";
+/** Under reuse detection, whether a token rotated at `rotatedAt` is still within REFRESH_TOKEN_REUSE_INTERVAL. */
+const inReuseInterval = (deps: Deps, rotatedAt: Date | null) => {
+  const jwt = deps.settings.SIMPLE_JWT;
+  if (!jwt.REFRESH_TOKEN_REUSE_DETECTION || rotatedAt === null) return false;
+  return Date.now() - rotatedAt.getTime() < jwt.REFRESH_TOKEN_REUSE_INTERVAL * 1000;
+};
+/**
+ * Logout everywhere reaches tokens without a session of ours (issued by SimpleJWT before the move)
+ * by time: every one issued up to that second, inclusive — such a token is refused even if minted
+ * just after, in the same second. Tokens with a sid end with their session.
+ */
+const issuedBefore = (claims: Claims, notBefore: Date | null) =>
+  notBefore !== null && sidOf(claims) === null && typeof claims.iat === "number" && claims.iat <= Math.floor(notBefore.getTime() / 1000);
+const expiry = (claims: Claims) => new Date(Number(claims.exp) * 1000);
+/** Where a session was opened from, cut to its columns. */
+const origin = (meta: RequestMeta) => ({ userAgent: meta.userAgent.slice(0, 512), ip: meta.ip.slice(0, 45) });
+const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === "P2002";
+
+/** The user a token names, refused as SimpleJWT's JWTAuthentication refuses it. */
+async function userOf(deps: Deps, claims: Claims, sid: string | null) {
+  const id = userIdOf(deps.settings.SIMPLE_JWT, claims);
+  if (id === undefined) throw new AuthError("token_not_valid", "Token contained no recognizable user identification", { data: { code: "token_not_valid" } });
+  // One statement: the user and, when the token names one, its session (to see whether it ended).
+  const user =
+    id === null
+      ? null
+      : await deps.prisma.user.findUnique({ where: { id }, include: { jwtSessions: { where: { id: sid ?? "" }, select: { revokedAt: true } } }, relationLoadStrategy: "join" });
+  if (!user) throw new AuthError("user_not_found", undefined, { data: { code: "user_not_found" } });
+  if (!user.isActive) throw new AuthError("user_inactive", undefined, { data: { code: "user_inactive" } });
+  const { jwtSessions, ...plain } = user;
+  // A sid that names no session (ended and purged, or never ours) is as dead as an ended one.
+  const ended = (sid !== null && (jwtSessions.length === 0 || jwtSessions[0]!.revokedAt !== null)) || issuedBefore(claims, user.jwtNotBefore);
+  return { user: plain as User, ended };
+}
+
+/** JWTAuthentication: a valid access token of an active user whose session has not ended. */
+export async function authenticateJwt(deps: Deps, token: string): Promise<Principal> {
+  let claims = deps.authCache.verifiedClaims(token) as Claims | undefined;
+  if (!claims) {
+    try {
+      claims = decode(deps.keys, deps.settings.SIMPLE_JWT, token, "access");
+    } catch (e) {
+      if (e instanceof TokenError) throw tokenNotValid(e.message);
+      throw e;
+    }
+    // Valid until exp (+ LEEWAY), as the check just made would say at any instant before then.
+    deps.authCache.rememberClaims(token, claims, (Number(claims.exp) + deps.settings.SIMPLE_JWT.LEEWAY) * 1000);
+  }
+  const sid = sidOf(claims);
+  if (sid === null && !acceptsSidless(deps)) throw tokenNotValid(NO_SID);
+  // Cached: this user's session was live when cached, and forgetUser runs when any of theirs ends.
+  const key = `j:${String(claims[deps.settings.SIMPLE_JWT.USER_ID_CLAIM])}:${sid ?? ""}`;
+  const cached = deps.authCache.get<{ user: User }>(key);
+  if (cached && !issuedBefore(claims, cached.user.jwtNotBefore)) return { user: cached.user, via: "jwt", claims };
+  const stamp = deps.authCache.stamp();
+  const { user, ended } = await userOf(deps, claims, sid);
+  if (ended) throw tokenNotValid(BLACKLISTED);
+  deps.authCache.set(key, { user }, stamp);
+  return { user, via: "jwt", claims };
+}
+
+/** A new session for a user: {refresh, access}, in SimpleJWT's order. */
+export async function startSession(deps: Deps, user: User, meta: RequestMeta): Promise<{ refresh: string; access: string }> {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const sid = newJti();
+  const refresh = newClaims(jwt, "refresh", user.id, { [SID]: sid });
+  await deps.prisma.jwtSession.create({ data: { id: sid, userId: user.id, ...origin(meta), refreshTokens: { create: { jti: String(refresh[jwt.JTI_CLAIM]), expiresAt: expiry(refresh) } } } });
+  return { refresh: sign(deps.keys, jwt, refresh), access: sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh, refresh.iat as number)) };
+}
+
+/** jwt/create: credentials → a new session. */
+export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) {
+  const field = deps.settings.USERNAME_FIELD;
+  const input = parseInput(jwtCreateInput(deps), raw);
+  const { user, accountId } = await verifyLogin(deps, field, input[field], input.password, meta);
+  if (!user) {
+    await auditLogin(deps, meta, "jwt", accountId, false, input[field]);
+    throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
+  }
+  // Independent writes, so one round trip's time rather than three.
+  // A login ends the mailed links: by last_login when SimpleJWT may move it, else by the link epoch.
+  const loginColumn = deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN ? "lastLogin" : "linkEpoch";
+  const [pair] = await Promise.all([startSession(deps, user, meta), auditLogin(deps, meta, "jwt", accountId, true, input[field]), recordLogin(deps, user, loginColumn)]);
+  return pair;
+}
+
+/** A refresh token that came back after it was rotated: somebody holds a copy. End the session. */
+async function reused(deps: Deps, sessionId: string, userId: number, meta: RequestMeta): Promise<never> {
+  await endJwtSession(deps, sessionId, "reuse", userId);
+  await audit(deps, "refresh_reuse_detected", meta, userId, { method: "jwt", session: `j${sessionId}` });
+  deps.log.warn({ event: "jwt_refresh_reuse", userId, sessionId }, "a rotated refresh token was presented again: its session is ended");
+  throw invalidToken(deps, BLACKLISTED);
+}
+
+/**
+ * The refresh token's row and user, checked: SimpleJWT's blacklist check, then ours (session ended,
+ * reuse after rotation, user deleted or inactive).
+ */
+async function checkRefresh(deps: Deps, claims: Claims, meta: RequestMeta) {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const row = await deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } });
+  if (row?.session.revokedAt) throw invalidToken(deps, BLACKLISTED);
+  // A token never seen is adopted as a session below, unless sid-less tokens are refused.
+  if (!row && sidOf(claims) === null && !acceptsSidless(deps)) throw invalidToken(deps, NO_SID);
+  // Reuse first: a rotated token is also blacklisted under BLACKLIST_AFTER_ROTATION, but its return
+  // means a copy exists, and that must end the session, not just fail this request. Within
+  // REFRESH_TOKEN_REUSE_INTERVAL of its rotation it is a race or a retry: the caller decides.
+  const grace = inReuseInterval(deps, row?.rotatedAt ?? null);
+  if (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION && !grace) {
+    await reused(deps, row.sessionId, row.session.userId, meta);
+  }
+  if (row?.blacklistedAt && !grace) throw invalidToken(deps, BLACKLISTED);
+  const sid = row?.sessionId ?? null;
+  const { user, ended } = await userOf(deps, claims, sid).catch((e: unknown) => {
+    throw e instanceof AuthError ? new AuthError(e.code, e.message, { data: e.data, headers: challenge(deps) }) : e;
+  });
+  if (ended) throw invalidToken(deps, BLACKLISTED);
+  return { row, user, grace };
+}
+
+/**
+ * A token rotated less than REFRESH_TOKEN_REUSE_INTERVAL ago came back (two tabs refreshed at once,
+ * or the answer to a refresh was lost): it is answered with the session's current refresh token
+ * (the same token the rotation handed out, re-signed from its row) and a new access token, and the
+ * session goes on. Once the current token was spent too, or the session ended, it is refused.
+ */
+async function currentPair(deps: Deps, claims: Claims, sessionId: string, userId: number, meta: RequestMeta) {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const now = new Date();
+  const live = await deps.prisma.jwtRefreshToken.findFirst({
+    where: { sessionId, rotatedAt: null, blacklistedAt: null, expiresAt: { gt: now }, session: { revokedAt: null } },
+    orderBy: { created: "desc" },
+  });
+  if (!live) throw invalidToken(deps, BLACKLISTED);
+  const exp = Math.floor(live.expiresAt.getTime() / 1000);
+  // rotatedClaims: every claim carried over, a new jti, iat the rotation's instant, exp iat + lifetime.
+  const refresh = { ...claims, [SID]: sessionId, [jwt.JTI_CLAIM]: live.jti, exp, iat: exp - jwt.REFRESH_TOKEN_LIFETIME };
+  const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh, Math.floor(now.getTime() / 1000)));
+  const reason = "rotated token within REFRESH_TOKEN_REUSE_INTERVAL";
+  await audit(deps, "token_refreshed", meta, userId, { method: "jwt", session: `j${sessionId}`, reason });
+  return { access, refresh: sign(deps.keys, jwt, refresh) };
+}
+
+/**
+ * Records a refresh token we never saw (issued by SimpleJWT before the move, with the same key) as
+ * a session of ours, so it can be rotated, blacklisted and listed like the others. Of two
+ * concurrent first uses, the jti's primary key keeps one row; both then read the same session.
+ */
+async function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMeta): Promise<{ sessionId: string }> {
+  const jti = String(claims[deps.settings.SIMPLE_JWT.JTI_CLAIM]);
+  const id = newJti();
+  try {
+    await deps.prisma.jwtSession.create({ data: { id, userId, ...origin(meta), refreshTokens: { create: { jti, expiresAt: expiry(claims) } } } });
+    return { sessionId: id };
+  } catch (e) {
+    if (!isUniqueViolation(e)) throw e;
+    return deps.prisma.jwtRefreshToken.findUniqueOrThrow({ where: { jti }, select: { sessionId: true } });
+  }
+}
+
+/** jwt/refresh: {access}, plus {refresh} under ROTATE_REFRESH_TOKENS. */
+export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ access: string; refresh?: string }> {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
+  const jti = String(claims[jwt.JTI_CLAIM]);
+  // Counted per session (the signature is checked, so the key is the token's own): a batch of
+  // refreshes cannot fill the tables or the audit log.
+  await deps.throttle("refresh", [`session:${sidOf(claims) ?? jti}`]);
+  const { row, user, grace } = await checkRefresh(deps, claims, meta);
+  if (row && grace) return currentPair(deps, claims, row.sessionId, user.id, meta);
+  const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
+  const current = { ...claims, [SID]: sessionId };
+  const now = new Date();
+  const at = Math.floor(now.getTime() / 1000); // one instant for the access token and the rotated refresh token
+  const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, current, at));
+  if (!jwt.ROTATE_REFRESH_TOKENS) {
+    await deps.prisma.jwtSession.updateMany({ where: { id: sessionId }, data: { lastUsedAt: now } });
+    await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: `j${sessionId}` });
+    return { access };
+  }
+  const next = rotatedClaims(jwt, current, at);
+  const won = await deps.prisma.$transaction(async (tx) => {
+    // Of several concurrent refreshes of one token only one rotates it: the row's state decides
+    // (PostgreSQL re-checks the condition after the row lock the first update took).
+    const fresh = jwt.REFRESH_TOKEN_REUSE_DETECTION ? { rotatedAt: null, blacklistedAt: null } : { blacklistedAt: null };
+    const retired = { rotatedAt: now, ...(jwt.BLACKLIST_AFTER_ROTATION ? { blacklistedAt: now } : {}) };
+    const { count } = await tx.jwtRefreshToken.updateMany({ where: { jti, ...fresh }, data: retired });
+    if (!count) return false;
+    await tx.jwtRefreshToken.create({ data: { jti: String(next[jwt.JTI_CLAIM]), expiresAt: expiry(next), sessionId } });
+    await tx.jwtSession.updateMany({ where: { id: sessionId }, data: { lastUsedAt: now } });
+    return true;
+  });
+  if (!won) {
+    // A concurrent refresh of the same token rotated it just now: within the reuse interval.
+    const lost = await deps.prisma.jwtRefreshToken.findUnique({ where: { jti }, select: { rotatedAt: true } });
+    if (inReuseInterval(deps, lost?.rotatedAt ?? null)) return currentPair(deps, claims, sessionId, user.id, meta);
+    if (jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, sessionId, user.id, meta);
+    throw invalidToken(deps, BLACKLISTED);
+  }
+  await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: `j${sessionId}` });
+  return { access, refresh: sign(deps.keys, jwt, next) };
+}
+
+/**
+ * jwt/verify: {} for a valid token of any type. A token whose refresh row is blacklisted or whose
+ * session ended is "Token is blacklisted" (a 400, as SimpleJWT answers it). SimpleJWT checks that
+ * only under BLACKLIST_AFTER_ROTATION; with logout in the picture we always do.
+ */
+export async function verifyToken(deps: Deps, raw: unknown): Promise<Record<string, never>> {
+  const jwt = deps.settings.SIMPLE_JWT;
+  const claims = decodeFor(deps, parseInput(verifyInput(), raw).token, "untyped");
+  const userId = userIdOf(jwt, claims);
+  // Like SimpleJWT's, this view says nothing about the user (a deleted user's token verifies).
+  const [row, user] = await Promise.all([
+    deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } }),
+    userId ? deps.prisma.user.findUnique({ where: { id: userId }, select: { jwtNotBefore: true, jwtSessions: { where: { id: sidOf(claims) ?? "" }, select: { revokedAt: true } } } }) : null,
+  ]);
+  if (!row && sidOf(claims) === null && !acceptsSidless(deps)) throw invalidToken(deps, NO_SID);
+  const dead =
+    row?.blacklistedAt || row?.session.revokedAt || (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) || user?.jwtSessions[0]?.revokedAt || issuedBefore(claims, user?.jwtNotBefore ?? null);
+  if (dead) throw new AuthError("token_blacklisted", BLACKLISTED, { fields: { non_field_errors: [BLACKLISTED] } });
+  return {};
+}
+
+/** jwt/logout (extension): ends the refresh token's session. SimpleJWT's jwt/blacklist, session-wide. */
+export async function logoutRefresh(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
+  const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
+  const { row, user } = await checkRefresh(deps, claims, meta);
+  // A token never seen (issued before the move) is recorded first, so that it cannot come back.
+  const { sessionId } = row ?? (await adopt(deps, user.id, claims, meta));
+  // Of concurrent logouts with one token only one ends the session (its update is conditional on revokedAt null).
+  if (!(await endJwtSession(deps, sessionId, "logout", user.id))) throw invalidToken(deps, BLACKLISTED);
+  await audit(deps, "logout", meta, user.id, { method: "jwt", session: `j${sessionId}` });
+}
+
+/** Logout everywhere (extension): every JWT session of the user ends, and every JWT issued until now dies. */
+export async function logoutAllSessions(deps: Deps, userId: number, meta: RequestMeta): Promise<{ sessions: number }> {
+  const { sessions } = await endSessions(deps, userId, "logout_all", { opaque: false });
+  await audit(deps, "logout_all", meta, userId, { method: "jwt", sessions });
+  return { sessions };
+}

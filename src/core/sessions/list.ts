@@ -1,0 +1,88 @@
+// Sessions: what Djoser lacks — a user's sessions (opaque tokens and JWT sessions) listed, ended
+// one by one or all at once.
+import { AuthError } from "../../errors.ts";
+import { audit } from "../audit.ts";
+import { type Deps, type Principal, type RequestMeta } from "../deps.ts";
+import { mayManage } from "../users/profile.ts";
+import { endJwtSession, endSessions } from "./end.ts";
+
+
+/** A session as its owner sees it: an opaque token ("t<id>") or a JWT session ("j<sid>"). */
+export type SessionView = { id: string; kind: "token" | "jwt"; created: string; lastUsedAt: string | null; userAgent: string; ip: string; current: boolean };
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The user's live sessions, newest first; `current` marks the one the request came in with. */
+export async function listSessions(deps: Deps, userId: number, caller?: Principal): Promise<SessionView[]> {
+  const [tokens, jwts] = await Promise.all([
+    deps.prisma.authToken.findMany({ where: { userId } }),
+    // A JWT session lives while it is not ended and one of its refresh tokens has not expired.
+    deps.prisma.jwtSession.findMany({ where: { userId, revokedAt: null, refreshTokens: { some: { expiresAt: { gt: new Date() }, blacklistedAt: null } } } }),
+  ]);
+  const sid = caller?.via === "jwt" ? caller.claims.sid : undefined;
+  const views: SessionView[] = [
+    ...tokens.map((t) => ({ id: `t${t.id}`, kind: "token" as const, created: t.created.toISOString(), lastUsedAt: iso(t.lastUsedAt), userAgent: t.userAgent, ip: t.ip, current: caller?.via === "token" && caller.tokenId === t.id })),
+    ...jwts.map((s) => ({ id: `j${s.id}`, kind: "jwt" as const, created: s.created.toISOString(), lastUsedAt: iso(s.lastUsedAt), userAgent: s.userAgent, ip: s.ip, current: s.id === sid })),
+  ];
+  return views.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** Ends one session of the user by its id from listSessions; a session of someone else is "not found". */
+export async function revokeSession(deps: Deps, userId: number, id: string, meta: RequestMeta, by = userId): Promise<void> {
+  let ended = 0;
+  if (/^t\d{1,9}$/.test(id)) {
+    const token = await deps.prisma.authToken.findFirst({ where: { id: Number(id.slice(1)), userId }, select: { id: true, shared: true } });
+    if (token) {
+      // The shared key is derived from the user's seed: the seed goes too, or the next login would bring the key back.
+      const [deleted] = await deps.prisma.$transaction([
+        deps.prisma.authToken.deleteMany({ where: { id: token.id } }),
+        ...(token.shared ? [deps.prisma.user.update({ where: { id: userId }, data: { tokenSeed: null } })] : []),
+      ]);
+      ended = deleted.count;
+      await deps.authCache.forgetUser(userId);
+    }
+  } else if (/^j[0-9a-f]{32}$/.test(id)) {
+    ended = await endJwtSession(deps, id.slice(1), "revoked", userId, true);
+  }
+  if (!ended) throw new AuthError("not_found", "No such session.");
+  await audit(deps, "session_revoked", meta, userId, { session: id, by });
+}
+
+/**
+ * Ends the user's sessions (all, or all but the caller's) and records who did it. A caller on the
+ * shared key gets a new one back (every device held the old one); null otherwise.
+ */
+export async function revokeSessions(
+  deps: Deps,
+  userId: number,
+  meta: RequestMeta,
+  opts: { keep?: Principal; by?: number } = {},
+): Promise<{ auth_token: string } | null> {
+  if (!(await deps.prisma.user.count({ where: { id: userId } }))) throw new AuthError("not_found", "No such user.");
+  const { key } = await endSessions(deps, userId, "revoked", { keep: opts.keep });
+  await audit(deps, "session_revoked", meta, userId, { session: opts.keep ? "all others" : "all", by: opts.by ?? userId });
+  return key ? { auth_token: key } : null;
+}
+
+/**
+ * Staff acting on another user's sessions: only a user they may manage (users.ts mayManage), so a
+ * staff member cannot see where a superuser is signed in, nor sign a superuser out. Null: no such user.
+ */
+async function managedUser(deps: Deps, actor: Principal, userId: number): Promise<{ id: number } | null> {
+  if (!actor.user.isStaff) throw new AuthError("permission_denied");
+  const target = await deps.prisma.user.findUnique({ where: { id: userId }, select: { id: true, isSuperuser: true } });
+  if (target && !mayManage(actor.user, target)) throw new AuthError("permission_denied");
+  return target;
+}
+
+/** Staff: a user's live sessions (none is "current"); no such user has none. */
+export async function listSessionsFor(deps: Deps, actor: Principal, userId: number): Promise<SessionView[]> {
+  return (await managedUser(deps, actor, userId)) ? listSessions(deps, userId) : [];
+}
+
+/** Staff: ends every session of a user. */
+export async function revokeSessionsFor(deps: Deps, actor: Principal, userId: number, meta: RequestMeta) {
+  if (!(await managedUser(deps, actor, userId))) throw new AuthError("not_found", "No such user.");
+  await revokeSessions(deps, userId, meta, { by: actor.user.id });
+}
+

@@ -1,0 +1,64 @@
+// Staff and operator actions: (de)activating accounts, and Django's createsuperuser for the CLI.
+import { z } from "zod";
+import { hashPassword } from "../login/passwords.ts";
+import { normalizeEmail, validateEmailField, validateUsername } from "../../compat/django/validators.ts";
+import { type Settings } from "../../config/schema.ts";
+import { type Prisma } from "../../db/index.ts";
+import { AuthError, invalid } from "../../errors.ts";
+import { audit } from "../audit.ts";
+import { type Deps, type Principal, type RequestMeta } from "../deps.ts";
+import { endSessions } from "../sessions/end.ts";
+import { mayManage, publicUser } from "./profile.ts";
+
+
+/**
+ * Django's createsuperuser --no-input: the password is not run through the validators (Django
+ * does not either in that mode), but username and email are checked.
+ */
+export async function createSuperuser(settings: Settings, prisma: Prisma, input: { username?: string; email: string; password: string }) {
+  const emailLogin = settings.USERNAME_FIELD === "email";
+  const email = normalizeEmail(input.email);
+  if (emailLogin || email) {
+    // The field's checks (length after normalising included), not only the format: else an
+    // address the column cannot hold fails at the insert.
+    const problems = email ? validateEmailField(email) : ["This field is required."];
+    if (problems.length) throw invalid({ email: problems });
+  }
+  if (!emailLogin) {
+    if (!input.username) throw invalid({ username: ["This field is required."] });
+    const problems = validateUsername(input.username);
+    if (problems.length) throw invalid({ username: problems });
+  }
+  const username = emailLogin ? null : input.username!.normalize("NFKC");
+  try {
+    return await prisma.user.create({
+      data: { username, email, emailKey: emailLogin ? email.toLowerCase() : null, password: await hashPassword(input.password), isStaff: true, isSuperuser: true, isActive: true },
+    });
+  } catch (e) {
+    if ((e as { code?: string }).code === "P2002") throw new AuthError("invalid_input", "That user already exists.", { fields: { [emailLogin ? "email" : "username"]: ["A user with that username already exists."] } });
+    throw e;
+  }
+}
+
+/**
+ * Staff: activate or deactivate a user (not a superuser, unless a superuser asks). Either way the
+ * decision is staff's: a user deactivated here cannot activate themself with a link. Deactivating
+ * ends every session of theirs at once.
+ */
+export async function setActive(deps: Deps, principal: Principal, id: number, active: boolean, meta: RequestMeta) {
+  if (!principal.user.isStaff) throw new AuthError("permission_denied");
+  const target = await deps.prisma.user.findUnique({ where: { id }, select: { id: true, isSuperuser: true } });
+  if (!target) throw new AuthError("not_found");
+  if (!mayManage(principal.user, target)) throw new AuthError("permission_denied");
+  // The superuser condition again in the write: promoted meanwhile, the target is out of reach.
+  const where = { id, ...(principal.user.isSuperuser || id === principal.user.id ? {} : { isSuperuser: false }) };
+  const { count } = await deps.prisma.user.updateMany({ where, data: { isActive: active, activationPending: false } });
+  if (!count) throw new AuthError("permission_denied");
+  await deps.authCache.forgetUser(id);
+  if (!active) {
+    await endSessions(deps, id, "deactivated");
+    await audit(deps, "session_revoked", meta, id, { session: "all", reason: "deactivated", by: principal.user.id });
+  }
+  return publicUser(deps, await deps.prisma.user.findUniqueOrThrow({ where: { id } }));
+}
+
