@@ -88,3 +88,14 @@ export function throttled(waitSeconds: number): AuthError {
   const wait = Math.max(1, Math.ceil(waitSeconds));
   return new AuthError("throttled", `Request was throttled. Expected available in ${wait} second${wait === 1 ? "" : "s"}.`, { headers: { "Retry-After": String(wait) } });
 }
+
+/** SimpleJWT's body for a token that no token class accepts. */
+export function tokenNotValid(
+  message = "Token is invalid or expired",
+  extra: Record<string, unknown> = {},
+  detail = "Given token not valid for any token type",
+): AuthError {
+  return new AuthError("token_not_valid", detail, {
+    data: { code: "token_not_valid", messages: [{ token_class: "AccessToken", token_type: "access", message }], ...extra },
+  });
+}

@@ -2,13 +2,11 @@
 // the throttle and a logger.
 // No HTTP or tRPC type reaches a service.
 import type { Logger } from "pino";
-import type { AuthCache } from "./sessions/auth-cache.ts";
 import type { Settings } from "../config/schema.ts";
 import type { Prisma } from "../db/index.ts";
 import type { User } from "../generated/prisma/client.ts";
 import type { KeyRing } from "./sessions/jwt-keys.ts";
 import type { Mailer } from "./mail/transport.ts";
-import type { Outbox } from "./mail/outbox.ts";
 import type { Throttle } from "./login/throttle.ts";
 
 export type Deps = { settings: Settings; prisma: Prisma; mailer: Mailer; outbox: Outbox; keys: KeyRing; throttle: Throttle; authCache: AuthCache; log: Logger };
@@ -32,3 +30,34 @@ export type RequestMeta = {
 export type DeviceToken = { value: string; maxAge: number };
 
 export type { User };
+
+/** Delivers queued mails (core/mail/outbox.ts). */
+export type Outbox = {
+  /** Deliver what is due now (called after a mail is queued). */
+  kick(): void;
+  /** Resolves when no delivery is running here (tests read the mailbox after it). */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** Credential → user, in memory (core/sessions/auth-cache.ts). */
+export type AuthCache = {
+  get<T extends { user: User }>(key: string): T | undefined;
+  /** Taken before the database lookup whose result set() will keep. */
+  stamp(): number;
+  /**
+   * Keeps `value` unless an invalidation arrived since `stamp` (the lookup may predate it), for
+   * AUTH_CACHE_SECONDS and never past `until` (ms since the epoch: the credential's own expiry).
+   */
+  set<T extends { user: User }>(key: string, value: T, stamp: number, until?: number): void;
+  /**
+   * Claims of an access token this process verified already, until it expires: a signature check
+   * is a pure function of the token and this process's keys, so it needs no invalidation (ending
+   * the session is checked apart, through the user entries above).
+   */
+  verifiedClaims(token: string): Record<string, unknown> | undefined;
+  rememberClaims(token: string, claims: Record<string, unknown>, validUntilMs: number): void;
+  /** Forgets every entry of the user, here and on every instance; awaited before answering. */
+  forgetUser(userId: number): Promise<void>;
+  close(): Promise<void>;
+};

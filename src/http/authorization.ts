@@ -5,7 +5,7 @@
 // Here every header that was sent gets an answer about that header: the scheme received and the
 // schemes accepted. Status codes stay Djoser's (401) so legacy clients behave the same, and the
 // messages Djoser already gets right (DRF's and SimpleJWT's) are kept word for word.
-import { AuthError } from "../errors.ts";
+import { AuthError, tokenNotValid } from "../errors.ts";
 
 export type Prefixes = { token: readonly string[]; jwt: readonly string[] };
 
@@ -25,17 +25,6 @@ const OPAQUE_SHAPE = /^[0-9a-fA-F]{40}$/;
 const PRINTABLE = /^[\x20-\x7e\t]*$/;
 
 export const looksLikeJwt = (s: string) => JWT_SHAPE.test(s);
-
-/** SimpleJWT's body for a token that no token class accepts. */
-export function tokenNotValid(
-  message = "Token is invalid or expired",
-  extra: Record<string, unknown> = {},
-  detail = "Given token not valid for any token type",
-): AuthError {
-  return new AuthError("token_not_valid", detail, {
-    data: { code: "token_not_valid", messages: [{ token_class: "AccessToken", token_type: "access", message }], ...extra },
-  });
-}
 
 /** The WWW-Authenticate value that lists every accepted scheme (RFC 7235: comma-separated challenges). */
 export function challenge(prefixes: Prefixes): string {

@@ -2,17 +2,11 @@
 // every POLL_MS; rows are claimed with SKIP LOCKED, so several instances never send one twice at
 // once. A failed delivery is retried with backoff for as long as it takes (SMTP down loses
 // nothing); a crash mid-delivery leaves the row to be claimed again after its lease.
-import type { Deps } from "../deps.ts";
+import type { Deps, Outbox } from "../deps.ts";
+
+export type { Outbox };
 import { isMailKind } from "./templates.ts";
 import { mailContext, recipient, type MailExtra } from "./queue.ts";
-
-export type Outbox = {
-  /** Deliver what is due now (called after a mail is queued). */
-  kick(): void;
-  /** Resolves when no delivery is running here (tests read the mailbox after it). */
-  idle(): Promise<void>;
-  close(): Promise<void>;
-};
 
 const POLL_MS = 15_000;
 const BATCH = 20;

@@ -10,28 +10,9 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Settings } from "../../config/schema.ts";
-import type { User } from "../deps.ts";
+import type { AuthCache, User } from "../deps.ts";
 
-export type AuthCache = {
-  get<T extends { user: User }>(key: string): T | undefined;
-  /** Taken before the database lookup whose result set() will keep. */
-  stamp(): number;
-  /**
-   * Keeps `value` unless an invalidation arrived since `stamp` (the lookup may predate it), for
-   * AUTH_CACHE_SECONDS and never past `until` (ms since the epoch: the credential's own expiry).
-   */
-  set<T extends { user: User }>(key: string, value: T, stamp: number, until?: number): void;
-  /**
-   * Claims of an access token this process verified already, until it expires: a signature check
-   * is a pure function of the token and this process's keys, so it needs no invalidation (ending
-   * the session is checked apart, through the user entries above).
-   */
-  verifiedClaims(token: string): Record<string, unknown> | undefined;
-  rememberClaims(token: string, claims: Record<string, unknown>, validUntilMs: number): void;
-  /** Forgets every entry of the user, here and on every instance; awaited before answering. */
-  forgetUser(userId: number): Promise<void>;
-  close(): Promise<void>;
-};
+export type { AuthCache };
 
 const CHANNEL = "portcullis:auth-cache:forget";
 const MAX_ENTRIES = 50_000;

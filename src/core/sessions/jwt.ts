@@ -4,8 +4,7 @@
 // Every login starts a session (JwtSession); its id travels in the tokens as the "sid" claim, and
 // every refresh token it issues is recorded by jti (SimpleJWT's OutstandingToken/BlacklistedToken).
 // Ending a session therefore ends its refresh tokens and its access tokens together.
-import { tokenNotValid } from "../../http/authorization.ts";
-import { AuthError } from "../../errors.ts";
+import { AuthError, tokenNotValid } from "../../errors.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
 import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { accessClaimsFrom, decode, newClaims, newJti, rotatedClaims, sign, TokenError, userIdOf, type Claims, type TokenType } from "./jwt-claims.ts";

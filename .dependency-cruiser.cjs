@@ -1,0 +1,43 @@
+// The house's import rules (npm run shape): no cycles; the core and the store know nothing of
+// HTTP or tRPC; only the adapters and the process entry points import Fastify or @trpc/server.
+const ADAPTERS = "^src/(rest|trpc|http)/|^src/(app|server|cli)\\.ts$";
+
+module.exports = {
+  forbidden: [
+    {
+      name: "no-cycles",
+      comment: "A type-only import (the Deps container naming its members' types) is not a cycle at run time.",
+      severity: "error",
+      from: {},
+      to: { circular: true, viaOnly: { dependencyTypesNot: ["type-only"] } },
+    },
+    {
+      name: "http-only-in-adapters",
+      comment: "Fastify and @trpc/server belong to the adapters (rest/, trpc/, http/, app, server, cli).",
+      severity: "error",
+      from: { path: "^src/", pathNot: [ADAPTERS, "\\.test\\.ts$"] },
+      to: { path: "node_modules/(fastify|@fastify|@trpc/server)/" },
+    },
+    {
+      name: "core-below-adapters",
+      comment: "The service layer and the store never import an adapter.",
+      severity: "error",
+      from: { path: "^src/(core|db|compat|config|django-import)/" },
+      to: { path: "^src/(rest|trpc|http)/|^src/(app|server|cli)\\.ts$" },
+    },
+    {
+      name: "compat-is-pure",
+      comment: "compat/django holds ports of Django with no Portcullis state: it imports nothing of ours but errors.",
+      severity: "error",
+      from: { path: "^src/compat/" },
+      to: { path: "^src/", pathNot: ["^src/compat/", "^src/errors\\.ts$"] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "^src/generated/" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"] },
+  },
+};
