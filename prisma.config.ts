@@ -6,5 +6,9 @@ export default defineConfig({
   schema: "prisma/schema.prisma",
   migrations: { path: "prisma/migrations" },
   // Only `prisma migrate …` needs a URL, and only a postgresql:// one.
-  datasource: { url: process.env.DATABASE_URL?.startsWith("postgres") ? process.env.DATABASE_URL : "postgresql://localhost:5432/portcullis" },
+  datasource: {
+    url: process.env.DATABASE_URL?.startsWith("postgres")
+      ? process.env.DATABASE_URL
+      : "postgresql://localhost:5432/portcullis",
+  },
 });

@@ -23,7 +23,8 @@ export async function register(base: string): Promise<void> {
 export async function expectOk(req: Request): Promise<void> {
   const res = await fetch(req.url, { method: req.method ?? "GET", headers: req.headers, body: req.body });
   const text = await res.text();
-  if (res.status >= 300) throw new Error(`${req.method ?? "GET"} ${req.url} answered ${res.status}: ${text.slice(0, 300)}`);
+  if (res.status >= 300)
+    throw new Error(`${req.method ?? "GET"} ${req.url} answered ${res.status}: ${text.slice(0, 300)}`);
 }
 
 export type Requests = {
@@ -37,18 +38,37 @@ export type Requests = {
 
 /** The requests for one server (Portcullis or Djoser: the same paths and bodies). */
 export async function requestsFor(base: string): Promise<Requests> {
-  const { auth_token: key } = await json<{ auth_token: string }>(base, "/auth/token/login/", { username: USER.username, password: USER.password });
-  const { refresh } = await json<{ refresh: string }>(base, "/auth/jwt/create/", { username: USER.username, password: USER.password });
+  const { auth_token: key } = await json<{ auth_token: string }>(base, "/auth/token/login/", {
+    username: USER.username,
+    password: USER.password,
+  });
+  const { refresh } = await json<{ refresh: string }>(base, "/auth/jwt/create/", {
+    username: USER.username,
+    password: USER.password,
+  });
   const token = { authorization: `Token ${key}` };
   const me = `${base}/auth/users/me/`;
   return {
     meToken: async () => ({ url: me, headers: token }),
     // A fresh access token each time: SimpleJWT's default lifetime (5 min) is shorter than a run.
-    meJwt: async () => ({ url: me, headers: { authorization: `Bearer ${(await json<{ access: string }>(base, "/auth/jwt/create/", { username: USER.username, password: USER.password })).access}` } }),
+    meJwt: async () => ({
+      url: me,
+      headers: {
+        authorization: `Bearer ${(await json<{ access: string }>(base, "/auth/jwt/create/", { username: USER.username, password: USER.password })).access}`,
+      },
+    }),
     trpcMe: async () => ({ url: `${base}/trpc/users.me`, headers: token }),
-    trpcBatch: async () => ({ url: `${base}/trpc/users.me,users.me?batch=1&input=${encodeURIComponent("{}")}`, headers: token }),
+    trpcBatch: async () => ({
+      url: `${base}/trpc/users.me,users.me?batch=1&input=${encodeURIComponent("{}")}`,
+      headers: token,
+    }),
     login: async () => ({ url: `${base}/auth/token/login/`, method: "POST", headers: JSON_TYPE, body: credentials }),
-    refresh: async () => ({ url: `${base}/auth/jwt/refresh/`, method: "POST", headers: JSON_TYPE, body: JSON.stringify({ refresh }) }),
+    refresh: async () => ({
+      url: `${base}/auth/jwt/refresh/`,
+      method: "POST",
+      headers: JSON_TYPE,
+      body: JSON.stringify({ refresh }),
+    }),
   };
 }
 

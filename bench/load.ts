@@ -16,14 +16,23 @@ export type Load = { connections: number; seconds: number };
 export const failures = (r: Result) => Object.values(r.failed).reduce((a, b) => a + b, 0);
 
 /** Latencies in milliseconds; `failed` counts error answers, socket errors and timeouts, by kind. */
-export type Result = { requests: number; seconds: number; rps: number; p50: number; p99: number; failed: Record<string, number> };
+export type Result = {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  failed: Record<string, number>;
+};
 export type Generator = { name: string; describe: string; run(req: Request, load: Load): Promise<Result> };
 
 const hasWrk = () => spawnSync("wrk", ["-v"], { stdio: "ignore" }).error === undefined;
 
 export function pickGenerator(wanted = process.env.BENCH_GENERATOR): Generator {
-  if (wanted && wanted !== "wrk" && wanted !== "autocannon") throw new Error(`BENCH_GENERATOR must be "wrk" or "autocannon", not "${wanted}"`);
-  if (wanted === "wrk" && !hasWrk()) throw new Error("BENCH_GENERATOR=wrk but wrk is not installed (apt-get install -y wrk)");
+  if (wanted && wanted !== "wrk" && wanted !== "autocannon")
+    throw new Error(`BENCH_GENERATOR must be "wrk" or "autocannon", not "${wanted}"`);
+  if (wanted === "wrk" && !hasWrk())
+    throw new Error("BENCH_GENERATOR=wrk but wrk is not installed (apt-get install -y wrk)");
   return wanted === "autocannon" || !hasWrk() ? autocannonGenerator : wrkGenerator;
 }
 
@@ -31,8 +40,23 @@ const autocannonGenerator: Generator = {
   name: "autocannon",
   describe: "autocannon 9 (programmatic API, in the bench process)",
   async run(req, load) {
-    const r = await autocannon({ url: req.url, method: req.method ?? "GET", headers: req.headers, body: req.body, connections: load.connections, duration: load.seconds, timeout: 10 });
-    return { requests: r.requests.total, seconds: r.duration, rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, failed: { "non-2xx": r.non2xx, socket: r.errors, timeout: r.timeouts } };
+    const r = await autocannon({
+      url: req.url,
+      method: req.method ?? "GET",
+      headers: req.headers,
+      body: req.body,
+      connections: load.connections,
+      duration: load.seconds,
+      timeout: 10,
+    });
+    return {
+      requests: r.requests.total,
+      seconds: r.duration,
+      rps: r.requests.total / r.duration,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      failed: { "non-2xx": r.non2xx, socket: r.errors, timeout: r.timeouts },
+    };
   },
 };
 
@@ -76,9 +100,22 @@ const wrkGenerator: Generator = {
       });
       const line = /^BENCH (\{.*\})$/m.exec(out);
       if (!line) throw new Error(`wrk printed no result: ${out}`);
-      const r = JSON.parse(line[1]!) as { requests: number; us: number; p50: number; p99: number; failed: Record<string, number> };
+      const r = JSON.parse(line[1]!) as {
+        requests: number;
+        us: number;
+        p50: number;
+        p99: number;
+        failed: Record<string, number>;
+      };
       const seconds = r.us / 1e6;
-      return { requests: r.requests, seconds, rps: r.requests / seconds, p50: r.p50 / 1000, p99: r.p99 / 1000, failed: r.failed };
+      return {
+        requests: r.requests,
+        seconds,
+        rps: r.requests / seconds,
+        p50: r.p50 / 1000,
+        p99: r.p99 / 1000,
+        failed: r.failed,
+      };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

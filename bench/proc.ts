@@ -33,7 +33,13 @@ export function memoryOf(root: number): Memory | null {
   const tree = processTree(root);
   const main = status(root);
   if (!main) return null;
-  const all = [main, ...tree.slice(1).map(status).filter((s) => s !== null)];
+  const all = [
+    main,
+    ...tree
+      .slice(1)
+      .map(status)
+      .filter((s) => s !== null),
+  ];
   return {
     rssMb: mb(all.reduce((n, s) => n + s.rss, 0)),
     peakMb: mb(all.reduce((n, s) => n + s.hwm, 0)),

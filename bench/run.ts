@@ -9,12 +9,23 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { argon2Cost } from "./argon2.ts";
-import { expectOk, meBody, register, requestsFor, type Requests } from "./cases.ts";
+import { expectOk, meBody, type Requests, register, requestsFor } from "./cases.ts";
 import { failures, pickGenerator, type Request, type Result } from "./load.ts";
 import { memoryOf } from "./proc.ts";
-import { failedCell, ms, writeSection, type Row } from "./report.ts";
+import { failedCell, ms, type Row, writeSection } from "./report.ts";
+import {
+  benchRedis,
+  djoserMissing,
+  djoserVersions,
+  freshDatabase,
+  nodeChildren,
+  ROOT,
+  type Server,
+  startCeiling,
+  startDjoser,
+  startPortcullis,
+} from "./servers.ts";
 import { summary } from "./summary.ts";
-import { benchRedis, djoserMissing, djoserVersions, freshDatabase, nodeChildren, ROOT, startCeiling, startDjoser, startPortcullis, type Server } from "./servers.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 if (!(DURATION >= 2)) throw new Error("BENCH_DURATION must be a number of seconds ≥ 2");
@@ -22,7 +33,8 @@ const HALF = Math.round(DURATION / 2);
 const SHORT = Math.max(1, Math.round(DURATION / 4)); // the one-at-a-time login: its p50 settles fast
 const CONNECTIONS = 16;
 const T0 = performance.now();
-const log = (msg: string) => console.error(`bench ${((performance.now() - T0) / 1000).toFixed(0).padStart(3)} s: ${msg}`);
+const log = (msg: string) =>
+  console.error(`bench ${((performance.now() - T0) / 1000).toFixed(0).padStart(3)} s: ${msg}`);
 const WORKERS = 2;
 const generator = pickGenerator();
 
@@ -31,7 +43,8 @@ const cleanups: (() => Promise<unknown>)[] = [];
 let cleaning: Promise<void> | undefined;
 const cleanUp = () =>
   (cleaning ??= (async () => {
-    for (const f of cleanups.reverse()) await f().catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
+    for (const f of cleanups.reverse())
+      await f().catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
   })());
 /** Registers an undo; after an interrupt, runs it at once (something finished starting too late). */
 function onCleanup(f: () => Promise<unknown>) {
@@ -62,7 +75,15 @@ async function startAll<T extends unknown[]>(...ps: { [K in keyof T]: Promise<T[
   return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as T;
 }
 
-type Target = { id: string; server: Server; what: string; connections?: number; warmup?: number; request(): Promise<Request>; background?(): Promise<Request> };
+type Target = {
+  id: string;
+  server: Server;
+  what: string;
+  connections?: number;
+  warmup?: number;
+  request(): Promise<Request>;
+  background?(): Promise<Request>;
+};
 const rows = new Map<string, Row>();
 
 async function measure(t: Target, seconds: number): Promise<{ fg: Result; bg?: Result }> {
@@ -72,7 +93,10 @@ async function measure(t: Target, seconds: number): Promise<{ fg: Result; bg?: R
   if (!t.background) return { fg: await generator.run(req, load) };
   const bg = await t.background();
   await expectOk(bg);
-  const [fg, b] = await Promise.all([generator.run(req, load), generator.run(bg, { connections: CONNECTIONS, seconds })]);
+  const [fg, b] = await Promise.all([
+    generator.run(req, load),
+    generator.run(bg, { connections: CONNECTIONS, seconds }),
+  ]);
   return { fg, bg: b };
 }
 
@@ -83,34 +107,58 @@ async function group(targets: (Target | null)[], half = HALF): Promise<void> {
   for (const [i, order] of [ts, [...ts].reverse()].entries()) {
     for (const t of order) {
       const { fg, bg } = await measure(t, half);
-      const row = rows.get(t.id) ?? { server: t.server.label, what: t.what, connections: t.connections ?? CONNECTIONS, halves: [], memory: null };
+      const row = rows.get(t.id) ?? {
+        server: t.server.label,
+        what: t.what,
+        connections: t.connections ?? CONNECTIONS,
+        halves: [],
+        memory: null,
+      };
       row.halves.push(fg);
       if (bg) (row.background ??= []).push(bg);
       row.memory = memoryOf(t.server.pid);
       rows.set(t.id, row);
-      log(`half ${i + 1}  ${t.server.label.padEnd(34)} ${t.what.padEnd(48)} ${Math.round(fg.rps).toString().padStart(6)} req/s  p50 ${ms(fg.p50)}  p99 ${ms(fg.p99)} ms${failures(fg) ? `  failed ${failedCell([fg])}` : ""}`);
+      log(
+        `half ${i + 1}  ${t.server.label.padEnd(34)} ${t.what.padEnd(48)} ${Math.round(fg.rps).toString().padStart(6)} req/s  p50 ${ms(fg.p50)}  p99 ${ms(fg.p99)} ms${failures(fg) ? `  failed ${failedCell([fg])}` : ""}`,
+      );
     }
   }
 }
 
 /** `serve --workers 2`, if the CLI offers it (`portcullis help`) and it works: node workers under the server. */
-async function clusteredPortcullis(dbUrl: string, dataDir: string, redisUrl: string | null): Promise<{ server: Server | null; note: string }> {
-  if (!(await cliHelp()).includes("--workers")) return { server: null, note: `\`portcullis help\` offers no \`--workers\` yet: no 1-vs-${WORKERS}-workers row` };
+async function clusteredPortcullis(
+  dbUrl: string,
+  dataDir: string,
+  redisUrl: string | null,
+): Promise<{ server: Server | null; note: string }> {
+  if (!(await cliHelp()).includes("--workers"))
+    return { server: null, note: `\`portcullis help\` offers no \`--workers\` yet: no 1-vs-${WORKERS}-workers row` };
   let s: Server;
   try {
     s = await started(startPortcullis(dbUrl, dataDir, redisUrl, WORKERS));
   } catch (e) {
-    return { server: null, note: `\`serve --workers ${WORKERS}\` does not start: ${(e as Error).message.split("\n").slice(0, 2).join(" ")}` };
+    return {
+      server: null,
+      note: `\`serve --workers ${WORKERS}\` does not start: ${(e as Error).message.split("\n").slice(0, 2).join(" ")}`,
+    };
   }
   let workers = 0;
-  for (let i = 0; i < 50 && workers < WORKERS; i++, await new Promise((r) => setTimeout(r, 200))) workers = nodeChildren(s.pid);
+  for (let i = 0; i < 50 && workers < WORKERS; i++, await new Promise((r) => setTimeout(r, 200)))
+    workers = nodeChildren(s.pid);
   if (workers > 0) return { server: s, note: `\`serve --workers ${WORKERS}\`: ${workers} worker processes` };
   await s.stop();
-  return { server: null, note: `\`serve --workers ${WORKERS}\` started one process, no workers: no 1-vs-${WORKERS}-workers row` };
+  return {
+    server: null,
+    note: `\`serve --workers ${WORKERS}\` started one process, no workers: no 1-vs-${WORKERS}-workers row`,
+  };
 }
 
 const cliHelp = () =>
-  new Promise<string>((resolve) => execFile(process.execPath, [join(ROOT, "bin/portcullis.js"), "help"], { cwd: ROOT, timeout: 60_000 }, (_e, out) => resolve(String(out))));
+  new Promise<string>((resolve) =>
+    execFile(process.execPath, [join(ROOT, "bin/portcullis.js"), "help"], { cwd: ROOT, timeout: 60_000 }, (_e, out) =>
+      resolve(String(out)),
+    ),
+  );
 
 function commandLine(): string {
   const env = Object.entries(process.env)
@@ -128,7 +176,9 @@ async function main() {
   onCleanup(async () => rmSync(dataDir, { recursive: true, force: true }));
   const noDjoser = djoserMissing();
   const redis = await benchRedis();
-  log(`${generator.describe}, ${CONNECTIONS} connections, halves of ${HALF} s; ${redis.note}; Djoser: ${noDjoser ?? "starting"}`);
+  log(
+    `${generator.describe}, ${CONNECTIONS} connections, halves of ${HALF} s; ${redis.note}; Djoser: ${noDjoser ?? "starting"}`,
+  );
 
   const [p, dj, cluster] = await startAll(
     started(startPortcullis(db.url, dataDir, redis.url)),
@@ -143,8 +193,13 @@ async function main() {
   log(`servers up; ${cluster.note}`);
 
   const me = "GET /auth/users/me/";
-  const t = (id: string, server: Server | null, what: string, request: (() => Promise<Request>) | undefined, more: Partial<Target> = {}): Target | null =>
-    server && request ? { id, server, what, request, ...more } : null;
+  const t = (
+    id: string,
+    server: Server | null,
+    what: string,
+    request: (() => Promise<Request>) | undefined,
+    more: Partial<Target> = {},
+  ): Target | null => (server && request ? { id, server, what, request, ...more } : null);
   await group([
     t("p.token", p, `${me} (Token)`, P.meToken),
     t("c.me", ceiling, `${me} (fixed body)`, async () => ({ url: `${ceiling.url}/auth/users/me/` })),
@@ -153,13 +208,25 @@ async function main() {
     t("d.jwt", dj, `${me} (Bearer JWT)`, D?.meJwt),
     t("p2.token", cluster.server, `${me} (Token)`, P2?.meToken, { warmup: 3 }), // each worker warms up on its own
   ]);
-  await group([t("p.trpc", p, "GET /trpc/users.me (Token)", P.trpcMe), t("p.batch", p, "GET /trpc/users.me,users.me?batch=1 (Token)", P.trpcBatch)]);
+  await group([
+    t("p.trpc", p, "GET /trpc/users.me (Token)", P.trpcMe),
+    t("p.batch", p, "GET /trpc/users.me,users.me?batch=1 (Token)", P.trpcBatch),
+  ]);
   const argon2 = await argon2Cost();
-  await group([t("p.login", p, "POST /auth/token/login/", P.login), t("d.login", dj, "POST /auth/token/login/", D?.login)]);
+  await group([
+    t("p.login", p, "POST /auth/token/login/", P.login),
+    t("d.login", dj, "POST /auth/token/login/", D?.login),
+  ]);
   await group([t("p.login1", p, "POST /auth/token/login/, one at a time", P.login, { connections: 1 })], SHORT);
-  await group([t("p.refresh", p, "POST /auth/jwt/refresh/", P.refresh), t("d.refresh", dj, "POST /auth/jwt/refresh/", D?.refresh)]);
+  await group([
+    t("p.refresh", p, "POST /auth/jwt/refresh/", P.refresh),
+    t("d.refresh", dj, "POST /auth/jwt/refresh/", D?.refresh),
+  ]);
   const whileLogins = `${me} (Token) while 16 logins run`;
-  await group([t("p.mixed", p, whileLogins, P.meToken, { background: P.login }), t("d.mixed", dj, whileLogins, D?.meToken, { background: D?.login })]);
+  await group([
+    t("p.mixed", p, whileLogins, P.meToken, { background: P.login }),
+    t("d.mixed", dj, whileLogins, D?.meToken, { background: D?.login }),
+  ]);
   const memory = memoryOf(p.pid);
 
   const markdown = summary(rows, {

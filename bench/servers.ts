@@ -1,7 +1,17 @@
 // The servers under test, each a child process: Portcullis (`node bin/portcullis.js serve`) on a
 // fresh PostgreSQL database, the bare-Fastify ceiling, and the real Djoser under gunicorn.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { appendFileSync, chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import {
+  appendFileSync,
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +37,12 @@ export function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Spawns a server, keeps the tail of its output, and resolves once `probe` gets any HTTP answer. */
-async function launch(label: string, cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string; url: string; probe: string; timeoutMs: number }): Promise<Server> {
+async function launch(
+  label: string,
+  cmd: string,
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; cwd: string; url: string; probe: string; timeoutMs: number },
+): Promise<Server> {
   const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
   let tail = "";
   const keep = (d: Buffer) => (tail = (tail + d.toString()).slice(-4000));
@@ -72,7 +87,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8" });
 
 // --- PostgreSQL ------------------------------------------------------------------------------
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? process.env.TEST_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const PG_ADMIN_URL =
+  process.env.BENCH_PG_ADMIN_URL ?? process.env.TEST_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 export async function freshDatabase(): Promise<{ url: string; version: string; drop(): Promise<void> }> {
   const name = `portcullis_bench_${process.pid}_${Date.now().toString(36)}`;
@@ -86,11 +102,17 @@ export async function freshDatabase(): Promise<{ url: string; version: string; d
     }
   };
   const rows = await admin("SHOW server_version").catch((e: Error) => {
-    throw new Error(`the bench needs PostgreSQL at ${PG_ADMIN_URL.replace(/:[^:@/]*@/, ":***@")} (BENCH_PG_ADMIN_URL): ${e.message}`);
+    throw new Error(
+      `the bench needs PostgreSQL at ${PG_ADMIN_URL.replace(/:[^:@/]*@/, ":***@")} (BENCH_PG_ADMIN_URL): ${e.message}`,
+    );
   });
   const version = rows[0]?.server_version ?? "?";
   await admin(`CREATE DATABASE ${name}`);
-  return { url: PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`), version, drop: async () => void (await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)) };
+  return {
+    url: PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`),
+    version,
+    drop: async () => void (await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+  };
 }
 
 // --- Redis: with it, Portcullis keeps authenticated credentials in memory on PostgreSQL too ------
@@ -108,13 +130,22 @@ export async function benchRedis(): Promise<{ url: string | null; note: string }
     s.on("data", (d) => (s.destroy(), resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()))));
     s.on("error", () => resolve(false));
   });
-  if (answers) return { url, note: `Redis ${url.replace(/:[^:@/]*@/, ":***@")} shared by the Portcullis servers: auth cache on` };
+  if (answers)
+    return { url, note: `Redis ${url.replace(/:[^:@/]*@/, ":***@")} shared by the Portcullis servers: auth cache on` };
   if (wanted) throw new Error(`BENCH_REDIS_URL=${wanted} does not answer PING`);
-  return { url: null, note: `no Redis at ${DEFAULT_REDIS}: Portcullis's auth cache is off (it needs Redis on PostgreSQL)` };
+  return {
+    url: null,
+    note: `no Redis at ${DEFAULT_REDIS}: Portcullis's auth cache is off (it needs Redis on PostgreSQL)`,
+  };
 }
 
 // --- Portcullis -------------------------------------------------------------------------------
-export async function startPortcullis(databaseUrl: string, dataDir: string, redisUrl: string | null, workers?: number): Promise<Server> {
+export async function startPortcullis(
+  databaseUrl: string,
+  dataDir: string,
+  redisUrl: string | null,
+  workers?: number,
+): Promise<Server> {
   const port = await freePort();
   const env = {
     ...baseEnv(),
@@ -133,7 +164,13 @@ export async function startPortcullis(databaseUrl: string, dataDir: string, redi
   };
   const args = [join(ROOT, "bin/portcullis.js"), "serve", ...(workers ? ["--workers", String(workers)] : [])];
   const label = workers ? `Portcullis --workers ${workers}` : "Portcullis";
-  return launch(label, process.execPath, args, { env, cwd: ROOT, url: `http://127.0.0.1:${port}`, probe: "/healthz", timeoutMs: 60_000 });
+  return launch(label, process.execPath, args, {
+    env,
+    cwd: ROOT,
+    url: `http://127.0.0.1:${port}`,
+    probe: "/healthz",
+    timeoutMs: 60_000,
+  });
 }
 
 /** Node processes under a server's pid: 0 for one process, N for a cluster of N workers. */
@@ -145,14 +182,22 @@ export function nodeChildren(pid: number): number {
       return "";
     }
   };
-  return processTree(pid).slice(1).filter((p) => comm(p) === "node").length;
+  return processTree(pid)
+    .slice(1)
+    .filter((p) => comm(p) === "node").length;
 }
 
 // --- the ceiling ------------------------------------------------------------------------------
 export async function startCeiling(body: string): Promise<Server> {
   const port = await freePort();
   const args = ["--import", "tsx", join(ROOT, "bench/ceiling.ts"), String(port), body];
-  return launch("bare Fastify (ceiling)", process.execPath, args, { env: baseEnv(), cwd: ROOT, url: `http://127.0.0.1:${port}`, probe: "/auth/users/me/", timeoutMs: 30_000 });
+  return launch("bare Fastify (ceiling)", process.execPath, args, {
+    env: baseEnv(),
+    cwd: ROOT,
+    url: `http://127.0.0.1:${port}`,
+    probe: "/auth/users/me/",
+    timeoutMs: 30_000,
+  });
 }
 
 // --- the real Djoser --------------------------------------------------------------------------
@@ -160,7 +205,8 @@ export const DJOSER_DIR = process.env.DJOSER_DIR ?? join(ROOT, "../shared/djoser
 
 /** "djoser 2.1.0, Django 3.2.25, …" as installed for /usr/bin/python3. */
 export function djoserVersions(): string {
-  const code = "from importlib.metadata import version as v; print(', '.join(f'{p} {v(p)}' for p in ['djoser', 'Django', 'djangorestframework', 'djangorestframework-simplejwt', 'gunicorn']))";
+  const code =
+    "from importlib.metadata import version as v; print(', '.join(f'{p} {v(p)}' for p in ['djoser', 'Django', 'djangorestframework', 'djangorestframework-simplejwt', 'gunicorn']))";
   return spawnSync(PYTHON, ["-c", code], { encoding: "utf8" }).stdout.trim() || "versions unknown";
 }
 
@@ -168,7 +214,8 @@ export function djoserVersions(): string {
 export function djoserMissing(): string | null {
   if (!existsSync(join(DJOSER_DIR, "run.sh"))) return `no Djoser reference folder at ${DJOSER_DIR} (set DJOSER_DIR)`;
   const probe = spawnSync(PYTHON, ["-c", "import djoser, gunicorn, rest_framework_simplejwt"], { stdio: "ignore" });
-  if (probe.status !== 0) return `${PYTHON} cannot import djoser, gunicorn and rest_framework_simplejwt (apt-get install -y python3-djoser gunicorn …)`;
+  if (probe.status !== 0)
+    return `${PYTHON} cannot import djoser, gunicorn and rest_framework_simplejwt (apt-get install -y python3-djoser gunicorn …)`;
   return null;
 }
 
@@ -184,12 +231,18 @@ SIMPLE_JWT["BLACKLIST_AFTER_ROTATION"] = False
 export async function startDjoser(): Promise<Server & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "bench-djoser-"));
   cpSync(DJOSER_DIR, dir, { recursive: true, filter: (src) => !src.startsWith(join(DJOSER_DIR, "var")) });
-  for (const f of [dir, ...readdirSync(dir, { recursive: true, encoding: "utf8" }).map((p) => join(dir, p))]) chmodSync(f, statSync(f).mode | 0o200);
+  for (const f of [dir, ...readdirSync(dir, { recursive: true, encoding: "utf8" }).map((p) => join(dir, p))])
+    chmodSync(f, statSync(f).mode | 0o200);
   appendFileSync(join(dir, "site/refsite/settings.py"), DJOSER_OVERRIDES);
   const port = await freePort();
   const env = { ...baseEnv(), WORKERS: "2" };
   try {
-    const server = await launch("Djoser (gunicorn, 2 sync workers)", "bash", [join(dir, "run.sh"), String(port), "ref", "gunicorn"], { env, cwd: dir, url: `http://127.0.0.1:${port}`, probe: "/auth/", timeoutMs: 90_000 });
+    const server = await launch(
+      "Djoser (gunicorn, 2 sync workers)",
+      "bash",
+      [join(dir, "run.sh"), String(port), "ref", "gunicorn"],
+      { env, cwd: dir, url: `http://127.0.0.1:${port}`, probe: "/auth/", timeoutMs: 90_000 },
+    );
     return { ...server, dir, stop: async () => (await server.stop(), rmSync(dir, { recursive: true, force: true })) };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });

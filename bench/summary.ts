@@ -4,7 +4,7 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import type { Argon2Cost } from "./argon2.ts";
 import type { Generator, Result } from "./load.ts";
 import type { Memory } from "./proc.ts";
-import { ms, resultsTable, rpsOf, targetsTable, type Check, type Row } from "./report.ts";
+import { type Check, ms, type Row, resultsTable, rpsOf, targetsTable } from "./report.ts";
 
 export type Facts = {
   startedAt: Date;
@@ -29,24 +29,60 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 function checks(rows: Map<string, Row>, f: Facts): { targets: Check[]; other: [string, Figure][] } {
   const ratio = (a: string, b: string): Figure => {
     const [x, y] = [rows.get(a), rows.get(b)];
-    return x && y ? { value: rpsOf(x.halves) / rpsOf(y.halves), halves: x.halves.map((h, i) => h.rps / y.halves[i]!.rps) } : { value: null };
+    return x && y
+      ? { value: rpsOf(x.halves) / rpsOf(y.halves), halves: x.halves.map((h, i) => h.rps / y.halves[i]!.rps) }
+      : { value: null };
   };
   const per = (id: string, pick: (r: Result) => number, over = 1): Figure => {
     const x = rows.get(id);
-    return x ? { value: mean(x.halves.map(pick)) / over, halves: x.halves.map((h) => pick(h) / over) } : { value: null };
+    return x
+      ? { value: mean(x.halves.map(pick)) / over, halves: x.halves.map((h) => pick(h) / over) }
+      : { value: null };
   };
   const noDjoser = "missing" in f.djoser ? "Djoser not installed" : undefined;
   const { verifyMs, perSecond16 } = f.argon2;
   const targets: Check[] = [
-    { name: "/me `Token`: Portcullis ÷ Djoser", ...ratio("p.token", "d.token"), unit: "×", op: ">=", bound: 15, why: noDjoser },
+    {
+      name: "/me `Token`: Portcullis ÷ Djoser",
+      ...ratio("p.token", "d.token"),
+      unit: "×",
+      op: ">=",
+      bound: 15,
+      why: noDjoser,
+    },
     { name: "/me JWT: Portcullis ÷ Djoser", ...ratio("p.jwt", "d.jwt"), unit: "×", op: ">=", bound: 20, why: noDjoser },
     { name: "/me `Token`: Portcullis ÷ ceiling", ...ratio("p.token", "c.me"), unit: "×", op: ">=", bound: 0.5 },
     { name: "/me JWT: Portcullis ÷ ceiling", ...ratio("p.jwt", "c.me"), unit: "×", op: ">=", bound: 0.5 },
-    { name: `login p50, one at a time ÷ one argon2id verify (${ms(verifyMs)} ms)`, ...per("p.login1", (r) => r.p50, verifyMs), unit: "×", op: "<=", bound: 1.1 },
-    { name: `logins/s at 16 connections ÷ argon2id verifies/s, 16 in flight (${Math.round(perSecond16)}/s)`, ...per("p.login", (r) => r.rps, perSecond16), unit: "×", op: ">=", bound: 0.9 },
+    {
+      name: `login p50, one at a time ÷ one argon2id verify (${ms(verifyMs)} ms)`,
+      ...per("p.login1", (r) => r.p50, verifyMs),
+      unit: "×",
+      op: "<=",
+      bound: 1.1,
+    },
+    {
+      name: `logins/s at 16 connections ÷ argon2id verifies/s, 16 in flight (${Math.round(perSecond16)}/s)`,
+      ...per("p.login", (r) => r.rps, perSecond16),
+      unit: "×",
+      op: ">=",
+      bound: 0.9,
+    },
     { name: "/me `Token` p99 while 16 logins run", ...per("p.mixed", (r) => r.p99), unit: "ms", op: "<", bound: 10 },
-    { name: "Portcullis peak RSS (VmHWM, its process tree)", value: f.memory?.peakMb ?? null, unit: "MB", op: "<", bound: 200 },
-    { name: `/me \`Token\`: \`--workers ${f.workers}\` ÷ one process`, ...ratio("p2.token", "p.token"), unit: "×", op: ">=", bound: 1.7, why: rows.has("p2.token") ? undefined : "no `--workers` yet" },
+    {
+      name: "Portcullis peak RSS (VmHWM, its process tree)",
+      value: f.memory?.peakMb ?? null,
+      unit: "MB",
+      op: "<",
+      bound: 200,
+    },
+    {
+      name: `/me \`Token\`: \`--workers ${f.workers}\` ÷ one process`,
+      ...ratio("p2.token", "p.token"),
+      unit: "×",
+      op: ">=",
+      bound: 1.7,
+      why: rows.has("p2.token") ? undefined : "no `--workers` yet",
+    },
   ];
   const other: [string, Figure][] = [
     ["login: Portcullis ÷ Djoser", ratio("p.login", "d.login")],
@@ -66,9 +102,15 @@ export function summary(rows: Map<string, Row>, f: Facts): string {
     .join("; ");
   const cores = availableParallelism();
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
-  const busy = f.loadAtStart[0]! > cores ? `\n\n**The machine was busy** (load average ${f.loadAtStart[0]!.toFixed(1)} on ${cores} cores at the start): absolute figures are low and ratios noisy; re-run when it is idle.` : "";
-  const djoser = "missing" in f.djoser ? `**not measured**: ${f.djoser.missing}` : `${f.djoser.versions}; 2 sync workers, SQLite`;
-  const mem = f.memory ? `${f.memory.rssMb} MB resident over ${f.memory.processes} process(es) (node alone ${f.memory.mainRssMb} MB, its peak ${f.memory.mainPeakMb} MB)` : "–";
+  const busy =
+    f.loadAtStart[0]! > cores
+      ? `\n\n**The machine was busy** (load average ${f.loadAtStart[0]!.toFixed(1)} on ${cores} cores at the start): absolute figures are low and ratios noisy; re-run when it is idle.`
+      : "";
+  const djoser =
+    "missing" in f.djoser ? `**not measured**: ${f.djoser.missing}` : `${f.djoser.versions}; 2 sync workers, SQLite`;
+  const mem = f.memory
+    ? `${f.memory.rssMb} MB resident over ${f.memory.processes} process(es) (node alone ${f.memory.mainRssMb} MB, its peak ${f.memory.mainPeakMb} MB)`
+    : "–";
   const why =
     f.generator.name === "wrk"
       ? "wrk rather than autocannon: autocannon tops out near the bare handler's rate on this machine (so Portcullis ÷ ceiling would flatter Portcullis) and counts gunicorn's closed-after-each-response connections as errors; wrk reconnects and counts responses."

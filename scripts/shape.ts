@@ -28,7 +28,8 @@ for (const file of ["src", "test", "bench", "scripts", "bin"].flatMap(walk)) {
   const test = file.endsWith(".test.ts") || file.startsWith("test/");
   const budget = test ? MAX_TEST_LINES : MAX_MODULE_LINES;
   if (file.startsWith("src") || test) {
-    if (lines.length > budget) problems.push(`${file}: ${lines.length} lines (at most ${budget}): split it along a seam`);
+    if (lines.length > budget)
+      problems.push(`${file}: ${lines.length} lines (at most ${budget}): split it along a seam`);
   }
   lines.forEach((line, i) => {
     const width = [...line].length;
@@ -37,7 +38,9 @@ for (const file of ["src", "test", "bench", "scripts", "bin"].flatMap(walk)) {
 }
 
 try {
-  execFileSync("depcruise", ["src", "--config", ".dependency-cruiser.cjs", "--output-type", "err"], { stdio: "inherit" });
+  execFileSync("depcruise", ["src", "--config", ".dependency-cruiser.cjs", "--output-type", "err"], {
+    stdio: "inherit",
+  });
 } catch {
   problems.push("import rules broken (above)");
 }

@@ -1,28 +1,36 @@
 // The Fastify app: tRPC at /trpc, Djoser REST at /auth/, OpenAPI UI at /docs, /healthz.
+
+import { METHODS, STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import cors, { type FastifyCorsOptions } from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
+import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
-import { METHODS, STATUS_CODES } from "node:http";
-import type { Socket } from "node:net";
 import type { Settings } from "./config/schema.ts";
-import type { Database } from "./db/index.ts";
-import { NOT_FOUND_HTML, restPlugin } from "./rest/index.ts";
 import type { Deps } from "./core/deps.ts";
-import { appRouter, type AppRouter } from "./trpc/router.ts";
-import { requestMeta } from "./http/request-meta.ts";
-import { deviceCookies } from "./http/device-cookie.ts";
-import { isSecure } from "./http/secure.ts";
-import { classifyError } from "./http/classify.ts";
+import type { Database } from "./db/index.ts";
 import { AuthError, ERRORS } from "./errors.ts";
+import { classifyError } from "./http/classify.ts";
+import { deviceCookies } from "./http/device-cookie.ts";
+import { requestMeta } from "./http/request-meta.ts";
+import { isSecure } from "./http/secure.ts";
+import { NOT_FOUND_HTML, restPlugin } from "./rest/index.ts";
+import { type AppRouter, appRouter } from "./trpc/router.ts";
 
 export type AppOptions = { deps: Deps; db: Database };
 
 // Django's SecurityMiddleware and XFrameOptionsMiddleware defaults, which Djoser clients see.
-const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin", vary: "Accept" };
-const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "same-origin",
+  vary: "Accept",
+};
+const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS)
+  .map(([k, v]) => `${k}: ${v}\r\n`)
+  .join("");
 
 /**
  * The method of the request the parser failed on, when it is sure. An answer to HEAD has no
@@ -42,17 +50,29 @@ function methodInView(err: NodeJS.ErrnoException, socket: Socket): string | unde
 function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
   if (err.code === "ECONNRESET" || socket.destroyed) return;
   const [status, detail] =
-    err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request header fields too large."] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request timeout."] : err.code === "HPE_INVALID_METHOD" ? [400, "Malformed request: unknown HTTP method."] : [400, "Malformed request."];
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request header fields too large."]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request timeout."]
+        : err.code === "HPE_INVALID_METHOD"
+          ? [400, "Malformed request: unknown HTTP method."]
+          : [400, "Malformed request."];
   const method = methodInView(err, socket);
   const body = method === undefined || method === "HEAD" ? "" : JSON.stringify({ detail });
-  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`,
+    );
   socket.destroy(err);
 }
 
 // A path Fastify cannot decode (a bad %-escape) never reaches a route: answer it in our shape.
 // (Path segments of any length reach the routes, as in Django: a long id is just a 404.)
 const frameworkErrors = (_err: Error, _req: FastifyRequest, reply: FastifyReply) =>
-  reply.code(400).header("content-type", "application/json").send(JSON.stringify({ detail: "Malformed request path: a %-escape is not valid.", code: "parse_error" }));
+  reply
+    .code(400)
+    .header("content-type", "application/json")
+    .send(JSON.stringify({ detail: "Malformed request path: a %-escape is not valid.", code: "parse_error" }));
 
 /** Fastify's trustProxy from NUM_PROXIES / TRUSTED_PROXIES: whose X-Forwarded-For sets req.ip. */
 function trustProxy(settings: Settings): string[] | ((address: string, hop: number) => boolean) | false {
@@ -92,13 +112,26 @@ function sendError(req: FastifyRequest, reply: FastifyReply, err: AuthError) {
   if (!req.url.startsWith("/trpc/")) return reply.send({ detail: err.message, code: err.code });
   const trpc = ERRORS[err.code].trpc;
   const path = req.url.slice("/trpc/".length).split("?")[0];
-  return reply.send({ error: { message: err.message, code: TRPC_ERROR_CODES_BY_KEY[trpc], data: { code: err.code, httpStatus: err.status, path, fields: null, details: null } } });
+  return reply.send({
+    error: {
+      message: err.message,
+      code: TRPC_ERROR_CODES_BY_KEY[trpc],
+      data: { code: err.code, httpStatus: err.status, path, fields: null, details: null },
+    },
+  });
 }
 
 export async function buildApp({ deps, db }: AppOptions) {
   const { settings } = deps;
   const corsEnabled = settings.CORS_ALLOW_ALL_ORIGINS || settings.CORS_ALLOWED_ORIGINS.length > 0;
-  const app = Fastify({ loggerInstance: deps.log, bodyLimit: 64 * 1024, trustProxy: trustProxy(settings), routerOptions: { maxParamLength: 16_384 }, clientErrorHandler, frameworkErrors });
+  const app = Fastify({
+    loggerInstance: deps.log,
+    bodyLimit: 64 * 1024,
+    trustProxy: trustProxy(settings),
+    routerOptions: { maxParamLength: 16_384 },
+    clientErrorHandler,
+    frameworkErrors,
+  });
   const hsts = hstsValue(settings);
   app.addHook("onSend", async (req, reply) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
@@ -110,7 +143,10 @@ export async function buildApp({ deps, db }: AppOptions) {
       reply.header("strict-transport-security", hsts);
     }
     // tRPC sets its own Vary; keep Accept (and CORS's Origin) in it rather than lose them.
-    const vary = String(reply.getHeader("vary") ?? "").split(",").map((v) => v.trim()).filter(Boolean);
+    const vary = String(reply.getHeader("vary") ?? "")
+      .split(",")
+      .map((v) => v.trim())
+      .filter(Boolean);
     const want = ["Accept", ...(reply.hasHeader("access-control-allow-origin") ? ["Origin"] : [])];
     for (const name of want) if (!vary.some((v) => v.toLowerCase() === name.toLowerCase())) vary.push(name);
     reply.header("vary", vary.join(", "));
@@ -124,7 +160,14 @@ export async function buildApp({ deps, db }: AppOptions) {
     const malformed = req.headers.host !== undefined && (!HOST_SYNTAX.test(host) || !URL.canParse(`http://${host}/`));
     if (!malformed && hostAllowed(settings.ALLOWED_HOSTS, host)) return;
     const shown = host.slice(0, 255);
-    return sendError(req, reply, new AuthError("disallowed_host", `Invalid HTTP_HOST header: '${shown}'. You may need to add '${shown}' to ALLOWED_HOSTS.`));
+    return sendError(
+      req,
+      reply,
+      new AuthError(
+        "disallowed_host",
+        `Invalid HTTP_HOST header: '${shown}'. You may need to add '${shown}' to ALLOWED_HOSTS.`,
+      ),
+    );
   });
   // Outside /auth/ (e.g. a 413 before tRPC sees the body): the same codes, in tRPC's error
   // shape under /trpc/ and as {detail, code} elsewhere.
@@ -132,25 +175,47 @@ export async function buildApp({ deps, db }: AppOptions) {
   // A path no route serves. Set before cors: its catch-all OPTIONS route keeps the handlers in
   // force when it is added, and calls the not-found handler for a plain OPTIONS.
   app.setNotFoundHandler((req, reply) =>
-    req.url.startsWith("/auth/") ? reply.code(404).header("content-type", "text/html").send(NOT_FOUND_HTML) : sendError(req, reply, new AuthError("not_found")),
+    req.url.startsWith("/auth/")
+      ? reply.code(404).header("content-type", "text/html").send(NOT_FOUND_HTML)
+      : sendError(req, reply, new AuthError("not_found")),
   );
   // django-cors-headers' settings: only listed origins may call from a browser. Decided per
   // request so that a plain OPTIONS (no Access-Control-Request-Method) still gets DRF's metadata;
   // not registered at all (no cost per request) while no origin is allowed.
-  if (corsEnabled) await app.register(cors, () => (req: FastifyRequest, done: (err: Error | null, opts: FastifyCorsOptions) => void) => {
-    const origin = req.headers.origin;
-    if (!origin || !(settings.CORS_ALLOW_ALL_ORIGINS || settings.CORS_ALLOWED_ORIGINS.includes(origin))) return done(null, { origin: false });
-    const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
-    done(null, { origin, credentials: settings.CORS_ALLOW_CREDENTIALS, methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], preflight, maxAge: 86_400 });
-  });
+  if (corsEnabled)
+    await app.register(
+      cors,
+      () => (req: FastifyRequest, done: (err: Error | null, opts: FastifyCorsOptions) => void) => {
+        const origin = req.headers.origin;
+        if (!origin || !(settings.CORS_ALLOW_ALL_ORIGINS || settings.CORS_ALLOWED_ORIGINS.includes(origin)))
+          return done(null, { origin: false });
+        const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
+        done(null, {
+          origin,
+          credentials: settings.CORS_ALLOW_CREDENTIALS,
+          methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+          preflight,
+          maxAge: 86_400,
+        });
+      },
+    );
 
   // API_DOCS=false: no /docs at all (a 404 like any unknown path), and no OpenAPI document.
   if (settings.API_DOCS) {
     await app.register(swagger, {
       hideUntagged: true, // /trpc is described by its AppRouter type, not by OpenAPI
       openapi: {
-        info: { title: "Portcullis", version: "0.1.0", description: "Djoser-compatible REST API. Typed clients use tRPC at /trpc (AppRouter)." },
-        components: { securitySchemes: { token: { type: "apiKey", in: "header", name: "Authorization", description: "Token <key>" }, bearer: { type: "http", scheme: "bearer" } } },
+        info: {
+          title: "Portcullis",
+          version: "0.1.0",
+          description: "Djoser-compatible REST API. Typed clients use tRPC at /trpc (AppRouter).",
+        },
+        components: {
+          securitySchemes: {
+            token: { type: "apiKey", in: "header", name: "Authorization", description: "Token <key>" },
+            bearer: { type: "http", scheme: "bearer" },
+          },
+        },
       },
     });
     await app.register(swaggerUi, { routePrefix: "/docs" });
@@ -160,9 +225,17 @@ export async function buildApp({ deps, db }: AppOptions) {
   // themselves. Nothing to publish when the keys are HMAC secrets.
   app.get("/.well-known/jwks.json", { schema: { hide: true } }, async (_req, reply) => {
     if (!deps.keys.jwks.keys.length) {
-      return reply.code(404).send({ detail: `No public keys: SIMPLE_JWT.ALGORITHM is ${deps.settings.SIMPLE_JWT.ALGORITHM}, a shared secret. Use RS256 or ES256 keys to publish a JWKS.`, code: "not_found" });
+      return reply
+        .code(404)
+        .send({
+          detail: `No public keys: SIMPLE_JWT.ALGORITHM is ${deps.settings.SIMPLE_JWT.ALGORITHM}, a shared secret. Use RS256 or ES256 keys to publish a JWKS.`,
+          code: "not_found",
+        });
     }
-    return reply.header("cache-control", "public, max-age=300").header("content-type", "application/jwk-set+json").send(deps.keys.jwks);
+    return reply
+      .header("cache-control", "public, max-age=300")
+      .header("content-type", "application/jwk-set+json")
+      .send(deps.keys.jwks);
   });
 
   app.get("/healthz", { schema: { hide: true } }, async (_req, reply) => {
@@ -177,11 +250,17 @@ export async function buildApp({ deps, db }: AppOptions) {
 
   // tRPC speaks GET and POST; a WHATWG Request cannot even carry TRACE (a TypeError, a 500).
   app.addHook("onRequest", async (req, reply) => {
-    if (req.url.startsWith("/trpc/") && !["GET", "HEAD", "POST", "OPTIONS"].includes(req.method)) return sendError(req, reply, new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`));
+    if (req.url.startsWith("/trpc/") && !["GET", "HEAD", "POST", "OPTIONS"].includes(req.method))
+      return sendError(req, reply, new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`));
   });
   // tRPC's own early refusals (a missing Content-Type, a GET with a form…) label their JSON text/plain.
   app.addHook("onSend", async (req, _reply, payload) => {
-    if (req.url.startsWith("/trpc/") && payload instanceof Response && payload.headers.get("content-type")?.startsWith("text/plain")) payload.headers.set("content-type", "application/json");
+    if (
+      req.url.startsWith("/trpc/") &&
+      payload instanceof Response &&
+      payload.headers.get("content-type")?.startsWith("text/plain")
+    )
+      payload.headers.set("content-type", "application/json");
     return payload;
   });
   await app.register(fastifyTRPCPlugin, {
@@ -210,14 +289,16 @@ export async function buildApp({ deps, db }: AppOptions) {
         return { headers };
       },
       onError: ({ error, path }) => {
-        if (error.code === "INTERNAL_SERVER_ERROR") deps.log.error({ path, err: error.cause ?? error }, "tRPC procedure failed");
+        if (error.code === "INTERNAL_SERVER_ERROR")
+          deps.log.error({ path, err: error.cause ?? error }, "tRPC procedure failed");
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
   });
 
   // Every method Node parses (CONNECT aside) reaches the REST routes, registered after this, so
   // a view answers PROPFIND or TRACE with DRF's 405 rather than a 404.
-  for (const m of METHODS) if (m !== "CONNECT" && !app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
+  for (const m of METHODS)
+    if (m !== "CONNECT" && !app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
   await app.register(restPlugin, { prefix: "/auth", deps });
   return app;
 }

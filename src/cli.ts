@@ -4,14 +4,14 @@
 import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadSettings, SettingsError } from "./config/load.ts";
-import { openDatabase } from "./db/index.ts";
-import { AuthError } from "./errors.ts";
-import { serve, serveWorkers } from "./server.ts";
-import { createSuperuser } from "./core/users/admin.ts";
-import { endEverySession } from "./core/sessions/end.ts";
 import { flushExpired } from "./core/housekeeping.ts";
+import { endEverySession } from "./core/sessions/end.ts";
+import { createSuperuser } from "./core/users/admin.ts";
+import { openDatabase } from "./db/index.ts";
 import { formatReport, importDjango } from "./django-import/import.ts";
 import { openDjangoSource } from "./django-import/source.ts";
+import { AuthError } from "./errors.ts";
+import { serve, serveWorkers } from "./server.ts";
 
 const USAGE = `Usage: portcullis <command> [options]
 
@@ -68,7 +68,14 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof SettingsError) process.stderr.write(`${e.message}\n`);
-    else if (e instanceof AuthError) process.stderr.write(`Error: ${Object.values(e.fields ?? {}).flat().join(" ") || e.message}\n`);
+    else if (e instanceof AuthError)
+      process.stderr.write(
+        `Error: ${
+          Object.values(e.fields ?? {})
+            .flat()
+            .join(" ") || e.message
+        }\n`,
+      );
     else process.stderr.write(`Error: ${(e as Error).message}\n`);
     return 1;
   }
@@ -137,10 +144,15 @@ async function endAllSessionsCommand(args: string[]): Promise<number> {
 }
 
 async function superuser(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { username: { type: "string" }, email: { type: "string" }, "no-input": { type: "boolean" } } });
+  const { values } = parseArgs({
+    args,
+    options: { username: { type: "string" }, email: { type: "string" }, "no-input": { type: "boolean" } },
+  });
   const password = process.env.PORTCULLIS_SUPERUSER_PASSWORD;
   if (!values["no-input"]) {
-    process.stderr.write("Interactive input is not supported yet: pass --no-input and set PORTCULLIS_SUPERUSER_PASSWORD.\n");
+    process.stderr.write(
+      "Interactive input is not supported yet: pass --no-input and set PORTCULLIS_SUPERUSER_PASSWORD.\n",
+    );
     return 2;
   }
   if (!password) {
@@ -151,7 +163,11 @@ async function superuser(args: string[]): Promise<number> {
   const db = await openDatabase(settings.DATABASE_URL, { poolSize: settings.DATABASE_POOL_SIZE });
   try {
     if (settings.AUTO_MIGRATE) await db.migrate();
-    const user = await createSuperuser(settings, db.prisma, { username: values.username, email: values.email ?? "", password });
+    const user = await createSuperuser(settings, db.prisma, {
+      username: values.username,
+      email: values.email ?? "",
+      password,
+    });
     process.stdout.write(`Superuser created: id ${user.id}.\n`);
     return 0;
   } finally {
@@ -167,41 +183,68 @@ function usage(message: string): number {
 async function importFromDjango(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { "dry-run": { type: "boolean" }, json: { type: "boolean" }, "batch-size": { type: "string" } } });
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { "dry-run": { type: "boolean" }, json: { type: "boolean" }, "batch-size": { type: "string" } },
+    });
   } catch (e) {
     return usage(`import-django: ${(e as Error).message}`);
   }
   const { values, positionals } = parsed;
   const dryRun = values["dry-run"] ?? false;
   const batchSize = values["batch-size"] === undefined ? 500 : Number(values["batch-size"]);
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) return usage("import-django: --batch-size must be a whole number from 1 to 10000.");
-  const howTo = "Pass the Django database's postgresql://… URL, or a file made with `python manage.py dumpdata auth.User authtoken.Token token_blacklist --indent 2 > dump.json`.";
-  if (positionals.length !== 1) return usage(`import-django needs exactly one source (got ${positionals.length}). ${howTo}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+    return usage("import-django: --batch-size must be a whole number from 1 to 10000.");
+  const howTo =
+    "Pass the Django database's postgresql://… URL, or a file made with `python manage.py dumpdata auth.User authtoken.Token token_blacklist --indent 2 > dump.json`.";
+  if (positionals.length !== 1)
+    return usage(`import-django needs exactly one source (got ${positionals.length}). ${howTo}`);
   const spec = positionals[0]!;
   const isUrl = /^postgres(ql)?:\/\//.test(spec);
-  if (!isUrl && !(existsSync(spec) && statSync(spec).isFile())) return usage(`import-django: no such file: ${spec}. ${howTo}`);
+  if (!isUrl && !(existsSync(spec) && statSync(spec).isFile()))
+    return usage(`import-django: no such file: ${spec}. ${howTo}`);
   const { settings } = loadSettings();
-  if (isUrl && spec === settings.DATABASE_URL) return usage("import-django: the source is DATABASE_URL itself; point DATABASE_URL at Portcullis's database and pass Django's.");
+  if (isUrl && spec === settings.DATABASE_URL)
+    return usage(
+      "import-django: the source is DATABASE_URL itself; point DATABASE_URL at Portcullis's database and pass Django's.",
+    );
   const source = await openDjangoSource(spec);
   const bar = progress(dryRun ? "checked" : "imported");
   let db;
   try {
     // A dry run creates nothing, not even an empty PGlite folder.
-    const pgliteDir = settings.DATABASE_URL.startsWith("pglite:") ? settings.DATABASE_URL.slice("pglite:".length) : null;
+    const pgliteDir = settings.DATABASE_URL.startsWith("pglite:")
+      ? settings.DATABASE_URL.slice("pglite:".length)
+      : null;
     let emptyTarget = dryRun && pgliteDir !== null && pgliteDir !== "memory" && !existsSync(pgliteDir);
-    db = await openDatabase(emptyTarget ? "pglite:memory" : settings.DATABASE_URL, { poolSize: settings.DATABASE_POOL_SIZE });
+    db = await openDatabase(emptyTarget ? "pglite:memory" : settings.DATABASE_URL, {
+      poolSize: settings.DATABASE_POOL_SIZE,
+    });
     const pending = emptyTarget ? [] : await db.pending();
     if (pending.length && dryRun) {
       // Never migrated: every user would be new. Half-migrated: the tables cannot be read as they will be.
-      const [row] = await db.prisma.$queryRawUnsafe<{ t: string | null }[]>("SELECT to_regclass('auth_user')::text AS t");
-      if (row?.t) throw new Error(`the database has pending migrations (${pending.join(", ")}): run \`portcullis migrate\` first (a dry run writes nothing).`);
+      const [row] = await db.prisma.$queryRawUnsafe<{ t: string | null }[]>(
+        "SELECT to_regclass('auth_user')::text AS t",
+      );
+      if (row?.t)
+        throw new Error(
+          `the database has pending migrations (${pending.join(", ")}): run \`portcullis migrate\` first (a dry run writes nothing).`,
+        );
       emptyTarget = true;
     } else if (pending.length && !settings.AUTO_MIGRATE) {
-      throw new Error(`the database has pending migrations (${pending.join(", ")}) and AUTO_MIGRATE is off: run \`portcullis migrate\` first.`);
+      throw new Error(
+        `the database has pending migrations (${pending.join(", ")}) and AUTO_MIGRATE is off: run \`portcullis migrate\` first.`,
+      );
     } else if (pending.length) {
       await db.migrate();
     }
-    const report = await importDjango(db.prisma, settings, source, { dryRun, batchSize, emptyTarget, onProgress: bar.update }).finally(bar.end);
+    const report = await importDjango(db.prisma, settings, source, {
+      dryRun,
+      batchSize,
+      emptyTarget,
+      onProgress: bar.update,
+    }).finally(bar.end);
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return 0;
   } finally {

@@ -15,15 +15,39 @@ export const ERRORS = {
   not_authenticated: { status: 401, trpc: "UNAUTHORIZED", message: "Authentication credentials were not provided." },
   authentication_failed: { status: 401, trpc: "UNAUTHORIZED", message: "Incorrect authentication credentials." },
   authorization_header_empty: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header is empty." },
-  authorization_scheme_not_accepted: { status: 401, trpc: "UNAUTHORIZED", message: "Authorization scheme not accepted." },
+  authorization_scheme_not_accepted: {
+    status: 401,
+    trpc: "UNAUTHORIZED",
+    message: "Authorization scheme not accepted.",
+  },
   authorization_header_invalid: { status: 401, trpc: "UNAUTHORIZED", message: "Invalid Authorization header." },
-  authorization_header_too_long: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header is too long." },
-  authorization_header_not_ascii: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header must be visible ASCII." },
-  authorization_scheme_missing: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header has no scheme." },
-  bad_authorization_header: { status: 401, trpc: "UNAUTHORIZED", message: "Authorization header must contain two space-delimited values" },
+  authorization_header_too_long: {
+    status: 401,
+    trpc: "UNAUTHORIZED",
+    message: "The Authorization header is too long.",
+  },
+  authorization_header_not_ascii: {
+    status: 401,
+    trpc: "UNAUTHORIZED",
+    message: "The Authorization header must be visible ASCII.",
+  },
+  authorization_scheme_missing: {
+    status: 401,
+    trpc: "UNAUTHORIZED",
+    message: "The Authorization header has no scheme.",
+  },
+  bad_authorization_header: {
+    status: 401,
+    trpc: "UNAUTHORIZED",
+    message: "Authorization header must contain two space-delimited values",
+  },
   jwt_behind_token_scheme: { status: 401, trpc: "UNAUTHORIZED", message: "Invalid token." },
   // SimpleJWT's words: jwt/create with bad credentials, and jwt/verify of a blacklisted token (a 400).
-  no_active_account: { status: 401, trpc: "UNAUTHORIZED", message: "No active account found with the given credentials" },
+  no_active_account: {
+    status: 401,
+    trpc: "UNAUTHORIZED",
+    message: "No active account found with the given credentials",
+  },
   token_blacklisted: { status: 400, trpc: "BAD_REQUEST", message: "Token is blacklisted" },
   token_not_valid: { status: 401, trpc: "UNAUTHORIZED", message: "Given token not valid for any token type" },
   user_not_found: { status: 401, trpc: "UNAUTHORIZED", message: "User not found" },
@@ -38,19 +62,44 @@ export const ERRORS = {
   // DRF's Throttled: the message gains "Expected available in N seconds." (see throttled()).
   throttled: { status: 429, trpc: "TOO_MANY_REQUESTS", message: "Request was throttled." },
   // After LOGIN_LOCKOUT.MAX_FAILURES consecutive failures; said alike of names with no account.
-  login_locked: { status: 403, trpc: "FORBIDDEN", message: "Too many failed logins for this account: reset the password to log in again." },
+  login_locked: {
+    status: 403,
+    trpc: "FORBIDDEN",
+    message: "Too many failed logins for this account: reset the password to log in again.",
+  },
   // The same bound on re-checks of current_password (set_password, set_username, users/me…).
-  password_check_locked: { status: 403, trpc: "FORBIDDEN", message: "Too many wrong current passwords for this account: reset the password to go on." },
+  password_check_locked: {
+    status: 403,
+    trpc: "FORBIDDEN",
+    message: "Too many wrong current passwords for this account: reset the password to go on.",
+  },
   // Each request may check (or hash) one password; a tRPC batch holding two such calls is refused.
-  password_check_limit: { status: 429, trpc: "TOO_MANY_REQUESTS", message: "One password check per request: send this call in a request of its own." },
+  password_check_limit: {
+    status: 429,
+    trpc: "TOO_MANY_REQUESTS",
+    message: "One password check per request: send this call in a request of its own.",
+  },
   // tRPC's maxBatchSize (TRPC_MAX_BATCH_SIZE).
-  batch_too_large: { status: 400, trpc: "BAD_REQUEST", message: "Too many calls in one batch (TRPC_MAX_BATCH_SIZE): send fewer per request, e.g. with httpBatchLink's maxItems." },
+  batch_too_large: {
+    status: 400,
+    trpc: "BAD_REQUEST",
+    message:
+      "Too many calls in one batch (TRPC_MAX_BATCH_SIZE): send fewer per request, e.g. with httpBatchLink's maxItems.",
+  },
   // Django's DisallowedHost, as a 400 (see ALLOWED_HOSTS).
   disallowed_host: { status: 400, trpc: "BAD_REQUEST", message: "Invalid HTTP_HOST header." },
   payload_too_large: { status: 413, trpc: "PAYLOAD_TOO_LARGE", message: "Request body is too large." },
-  unsupported_media_type: { status: 415, trpc: "UNSUPPORTED_MEDIA_TYPE", message: "Unsupported media type in request." },
+  unsupported_media_type: {
+    status: 415,
+    trpc: "UNSUPPORTED_MEDIA_TYPE",
+    message: "Unsupported media type in request.",
+  },
   internal_error: { status: 500, trpc: "INTERNAL_SERVER_ERROR", message: "A server error occurred." },
-  service_unavailable: { status: 503, trpc: "SERVICE_UNAVAILABLE", message: "Service temporarily unavailable, try again shortly." },
+  service_unavailable: {
+    status: 503,
+    trpc: "SERVICE_UNAVAILABLE",
+    message: "Service temporarily unavailable, try again shortly.",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -64,7 +113,11 @@ export class AuthError extends Error {
   /** Extra response headers, e.g. WWW-Authenticate naming the accepted schemes. */
   readonly headers?: Record<string, string>;
 
-  constructor(code: ErrorCode, message?: string, extra: { fields?: FieldErrors; data?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    extra: { fields?: FieldErrors; data?: Record<string, unknown>; headers?: Record<string, string> } = {},
+  ) {
     super(message ?? ERRORS[code].message);
     this.name = "AuthError";
     this.code = code;
@@ -86,7 +139,11 @@ export function invalid(fields: FieldErrors): AuthError {
 /** DRF's 429, with its words and a Retry-After the client can honour. */
 export function throttled(waitSeconds: number): AuthError {
   const wait = Math.max(1, Math.ceil(waitSeconds));
-  return new AuthError("throttled", `Request was throttled. Expected available in ${wait} second${wait === 1 ? "" : "s"}.`, { headers: { "Retry-After": String(wait) } });
+  return new AuthError(
+    "throttled",
+    `Request was throttled. Expected available in ${wait} second${wait === 1 ? "" : "s"}.`,
+    { headers: { "Retry-After": String(wait) } },
+  );
 }
 
 /** SimpleJWT's body for a token that no token class accepts. */
@@ -96,6 +153,10 @@ export function tokenNotValid(
   detail = "Given token not valid for any token type",
 ): AuthError {
   return new AuthError("token_not_valid", detail, {
-    data: { code: "token_not_valid", messages: [{ token_class: "AccessToken", token_type: "access", message }], ...extra },
+    data: {
+      code: "token_not_valid",
+      messages: [{ token_class: "AccessToken", token_type: "access", message }],
+      ...extra,
+    },
   });
 }

@@ -1,15 +1,21 @@
 // Starts the HTTP server on the settings in force, and stops it cleanly.
 import cluster from "node:cluster";
-import { loadSettings, SettingsError } from "./config/load.ts";
-import { openDatabase } from "./db/index.ts";
-import type { Settings } from "./config/schema.ts";
 import { buildApp } from "./app.ts";
+import { loadSettings, SettingsError } from "./config/load.ts";
+import type { Settings } from "./config/schema.ts";
 import { createDeps, createLogger } from "./core/container.ts";
+import type { Deps } from "./core/deps.ts";
 import { startHousekeeping } from "./core/housekeeping.ts";
 import { startLoginCostSurvey } from "./core/login/cost-survey.ts";
-import type { Deps } from "./core/deps.ts";
+import { openDatabase } from "./db/index.ts";
 
-export type RunningServer = { app: Awaited<ReturnType<typeof buildApp>>; url: string; settings: Settings; deps: Deps; close(): Promise<void> };
+export type RunningServer = {
+  app: Awaited<ReturnType<typeof buildApp>>;
+  url: string;
+  settings: Settings;
+  deps: Deps;
+  close(): Promise<void>;
+};
 
 export async function startServer(settings: Settings, warnings: string[] = []): Promise<RunningServer> {
   const log = createLogger(settings);
@@ -36,7 +42,13 @@ export async function startServer(settings: Settings, warnings: string[] = []): 
       await loginCosts.close();
       await resources.close();
     })());
-  return { app, deps, url: `http://${settings.HOST.includes(":") ? `[${settings.HOST}]` : settings.HOST}:${port}`, settings, close };
+  return {
+    app,
+    deps,
+    url: `http://${settings.HOST.includes(":") ? `[${settings.HOST}]` : settings.HOST}:${port}`,
+    settings,
+    close,
+  };
 }
 
 /**
@@ -53,8 +65,14 @@ export async function serveWorkers(count: number, env = process.env): Promise<vo
   const { settings, warnings } = loadSettings(env);
   const log = createLogger(settings);
   for (const w of warnings) log.warn(w);
-  if (settings.DATABASE_URL.startsWith("pglite:")) throw new SettingsError("--workers needs PostgreSQL: a PGlite database belongs to one process (set DATABASE_URL=postgresql://…)");
-  if (!settings.REDIS_URL) log.warn(`REDIS_URL is not set: each of the ${count} workers counts its own throttles (limits are ×${count}) and the auth cache is off`);
+  if (settings.DATABASE_URL.startsWith("pglite:"))
+    throw new SettingsError(
+      "--workers needs PostgreSQL: a PGlite database belongs to one process (set DATABASE_URL=postgresql://…)",
+    );
+  if (!settings.REDIS_URL)
+    log.warn(
+      `REDIS_URL is not set: each of the ${count} workers counts its own throttles (limits are ×${count}) and the auth cache is off`,
+    );
   if (settings.AUTO_MIGRATE) {
     const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
     try {
@@ -87,7 +105,9 @@ export async function serveWorkers(count: number, env = process.env): Promise<vo
 export async function serve(env = process.env): Promise<RunningServer> {
   const { settings, warnings } = loadSettings(env);
   const server = await startServer(settings, warnings);
-  server.app.log.info(`Portcullis listening on ${server.url} (database: ${settings.DATABASE_URL.startsWith("pglite:") ? settings.DATABASE_URL : "postgresql"})`);
+  server.app.log.info(
+    `Portcullis listening on ${server.url} (database: ${settings.DATABASE_URL.startsWith("pglite:") ? settings.DATABASE_URL : "postgresql"})`,
+  );
   const stop = (signal: string) => {
     server.app.log.info(`${signal} received, shutting down`);
     server.close().then(

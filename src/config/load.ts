@@ -5,8 +5,8 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { DEFAULT_PASSWORD_VALIDATORS, assertKnownValidators } from "../compat/django/validators.ts";
-import { djoserSchema, settingsSchema, simpleJwtSchema, type Settings } from "./schema.ts";
+import { assertKnownValidators, DEFAULT_PASSWORD_VALIDATORS } from "../compat/django/validators.ts";
+import { djoserSchema, type Settings, settingsSchema, simpleJwtSchema } from "./schema.ts";
 
 export class SettingsError extends Error {}
 
@@ -80,7 +80,10 @@ function secretsIn(data: Source): string[] {
 function merge(base: Source, over: Source): Source {
   const out: Source = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    out[k] = k in GROUPS && typeof v === "object" && v && typeof base[k] === "object" ? { ...(base[k] as Source), ...(v as Source) } : v;
+    out[k] =
+      k in GROUPS && typeof v === "object" && v && typeof base[k] === "object"
+        ? { ...(base[k] as Source), ...(v as Source) }
+        : v;
   }
   return out;
 }
@@ -97,7 +100,9 @@ function resolveSecretKey(given: string | undefined, production: boolean, dataDi
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(48).toString("base64url");
   writeFileSync(file, key + "\n", { mode: 0o600 });
-  warnings.push(`SECRET_KEY is not set: generated a development key and kept it in ${file}; set SECRET_KEY in production`);
+  warnings.push(
+    `SECRET_KEY is not set: generated a development key and kept it in ${file}; set SECRET_KEY in production`,
+  );
   return key;
 }
 
@@ -110,30 +115,46 @@ const OWASP_ARGON2_MIN_WORK = 7168 * 5;
 function productionProblems(s: z.output<typeof settingsSchema>): string[] {
   const problems: string[] = [];
   const key = s.SECRET_KEY;
-  if (!key) problems.push("SECRET_KEY is required when NODE_ENV=production: generate one, e.g. `openssl rand -base64 48`");
+  if (!key)
+    problems.push("SECRET_KEY is required when NODE_ENV=production: generate one, e.g. `openssl rand -base64 48`");
   else if (Buffer.byteLength(key) < 32) problems.push("SECRET_KEY must be at least 32 bytes when NODE_ENV=production");
   // Django's check W009 too: a long key of few distinct characters is no secret.
-  else if (new Set(key).size < 5) problems.push("SECRET_KEY must hold at least 5 different characters when NODE_ENV=production");
+  else if (new Set(key).size < 5)
+    problems.push("SECRET_KEY must hold at least 5 different characters when NODE_ENV=production");
   if (s.DEBUG) problems.push("DEBUG: must be false in production (it answers unexpected errors with their details)");
-  if (s.ALLOWED_HOSTS === null) problems.push('ALLOWED_HOSTS: list the host names this server answers to, e.g. ["auth.example.com"] (["*"] accepts any Host header)');
-  if (s.EMAIL_BACKEND === "console") problems.push('EMAIL_BACKEND: "console" writes activation and reset links into the log; use "smtp" (or "file")');
+  if (s.ALLOWED_HOSTS === null)
+    problems.push(
+      'ALLOWED_HOSTS: list the host names this server answers to, e.g. ["auth.example.com"] (["*"] accepts any Host header)',
+    );
+  if (s.EMAIL_BACKEND === "console")
+    problems.push('EMAIL_BACKEND: "console" writes activation and reset links into the log; use "smtp" (or "file")');
   const { MEMORY_COST: m, TIME_COST: t } = s.ARGON2;
-  if (m < OWASP_ARGON2_MIN_MEMORY_KIB || m * t < OWASP_ARGON2_MIN_WORK) problems.push(`ARGON2: m=${m} KiB, t=${t} is below OWASP's minimum (m=19456,t=2 or m=7168,t=5 and the options between)`);
+  if (m < OWASP_ARGON2_MIN_MEMORY_KIB || m * t < OWASP_ARGON2_MIN_WORK)
+    problems.push(
+      `ARGON2: m=${m} KiB, t=${t} is below OWASP's minimum (m=19456,t=2 or m=7168,t=5 and the options between)`,
+    );
   const jwtKey = s.SIMPLE_JWT.SIGNING_KEY;
-  if (s.SIMPLE_JWT.ALGORITHM.startsWith("HS") && jwtKey && Buffer.byteLength(jwtKey) < 32) problems.push("SIMPLE_JWT.SIGNING_KEY: an HMAC key must be at least 32 bytes (256 bits) when NODE_ENV=production");
+  if (s.SIMPLE_JWT.ALGORITHM.startsWith("HS") && jwtKey && Buffer.byteLength(jwtKey) < 32)
+    problems.push("SIMPLE_JWT.SIGNING_KEY: an HMAC key must be at least 32 bytes (256 bits) when NODE_ENV=production");
   if (s.DATABASE_URL === "pglite:memory") {
     problems.push(
       "DATABASE_URL: pglite:memory keeps every account in memory and loses them all at restart; " +
         "use postgresql://… (or pglite:<folder>)",
     );
   }
-  if (s.CORS_ALLOW_ALL_ORIGINS && s.CORS_ALLOW_CREDENTIALS) problems.push("CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; list CORS_ALLOWED_ORIGINS instead");
+  if (s.CORS_ALLOW_ALL_ORIGINS && s.CORS_ALLOW_CREDENTIALS)
+    problems.push(
+      "CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; list CORS_ALLOWED_ORIGINS instead",
+    );
   return problems;
 }
 
 const KNOWN_NODE_ENVS = ["production", "development", "test"];
 
-export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Source = {}): { settings: Settings; warnings: string[] } {
+export function loadSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Source = {},
+): { settings: Settings; warnings: string[] } {
   const warnings: string[] = [];
   const raw = merge(merge(fromFile(env.PORTCULLIS_CONFIG, warnings), fromEnv(env, warnings)), overrides);
   const parsed = settingsSchema.safeParse(raw);
@@ -149,9 +170,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: So
     throw new SettingsError(`Invalid settings:\n  AUTH_PASSWORD_VALIDATORS: ${(e as Error).message}`);
   }
   if (s.USERNAME_FIELD === "email" && s.DJOSER.LOGIN_FIELD === "username") {
-    throw new SettingsError("Invalid settings:\n  DJOSER.LOGIN_FIELD: cannot be \"username\" when USERNAME_FIELD is \"email\" (users have no username)");
+    throw new SettingsError(
+      'Invalid settings:\n  DJOSER.LOGIN_FIELD: cannot be "username" when USERNAME_FIELD is "email" (users have no username)',
+    );
   }
-  if (s.NUM_PROXIES !== null && s.TRUSTED_PROXIES.length) throw new SettingsError("Invalid settings:\n  NUM_PROXIES and TRUSTED_PROXIES: set one of them");
+  if (s.NUM_PROXIES !== null && s.TRUSTED_PROXIES.length)
+    throw new SettingsError("Invalid settings:\n  NUM_PROXIES and TRUSTED_PROXIES: set one of them");
   const production = s.NODE_ENV === "production"; // normalised by the schema: "Production", " production" count
   // A misspelt production ("prod", "live") would start with every production check off, in silence.
   if (!KNOWN_NODE_ENVS.includes(s.NODE_ENV)) {
@@ -159,7 +183,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: So
     warnings.push(`NODE_ENV=${s.NODE_ENV} is not "production": ${off}`);
   }
   const problems = production ? productionProblems(s) : [];
-  if (problems.length) throw new SettingsError(`Refusing to start with NODE_ENV=production:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  if (problems.length)
+    throw new SettingsError(`Refusing to start with NODE_ENV=production:\n${problems.map((p) => `  ${p}`).join("\n")}`);
   // Links in mails are built from DOMAIN and PROTOCOL: left at their defaults, every mailed link
   // points at the developer's machine, or travels (with its token) in clear.
   const { DOMAIN, PROTOCOL } = s.DJOSER;
@@ -171,7 +196,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: So
     const fix = "set DJOSER_PROTOCOL=https";
     warnings.push(`DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; ${fix}`);
   }
-  if (production && s.ALLOWED_HOSTS?.includes("*")) warnings.push('ALLOWED_HOSTS is ["*"]: any Host header is accepted; make sure the proxy in front checks it');
+  if (production && s.ALLOWED_HOSTS?.includes("*"))
+    warnings.push('ALLOWED_HOSTS is ["*"]: any Host header is accepted; make sure the proxy in front checks it');
   return {
     warnings,
     settings: {

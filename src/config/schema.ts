@@ -55,9 +55,15 @@ export const djoserSchema = z.object({
 export const algorithm = z.enum(["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]);
 
 export const simpleJwtSchema = z.object({
-  AUTH_HEADER_TYPES: z.array(z.string().regex(/^[!-~]+$/, "a prefix is one word of visible ASCII")).min(1).default(["Bearer"]),
+  AUTH_HEADER_TYPES: z
+    .array(z.string().regex(/^[!-~]+$/, "a prefix is one word of visible ASCII"))
+    .min(1)
+    .default(["Bearer"]),
   // Django's META name of the header carrying JWTs: HTTP_AUTHORIZATION, or e.g. HTTP_X_ACCESS_TOKEN.
-  AUTH_HEADER_NAME: z.string().regex(/^HTTP_[A-Z0-9_]+$/, "a Django META name such as HTTP_AUTHORIZATION").default("HTTP_AUTHORIZATION"),
+  AUTH_HEADER_NAME: z
+    .string()
+    .regex(/^HTTP_[A-Z0-9_]+$/, "a Django META name such as HTTP_AUTHORIZATION")
+    .default("HTTP_AUTHORIZATION"),
   ACCESS_TOKEN_LIFETIME: seconds.default(300),
   REFRESH_TOKEN_LIFETIME: seconds.default(86_400),
   ROTATE_REFRESH_TOKENS: z.boolean().default(false),
@@ -76,7 +82,12 @@ export const simpleJwtSchema = z.object({
   ADDITIONAL_VERIFYING_KEYS: z
     .array(
       z
-        .object({ KID: z.string().min(1).nullable().default(null), ALGORITHM: algorithm, KEY: z.string().min(1).optional(), KEY_FILE: z.string().min(1).optional() })
+        .object({
+          KID: z.string().min(1).nullable().default(null),
+          ALGORITHM: algorithm,
+          KEY: z.string().min(1).optional(),
+          KEY_FILE: z.string().min(1).optional(),
+        })
         .refine((k) => (k.KEY === undefined) !== (k.KEY_FILE === undefined), "give exactly one of KEY and KEY_FILE"),
     )
     .default([]),
@@ -100,7 +111,10 @@ export const simpleJwtSchema = z.object({
 });
 
 // DRF's rate syntax: "<requests>/<period>", the period read by its first letter (s, m, h, d).
-export const rate = z.string().regex(/^\d+\/[smhd][a-z]*$/, 'a DRF rate such as "20/min" or "100/day"').nullable();
+export const rate = z
+  .string()
+  .regex(/^\d+\/[smhd][a-z]*$/, 'a DRF rate such as "20/min" or "100/day"')
+  .nullable();
 export const THROTTLE_SCOPES = ["anon", "user", "login", "registration", "email", "refresh"] as const;
 
 // Consecutive failed logins (src/core/login/lockout.ts): per login name and client network,
@@ -117,11 +131,17 @@ export const lockoutSchema = z.object({
   FORGET_AFTER: z.number().int().min(60).default(86_400),
 });
 
-export const validatorSchema = z.object({ NAME: z.string().min(1), OPTIONS: z.record(z.string(), z.unknown()).optional() });
+export const validatorSchema = z.object({
+  NAME: z.string().min(1),
+  OPTIONS: z.record(z.string(), z.unknown()).optional(),
+});
 
 export const settingsSchema = z.object({
   // "production" turns on the production checks; compared trimmed and in any case ("Production" counts).
-  NODE_ENV: z.string().default("development").transform((v) => v.trim().toLowerCase()),
+  NODE_ENV: z
+    .string()
+    .default("development")
+    .transform((v) => v.trim().toLowerCase()),
   SECRET_KEY: z.string().min(1).optional(), // resolved by load.ts (generated in development)
   HOST: z.string().default("127.0.0.1"),
   PORT: z.number().int().min(0).max(65_535).default(8000),
@@ -143,7 +163,9 @@ export const settingsSchema = z.object({
   // which a production start refuses. Requests naming another Host get a 400.
   ALLOWED_HOSTS: z.array(z.string().min(1)).nullable().default(null),
   // django-cors-headers' names. No origin is allowed cross-site unless listed.
-  CORS_ALLOWED_ORIGINS: z.array(z.string().regex(/^https?:\/\/[^/]+$/, "an origin: scheme://host[:port], no path")).default([]),
+  CORS_ALLOWED_ORIGINS: z
+    .array(z.string().regex(/^https?:\/\/[^/]+$/, "an origin: scheme://host[:port], no path"))
+    .default([]),
   CORS_ALLOW_ALL_ORIGINS: z.boolean().default(false),
   CORS_ALLOW_CREDENTIALS: z.boolean().default(false),
   // Whose X-Forwarded-For to believe for the client address (throttling, audit, sessions). DRF's
@@ -178,7 +200,10 @@ export const settingsSchema = z.object({
   // The device cookie (OWASP's device cookies), set on every successful login: a client that sends
   // it back is counted apart, so others' wrong guesses on the name never lock it out. Django-style
   // names after SESSION_COOKIE_NAME / SESSION_COOKIE_AGE; DEVICE_COOKIE_AGE 0 turns it off.
-  DEVICE_COOKIE_NAME: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "a cookie name (an HTTP token)").default("portcullis_device"),
+  DEVICE_COOKIE_NAME: z
+    .string()
+    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "a cookie name (an HTTP token)")
+    .default("portcullis_device"),
   DEVICE_COOKIE_AGE: z.number().int().min(0).default(31_536_000),
   // Password hashes waiting for a free core, beyond which a request is refused (503 + Retry-After).
   PASSWORD_HASH_QUEUE: z.number().int().min(1).default(64),
@@ -191,11 +216,18 @@ export const settingsSchema = z.object({
   AUDIT_RETENTION_DAYS: z.number().int().min(1).nullable().default(180),
   // argon2id cost for new hashes. Default: OWASP's first option; production refuses less than OWASP.
   ARGON2: z
-    .object({ MEMORY_COST: z.number().int().min(1024).max(1_048_576).default(19_456), TIME_COST: z.number().int().min(1).max(16).default(2), PARALLELISM: z.number().int().min(1).max(16).default(1) })
+    .object({
+      MEMORY_COST: z.number().int().min(1024).max(1_048_576).default(19_456),
+      TIME_COST: z.number().int().min(1).max(16).default(2),
+      PARALLELISM: z.number().int().min(1).max(16).default(1),
+    })
     .default({ MEMORY_COST: 19_456, TIME_COST: 2, PARALLELISM: 1 }),
   USERNAME_FIELD: z.enum(["username", "email"]).default("username"),
   // DRF's TokenAuthentication keyword, as a list: every prefix that carries opaque tokens.
-  TOKEN_AUTH_HEADER_TYPES: z.array(z.string().regex(/^[!-~]+$/, "a prefix is one word of visible ASCII")).min(1).default(["Token"]),
+  TOKEN_AUTH_HEADER_TYPES: z
+    .array(z.string().regex(/^[!-~]+$/, "a prefix is one word of visible ASCII"))
+    .min(1)
+    .default(["Token"]),
   PASSWORD_RESET_TIMEOUT: seconds.default(259_200),
   AUTH_PASSWORD_VALIDATORS: z.array(validatorSchema).optional(), // default: Django's four
   EMAIL_BACKEND: z.enum(["console", "file", "smtp"]).default("console"),

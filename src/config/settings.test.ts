@@ -11,8 +11,18 @@ const base = () => ({ SECRET_KEY: "k".repeat(40), DATA_DIR: dir() });
 describe("loadSettings", () => {
   it("with no settings at all, the defaults are Djoser's and SimpleJWT's", () => {
     const { settings } = loadSettings(base());
-    expect(settings.DJOSER).toMatchObject({ SEND_ACTIVATION_EMAIL: false, USER_CREATE_PASSWORD_RETYPE: false, HIDE_USERS: true, LOGIN_FIELD: "username", TOKEN_MODE: "shared" });
-    expect(settings.SIMPLE_JWT).toMatchObject({ AUTH_HEADER_TYPES: ["Bearer"], ACCESS_TOKEN_LIFETIME: 300, ALGORITHM: "HS256" });
+    expect(settings.DJOSER).toMatchObject({
+      SEND_ACTIVATION_EMAIL: false,
+      USER_CREATE_PASSWORD_RETYPE: false,
+      HIDE_USERS: true,
+      LOGIN_FIELD: "username",
+      TOKEN_MODE: "shared",
+    });
+    expect(settings.SIMPLE_JWT).toMatchObject({
+      AUTH_HEADER_TYPES: ["Bearer"],
+      ACCESS_TOKEN_LIFETIME: 300,
+      ALGORITHM: "HS256",
+    });
     expect(settings.TOKEN_AUTH_HEADER_TYPES).toEqual(["Token"]);
     expect(settings.DATABASE_URL).toBe("pglite:./.data/pglite");
     expect(settings.AUTH_PASSWORD_VALIDATORS.map((v) => v.NAME.split(".").pop())).toEqual([
@@ -59,7 +69,10 @@ describe("loadSettings", () => {
       [{ PORT: "abc" }, /PORT/],
       [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL: expected postgresql:\/\/…, pglite:<dir> or pglite:memory/],
       [{ SIMPLE_JWT_AUTH_HEADER_TYPES: '["two words"]' }, /SIMPLE_JWT\.AUTH_HEADER_TYPES\.0: a prefix is one word/],
-      [{ AUTH_PASSWORD_VALIDATORS: '[{"NAME":"myapp.NoSuchValidator"}]' }, /AUTH_PASSWORD_VALIDATORS: .*NoSuchValidator/],
+      [
+        { AUTH_PASSWORD_VALIDATORS: '[{"NAME":"myapp.NoSuchValidator"}]' },
+        /AUTH_PASSWORD_VALIDATORS: .*NoSuchValidator/,
+      ],
       [{ USERNAME_FIELD: "email", DJOSER_LOGIN_FIELD: "username" }, /DJOSER\.LOGIN_FIELD/],
     ];
     for (const [env, message] of cases) {
@@ -80,7 +93,12 @@ describe("loadSettings", () => {
     expect(readFileSync(join(dataDir, "secret_key"), "utf8").trim()).toBe(first.settings.SECRET_KEY);
     expect(loadSettings({ DATA_DIR: dataDir }).settings.SECRET_KEY).toBe(first.settings.SECRET_KEY);
 
-    const prod = { DATA_DIR: dir(), NODE_ENV: "production", ALLOWED_HOSTS: '["auth.example.com"]', EMAIL_BACKEND: "smtp" };
+    const prod = {
+      DATA_DIR: dir(),
+      NODE_ENV: "production",
+      ALLOWED_HOSTS: '["auth.example.com"]',
+      EMAIL_BACKEND: "smtp",
+    };
     expect(() => loadSettings(prod)).toThrow("SECRET_KEY is required when NODE_ENV=production");
     expect(() => loadSettings({ ...prod, SECRET_KEY: "short" })).toThrow("at least 32 bytes");
     expect(() => loadSettings({ ...prod, SECRET_KEY: "x".repeat(32) })).toThrow("at least 5 different characters");
@@ -89,7 +107,15 @@ describe("loadSettings", () => {
   });
 
   it("a production start lists every weak setting at once, each with its fix", () => {
-    const weak = { DATA_DIR: dir(), NODE_ENV: "production", SECRET_KEY: "x".repeat(40), DEBUG: "true", ARGON2: '{"MEMORY_COST":4096,"TIME_COST":1}', CORS_ALLOW_ALL_ORIGINS: "true", CORS_ALLOW_CREDENTIALS: "true" };
+    const weak = {
+      DATA_DIR: dir(),
+      NODE_ENV: "production",
+      SECRET_KEY: "x".repeat(40),
+      DEBUG: "true",
+      ARGON2: '{"MEMORY_COST":4096,"TIME_COST":1}',
+      CORS_ALLOW_ALL_ORIGINS: "true",
+      CORS_ALLOW_CREDENTIALS: "true",
+    };
     let message = "";
     try {
       loadSettings(weak);
@@ -110,7 +136,12 @@ describe("loadSettings", () => {
   });
 
   const key = "0123456789abcdef".repeat(2);
-  const sound = () => ({ DATA_DIR: dir(), ALLOWED_HOSTS: '["auth.example.com"]', EMAIL_BACKEND: "smtp", SECRET_KEY: key });
+  const sound = () => ({
+    DATA_DIR: dir(),
+    ALLOWED_HOSTS: '["auth.example.com"]',
+    EMAIL_BACKEND: "smtp",
+    SECRET_KEY: key,
+  });
 
   it("NODE_ENV is compared trimmed and in any case; a value that is no known one is warned about", () => {
     const prod = sound();
@@ -142,9 +173,14 @@ describe("loadSettings", () => {
   it("a config file that holds secrets and others can read is warned about; owner-only, it is not", () => {
     const file = join(dir(), "portcullis.config.json");
     const warned = () => loadSettings({ DATA_DIR: dir(), PORTCULLIS_CONFIG: file }).warnings.join("\n");
-    writeFileSync(file, JSON.stringify({ SECRET_KEY: key, EMAIL_HOST_PASSWORD: "smtp-pass", SIMPLE_JWT: { SIGNING_KEY: key } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ SECRET_KEY: key, EMAIL_HOST_PASSWORD: "smtp-pass", SIMPLE_JWT: { SIGNING_KEY: key } }),
+    );
     chmodSync(file, 0o644);
-    expect(warned()).toContain(`${file} holds SECRET_KEY, EMAIL_HOST_PASSWORD, SIMPLE_JWT.SIGNING_KEY and other users can read it`);
+    expect(warned()).toContain(
+      `${file} holds SECRET_KEY, EMAIL_HOST_PASSWORD, SIMPLE_JWT.SIGNING_KEY and other users can read it`,
+    );
     expect(warned()).toContain(`chmod 600 ${file}`);
     chmodSync(file, 0o600);
     expect(warned()).not.toContain("other users can read it");
@@ -154,9 +190,20 @@ describe("loadSettings", () => {
   });
 
   it("DRF throttle rates and the proxy settings are checked at start", () => {
-    expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"login":"5 per minute"}' })).toThrow('a DRF rate such as "20/min"');
-    expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"logins":"5/min"}' })).toThrow("DEFAULT_THROTTLE_RATES");
-    expect(() => loadSettings({ DATA_DIR: dir(), NUM_PROXIES: "1", TRUSTED_PROXIES: '["10.0.0.1"]' })).toThrow("NUM_PROXIES and TRUSTED_PROXIES: set one of them");
-    expect(loadSettings({ DATA_DIR: dir() }).settings.DEFAULT_THROTTLE_RATES).toEqual({ login: "30/min", registration: "20/hour", email: "10/hour", refresh: "60/min" });
+    expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"login":"5 per minute"}' })).toThrow(
+      'a DRF rate such as "20/min"',
+    );
+    expect(() => loadSettings({ DATA_DIR: dir(), DEFAULT_THROTTLE_RATES: '{"logins":"5/min"}' })).toThrow(
+      "DEFAULT_THROTTLE_RATES",
+    );
+    expect(() => loadSettings({ DATA_DIR: dir(), NUM_PROXIES: "1", TRUSTED_PROXIES: '["10.0.0.1"]' })).toThrow(
+      "NUM_PROXIES and TRUSTED_PROXIES: set one of them",
+    );
+    expect(loadSettings({ DATA_DIR: dir() }).settings.DEFAULT_THROTTLE_RATES).toEqual({
+      login: "30/min",
+      registration: "20/hour",
+      email: "10/hour",
+      refresh: "60/min",
+    });
   });
 });

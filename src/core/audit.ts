@@ -40,10 +40,22 @@ export type AuditData = {
  * Records one event. Awaited, so an event is never silently lost while the request succeeds; a
  * failure to write it is logged and does not turn a done change into an error.
  */
-export async function audit(deps: Deps, kind: AuditKind, meta: RequestMeta | null, userId: number | null, data: AuditData = {}): Promise<void> {
+export async function audit(
+  deps: Deps,
+  kind: AuditKind,
+  meta: RequestMeta | null,
+  userId: number | null,
+  data: AuditData = {},
+): Promise<void> {
   try {
     await deps.prisma.auditEvent.create({
-      data: { kind, userId, ip: meta?.ip.slice(0, 45) ?? "", userAgent: meta?.userAgent.slice(0, 512) ?? "", data: { ...data, login: data.login?.slice(0, 254) } },
+      data: {
+        kind,
+        userId,
+        ip: meta?.ip.slice(0, 45) ?? "",
+        userAgent: meta?.userAgent.slice(0, 512) ?? "",
+        data: { ...data, login: data.login?.slice(0, 254) },
+      },
     });
   } catch (e) {
     deps.log.error({ kind, userId, err: (e as Error).message }, "audit event not recorded");
@@ -54,8 +66,18 @@ export async function audit(deps: Deps, kind: AuditKind, meta: RequestMeta | nul
  * A login attempt. The login name is kept only when it names an account: a name that matches none
  * may be a password typed into the wrong field, and must not be stored.
  */
-export function auditLogin(deps: Deps, meta: RequestMeta, method: "token" | "jwt", accountId: number | null, ok: boolean, login: string | undefined): Promise<void> {
-  return audit(deps, ok ? "login_succeeded" : "login_failed", meta, accountId, { method, ...(accountId !== null && login ? { login } : {}) });
+export function auditLogin(
+  deps: Deps,
+  meta: RequestMeta,
+  method: "token" | "jwt",
+  accountId: number | null,
+  ok: boolean,
+  login: string | undefined,
+): Promise<void> {
+  return audit(deps, ok ? "login_succeeded" : "login_failed", meta, accountId, {
+    method,
+    ...(accountId !== null && login ? { login } : {}),
+  });
 }
 
 export type AuditQuery = { userId?: number; kind?: AuditKind; from?: Date; to?: Date; cursor?: number; limit?: number };
@@ -76,7 +98,15 @@ export async function listAudit(deps: Deps, principal: Principal, q: AuditQuery)
   });
   const page = rows.slice(0, limit);
   return {
-    events: page.map((e) => ({ id: e.id, at: e.at.toISOString(), kind: e.kind as AuditKind, userId: e.userId, ip: e.ip, userAgent: e.userAgent, data: (e.data ?? {}) as AuditData })),
+    events: page.map((e) => ({
+      id: e.id,
+      at: e.at.toISOString(),
+      kind: e.kind as AuditKind,
+      userId: e.userId,
+      ip: e.ip,
+      userAgent: e.userAgent,
+      data: (e.data ?? {}) as AuditData,
+    })),
     nextCursor: rows.length > limit ? page.at(-1)!.id : null,
   };
 }

@@ -2,21 +2,34 @@
 import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
-import { openDatabase, type Database } from "../db/index.ts";
+import { type Database, openDatabase } from "../db/index.ts";
 import type { Deps } from "./deps.ts";
+import { configureHashQueue } from "./login/hash-queue.ts";
+import { configureArgon2 } from "./login/passwords.ts";
+import { createThrottle } from "./login/throttle.ts";
+import { startOutbox } from "./mail/outbox.ts";
+import { createMailer } from "./mail/transport.ts";
 import { createAuthCache } from "./sessions/auth-cache.ts";
 import { loadKeyRing } from "./sessions/jwt-keys.ts";
-import { createMailer } from "./mail/transport.ts";
-import { startOutbox } from "./mail/outbox.ts";
-import { configureArgon2 } from "./login/passwords.ts";
-import { configureHashQueue } from "./login/hash-queue.ts";
-import { createThrottle } from "./login/throttle.ts";
 
 export function createLogger(settings: Settings): Logger {
   return pino({
     level: settings.LOG_LEVEL,
     // Belt and braces: nothing logs these, and if something ever does they come out redacted.
-    redact: { paths: ["req.headers.authorization", "req.headers.cookie", "password", "*.password", "token", "*.token", "auth_token", "*.auth_token", "key"], censor: "[redacted]" },
+    redact: {
+      paths: [
+        "req.headers.authorization",
+        "req.headers.cookie",
+        "password",
+        "*.password",
+        "token",
+        "*.token",
+        "auth_token",
+        "*.auth_token",
+        "key",
+      ],
+      censor: "[redacted]",
+    },
   });
 }
 
@@ -26,7 +39,12 @@ export function createLogger(settings: Settings): Logger {
  */
 export async function connectRedis(settings: Settings, log: Logger): Promise<Redis | null> {
   if (!settings.REDIS_URL) return null;
-  const redis = new Redis(settings.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
+  const redis = new Redis(settings.REDIS_URL, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    lazyConnect: true,
+  });
   let down = false;
   const lost = (reason: string) => {
     if (!down) log.error({ err: reason }, "Redis unavailable; reconnecting");
@@ -59,7 +77,15 @@ export async function createDeps(settings: Settings, log = createLogger(settings
   const redis = await connectRedis(settings, log);
   const mailer = createMailer(settings, log);
   const authCache = await createAuthCache(settings, log, redis);
-  const base = { settings, prisma: db.prisma, mailer, keys, log, throttle: createThrottle(settings, log, redis), authCache };
+  const base = {
+    settings,
+    prisma: db.prisma,
+    mailer,
+    keys,
+    log,
+    throttle: createThrottle(settings, log, redis),
+    authCache,
+  };
   const outbox = startOutbox(base);
   const deps: Deps = { ...base, outbox };
   return {

@@ -5,14 +5,25 @@ import type { Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
 import type { Prisma } from "../db/index.ts";
 import type { User } from "../generated/prisma/client.ts";
-import type { KeyRing } from "./sessions/jwt-keys.ts";
-import type { Mailer } from "./mail/transport.ts";
 import type { Throttle } from "./login/throttle.ts";
+import type { Mailer } from "./mail/transport.ts";
+import type { KeyRing } from "./sessions/jwt-keys.ts";
 
-export type Deps = { settings: Settings; prisma: Prisma; mailer: Mailer; outbox: Outbox; keys: KeyRing; throttle: Throttle; authCache: AuthCache; log: Logger };
+export type Deps = {
+  settings: Settings;
+  prisma: Prisma;
+  mailer: Mailer;
+  outbox: Outbox;
+  keys: KeyRing;
+  throttle: Throttle;
+  authCache: AuthCache;
+  log: Logger;
+};
 
 /** Who is calling, as the context builder resolved it. */
-export type Principal = { user: User; via: "token"; tokenId: number } | { user: User; via: "jwt"; claims: Record<string, unknown> };
+export type Principal =
+  | { user: User; via: "token"; tokenId: number }
+  | { user: User; via: "jwt"; claims: Record<string, unknown> };
 
 /** Where a request came from, for token rows (sessions) and logs, and what the edge made of it. */
 export type RequestMeta = {

@@ -20,7 +20,8 @@ export async function flushExpired(deps: Pick<Deps, "prisma" | "settings">): Pro
   const { FORGET_AFTER, MAX_FAILURES } = settings.LOGIN_LOCKOUT;
   // A token expired for less than LEEWAY still verifies, and a refresh token whose row is gone
   // would be taken for one SimpleJWT issued before the move: keep its row until then.
-  const refreshTokens = await prisma.$executeRaw`DELETE FROM jwt_refresh_token WHERE expires_at < now() - make_interval(secs => ${LEEWAY}::int)`;
+  const refreshTokens =
+    await prisma.$executeRaw`DELETE FROM jwt_refresh_token WHERE expires_at < now() - make_interval(secs => ${LEEWAY}::int)`;
   // Access tokens are minted at login and at each refresh (both stamp last_used_at or created):
   // once the last could have expired and no refresh token is left, the session is dead either way.
   const sessions = await prisma.$executeRaw`
@@ -36,7 +37,9 @@ export async function flushExpired(deps: Pick<Deps, "prisma" | "settings">): Pro
   const authTokens = await flushExpiredKeys(prisma, settings);
   const days = settings.AUDIT_RETENTION_DAYS;
   const auditEvents =
-    days === null ? 0 : await prisma.$executeRaw`DELETE FROM audit_event WHERE at < now() - make_interval(days => ${days}::int)`;
+    days === null
+      ? 0
+      : await prisma.$executeRaw`DELETE FROM audit_event WHERE at < now() - make_interval(days => ${days}::int)`;
   return { refreshTokens, sessions, loginLocks, authTokens, auditEvents };
 }
 
@@ -70,7 +73,9 @@ export function startHousekeeping(deps: Pick<Deps, "prisma" | "settings" | "log"
       .then((flushed) => {
         if (Object.values(flushed).some((n) => n > 0)) deps.log.info(flushed, "expired rows deleted");
       })
-      .catch((e) => deps.log.warn({ err: (e as Error).message }, "housekeeping failed; next try in FLUSH_EXPIRED_INTERVAL"))
+      .catch((e) =>
+        deps.log.warn({ err: (e as Error).message }, "housekeeping failed; next try in FLUSH_EXPIRED_INTERVAL"),
+      )
       .finally(() => (running = null));
   };
   const timer = setInterval(run, every * 1000).unref();

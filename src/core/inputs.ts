@@ -2,11 +2,15 @@
 // messages for legacy REST clients ("This field is required.", "This field may not be blank."…).
 // Cross-field rules (password validators, retype mismatch) live in the services.
 import { z } from "zod";
-import { AuthError, type FieldErrors } from "../errors.ts";
 import { surrogateError, validateEmailField, validateUsername } from "../compat/django/validators.ts";
+import { AuthError, type FieldErrors } from "../errors.ts";
 
 const fieldError = (iss: { input?: unknown }) =>
-  iss.input === undefined ? "This field is required." : iss.input === null ? "This field may not be null." : "Not a valid string.";
+  iss.input === undefined
+    ? "This field is required."
+    : iss.input === null
+      ? "This field may not be null."
+      : "Not a valid string.";
 
 // DRF's ProhibitNullCharactersValidator, last of every CharField's validators. PostgreSQL cannot
 // store (or even compare against) a NUL in text, so without it a lookup would fail as a 500.
@@ -22,7 +26,8 @@ function baseCharField(opts: { maxLength?: number; trim?: boolean; allowBlank?: 
   let s = z.string({ error: fieldError });
   if (opts.trim !== false) s = s.trim();
   if (!opts.allowBlank) s = s.min(1, { error: "This field may not be blank.", abort: true });
-  if (opts.maxLength) s = s.max(opts.maxLength, { error: `Ensure this field has no more than ${opts.maxLength} characters.` });
+  if (opts.maxLength)
+    s = s.max(opts.maxLength, { error: `Ensure this field has no more than ${opts.maxLength} characters.` });
   return s;
 }
 
@@ -57,7 +62,11 @@ function noSurrogate(v: string, ctx: z.RefinementCtx) {
 }
 
 /** Every field that holds a password (password, re_password, current_password, new_password…). */
-export const passwordField = () => baseCharField({}).superRefine(passwordCap).refine(...noNul).superRefine(noSurrogate);
+export const passwordField = () =>
+  baseCharField({})
+    .superRefine(passwordCap)
+    .refine(...noNul)
+    .superRefine(noSurrogate);
 /** A password field that is optional and may be blank, untrimmed (users/me's current_password). */
 export const optionalPasswordField = () => stringField().superRefine(passwordCap).superRefine(noSurrogate).optional();
 // Length is counted in code points and reported in DRF's order by the validators themselves.
@@ -76,7 +85,19 @@ export const emailField = (opts: { allowBlank?: boolean } = {}) =>
     .refine(...noNul);
 
 const pyType = (v: unknown) =>
-  Array.isArray(v) ? "list" : v === null ? "NoneType" : typeof v === "string" ? "str" : typeof v === "boolean" ? "bool" : Number.isInteger(v) ? "int" : typeof v === "number" ? "float" : typeof v;
+  Array.isArray(v)
+    ? "list"
+    : v === null
+      ? "NoneType"
+      : typeof v === "string"
+        ? "str"
+        : typeof v === "boolean"
+          ? "bool"
+          : Number.isInteger(v)
+            ? "int"
+            : typeof v === "number"
+              ? "float"
+              : typeof v;
 
 /** Builds a settings-dependent schema once per settings object (settings never change while a server runs). */
 export function perSettings<D extends { settings: object }, T>(build: (deps: D) => T): (deps: D) => T {

@@ -2,8 +2,21 @@
 // at a time and to its owner alone. Two processes on one folder both "work" and the loser's writes
 // vanish (each has its own buffers and WAL), so the folder is locked at open; and it holds the
 // password hashes and the staff flags, so nobody but the owner may read or write it.
-import { chmodSync, closeSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
-import { renameSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 

@@ -70,7 +70,10 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     const client = await pool.connect();
     try {
       // One simple-protocol query per script: atomic, no naive split on ";".
-      return await fn({ query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as R[], exec: async (s) => void (await client.query(s)) });
+      return await fn({
+        query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as R[],
+        exec: async (s) => void (await client.query(s)),
+      });
     } finally {
       client.release();
     }

@@ -9,12 +9,12 @@
 // One transaction per batch of users, holding the users and their keys and blacklisted tokens, so
 // a failure leaves whole users behind, never half of one. Re-runs are safe: see importBatch.
 import { createHash } from "node:crypto";
+import { isVerifiableHash } from "../compat/django/hashers.ts";
 import type { Settings } from "../config/schema.ts";
+import { hashKey } from "../core/sessions/opaque.ts";
 import type { Prisma } from "../db/index.ts";
 import type { Prisma as P } from "../generated/prisma/client.ts";
 import type { DjangoSource, DjangoUser, SourceBatch } from "./source.ts";
-import { isVerifiableHash } from "../compat/django/hashers.ts";
-import { hashKey } from "../core/sessions/opaque.ts";
 
 type Db = Prisma | P.TransactionClient;
 export type Counts = { imported: number; updated: number; unchanged: number; skipped: number };
@@ -35,7 +35,12 @@ export type ImportReport = {
   /** The id the next registration gets. */
   nextId: number;
 };
-export type ImportOptions = { dryRun?: boolean; batchSize?: number; /** no Portcullis tables yet (a dry run before migrating) */ emptyTarget?: boolean; onProgress?: (done: number, total: number) => void };
+export type ImportOptions = {
+  dryRun?: boolean;
+  batchSize?: number /** no Portcullis tables yet (a dry run before migrating) */;
+  emptyTarget?: boolean;
+  onProgress?: (done: number, total: number) => void;
+};
 
 export class ImportError extends Error {}
 
@@ -46,18 +51,52 @@ export class ImportError extends Error {}
  * sessions. Its id is derived from the user id, so a re-run finds it instead of adding another.
  */
 export const IMPORTED_BLACKLIST = "django_blacklist";
-export const blacklistSessionId = (userId: number) => createHash("sha256").update(`portcullis.django-import:${userId}`).digest("hex").slice(0, 32);
+export const blacklistSessionId = (userId: number) =>
+  createHash("sha256").update(`portcullis.django-import:${userId}`).digest("hex").slice(0, 32);
 
 const counts = (): Counts => ({ imported: 0, updated: 0, unchanged: 0, skipped: 0 });
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-const COLUMNS = "id int, username text, email text, first_name text, last_name text, password text, is_active boolean, is_staff boolean, is_superuser boolean, date_joined timestamptz, last_login timestamptz";
-const NAMES = "id, username, email, first_name, last_name, password, is_active, is_staff, is_superuser, date_joined, last_login";
-type Row = { id: number; username: string; email: string; first_name: string; last_name: string; password: string; is_active: boolean; is_staff: boolean; is_superuser: boolean; date_joined: string; last_login: string | null };
+const COLUMNS =
+  "id int, username text, email text, first_name text, last_name text, password text, is_active boolean, is_staff boolean, is_superuser boolean, date_joined timestamptz, last_login timestamptz";
+const NAMES =
+  "id, username, email, first_name, last_name, password, is_active, is_staff, is_superuser, date_joined, last_login";
+type Row = {
+  id: number;
+  username: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  password: string;
+  is_active: boolean;
+  is_staff: boolean;
+  is_superuser: boolean;
+  date_joined: string;
+  last_login: string | null;
+};
 const row = (u: DjangoUser): Row => ({
-  id: u.id, username: u.username, email: u.email, first_name: u.firstName, last_name: u.lastName, password: u.password,
-  is_active: u.isActive, is_staff: u.isStaff, is_superuser: u.isSuperuser, date_joined: u.dateJoined, last_login: u.lastLogin,
+  id: u.id,
+  username: u.username,
+  email: u.email,
+  first_name: u.firstName,
+  last_name: u.lastName,
+  password: u.password,
+  is_active: u.isActive,
+  is_staff: u.isStaff,
+  is_superuser: u.isSuperuser,
+  date_joined: u.dateJoined,
+  last_login: u.lastLogin,
 });
-const SAME_FIELDS = ["email", "first_name", "last_name", "password", "is_active", "is_staff", "is_superuser", "date_joined", "last_login"] as const;
+const SAME_FIELDS = [
+  "email",
+  "first_name",
+  "last_name",
+  "password",
+  "is_active",
+  "is_staff",
+  "is_superuser",
+  "date_joined",
+  "last_login",
+] as const;
 
 // Portcullis's column sizes (Django 3.2's are smaller, so only a hand-edited source trips these).
 function problemWith(u: DjangoUser): string | null {
@@ -65,24 +104,48 @@ function problemWith(u: DjangoUser): string | null {
   if (!u.username) return "no username";
   if ([...u.username].length > 150) return "username longer than 150 characters";
   if ([...u.email].length > 254) return "email longer than 254 characters";
-  if ([...u.firstName].length > 150 || [...u.lastName].length > 150) return "first or last name longer than 150 characters";
+  if ([...u.firstName].length > 150 || [...u.lastName].length > 150)
+    return "first or last name longer than 150 characters";
   if ([...u.password].length > 255) return "password hash longer than 255 characters";
   return null;
 }
 
-export async function importDjango(prisma: Prisma, settings: Settings, source: DjangoSource, opts: ImportOptions = {}): Promise<ImportReport> {
+export async function importDjango(
+  prisma: Prisma,
+  settings: Settings,
+  source: DjangoSource,
+  opts: ImportOptions = {},
+): Promise<ImportReport> {
   if (settings.USERNAME_FIELD === "email") {
-    throw new ImportError("import-django imports Django's auth.User, whose login is the username; this Portcullis has USERNAME_FIELD=email (no usernames). Import into a deployment with USERNAME_FIELD=username.");
+    throw new ImportError(
+      "import-django imports Django's auth.User, whose login is the username; this Portcullis has USERNAME_FIELD=email (no usernames). Import into a deployment with USERNAME_FIELD=username.",
+    );
   }
   const dryRun = opts.dryRun ?? false;
-  const report: ImportReport = { source: source.label, dryRun, users: counts(), tokens: counts(), blacklisted: counts(), skipped: [], cannotLogIn: [], unusable: [], leftOut: [], nextId: 1 };
+  const report: ImportReport = {
+    source: source.label,
+    dryRun,
+    users: counts(),
+    tokens: counts(),
+    blacklisted: counts(),
+    skipped: [],
+    cannotLogIn: [],
+    unusable: [],
+    leftOut: [],
+    nextId: 1,
+  };
   // First, so that registrations during the import get ids past Django's (see django-source.ts).
   if (!dryRun) await nextUserId(prisma, source.maxId, true);
   let done = 0;
   const seen: Seen = { ids: new Set(), names: new Map() };
   for await (const batch of source.batches(opts.batchSize ?? 500)) {
     try {
-      const part = dryRun ? await importBatch(prisma, batch, seen, false, opts.emptyTarget ?? false) : await prisma.$transaction((tx) => importBatch(tx, batch, seen, true, false), { maxWait: 60_000, timeout: 600_000 });
+      const part = dryRun
+        ? await importBatch(prisma, batch, seen, false, opts.emptyTarget ?? false)
+        : await prisma.$transaction((tx) => importBatch(tx, batch, seen, true, false), {
+            maxWait: 60_000,
+            timeout: 600_000,
+          });
       merge(report, part);
     } catch (e) {
       const first = batch.users[0]?.id;
@@ -107,7 +170,8 @@ async function nextUserId(db: Db, floor: number, bump: boolean): Promise<number>
   );
   const last = r?.last ?? 0;
   const target = Math.max(Math.min(floor, 2 ** 31 - 2), r?.max ?? 0); // a corrupt pk (skipped) must not break setval
-  if (bump && target > last) await db.$queryRawUnsafe("SELECT setval(pg_get_serial_sequence('auth_user', 'id'), $1::int, true)", target);
+  if (bump && target > last)
+    await db.$queryRawUnsafe("SELECT setval(pg_get_serial_sequence('auth_user', 'id'), $1::int, true)", target);
   return Math.max(target, last) + 1;
 }
 
@@ -116,7 +180,8 @@ type Part = Omit<ImportReport, "source" | "dryRun" | "leftOut" | "nextId">;
 type Seen = { ids: Set<number>; names: Map<string, number> };
 
 function merge(into: ImportReport, part: Part) {
-  for (const k of ["users", "tokens", "blacklisted"] as const) for (const c of Object.keys(part[k]) as (keyof Counts)[]) into[k][c] += part[k][c];
+  for (const k of ["users", "tokens", "blacklisted"] as const)
+    for (const c of Object.keys(part[k]) as (keyof Counts)[]) into[k][c] += part[k][c];
   into.skipped.push(...part.skipped);
   into.cannotLogIn.push(...part.cannotLogIn);
   into.unusable.push(...part.unusable);
@@ -132,12 +197,25 @@ function merge(into: ImportReport, part: Part) {
  * here (logout) and must not come back. Blacklisted jtis are added for every user that is the
  * same person here (adding dead tokens is always safe).
  */
-async function importBatch(db: Db, batch: SourceBatch, seen: Seen, write: boolean, emptyTarget: boolean): Promise<Part> {
-  const part: Part = { users: counts(), tokens: counts(), blacklisted: counts(), skipped: [], cannotLogIn: [], unusable: [] };
+async function importBatch(
+  db: Db,
+  batch: SourceBatch,
+  seen: Seen,
+  write: boolean,
+  emptyTarget: boolean,
+): Promise<Part> {
+  const part: Part = {
+    users: counts(),
+    tokens: counts(),
+    blacklisted: counts(),
+    skipped: [],
+    cannotLogIn: [],
+    unusable: [],
+  };
   const who = new Map(batch.users.map((u) => [u.id, `user ${u.id} (${u.username})`]));
   const valid = batch.users.filter((u) => {
     const problem = problemWith(u);
-    if (problem) (part.users.skipped++, part.skipped.push(`user ${u.id} (${JSON.stringify(u.username)}): ${problem}`));
+    if (problem) part.users.skipped++, part.skipped.push(`user ${u.id} (${JSON.stringify(u.username)}): ${problem}`);
     return !problem;
   });
   const existing = emptyTarget
@@ -163,7 +241,11 @@ async function importBatch(db: Db, batch: SourceBatch, seen: Seen, write: boolea
     const src = row(u);
     const here = byId.get(u.id);
     const skip = (reason: string) => (part.users.skipped++, part.skipped.push(`${who.get(u.id)}: ${reason}`));
-    const twin = seen.ids.has(u.id) ? `id ${u.id}` : seen.names.has(u.username) ? `username (user ${seen.names.get(u.username)})` : null;
+    const twin = seen.ids.has(u.id)
+      ? `id ${u.id}`
+      : seen.names.has(u.username)
+        ? `username (user ${seen.names.get(u.username)})`
+        : null;
     if (twin) {
       skip(`the source holds this ${twin} twice: only the first is imported`);
       continue;
@@ -191,54 +273,112 @@ async function importBatch(db: Db, batch: SourceBatch, seen: Seen, write: boolea
       fresh.add(u.id);
     }
     if (u.password.startsWith("!")) part.unusable.push(who.get(u.id)!);
-    else if (!isVerifiableHash(u.password)) part.cannotLogIn.push(`${who.get(u.id)}: ${/^[a-z0-9_]+\$/.test(u.password) ? u.password.slice(0, u.password.indexOf("$")) : "unrecognised format"}`);
+    else if (!isVerifiableHash(u.password))
+      part.cannotLogIn.push(
+        `${who.get(u.id)}: ${/^[a-z0-9_]+\$/.test(u.password) ? u.password.slice(0, u.password.indexOf("$")) : "unrecognised format"}`,
+      );
   }
   if (write && inserts.length) {
-    await db.$executeRawUnsafe(`INSERT INTO auth_user (${NAMES}) SELECT ${NAMES} FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMNS})`, JSON.stringify(inserts));
+    await db.$executeRawUnsafe(
+      `INSERT INTO auth_user (${NAMES}) SELECT ${NAMES} FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMNS})`,
+      JSON.stringify(inserts),
+    );
   }
   if (write && updates.length) {
-    const set = NAMES.split(", ").slice(1).map((c) => `${c} = x.${c}`).join(", ");
-    await db.$executeRawUnsafe(`UPDATE auth_user u SET ${set} FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMNS}) WHERE u.id = x.id`, JSON.stringify(updates));
+    const set = NAMES.split(", ")
+      .slice(1)
+      .map((c) => `${c} = x.${c}`)
+      .join(", ");
+    await db.$executeRawUnsafe(
+      `UPDATE auth_user u SET ${set} FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMNS}) WHERE u.id = x.id`,
+      JSON.stringify(updates),
+    );
   }
   if (write && inserts.length + updates.length) {
     // Django keeps no "waiting for activation": an inactive user who never logged in is taken to be;
     // any other inactive one counts as deactivated by staff, and only staff activate it (users.ts).
     const ids = [...inserts, ...updates].map((u) => u.id);
-    const sql = "UPDATE auth_user SET activation_pending = (NOT is_active AND last_login IS NULL)" +
-      " WHERE id = ANY($1::int[])";
+    const sql =
+      "UPDATE auth_user SET activation_pending = (NOT is_active AND last_login IS NULL)" + " WHERE id = ANY($1::int[])";
     await db.$executeRawUnsafe(sql, ids);
   }
 
   // DRF authtoken keys, hashed as every Portcullis key is; per-device rows (not the shared seed).
   const keys = batch.tokens.map((t) => ({ ...t, keyHash: hashKey(t.key) }));
-  const heldKeys = emptyTarget ? [] : await db.authToken.findMany({ where: { keyHash: { in: keys.map((k) => k.keyHash) } }, select: { keyHash: true, userId: true } });
+  const heldKeys = emptyTarget
+    ? []
+    : await db.authToken.findMany({
+        where: { keyHash: { in: keys.map((k) => k.keyHash) } },
+        select: { keyHash: true, userId: true },
+      });
   const keyOwner = new Map(heldKeys.map((k) => [k.keyHash, k.userId]));
   const newKeys = keys.filter((k) => {
-    const skip = (reason: string) => (part.tokens.skipped++, part.skipped.push(`authtoken key of ${who.get(k.userId)}: ${reason}`), false);
+    const skip = (reason: string) => (
+      part.tokens.skipped++, part.skipped.push(`authtoken key of ${who.get(k.userId)}: ${reason}`), false
+    );
     const owner = keyOwner.get(k.keyHash);
     if (!same.has(k.userId)) return skip("the user was not imported");
-    if (owner !== undefined) return owner === k.userId ? (part.tokens.unchanged++, false) : skip(`conflict: the same key belongs to user ${owner} in Portcullis`);
-    if (!fresh.has(k.userId)) return skip("not re-created: its user was already here before this run, so a missing key was revoked here (logout) or never imported");
+    if (owner !== undefined)
+      return owner === k.userId
+        ? (part.tokens.unchanged++, false)
+        : skip(`conflict: the same key belongs to user ${owner} in Portcullis`);
+    if (!fresh.has(k.userId))
+      return skip(
+        "not re-created: its user was already here before this run, so a missing key was revoked here (logout) or never imported",
+      );
     return (part.tokens.imported++, true);
   });
-  if (write && newKeys.length) await db.authToken.createMany({ data: newKeys.map((k) => ({ keyHash: k.keyHash, userId: k.userId, shared: false, created: new Date(k.created) })) });
+  if (write && newKeys.length)
+    await db.authToken.createMany({
+      data: newKeys.map((k) => ({ keyHash: k.keyHash, userId: k.userId, shared: false, created: new Date(k.created) })),
+    });
 
   // SimpleJWT's blacklist: those refresh tokens must stay dead here.
-  const jtis = batch.blacklisted.filter((b) => same.has(b.userId) || (part.blacklisted.skipped++, part.skipped.push(`blacklisted refresh token of ${who.get(b.userId)}: the user was not imported`), false));
-  const known = emptyTarget ? [] : await db.jwtRefreshToken.findMany({ where: { jti: { in: jtis.map((b) => b.jti) } }, select: { jti: true, blacklistedAt: true } });
+  const jtis = batch.blacklisted.filter(
+    (b) =>
+      same.has(b.userId) ||
+      (part.blacklisted.skipped++,
+      part.skipped.push(`blacklisted refresh token of ${who.get(b.userId)}: the user was not imported`),
+      false),
+  );
+  const known = emptyTarget
+    ? []
+    : await db.jwtRefreshToken.findMany({
+        where: { jti: { in: jtis.map((b) => b.jti) } },
+        select: { jti: true, blacklistedAt: true },
+      });
   const state = new Map(known.map((k) => [k.jti, k.blacklistedAt]));
   const revive = jtis.filter((b) => state.has(b.jti) && state.get(b.jti) === null); // recorded here but alive: blacklist it
   const added = jtis.filter((b) => !state.has(b.jti));
   part.blacklisted.unchanged += jtis.length - revive.length - added.length;
   part.blacklisted.updated += revive.length;
   part.blacklisted.imported += added.length;
-  if (write && revive.length) await db.jwtRefreshToken.updateMany({ where: { jti: { in: revive.map((b) => b.jti) }, blacklistedAt: null }, data: { blacklistedAt: new Date() } });
+  if (write && revive.length)
+    await db.jwtRefreshToken.updateMany({
+      where: { jti: { in: revive.map((b) => b.jti) }, blacklistedAt: null },
+      data: { blacklistedAt: new Date() },
+    });
   if (write && added.length) {
     const now = new Date();
     const owners = [...new Set(added.map((b) => b.userId))];
-    await db.jwtSession.createMany({ data: owners.map((userId) => ({ id: blacklistSessionId(userId), userId, created: now, revokedAt: now, revokedReason: IMPORTED_BLACKLIST })), skipDuplicates: true });
+    await db.jwtSession.createMany({
+      data: owners.map((userId) => ({
+        id: blacklistSessionId(userId),
+        userId,
+        created: now,
+        revokedAt: now,
+        revokedReason: IMPORTED_BLACKLIST,
+      })),
+      skipDuplicates: true,
+    });
     await db.jwtRefreshToken.createMany({
-      data: added.map((b) => ({ jti: b.jti, sessionId: blacklistSessionId(b.userId), created: b.created ? new Date(b.created) : now, expiresAt: new Date(b.expiresAt), blacklistedAt: new Date(b.blacklistedAt) })),
+      data: added.map((b) => ({
+        jti: b.jti,
+        sessionId: blacklistSessionId(b.userId),
+        created: b.created ? new Date(b.created) : now,
+        expiresAt: new Date(b.expiresAt),
+        blacklistedAt: new Date(b.blacklistedAt),
+      })),
     });
   }
   return part;
@@ -246,8 +386,10 @@ async function importBatch(db: Db, batch: SourceBatch, seen: Seen, write: boolea
 
 /** The report the CLI prints on stdout. */
 export function formatReport(r: ImportReport): string {
-  const line = (label: string, c: Counts) => `${label.padEnd(28)}${c.imported} imported, ${c.updated} updated, ${c.unchanged} unchanged, ${c.skipped} skipped\n`;
-  const list = (title: string, items: string[]) => (items.length ? `${title}\n${items.map((i) => `  ${i}\n`).join("")}` : "");
+  const line = (label: string, c: Counts) =>
+    `${label.padEnd(28)}${c.imported} imported, ${c.updated} updated, ${c.unchanged} unchanged, ${c.skipped} skipped\n`;
+  const list = (title: string, items: string[]) =>
+    items.length ? `${title}\n${items.map((i) => `  ${i}\n`).join("")}` : "";
   return (
     `Django import from ${r.source}${r.dryRun ? " — DRY RUN: nothing was written; the counts say what an import would do" : ""}\n` +
     line("users:", r.users) +
@@ -256,7 +398,7 @@ export function formatReport(r: ImportReport): string {
     `next new user id: ${r.nextId}\n` +
     list("Skipped:", r.skipped) +
     list("Cannot log in until a password reset (a hash algorithm Portcullis does not verify):", r.cannotLogIn) +
-    list("No usable password (Django's unusable \"!…\" password, e.g. social-login accounts):", r.unusable) +
+    list('No usable password (Django\'s unusable "!…" password, e.g. social-login accounts):', r.unusable) +
     list("Not imported from the source:", r.leftOut)
   );
 }

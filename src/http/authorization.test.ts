@@ -1,11 +1,12 @@
 // The Authorization parser: every way a header can be sent gets its own, precise outcome.
 import { describe, expect, it } from "vitest";
-import { acceptedSchemes, challenge, MAX_HEADER_BYTES, parseAuthorization, type Prefixes } from "./authorization.ts";
 import { AuthError } from "../errors.ts";
+import { acceptedSchemes, challenge, MAX_HEADER_BYTES, type Prefixes, parseAuthorization } from "./authorization.ts";
 
 const djoser: Prefixes = { token: ["Token"], jwt: ["JWT", "Bearer"] };
 const KEY = "98fca4a9787c5e030b5b251f06344e1c56251e4b";
-const JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwidXNlcl9pZCI6Mn0.Qe2bfnDJ0bAaIZc0E1G0m6EBinPI9P6fVPdUrdaeGa0";
+const JWT =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwidXNlcl9pZCI6Mn0.Qe2bfnDJ0bAaIZc0E1G0m6EBinPI9P6fVPdUrdaeGa0";
 
 function failure(value: string | undefined, prefixes = djoser): AuthError {
   try {
@@ -50,16 +51,27 @@ describe("parseAuthorization", () => {
   });
 
   it("extra spaces and tabs around and between the parts are tolerated, as DRF's split() does", () => {
-    expect(parseAuthorization(`  Token   ${KEY}  `, djoser)).toEqual({ kind: "opaque", scheme: "Token", credential: KEY });
+    expect(parseAuthorization(`  Token   ${KEY}  `, djoser)).toEqual({
+      kind: "opaque",
+      scheme: "Token",
+      credential: KEY,
+    });
     expect(parseAuthorization(`Bearer\t${JWT}`, djoser)).toEqual({ kind: "jwt", scheme: "Bearer", credential: JWT });
   });
 
   it("a scheme alone keeps DRF's and SimpleJWT's own words", () => {
     const token = failure("Token");
-    expect([token.code, token.message]).toEqual(["authorization_header_invalid", "Invalid token header. No credentials provided."]);
+    expect([token.code, token.message]).toEqual([
+      "authorization_header_invalid",
+      "Invalid token header. No credentials provided.",
+    ]);
     for (const scheme of ["JWT", "Bearer"]) {
       const jwt = failure(scheme);
-      expect([jwt.code, jwt.message, jwt.data?.code]).toEqual(["bad_authorization_header", "Authorization header must contain two space-delimited values", "bad_authorization_header"]);
+      expect([jwt.code, jwt.message, jwt.data?.code]).toEqual([
+        "bad_authorization_header",
+        "Authorization header must contain two space-delimited values",
+        "bad_authorization_header",
+      ]);
     }
   });
 
@@ -73,7 +85,11 @@ describe("parseAuthorization", () => {
     expect(e.code).toBe("authorization_scheme_not_accepted");
     expect(e.status).toBe(401);
     expect(e.message).toBe('Authorization scheme "Bogus" is not accepted. Accepted schemes: "Token", "JWT", "Bearer".');
-    expect(e.data).toMatchObject({ code: "authorization_scheme_not_accepted", scheme_received: "Bogus", schemes_accepted: ["Token", "JWT", "Bearer"] });
+    expect(e.data).toMatchObject({
+      code: "authorization_scheme_not_accepted",
+      scheme_received: "Bogus",
+      schemes_accepted: ["Token", "JWT", "Bearer"],
+    });
     expect(e.headers?.["WWW-Authenticate"]).toBe('Token, JWT realm="api", Bearer realm="api"');
   });
 
@@ -108,7 +124,8 @@ describe("parseAuthorization", () => {
     const e = failure(`Bearer ${KEY}`);
     expect(e.code).toBe("token_not_valid");
     expect(e.status).toBe(401);
-    const detail = 'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".';
+    const detail =
+      'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".';
     expect(e.message).toBe(detail);
     expect(e.data).toMatchObject({
       code: "token_not_valid",
@@ -118,7 +135,9 @@ describe("parseAuthorization", () => {
     expect(e.data).toMatchObject({ scheme_received: "Bearer", schemes_accepted: ["Token"] });
     // The prefix as received, and every prefix that carries opaque keys.
     const custom = failure(`jwt ${KEY}`, { token: ["Token", "ApiKey"], jwt: ["JWT"] });
-    expect(custom.message).toBe('This looks like an opaque token, but the "jwt" scheme carries JWTs. Opaque tokens are accepted behind "Token", "ApiKey": send it as "Token <key>".');
+    expect(custom.message).toBe(
+      'This looks like an opaque token, but the "jwt" scheme carries JWTs. Opaque tokens are accepted behind "Token", "ApiKey": send it as "Token <key>".',
+    );
   });
 
   it("garbage behind a JWT prefix goes to the JWT verifier, which refuses it in SimpleJWT's words", () => {
@@ -152,6 +171,8 @@ describe("parseAuthorization", () => {
   it("custom prefixes from settings are honoured", () => {
     const custom: Prefixes = { token: ["ApiKey"], jwt: ["JWT"] };
     expect(parseAuthorization(`ApiKey ${KEY}`, custom).kind).toBe("opaque");
-    expect(failure(`Token ${KEY}`, custom).message).toBe('Authorization scheme "Token" is not accepted. Accepted schemes: "ApiKey", "JWT".');
+    expect(failure(`Token ${KEY}`, custom).message).toBe(
+      'Authorization scheme "Token" is not accepted. Accepted schemes: "ApiKey", "JWT".',
+    );
   });
 });

@@ -41,7 +41,17 @@ const has = (list: readonly string[], scheme: string) => list.some((p) => p.toLo
 const quoteList = (list: readonly string[]) => list.map((p) => `"${p}"`).join(", ");
 
 /** Scheme-level refusal: names what was received and what is accepted, with its own code. */
-function refuse(code: "authorization_header_empty" | "authorization_scheme_not_accepted" | "authorization_scheme_missing" | "authorization_header_too_long" | "authorization_header_not_ascii", detail: string, prefixes: Prefixes, received?: string): AuthError {
+function refuse(
+  code:
+    | "authorization_header_empty"
+    | "authorization_scheme_not_accepted"
+    | "authorization_scheme_missing"
+    | "authorization_header_too_long"
+    | "authorization_header_not_ascii",
+  detail: string,
+  prefixes: Prefixes,
+  received?: string,
+): AuthError {
   const accepted = acceptedSchemes(prefixes);
   return new AuthError(code, detail, {
     data: { code, ...(received !== undefined ? { scheme_received: received } : {}), schemes_accepted: accepted },
@@ -54,35 +64,77 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
   const accepted = quoteList(acceptedSchemes(prefixes));
 
   if (Buffer.byteLength(value, "latin1") > MAX_HEADER_BYTES) {
-    return fail(refuse("authorization_header_too_long", `The Authorization header is longer than ${MAX_HEADER_BYTES} bytes; a credential is never that long. Accepted schemes: ${accepted}.`, prefixes));
+    return fail(
+      refuse(
+        "authorization_header_too_long",
+        `The Authorization header is longer than ${MAX_HEADER_BYTES} bytes; a credential is never that long. Accepted schemes: ${accepted}.`,
+        prefixes,
+      ),
+    );
   }
   if (!PRINTABLE.test(value)) {
-    return fail(refuse("authorization_header_not_ascii", `The Authorization header contains characters outside visible ASCII; schemes and tokens are ASCII. Accepted schemes: ${accepted}.`, prefixes));
+    return fail(
+      refuse(
+        "authorization_header_not_ascii",
+        `The Authorization header contains characters outside visible ASCII; schemes and tokens are ASCII. Accepted schemes: ${accepted}.`,
+        prefixes,
+      ),
+    );
   }
   // DRF and SimpleJWT split on runs of whitespace, so extra spaces around and between parts are fine.
-  const parts = value.trim().split(/[ \t]+/).filter(Boolean);
+  const parts = value
+    .trim()
+    .split(/[ \t]+/)
+    .filter(Boolean);
   const [scheme, credential] = parts;
   if (scheme === undefined) {
-    return fail(refuse("authorization_header_empty", `The Authorization header was sent empty. Send "<scheme> <credential>" with one of the accepted schemes: ${accepted}.`, prefixes, ""));
+    return fail(
+      refuse(
+        "authorization_header_empty",
+        `The Authorization header was sent empty. Send "<scheme> <credential>" with one of the accepted schemes: ${accepted}.`,
+        prefixes,
+        "",
+      ),
+    );
   }
 
   const isToken = has(prefixes.token, scheme);
   const isJwt = has(prefixes.jwt, scheme);
   if (!isToken && !isJwt) {
     if (parts.length === 1 && (JWT_SHAPE.test(scheme) || OPAQUE_SHAPE.test(scheme))) {
-      return fail(refuse("authorization_scheme_missing", `The Authorization header holds a credential without a scheme. Send "<scheme> <credential>" with one of the accepted schemes: ${accepted}.`, prefixes));
+      return fail(
+        refuse(
+          "authorization_scheme_missing",
+          `The Authorization header holds a credential without a scheme. Send "<scheme> <credential>" with one of the accepted schemes: ${accepted}.`,
+          prefixes,
+        ),
+      );
     }
     const shown = scheme.length > 40 ? `${scheme.slice(0, 40)}…` : scheme;
-    return fail(refuse("authorization_scheme_not_accepted", `Authorization scheme "${shown}" is not accepted. Accepted schemes: ${accepted}.`, prefixes, shown));
+    return fail(
+      refuse(
+        "authorization_scheme_not_accepted",
+        `Authorization scheme "${shown}" is not accepted. Accepted schemes: ${accepted}.`,
+        prefixes,
+        shown,
+      ),
+    );
   }
 
   // Malformed credentials under a known scheme: DRF's and SimpleJWT's own words.
   if (credential === undefined || parts.length > 2) {
     if (isToken) {
-      const detail = credential === undefined ? "Invalid token header. No credentials provided." : "Invalid token header. Token string should not contain spaces.";
+      const detail =
+        credential === undefined
+          ? "Invalid token header. No credentials provided."
+          : "Invalid token header. Token string should not contain spaces.";
       return fail(new AuthError("authorization_header_invalid", detail));
     }
-    return fail(new AuthError("bad_authorization_header", "Authorization header must contain two space-delimited values", { data: { code: "bad_authorization_header" } }));
+    return fail(
+      new AuthError("bad_authorization_header", "Authorization header must contain two space-delimited values", {
+        data: { code: "bad_authorization_header" },
+      }),
+    );
   }
 
   const jwtShaped = JWT_SHAPE.test(credential);
@@ -90,7 +142,13 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
   if (isToken) {
     if (!jwtShaped) return { kind: "opaque", scheme, credential };
     const jwtSchemes = quoteList(prefixes.jwt);
-    return fail(new AuthError("jwt_behind_token_scheme", `This credential is a JWT, but the "${scheme}" scheme carries opaque tokens. Send it as "${prefixes.jwt[0]} <jwt>" (JWT schemes: ${jwtSchemes}).`, { data: { code: "jwt_behind_token_scheme", scheme_received: scheme, schemes_accepted: [...prefixes.jwt] } }));
+    return fail(
+      new AuthError(
+        "jwt_behind_token_scheme",
+        `This credential is a JWT, but the "${scheme}" scheme carries opaque tokens. Send it as "${prefixes.jwt[0]} <jwt>" (JWT schemes: ${jwtSchemes}).`,
+        { data: { code: "jwt_behind_token_scheme", scheme_received: scheme, schemes_accepted: [...prefixes.jwt] } },
+      ),
+    );
   }
   if (OPAQUE_SHAPE.test(credential) && prefixes.token.length) {
     // An authtoken key behind a JWT prefix: the detail says so, naming both prefixes. Status,

@@ -14,13 +14,22 @@ export function deviceTokensOf(headers: Headers, settings: Settings): string[] {
   for (const pair of text.split(";")) {
     const eq = pair.indexOf("=");
     if (eq <= 0 || pair.slice(0, eq).trim() !== settings.DEVICE_COOKIE_NAME) continue;
-    found.push(pair.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1"));
+    found.push(
+      pair
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, "$1"),
+    );
   }
   return found;
 }
 
 /** The Set-Cookie values for tokens a login issued. */
-export function deviceCookies(tokens: readonly DeviceToken[] | undefined, settings: Settings, https: boolean): string[] {
+export function deviceCookies(
+  tokens: readonly DeviceToken[] | undefined,
+  settings: Settings,
+  https: boolean,
+): string[] {
   const attributes = `Path=/; HttpOnly; SameSite=Strict${https ? "; Secure" : ""}`;
   return (tokens ?? []).map((t) => `${settings.DEVICE_COOKIE_NAME}=${t.value}; Max-Age=${t.maxAge}; ${attributes}`);
 }

@@ -17,4 +17,3 @@ export function isSecure(req: FastifyRequest, settings: Settings): boolean {
   }
   return req.protocol === "https";
 }
-

@@ -15,7 +15,8 @@ export async function parseBody(req: FastifyRequest): Promise<unknown> {
       throw new AuthError("parse_error", `JSON parse error - ${(e as Error).message}`);
     }
   }
-  if (media === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(raw.toString("utf8")));
+  if (media === "application/x-www-form-urlencoded")
+    return Object.fromEntries(new URLSearchParams(raw.toString("utf8")));
   if (media === "multipart/form-data") {
     try {
       const form = await new Response(new Uint8Array(raw), { headers: { "content-type": type } }).formData();

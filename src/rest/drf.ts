@@ -3,14 +3,14 @@
 // (a view that ignores its body never fails on it), and DRF's error shapes.
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import { z } from "zod";
-import { authenticate } from "../http/authenticate.ts";
-import { AuthError } from "../errors.ts";
 import type { Settings } from "../config/schema.ts";
+import type { Deps, Principal, RequestMeta } from "../core/deps.ts";
+import { AuthError } from "../errors.ts";
+import { authenticate } from "../http/authenticate.ts";
 import { deviceCookies } from "../http/device-cookie.ts";
 import { requestMeta } from "../http/request-meta.ts";
-import { parseBody } from "./body.ts";
 import { isSecure } from "../http/secure.ts";
-import type { Deps, Principal, RequestMeta } from "../core/deps.ts";
+import { parseBody } from "./body.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 export type Permission = "any" | "authenticated";
@@ -60,19 +60,29 @@ const ALL = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as cons
  * Routes `url` for every method the server parses, so a view answers TRACE or PROPFIND with
  * DRF's 405 instead of a 404. Only the documented methods appear in the OpenAPI document.
  */
-export function routeEveryMethod(app: FastifyInstance, url: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>, docs: Partial<Record<Method, FastifySchema>> = {}) {
+export function routeEveryMethod(
+  app: FastifyInstance,
+  url: string,
+  handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+  docs: Partial<Record<Method, FastifySchema>> = {},
+) {
   for (const [method, schema] of Object.entries(docs)) {
     app.route({ method: method === "GET" ? ["GET", "HEAD"] : method, url, exposeHeadRoute: false, schema, handler });
   }
   const documented = new Set(Object.keys(docs).flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])));
-  const rest = [...ALL, ...app.supportedMethods.filter((m) => !(ALL as readonly string[]).includes(m))].filter((m) => !documented.has(m));
+  const rest = [...ALL, ...app.supportedMethods.filter((m) => !(ALL as readonly string[]).includes(m))].filter(
+    (m) => !documented.has(m),
+  );
   app.route({ method: rest, url, exposeHeadRoute: false, schema: { hide: true }, handler });
 }
 
 function openApi(spec: RouteSpec, deps: Deps): Partial<Record<Method, FastifySchema>> {
   const docs: Partial<Record<Method, FastifySchema>> = {};
   for (const [method, view] of Object.entries(spec.methods) as [Method, View][]) {
-    const body = view.doc.body && { ...z.toJSONSchema(view.doc.body(deps), { io: "input", unrepresentable: "any" }), $schema: undefined };
+    const body = view.doc.body && {
+      ...z.toJSONSchema(view.doc.body(deps), { io: "input", unrepresentable: "any" }),
+      $schema: undefined,
+    };
     docs[method] = {
       tags: [spec.tag],
       summary: view.doc.summary,
@@ -86,13 +96,17 @@ function openApi(spec: RouteSpec, deps: Deps): Partial<Record<Method, FastifySch
 export function json(reply: FastifyReply, status: number, body: unknown) {
   if (body === undefined) return reply.code(status).send();
   // A Buffer, so Fastify does not append "; charset=utf-8": DRF sends plain "application/json".
-  return reply.code(status).header("content-type", "application/json").send(Buffer.from(JSON.stringify(body)));
+  return reply
+    .code(status)
+    .header("content-type", "application/json")
+    .send(Buffer.from(JSON.stringify(body)));
 }
 
 /** DRF's rendering of an error: field errors as they are, everything else as {"detail": …}. */
 export function renderError(reply: FastifyReply, err: AuthError, deps: Deps) {
   for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
-  if (err.status === 401 && !reply.hasHeader("www-authenticate")) reply.header("WWW-Authenticate", deps.settings.TOKEN_AUTH_HEADER_TYPES[0]!);
+  if (err.status === 401 && !reply.hasHeader("www-authenticate"))
+    reply.header("WWW-Authenticate", deps.settings.TOKEN_AUTH_HEADER_TYPES[0]!);
   if (err.code === "activation_not_sent") return json(reply, 400, undefined); // Djoser's empty 400
   if (err.code === "email_not_found") return json(reply, 400, [err.message]);
   return json(reply, err.status, err.fields ?? { detail: err.message, ...err.data });
@@ -107,10 +121,17 @@ function allowOf(spec: RouteSpec): string {
 
 /** DRF's SimpleMetadata answer to OPTIONS. */
 export function metadataBody(meta: Metadata) {
-  return { name: meta.name, description: meta.description ?? "", renders: ["application/json", "text/html"], parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"], ...(meta.actions ? { actions: meta.actions } : {}) };
+  return {
+    name: meta.name,
+    description: meta.description ?? "",
+    renders: ["application/json", "text/html"],
+    parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+    ...(meta.actions ? { actions: meta.actions } : {}),
+  };
 }
 
-export const methodNotAllowed = (method: string) => new AuthError("method_not_allowed", `Method "${method}" not allowed.`);
+export const methodNotAllowed = (method: string) =>
+  new AuthError("method_not_allowed", `Method "${method}" not allowed.`);
 
 export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) {
   const allow = allowOf(spec);
@@ -129,7 +150,13 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
     }
     if (!view) throw methodNotAllowed(req.method);
     let body: unknown;
-    const call: Call = { deps, principal, params: req.params as Record<string, string>, meta: requestMeta(req, deps.settings), data: async () => (body ??= await parseBody(req)) };
+    const call: Call = {
+      deps,
+      principal,
+      params: req.params as Record<string, string>,
+      meta: requestMeta(req, deps.settings),
+      data: async () => (body ??= await parseBody(req)),
+    };
     const result = await view.run(call);
     const cookies = deviceCookies(call.meta.issuedDevice, deps.settings, isSecure(req, deps.settings));
     if (cookies.length) reply.header("set-cookie", cookies);
@@ -141,15 +168,17 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
   else if (spec.slash === "prefix") {
     routeEveryMethod(app, bare, handler);
     routeEveryMethod(app, `${bare}*`, handler);
-  }
-  else {
+  } else {
     // Django's APPEND_SLASH: a permanent redirect to the slash URL, query string kept.
     routeEveryMethod(app, bare, async (req, reply) => {
       // The router stops the path at "?" or "#" (a fragment a raw client sent): so does the redirect,
       // or "/users#x" would go to "/users#x/", which redirects again.
       const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")).split("#")[0] : "";
-      return reply.code(301).header("content-type", "text/html; charset=utf-8").header("location", req.url.split(/[?#]/)[0] + "/" + query).send("");
+      return reply
+        .code(301)
+        .header("content-type", "text/html; charset=utf-8")
+        .header("location", req.url.split(/[?#]/)[0] + "/" + query)
+        .send("");
     });
   }
 }
-

@@ -1,14 +1,15 @@
 // The Djoser-compatible REST adapter, mounted at /auth/. It only translates: request → service
 // call → DRF-shaped response.
 import type { FastifyInstance } from "fastify";
-import { json, metadataBody, methodNotAllowed, mount, renderError, routeEveryMethod, type RestOptions } from "./drf.ts";
+import { classifyError } from "../http/classify.ts";
+import { json, metadataBody, methodNotAllowed, mount, type RestOptions, renderError, routeEveryMethod } from "./drf.ts";
 import { jwtRoutes } from "./jwt.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { tokenRoutes } from "./token.ts";
 import { userRoutes } from "./users.ts";
-import { classifyError } from "../http/classify.ts";
 
-export const NOT_FOUND_HTML = '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
+export const NOT_FOUND_HTML =
+  '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
 
 export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   // Keep bodies raw: each view parses its own body when it reads it, as DRF does.
@@ -26,10 +27,16 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   // DRF's DefaultRouter API root.
   routeEveryMethod(app, "/", async (req, reply) => {
     reply.header("Allow", "GET, HEAD, OPTIONS");
-    if (req.method === "OPTIONS") return json(reply, 200, metadataBody({ name: "Api Root", description: "The default basic root view for DefaultRouter" }));
+    if (req.method === "OPTIONS")
+      return json(
+        reply,
+        200,
+        metadataBody({ name: "Api Root", description: "The default basic root view for DefaultRouter" }),
+      );
     if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed(req.method);
     // The Host header itself (checked against ALLOWED_HOSTS), never X-Forwarded-Host.
     return json(reply, 200, { users: `${req.protocol}://${req.headers.host}/auth/users/` });
   });
-  for (const spec of [...userRoutes(opts.deps.settings), ...tokenRoutes, ...jwtRoutes, ...sessionRoutes]) mount(app, spec, opts);
+  for (const spec of [...userRoutes(opts.deps.settings), ...tokenRoutes, ...jwtRoutes, ...sessionRoutes])
+    mount(app, spec, opts);
 }

@@ -2,10 +2,25 @@
 // paths: jwt/logout/ (end the session of a refresh token) and jwt/logout_all/ (every JWT session).
 // SimpleJWT's views ignore Authorization (authentication_classes = ()); logout_all needs it.
 import type { Deps } from "../core/deps.ts";
-import { createTokens, jwtCreateInput, logoutAllSessions, logoutRefresh, refreshInput, refreshTokens, verifyInput, verifyToken } from "../core/sessions/jwt.ts";
+import {
+  createTokens,
+  jwtCreateInput,
+  logoutAllSessions,
+  logoutRefresh,
+  refreshInput,
+  refreshTokens,
+  verifyInput,
+  verifyToken,
+} from "../core/sessions/jwt.ts";
 import type { Authed, RouteSpec } from "./drf.ts";
 
-const field = (label: string, extra: Record<string, unknown> = {}) => ({ type: "string", required: true, read_only: false, label, ...extra });
+const field = (label: string, extra: Record<string, unknown> = {}) => ({
+  type: "string",
+  required: true,
+  read_only: false,
+  label,
+  ...extra,
+});
 
 export const jwtRoutes: RouteSpec[] = [
   {
@@ -16,8 +31,16 @@ export const jwtRoutes: RouteSpec[] = [
     tag: "jwt",
     metadata: (deps: Deps) => ({
       name: "Token Obtain Pair",
-      description: "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
-      actions: { POST: { [deps.settings.USERNAME_FIELD]: field(deps.settings.USERNAME_FIELD === "email" ? "Email address" : "Username"), password: field("Password") } },
+      description:
+        "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
+      actions: {
+        POST: {
+          [deps.settings.USERNAME_FIELD]: field(
+            deps.settings.USERNAME_FIELD === "email" ? "Email address" : "Username",
+          ),
+          password: field("Password"),
+        },
+      },
     }),
     methods: {
       POST: {
@@ -35,13 +58,23 @@ export const jwtRoutes: RouteSpec[] = [
     tag: "jwt",
     metadata: {
       name: "Token Refresh",
-      description: "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
-      actions: { POST: { refresh: field("Refresh"), access: { type: "string", required: false, read_only: true, label: "Access" } } },
+      description:
+        "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
+      actions: {
+        POST: {
+          refresh: field("Refresh"),
+          access: { type: "string", required: false, read_only: true, label: "Access" },
+        },
+      },
     },
     methods: {
       POST: {
         permission: "any",
-        doc: { summary: "{access}, and a new {refresh} under ROTATE_REFRESH_TOKENS; a rotated token presented again ends its session", body: refreshInput },
+        doc: {
+          summary:
+            "{access}, and a new {refresh} under ROTATE_REFRESH_TOKENS; a rotated token presented again ends its session",
+          body: refreshInput,
+        },
         run: async (c) => ({ status: 200, body: await refreshTokens(c.deps, await c.data(), c.meta) }),
       },
     },
@@ -54,7 +87,8 @@ export const jwtRoutes: RouteSpec[] = [
     tag: "jwt",
     metadata: {
       name: "Token Verify",
-      description: "Takes a token and indicates if it is valid.  This view provides no\ninformation about a token's fitness for a particular use.",
+      description:
+        "Takes a token and indicates if it is valid.  This view provides no\ninformation about a token's fitness for a particular use.",
       actions: { POST: { token: field("Token") } },
     },
     methods: {
@@ -71,7 +105,11 @@ export const jwtRoutes: RouteSpec[] = [
     otherwise: "any",
     authenticates: false,
     tag: "jwt",
-    metadata: { name: "Token Logout", description: "Portcullis extension: ends the session of the given refresh token (its refresh and access tokens).", actions: { POST: { refresh: field("Refresh") } } },
+    metadata: {
+      name: "Token Logout",
+      description: "Portcullis extension: ends the session of the given refresh token (its refresh and access tokens).",
+      actions: { POST: { refresh: field("Refresh") } },
+    },
     methods: {
       POST: {
         permission: "any",
@@ -85,7 +123,10 @@ export const jwtRoutes: RouteSpec[] = [
     slash: "optional",
     otherwise: "authenticated",
     tag: "jwt",
-    metadata: { name: "Token Logout All", description: "Portcullis extension: ends every JWT session of the authenticated user." },
+    metadata: {
+      name: "Token Logout All",
+      description: "Portcullis extension: ends every JWT session of the authenticated user.",
+    },
     methods: {
       POST: {
         permission: "authenticated",

@@ -32,7 +32,10 @@ export const tokenRoutes: RouteSpec[] = [
     slash: "optional",
     otherwise: "authenticated",
     tag: "token",
-    metadata: { name: "Token Destroy", description: "Use this endpoint to logout user (remove user authentication token)." },
+    metadata: {
+      name: "Token Destroy",
+      description: "Use this endpoint to logout user (remove user authentication token).",
+    },
     methods: {
       POST: {
         permission: "authenticated",

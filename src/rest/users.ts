@@ -2,9 +2,9 @@
 // resend_activation, and the password and login-name actions (set_username is set_email when
 // USERNAME_FIELD is email, as Djoser names them after it).
 import type { Settings } from "../config/schema.ts";
-import * as account from "../core/users/account.ts";
 import type { Principal } from "../core/deps.ts";
 import { form } from "../core/inputs.ts";
+import * as account from "../core/users/account.ts";
 import * as profile from "../core/users/profile.ts";
 import * as register from "../core/users/register.ts";
 import type { Authed, Call, Reply, RouteSpec, View } from "./drf.ts";
@@ -13,7 +13,13 @@ const userActions = {
   POST: {
     email: { type: "email", required: false, read_only: false, label: "Email address", max_length: 254 },
     id: { type: "integer", required: false, read_only: true, label: "ID" },
-    username: { type: "string", required: false, read_only: true, label: "Username", help_text: "Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only." },
+    username: {
+      type: "string",
+      required: false,
+      read_only: true,
+      label: "Username",
+      help_text: "Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+    },
   },
 };
 const meta = (name: string) => ({ name, description: "", actions: userActions });
@@ -21,38 +27,119 @@ const meta = (name: string) => ({ name, description: "", actions: userActions })
 // PATCH, DELETE) describes PUT, with the same user serializer fields.
 const detailMeta = { name: "User Instance", description: "", actions: { PUT: userActions.POST } };
 type Doc = View["doc"];
-const authed = (doc: Doc, run: (call: Authed) => Promise<Reply>): View => ({ permission: "authenticated", doc, run: (c: Call) => run(c as Authed) });
+const authed = (doc: Doc, run: (call: Authed) => Promise<Reply>): View => ({
+  permission: "authenticated",
+  doc,
+  run: (c: Call) => run(c as Authed),
+});
 const anyone = (doc: Doc, run: (call: Call) => Promise<Reply>): View => ({ permission: "any", doc, run });
 const noContent = { status: 204 };
 
 const idOf = (raw: string | undefined) => (raw && /^\d{1,9}$/.test(raw) ? Number(raw) : null);
-const target = (c: Authed, action: profile.UserAction) => profile.targetUser(c.deps, c.principal, idOf(c.params.id), action);
+const target = (c: Authed, action: profile.UserAction) =>
+  profile.targetUser(c.deps, c.principal, idOf(c.params.id), action);
 
 /** GET/PUT/PATCH/DELETE on one user: /me/ or /{id}/. */
 function detail(resolve: (c: Authed, action: profile.UserAction) => Promise<Principal["user"]>): RouteSpec["methods"] {
   return {
-    GET: authed({ summary: "Read the user" }, async (c) => ({ status: 200, body: profile.publicUser(c.deps, await resolve(c, "retrieve")) })),
-    PUT: authed({ summary: "Update the user (only email is writable)", body: profile.updateInput }, async (c) => ({ status: 200, body: await profile.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta) })),
-    PATCH: authed({ summary: "Update the user (only email is writable)", body: profile.updateInput }, async (c) => ({ status: 200, body: await profile.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta) })),
-    DELETE: authed({ summary: "Delete the user; needs the caller's current_password", body: () => profile.deleteInput }, async (c) => {
-      await profile.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data(), c.meta);
-      return noContent;
-    }),
+    GET: authed({ summary: "Read the user" }, async (c) => ({
+      status: 200,
+      body: profile.publicUser(c.deps, await resolve(c, "retrieve")),
+    })),
+    PUT: authed({ summary: "Update the user (only email is writable)", body: profile.updateInput }, async (c) => ({
+      status: 200,
+      body: await profile.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta),
+    })),
+    PATCH: authed({ summary: "Update the user (only email is writable)", body: profile.updateInput }, async (c) => ({
+      status: 200,
+      body: await profile.updateUser(c.deps, c.principal, await resolve(c, "update"), await c.data(), c.meta),
+    })),
+    DELETE: authed(
+      { summary: "Delete the user; needs the caller's current_password", body: () => profile.deleteInput },
+      async (c) => {
+        await profile.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data(), c.meta);
+        return noContent;
+      },
+    ),
   };
 }
 
 /** A POST-only action of the viewset: /users/<name>/, DRF's metadata, 204 on success. */
 function action(path: string, name: string, view: View): RouteSpec {
-  return { path, slash: "append", otherwise: "authenticated", tag: "users", metadata: meta(name), methods: { POST: view } };
+  return {
+    path,
+    slash: "append",
+    otherwise: "authenticated",
+    tag: "users",
+    metadata: meta(name),
+    methods: { POST: view },
+  };
 }
 
 const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
-  action("/users/set_password/", "Set password", authed({ summary: "Change the password: {new_password, current_password}", body: (d) => form(account.setPasswordShape(d)) }, async (c) => (await account.setPassword(c.deps, c.principal, await c.data(), c.meta), noContent))),
-  action("/users/reset_password/", "Reset password", anyone({ summary: "Mail a password reset link (204 whether or not the email is known)", body: () => form(account.emailShape) }, async (c) => (await account.requestReset(c.deps, "password_reset", await c.data(), c.meta), noContent))),
-  action("/users/reset_password_confirm/", "Reset password confirm", anyone({ summary: "Set a new password with the mailed uid and token", body: (d) => form(account.resetPasswordConfirmShape(d)) }, async (c) => (await account.resetPasswordConfirm(c.deps, await c.data(), c.meta), noContent))),
-  action(`/users/set_${login}/`, "Set username", authed({ summary: `Change the ${login}: {new_${login}, current_password}`, body: (d) => form(account.setLoginShape(d)) }, async (c) => (await account.setLogin(c.deps, c.principal, await c.data(), c.meta), noContent))),
-  action(`/users/reset_${login}/`, "Reset username", anyone({ summary: `Mail a ${login} reset link (204 whether or not the email is known)`, body: () => form(account.emailShape) }, async (c) => (await account.requestReset(c.deps, "username_reset", await c.data(), c.meta), noContent))),
-  action(`/users/reset_${login}_confirm/`, "Reset username confirm", anyone({ summary: `Set a new ${login} with the mailed uid and token`, body: (d) => form(account.resetLoginConfirmShape(d)) }, async (c) => (await account.resetLoginConfirm(c.deps, await c.data(), c.meta), noContent))),
+  action(
+    "/users/set_password/",
+    "Set password",
+    authed(
+      {
+        summary: "Change the password: {new_password, current_password}",
+        body: (d) => form(account.setPasswordShape(d)),
+      },
+      async (c) => (await account.setPassword(c.deps, c.principal, await c.data(), c.meta), noContent),
+    ),
+  ),
+  action(
+    "/users/reset_password/",
+    "Reset password",
+    anyone(
+      {
+        summary: "Mail a password reset link (204 whether or not the email is known)",
+        body: () => form(account.emailShape),
+      },
+      async (c) => (await account.requestReset(c.deps, "password_reset", await c.data(), c.meta), noContent),
+    ),
+  ),
+  action(
+    "/users/reset_password_confirm/",
+    "Reset password confirm",
+    anyone(
+      {
+        summary: "Set a new password with the mailed uid and token",
+        body: (d) => form(account.resetPasswordConfirmShape(d)),
+      },
+      async (c) => (await account.resetPasswordConfirm(c.deps, await c.data(), c.meta), noContent),
+    ),
+  ),
+  action(
+    `/users/set_${login}/`,
+    "Set username",
+    authed(
+      { summary: `Change the ${login}: {new_${login}, current_password}`, body: (d) => form(account.setLoginShape(d)) },
+      async (c) => (await account.setLogin(c.deps, c.principal, await c.data(), c.meta), noContent),
+    ),
+  ),
+  action(
+    `/users/reset_${login}/`,
+    "Reset username",
+    anyone(
+      {
+        summary: `Mail a ${login} reset link (204 whether or not the email is known)`,
+        body: () => form(account.emailShape),
+      },
+      async (c) => (await account.requestReset(c.deps, "username_reset", await c.data(), c.meta), noContent),
+    ),
+  ),
+  action(
+    `/users/reset_${login}_confirm/`,
+    "Reset username confirm",
+    anyone(
+      {
+        summary: `Set a new ${login} with the mailed uid and token`,
+        body: (d) => form(account.resetLoginConfirmShape(d)),
+      },
+      async (c) => (await account.resetLoginConfirm(c.deps, await c.data(), c.meta), noContent),
+    ),
+  ),
 ];
 
 export const userRoutes = (settings: Settings): RouteSpec[] => [
@@ -63,18 +150,39 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     tag: "users",
     metadata: meta("User List"),
     methods: {
-      GET: authed({ summary: "List users (only yourself unless staff, with HIDE_USERS)" }, async (c) => ({ status: 200, body: await profile.listUsers(c.deps, c.principal) })),
-      POST: anyone({ summary: "Register", body: register.createInput }, async (c) => ({ status: 201, body: await register.createUser(c.deps, await c.data(), c.meta) })),
+      GET: authed({ summary: "List users (only yourself unless staff, with HIDE_USERS)" }, async (c) => ({
+        status: 200,
+        body: await profile.listUsers(c.deps, c.principal),
+      })),
+      POST: anyone({ summary: "Register", body: register.createInput }, async (c) => ({
+        status: 201,
+        body: await register.createUser(c.deps, await c.data(), c.meta),
+      })),
     },
   },
-  { path: "/users/me/", slash: "append", otherwise: "authenticated", tag: "users", metadata: detailMeta, methods: detail(async (c) => c.principal.user) },
+  {
+    path: "/users/me/",
+    slash: "append",
+    otherwise: "authenticated",
+    tag: "users",
+    metadata: detailMeta,
+    methods: detail(async (c) => c.principal.user),
+  },
   {
     path: "/users/activation/",
     slash: "append",
     otherwise: "authenticated",
     tag: "users",
     metadata: meta("Activation"),
-    methods: { POST: anyone({ summary: "Activate, or confirm an email change, with the mailed uid and token", body: () => register.uidTokenInput }, async (c) => (await register.activate(c.deps, await c.data(), c.meta), noContent)) },
+    methods: {
+      POST: anyone(
+        {
+          summary: "Activate, or confirm an email change, with the mailed uid and token",
+          body: () => register.uidTokenInput,
+        },
+        async (c) => (await register.activate(c.deps, await c.data(), c.meta), noContent),
+      ),
+    },
   },
   {
     path: "/users/resend_activation/",
@@ -82,9 +190,20 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     otherwise: "authenticated",
     tag: "users",
     metadata: meta("Resend activation"),
-    methods: { POST: anyone({ summary: "Mail the activation link again", body: () => register.emailInput }, async (c) => (await register.resendActivation(c.deps, await c.data(), c.meta), noContent)) },
+    methods: {
+      POST: anyone(
+        { summary: "Mail the activation link again", body: () => register.emailInput },
+        async (c) => (await register.resendActivation(c.deps, await c.data(), c.meta), noContent),
+      ),
+    },
   },
   ...accountRoutes(settings.USERNAME_FIELD),
-  { path: "/users/:id/", slash: "append", otherwise: "authenticated", tag: "users", metadata: detailMeta, methods: detail(target) },
+  {
+    path: "/users/:id/",
+    slash: "append",
+    otherwise: "authenticated",
+    tag: "users",
+    metadata: detailMeta,
+    methods: detail(target),
+  },
 ];
-

@@ -1,10 +1,10 @@
 // tRPC's building blocks: router, publicProcedure, protectedProcedure (ctx.principal non-null).
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import { authenticate, type RequestHeaders } from "../http/authenticate.ts";
-import { AuthError, ERRORS } from "../errors.ts";
 import type { Deps, RequestMeta } from "../core/deps.ts";
 import { toFieldErrors } from "../core/inputs.ts";
+import { AuthError, ERRORS } from "../errors.ts";
+import { authenticate, type RequestHeaders } from "../http/authenticate.ts";
 import { classifyError } from "../http/classify.ts";
 
 /** `https`: whether the request came over TLS (the device cookie is then Secure). */
@@ -21,12 +21,36 @@ const t = initTRPC.context<Context>().create({
     }
     if (cause instanceof AuthError) {
       const retryAfter = cause.headers?.["Retry-After"];
-      return { ...shape, message: cause.message, data: { ...shape.data, code: cause.code, fields: cause.fields ?? null, details: cause.data ?? null, ...(retryAfter ? { retryAfter: Number(retryAfter) } : {}), stack: undefined } };
+      return {
+        ...shape,
+        message: cause.message,
+        data: {
+          ...shape.data,
+          code: cause.code,
+          fields: cause.fields ?? null,
+          details: cause.data ?? null,
+          ...(retryAfter ? { retryAfter: Number(retryAfter) } : {}),
+          stack: undefined,
+        },
+      };
     }
     if (cause instanceof ZodError) {
-      return { ...shape, message: "Invalid input.", data: { ...shape.data, code: "invalid_input", fields: toFieldErrors(cause), details: null, stack: undefined } };
+      return {
+        ...shape,
+        message: "Invalid input.",
+        data: { ...shape.data, code: "invalid_input", fields: toFieldErrors(cause), details: null, stack: undefined },
+      };
     }
-    return { ...shape, data: { ...shape.data, code: shape.data.code === "INTERNAL_SERVER_ERROR" ? "internal_error" : shape.data.code.toLowerCase(), fields: null, details: null, stack: undefined } };
+    return {
+      ...shape,
+      data: {
+        ...shape.data,
+        code: shape.data.code === "INTERNAL_SERVER_ERROR" ? "internal_error" : shape.data.code.toLowerCase(),
+        fields: null,
+        details: null,
+        stack: undefined,
+      },
+    };
   },
 });
 

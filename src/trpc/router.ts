@@ -5,5 +5,11 @@ import { sessionsRouter } from "./routers/sessions.ts";
 import { tokenRouter } from "./routers/token.ts";
 import { usersRouter } from "./routers/users.ts";
 
-export const appRouter = router({ users: usersRouter, token: tokenRouter, jwt: jwtRouter, sessions: sessionsRouter, audit: auditRouter });
+export const appRouter = router({
+  users: usersRouter,
+  token: tokenRouter,
+  jwt: jwtRouter,
+  sessions: sessionsRouter,
+  audit: auditRouter,
+});
 export type AppRouter = typeof appRouter;

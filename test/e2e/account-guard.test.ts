@@ -7,9 +7,9 @@
 import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../src/trpc/router.ts";
-import { uidToken, type Mail } from "../helpers/mail.ts";
-import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { PW, signUp, tokenLogin } from "../helpers/actors.ts";
+import { type Mail, uidToken } from "../helpers/mail.ts";
+import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { failure, trpcClient } from "../helpers/trpc.ts";
 
 const NEW_PW = "Nm4$Rt8@Wy3e";
@@ -98,7 +98,10 @@ const tokenAuth = (key: string): Auth => ({ authorization: `Token ${key}` });
 
 /** The newest mail to `to` with this subject. */
 function mailTo(s: TestServer, to: string, subject: string): Mail {
-  const mail = s.mails().filter((m) => m.to === to && m.subject === subject).at(-1);
+  const mail = s
+    .mails()
+    .filter((m) => m.to === to && m.subject === subject)
+    .at(-1);
   const mailbox = () => JSON.stringify(s.mails().map((m) => [m.to, m.subject]));
   if (!mail) throw new Error(`no mail "${subject}" to ${to}; mailbox: ${mailbox()}`);
   return mail;
@@ -107,7 +110,11 @@ function mailTo(s: TestServer, to: string, subject: string): Mail {
 /** The uid and token of the link in the newest mail to `to` with this subject. */
 const linkIn = (s: TestServer, to: string, subject: string): Link => uidToken(mailTo(s, to, subject).links[0]!);
 
-const mailsTo = (s: TestServer, to: string) => s.mails().filter((m) => m.to === to).map((m) => m.subject);
+const mailsTo = (s: TestServer, to: string) =>
+  s
+    .mails()
+    .filter((m) => m.to === to)
+    .map((m) => m.subject);
 
 const register = (s: TestServer, username: string) => signUp(s, username, `${username}@example.com`);
 

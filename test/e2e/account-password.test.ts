@@ -2,9 +2,9 @@
 // REST (exact bodies and statuses) and the typed tRPC client (data.code, data.fields), on PGlite
 // and PostgreSQL. Sessions after a password change are in account-sessions.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uidToken, type Mail } from "../helpers/mail.ts";
+import { type Mail, uidToken } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
-import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
+import { type Client, failure, trpcClient } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const NEW_PW = "Vb4$nQ8&wT3m";
@@ -13,14 +13,17 @@ const REQUIRED = ["This field is required."];
 const BAD_UID = { uid: ["Invalid user id or user doesn't exist."] };
 const BAD_TOKEN = { token: ["Invalid token for given user."] };
 const MISMATCH = { non_field_errors: ["The two password fields didn't match."] };
-const TOO_WEAK = ["This password is too short. It must contain at least 8 characters.", "This password is too common.", "This password is entirely numeric."];
+const TOO_WEAK = [
+  "This password is too short. It must contain at least 8 characters.",
+  "This password is too common.",
+  "This password is entirely numeric.",
+];
 const RESET_SUBJECT = "Password reset on Portcullis";
 
 type Res = Awaited<ReturnType<TestServer["request"]>>;
 
 const client = (s: TestServer, authorization?: string): Client => trpcClient(s, authorization ? { authorization } : {});
 const tokenHeader = (key: string) => ({ authorization: `Token ${key}` });
-
 
 /** Status and body, the body byte for byte: DRF's field order is part of the answer. */
 function expectAnswer(res: Res, status: number, body?: unknown) {
@@ -33,7 +36,8 @@ async function register(s: TestServer, username: string, email = `${username}@ex
   return res.json.id;
 }
 
-const tokenLogin = (s: TestServer, username: string, password: string) => s.request("POST", "/auth/token/login/", { json: { username, password } });
+const tokenLogin = (s: TestServer, username: string, password: string) =>
+  s.request("POST", "/auth/token/login/", { json: { username, password } });
 
 async function login(s: TestServer, username: string, password = PW): Promise<string> {
   const res = await tokenLogin(s, username, password);
@@ -56,7 +60,8 @@ async function expectRefused(s: TestServer, username: string, password: string) 
   expect([refused.status, refused.json]).toEqual([401, NO_ACCOUNT]);
 }
 
-const mailsTo = (s: TestServer, to: string, subject?: string): Mail[] => s.mails().filter((m) => m.to === to && (subject === undefined || m.subject === subject));
+const mailsTo = (s: TestServer, to: string, subject?: string): Mail[] =>
+  s.mails().filter((m) => m.to === to && (subject === undefined || m.subject === subject));
 
 /** The uid and token of the only password-reset mail to `to`. */
 function resetLink(s: TestServer, to: string, subject = RESET_SUBJECT) {
@@ -73,7 +78,8 @@ async function requestReset(s: TestServer, email: string, subject = RESET_SUBJEC
 
 const uidOf = (link: string) => Number(Buffer.from(uidToken(link).uid, "base64url").toString());
 
-const setPassword = (s: TestServer, key: string, json: unknown) => s.request("POST", "/auth/users/set_password/", { headers: tokenHeader(key), json });
+const setPassword = (s: TestServer, key: string, json: unknown) =>
+  s.request("POST", "/auth/users/set_password/", { headers: tokenHeader(key), json });
 const confirm = (s: TestServer, json: unknown) => s.request("POST", "/auth/users/reset_password_confirm/", { json });
 
 describe.each(DATABASES)("password flows on %s", (kind) => {
@@ -85,15 +91,25 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
     afterAll(async () => s?.stop());
 
     it("set_password needs a login", async () => {
-      expectAnswer(await s.request("POST", "/auth/users/set_password/", { json: { new_password: NEW_PW, current_password: PW } }), 401, { detail: "Authentication credentials were not provided." });
+      expectAnswer(
+        await s.request("POST", "/auth/users/set_password/", { json: { new_password: NEW_PW, current_password: PW } }),
+        401,
+        { detail: "Authentication credentials were not provided." },
+      );
     });
 
     it("set_password: missing and blank fields in Djoser's order (new_password, current_password); a wrong current_password is a field error beside them", async () => {
       await register(s, "fields");
       const key = await login(s, "fields");
       expectAnswer(await setPassword(s, key, {}), 400, { new_password: REQUIRED, current_password: REQUIRED });
-      expectAnswer(await setPassword(s, key, { new_password: "", current_password: "  " }), 400, { new_password: ["This field may not be blank."], current_password: ["This field may not be blank."] });
-      expectAnswer(await setPassword(s, key, { current_password: "not-my-password" }), 400, { new_password: REQUIRED, current_password: ["Invalid password."] });
+      expectAnswer(await setPassword(s, key, { new_password: "", current_password: "  " }), 400, {
+        new_password: ["This field may not be blank."],
+        current_password: ["This field may not be blank."],
+      });
+      expectAnswer(await setPassword(s, key, { current_password: "not-my-password" }), 400, {
+        new_password: REQUIRED,
+        current_password: ["Invalid password."],
+      });
       expectAnswer(await setPassword(s, key, { new_password: NEW_PW }), 400, { current_password: REQUIRED });
       await expectPasswordIs(s, "fields", PW, NEW_PW);
     });
@@ -101,18 +117,28 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
     it("set_password: a wrong current_password is refused and changes nothing", async () => {
       await register(s, "wrongcurrent");
       const key = await login(s, "wrongcurrent");
-      expectAnswer(await setPassword(s, key, { new_password: NEW_PW, current_password: `${PW}x` }), 400, { current_password: ["Invalid password."] });
+      expectAnswer(await setPassword(s, key, { new_password: NEW_PW, current_password: `${PW}x` }), 400, {
+        current_password: ["Invalid password."],
+      });
       // The field phase comes first: a weak new password is not reported beside a wrong current one.
-      expectAnswer(await setPassword(s, key, { new_password: "123", current_password: `${PW}x` }), 400, { current_password: ["Invalid password."] });
+      expectAnswer(await setPassword(s, key, { new_password: "123", current_password: `${PW}x` }), 400, {
+        current_password: ["Invalid password."],
+      });
       await expectPasswordIs(s, "wrongcurrent", PW, NEW_PW);
     });
 
     it("set_password: a weak new password gets every Django validator's message, similarity to the username included", async () => {
       await register(s, "marigold77", "");
       const key = await login(s, "marigold77");
-      expectAnswer(await setPassword(s, key, { new_password: "123", current_password: PW }), 400, { new_password: TOO_WEAK });
-      expectAnswer(await setPassword(s, key, { new_password: "password", current_password: PW }), 400, { new_password: ["This password is too common."] });
-      expectAnswer(await setPassword(s, key, { new_password: "Marigold77", current_password: PW }), 400, { new_password: ["The password is too similar to the username."] });
+      expectAnswer(await setPassword(s, key, { new_password: "123", current_password: PW }), 400, {
+        new_password: TOO_WEAK,
+      });
+      expectAnswer(await setPassword(s, key, { new_password: "password", current_password: PW }), 400, {
+        new_password: ["This password is too common."],
+      });
+      expectAnswer(await setPassword(s, key, { new_password: "Marigold77", current_password: PW }), 400, {
+        new_password: ["The password is too similar to the username."],
+      });
       await expectPasswordIs(s, "marigold77", PW, NEW_PW);
     });
 
@@ -127,7 +153,10 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
     it("set_password: re_new_password is not a field while SET_PASSWORD_RETYPE is off (a differing one is ignored)", async () => {
       await register(s, "noretype");
       const key = await login(s, "noretype");
-      expectAnswer(await setPassword(s, key, { new_password: NEW_PW, re_new_password: "something else", current_password: PW }), 204);
+      expectAnswer(
+        await setPassword(s, key, { new_password: NEW_PW, re_new_password: "something else", current_password: PW }),
+        204,
+      );
       await expectPasswordIs(s, "noretype", NEW_PW, PW);
     });
 
@@ -144,8 +173,12 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
     it("reset_password: a missing, blank or invalid email is a 400 naming the field", async () => {
       expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: {} }), 400, { email: REQUIRED });
       expectAnswer(await s.request("POST", "/auth/users/reset_password/"), 400, { email: REQUIRED });
-      expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: { email: " " } }), 400, { email: ["This field may not be blank."] });
-      expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: { email: "not-an-email" } }), 400, { email: ["Enter a valid email address."] });
+      expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: { email: " " } }), 400, {
+        email: ["This field may not be blank."],
+      });
+      expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: { email: "not-an-email" } }), 400, {
+        email: ["Enter a valid email address."],
+      });
     });
 
     it("reset_password: an unknown email, an inactive user's and one without a usable password answer 204 and mail nothing", async () => {
@@ -162,10 +195,17 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
 
     it("reset_password: 204 and a mail with Djoser's default link (DOMAIN, PROTOCOL, PASSWORD_RESET_CONFIRM_URL) and the username", async () => {
       const id = await register(s, "forgetful");
-      expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: { email: "forgetful@example.com" } }), 204);
+      expectAnswer(
+        await s.request("POST", "/auth/users/reset_password/", { json: { email: "forgetful@example.com" } }),
+        204,
+      );
       const [mail] = mailsTo(s, "forgetful@example.com");
       expect(mail!.subject).toBe(RESET_SUBJECT);
-      expect(mail!.links).toEqual([expect.stringMatching(/^http:\/\/localhost:8000\/#\/password\/reset\/confirm\/[A-Za-z0-9_-]+\/[0-9a-z]+-[0-9a-f]{32}$/)]);
+      expect(mail!.links).toEqual([
+        expect.stringMatching(
+          /^http:\/\/localhost:8000\/#\/password\/reset\/confirm\/[A-Za-z0-9_-]+\/[0-9a-z]+-[0-9a-f]{32}$/,
+        ),
+      ]);
       expect(mail!.text).toContain("Your username, in case you've forgotten: forgetful");
       expect(uidOf(mail!.links[0]!)).toBe(id);
     });
@@ -173,7 +213,10 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
     it("reset_password: an email two active users share mails both, each their own link", async () => {
       const first = await register(s, "twin1", "twins@example.com");
       const second = await register(s, "twin2", "twins@example.com");
-      expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: { email: "twins@example.com" } }), 204);
+      expectAnswer(
+        await s.request("POST", "/auth/users/reset_password/", { json: { email: "twins@example.com" } }),
+        204,
+      );
       const mails = mailsTo(s, "twins@example.com", RESET_SUBJECT);
       expect(mails).toHaveLength(2);
       const byUser = new Map(mails.map((m) => [uidOf(m.links[0]!), m]));
@@ -208,7 +251,9 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       const otherUid = Buffer.from("999999").toString("base64url");
       const tampered = `${link.token.slice(0, -1)}${link.token.endsWith("0") ? "1" : "0"}`;
       expectAnswer(await confirm(s, {}), 400, { uid: REQUIRED, token: REQUIRED, new_password: REQUIRED });
-      expectAnswer(await confirm(s, { uid: "", token: link.token, new_password: NEW_PW }), 400, { uid: ["This field may not be blank."] });
+      expectAnswer(await confirm(s, { uid: "", token: link.token, new_password: NEW_PW }), 400, {
+        uid: ["This field may not be blank."],
+      });
       // The link before the password (Djoser checks it last): no link, no validator run.
       expectAnswer(await confirm(s, { uid: "garbage!", token: "garbage", new_password: "123" }), 400, BAD_UID);
       expectAnswer(await confirm(s, { uid: link.uid, token: "garbage", new_password: "123" }), 400, BAD_TOKEN);
@@ -258,16 +303,25 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       await register(s, "trpcsetter");
       const as = client(s, `Token ${await login(s, "trpcsetter")}`);
       const empty = await failure(as.users.setPassword.mutate({}));
-      expect([empty.data?.code, empty.data?.httpStatus, empty.data?.fields]).toEqual(["invalid_input", 400, { new_password: REQUIRED, current_password: REQUIRED }]);
+      expect([empty.data?.code, empty.data?.httpStatus, empty.data?.fields]).toEqual([
+        "invalid_input",
+        400,
+        { new_password: REQUIRED, current_password: REQUIRED },
+      ]);
       const wrong = await failure(as.users.setPassword.mutate({ new_password: NEW_PW, current_password: "nope-nope" }));
-      expect([wrong.data?.code, wrong.data?.fields]).toEqual(["invalid_input", { current_password: ["Invalid password."] }]);
+      expect([wrong.data?.code, wrong.data?.fields]).toEqual([
+        "invalid_input",
+        { current_password: ["Invalid password."] },
+      ]);
       const weak = await failure(as.users.setPassword.mutate({ new_password: "trpcsetter1", current_password: PW }));
       expect(weak.data?.fields).toEqual({ new_password: ["The password is too similar to the username."] });
       const anon = await failure(client(s).users.setPassword.mutate({ new_password: NEW_PW, current_password: PW }));
       expect(anon.data?.code).toBe("not_authenticated");
       await expectPasswordIs(s, "trpcsetter", PW, NEW_PW);
       // Shared key mode: the caller's key ended with every other device's; the answer is the new one.
-      expect(await as.users.setPassword.mutate({ new_password: NEW_PW, current_password: PW })).toEqual({ auth_token: expect.any(String) });
+      expect(await as.users.setPassword.mutate({ new_password: NEW_PW, current_password: PW })).toEqual({
+        auth_token: expect.any(String),
+      });
       await expectPasswordIs(s, "trpcsetter", NEW_PW, PW);
     });
 
@@ -275,7 +329,10 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       await register(s, "trpcreset");
       const anon = client(s);
       const bad = await failure(anon.users.resetPassword.mutate({ email: "nope" }));
-      expect([bad.data?.code, bad.data?.fields]).toEqual(["invalid_input", { email: ["Enter a valid email address."] }]);
+      expect([bad.data?.code, bad.data?.fields]).toEqual([
+        "invalid_input",
+        { email: ["Enter a valid email address."] },
+      ]);
       expect((await failure(anon.users.resetPassword.mutate({}))).data?.fields).toEqual({ email: REQUIRED });
       const before = s.mails().length;
       expect(await anon.users.resetPassword.mutate({ email: "nobody-trpc@example.com" })).toBeUndefined();
@@ -284,10 +341,22 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       expect(await anon.users.resetPassword.mutate({ email: "trpcreset@example.com" })).toBeUndefined();
       const link = resetLink(s, "trpcreset@example.com");
       const missing = await failure(anon.users.resetPasswordConfirm.mutate({}));
-      expect([missing.data?.code, missing.data?.fields]).toEqual(["invalid_input", { uid: REQUIRED, token: REQUIRED, new_password: REQUIRED }]);
-      expect((await failure(anon.users.resetPasswordConfirm.mutate({ uid: "x", token: "y", new_password: "123" }))).data?.fields).toEqual(BAD_UID);
-      expect((await failure(anon.users.resetPasswordConfirm.mutate({ uid: "x", token: link.token, new_password: NEW_PW }))).data?.fields).toEqual(BAD_UID);
-      expect((await failure(anon.users.resetPasswordConfirm.mutate({ uid: link.uid, token: "1-2", new_password: NEW_PW }))).data?.fields).toEqual(BAD_TOKEN);
+      expect([missing.data?.code, missing.data?.fields]).toEqual([
+        "invalid_input",
+        { uid: REQUIRED, token: REQUIRED, new_password: REQUIRED },
+      ]);
+      expect(
+        (await failure(anon.users.resetPasswordConfirm.mutate({ uid: "x", token: "y", new_password: "123" }))).data
+          ?.fields,
+      ).toEqual(BAD_UID);
+      expect(
+        (await failure(anon.users.resetPasswordConfirm.mutate({ uid: "x", token: link.token, new_password: NEW_PW })))
+          .data?.fields,
+      ).toEqual(BAD_UID);
+      expect(
+        (await failure(anon.users.resetPasswordConfirm.mutate({ uid: link.uid, token: "1-2", new_password: NEW_PW })))
+          .data?.fields,
+      ).toEqual(BAD_TOKEN);
       expect(await anon.users.resetPasswordConfirm.mutate({ ...link, new_password: NEW_PW })).toBeUndefined();
       const again = await failure(anon.users.resetPasswordConfirm.mutate({ ...link, new_password: NEW_PW }));
       expect([again.data?.code, again.data?.httpStatus, again.data?.fields]).toEqual(["invalid_input", 400, BAD_TOKEN]);
@@ -317,13 +386,30 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
     it("set_password with SET_PASSWORD_RETYPE: re_new_password is required (new_password, re_new_password, current_password), weak before mismatch, a mismatch is a non-field error", async () => {
       await register(s, "retyper");
       const key = await login(s, "retyper");
-      expectAnswer(await setPassword(s, key, {}), 400, { new_password: REQUIRED, re_new_password: REQUIRED, current_password: REQUIRED });
-      expectAnswer(await setPassword(s, key, { new_password: NEW_PW, current_password: PW }), 400, { re_new_password: REQUIRED });
-      expectAnswer(await setPassword(s, key, { new_password: "123", re_new_password: "456", current_password: PW }), 400, { new_password: TOO_WEAK });
-      expectAnswer(await setPassword(s, key, { new_password: NEW_PW, re_new_password: `${NEW_PW}!`, current_password: PW }), 400, MISMATCH);
+      expectAnswer(await setPassword(s, key, {}), 400, {
+        new_password: REQUIRED,
+        re_new_password: REQUIRED,
+        current_password: REQUIRED,
+      });
+      expectAnswer(await setPassword(s, key, { new_password: NEW_PW, current_password: PW }), 400, {
+        re_new_password: REQUIRED,
+      });
+      expectAnswer(
+        await setPassword(s, key, { new_password: "123", re_new_password: "456", current_password: PW }),
+        400,
+        { new_password: TOO_WEAK },
+      );
+      expectAnswer(
+        await setPassword(s, key, { new_password: NEW_PW, re_new_password: `${NEW_PW}!`, current_password: PW }),
+        400,
+        MISMATCH,
+      );
       await expectPasswordIs(s, "retyper", PW, NEW_PW);
       expect(mailsTo(s, "retyper@example.com")).toEqual([]);
-      expectAnswer(await setPassword(s, key, { new_password: NEW_PW, re_new_password: NEW_PW, current_password: PW }), 204);
+      expectAnswer(
+        await setPassword(s, key, { new_password: NEW_PW, re_new_password: NEW_PW, current_password: PW }),
+        204,
+      );
       await expectPasswordIs(s, "retyper", NEW_PW, PW);
     });
 
@@ -332,16 +418,23 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       const as = client(s, `Token ${await login(s, "trpcretyper")}`);
       const missing = await failure(as.users.setPassword.mutate({ new_password: NEW_PW, current_password: PW }));
       expect(missing.data?.fields).toEqual({ re_new_password: REQUIRED });
-      const mismatch = await failure(as.users.setPassword.mutate({ new_password: NEW_PW, re_new_password: PW, current_password: PW }));
+      const mismatch = await failure(
+        as.users.setPassword.mutate({ new_password: NEW_PW, re_new_password: PW, current_password: PW }),
+      );
       expect([mismatch.data?.code, mismatch.data?.fields]).toEqual(["invalid_input", MISMATCH]);
-      expect(await as.users.setPassword.mutate({ new_password: NEW_PW, re_new_password: NEW_PW, current_password: PW })).toEqual({ auth_token: expect.any(String) });
+      expect(
+        await as.users.setPassword.mutate({ new_password: NEW_PW, re_new_password: NEW_PW, current_password: PW }),
+      ).toEqual({ auth_token: expect.any(String) });
       await expectPasswordIs(s, "trpcretyper", NEW_PW, PW);
     });
 
     it("PASSWORD_CHANGED_EMAIL_CONFIRMATION: set_password mails the user, saying the other sessions were signed out", async () => {
       await register(s, "notified");
       const key = await login(s, "notified");
-      expectAnswer(await setPassword(s, key, { new_password: NEW_PW, re_new_password: NEW_PW, current_password: PW }), 204);
+      expectAnswer(
+        await setPassword(s, key, { new_password: NEW_PW, re_new_password: NEW_PW, current_password: PW }),
+        204,
+      );
       const mails = mailsTo(s, "notified@example.com");
       expect(mails.map((m) => m.subject)).toEqual([CHANGED]);
       expect(mails[0]!.text).toContain("Your password has been changed!");
@@ -358,12 +451,22 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
 
     it("reset_password: the link follows SITE_NAME, PROTOCOL, DOMAIN and PASSWORD_RESET_CONFIRM_URL, and leads to the reset", async () => {
       const id = await register(s, "custom");
-      expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: { email: "custom@example.com" } }), 204);
+      expectAnswer(
+        await s.request("POST", "/auth/users/reset_password/", { json: { email: "custom@example.com" } }),
+        204,
+      );
       const [mail] = mailsTo(s, "custom@example.com", ACME_RESET);
       const uid = Buffer.from(String(id)).toString("base64url");
-      expect(mail!.links).toEqual([expect.stringMatching(new RegExp(`^https://app\\.example\\.org/account/new-password/${uid}/[0-9a-z]+-[0-9a-f]{32}/$`))]);
+      expect(mail!.links).toEqual([
+        expect.stringMatching(
+          new RegExp(`^https://app\\.example\\.org/account/new-password/${uid}/[0-9a-z]+-[0-9a-f]{32}/$`),
+        ),
+      ]);
       expect(mail!.html).toContain(`href="${mail!.links[0]}"`);
-      expectAnswer(await confirm(s, { ...uidToken(mail!.links[0]!), new_password: NEW_PW, re_new_password: NEW_PW }), 204);
+      expectAnswer(
+        await confirm(s, { ...uidToken(mail!.links[0]!), new_password: NEW_PW, re_new_password: NEW_PW }),
+        204,
+      );
       await expectPasswordIs(s, "custom", NEW_PW, PW);
     });
 
@@ -377,26 +480,54 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       }
       expect(mailsTo(s, "shownsleeper@example.com")).toEqual([]);
       await register(s, "shownknown");
-      expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: { email: "shownknown@example.com" } }), 204);
+      expectAnswer(
+        await s.request("POST", "/auth/users/reset_password/", { json: { email: "shownknown@example.com" } }),
+        204,
+      );
       const err = await failure(client(s).users.resetPassword.mutate({ email: "nobody@example.com" }));
-      expect([err.data?.code, err.data?.httpStatus, err.message]).toEqual(["email_not_found", 400, "User with given email does not exist."]);
+      expect([err.data?.code, err.data?.httpStatus, err.message]).toEqual([
+        "email_not_found",
+        400,
+        "User with given email does not exist.",
+      ]);
     });
 
     it("reset_password_confirm with PASSWORD_RESET_CONFIRM_RETYPE: re_new_password required; a bad uid before a weak password or a mismatch", async () => {
       await register(s, "retypereset");
       const link = await requestReset(s, "retypereset@example.com", ACME_RESET);
-      expectAnswer(await confirm(s, {}), 400, { uid: REQUIRED, token: REQUIRED, new_password: REQUIRED, re_new_password: REQUIRED });
+      expectAnswer(await confirm(s, {}), 400, {
+        uid: REQUIRED,
+        token: REQUIRED,
+        new_password: REQUIRED,
+        re_new_password: REQUIRED,
+      });
       expectAnswer(await confirm(s, { ...link, new_password: NEW_PW }), 400, { re_new_password: REQUIRED });
-      expectAnswer(await confirm(s, { uid: "garbage!", token: "x", new_password: "123", re_new_password: "456" }), 400, BAD_UID);
-      expectAnswer(await confirm(s, { uid: "garbage!", token: "x", new_password: NEW_PW, re_new_password: PW }), 400, BAD_UID);
-      expectAnswer(await confirm(s, { uid: "garbage!", token: "x", new_password: NEW_PW, re_new_password: NEW_PW }), 400, BAD_UID);
-      expectAnswer(await confirm(s, { ...link, new_password: "123", re_new_password: "456" }), 400, { new_password: TOO_WEAK });
+      expectAnswer(
+        await confirm(s, { uid: "garbage!", token: "x", new_password: "123", re_new_password: "456" }),
+        400,
+        BAD_UID,
+      );
+      expectAnswer(
+        await confirm(s, { uid: "garbage!", token: "x", new_password: NEW_PW, re_new_password: PW }),
+        400,
+        BAD_UID,
+      );
+      expectAnswer(
+        await confirm(s, { uid: "garbage!", token: "x", new_password: NEW_PW, re_new_password: NEW_PW }),
+        400,
+        BAD_UID,
+      );
+      expectAnswer(await confirm(s, { ...link, new_password: "123", re_new_password: "456" }), 400, {
+        new_password: TOO_WEAK,
+      });
       expectAnswer(await confirm(s, { ...link, new_password: NEW_PW, re_new_password: PW }), 400, MISMATCH);
       await expectRefused(s, "retypereset", NEW_PW);
       expectAnswer(await confirm(s, { ...link, new_password: NEW_PW, re_new_password: NEW_PW }), 204);
       await expectPasswordIs(s, "retypereset", NEW_PW, PW);
       // The link is used now: that is said before the mismatch.
-      const trpc = await failure(client(s).users.resetPasswordConfirm.mutate({ ...link, new_password: NEW_PW, re_new_password: PW }));
+      const trpc = await failure(
+        client(s).users.resetPasswordConfirm.mutate({ ...link, new_password: NEW_PW, re_new_password: PW }),
+      );
       expect(trpc.data?.fields).toEqual(BAD_TOKEN);
     });
   });
@@ -414,8 +545,13 @@ describe.each(DATABASES)("password flows on %s", (kind) => {
       await new Promise((r) => setTimeout(r, 2_100));
       expectAnswer(await confirm(s, { ...stale, new_password: NEW_PW }), 400, BAD_TOKEN);
       await expectPasswordIs(s, "slowpoke", PW, NEW_PW);
-      expectAnswer(await s.request("POST", "/auth/users/reset_password/", { json: { email: "slowpoke@example.com" } }), 204);
-      const fresh = mailsTo(s, "slowpoke@example.com", RESET_SUBJECT).map((m) => uidToken(m.links[0]!)).find((l) => l.token !== stale.token)!;
+      expectAnswer(
+        await s.request("POST", "/auth/users/reset_password/", { json: { email: "slowpoke@example.com" } }),
+        204,
+      );
+      const fresh = mailsTo(s, "slowpoke@example.com", RESET_SUBJECT)
+        .map((m) => uidToken(m.links[0]!))
+        .find((l) => l.token !== stale.token)!;
       expectAnswer(await confirm(s, { ...fresh, new_password: NEW_PW }), 204);
       await expectPasswordIs(s, "slowpoke", NEW_PW, PW);
     });

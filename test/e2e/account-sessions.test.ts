@@ -27,7 +27,9 @@ type Pair = { refresh: string; access: string };
 type Sessions = { username: string; keys: string[]; jwts: Pair[] };
 
 async function signIn(s: TestServer, username: string): Promise<Sessions> {
-  const created = await s.request("POST", "/auth/users/", { json: { username, email: `${username}@example.com`, password: PW } });
+  const created = await s.request("POST", "/auth/users/", {
+    json: { username, email: `${username}@example.com`, password: PW },
+  });
   expect(created.status, created.text).toBe(201);
   const keys: string[] = [];
   const jwts: Pair[] = [];
@@ -41,15 +43,25 @@ async function signIn(s: TestServer, username: string): Promise<Sessions> {
 
 async function expectTokenWorks(s: TestServer, key: string, works: boolean) {
   const res = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${key}` } });
-  expect([res.status, res.json], `Token ${key.slice(0, 8)}…`).toEqual(works ? [200, expect.objectContaining({ id: expect.any(Number) })] : [401, INVALID_TOKEN]);
+  expect([res.status, res.json], `Token ${key.slice(0, 8)}…`).toEqual(
+    works ? [200, expect.objectContaining({ id: expect.any(Number) })] : [401, INVALID_TOKEN],
+  );
 }
 
 async function expectJwtWorks(s: TestServer, pair: Pair, works: boolean) {
   const me = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Bearer ${pair.access}` } });
-  expect([me.status, me.json], "access").toEqual(works ? [200, expect.objectContaining({ id: expect.any(Number) })] : [401, ACCESS_BLACKLISTED]);
+  expect([me.status, me.json], "access").toEqual(
+    works ? [200, expect.objectContaining({ id: expect.any(Number) })] : [401, ACCESS_BLACKLISTED],
+  );
   const refreshed = await s.request("POST", "/auth/jwt/refresh/", { json: { refresh: pair.refresh } });
-  expect([refreshed.status, refreshed.json], "refresh").toEqual(works ? [200, { access: expect.any(String) }] : [401, REFRESH_BLACKLISTED]);
-  if (works) expect((await s.request("GET", "/auth/users/me/", { headers: { authorization: `Bearer ${refreshed.json.access}` } })).status).toBe(200);
+  expect([refreshed.status, refreshed.json], "refresh").toEqual(
+    works ? [200, { access: expect.any(String) }] : [401, REFRESH_BLACKLISTED],
+  );
+  if (works)
+    expect(
+      (await s.request("GET", "/auth/users/me/", { headers: { authorization: `Bearer ${refreshed.json.access}` } }))
+        .status,
+    ).toBe(200);
 }
 
 /** Each of the user's sessions, checked against what should still work. */
@@ -59,14 +71,23 @@ async function expectSessions(s: TestServer, u: Sessions, tokens: boolean[], jwt
 }
 
 async function setPassword(s: TestServer, authorization: string) {
-  const res = await s.request("POST", "/auth/users/set_password/", { headers: { authorization }, json: { new_password: NEW_PW, current_password: PW } });
+  const res = await s.request("POST", "/auth/users/set_password/", {
+    headers: { authorization },
+    json: { new_password: NEW_PW, current_password: PW },
+  });
   expect([res.status, res.text]).toEqual([204, ""]);
 }
 
 async function resetPassword(s: TestServer, username: string) {
-  expect((await s.request("POST", "/auth/users/reset_password/", { json: { email: `${username}@example.com` } })).status).toBe(204);
-  const mail = s.mails().find((m) => m.to === `${username}@example.com` && m.subject === "Password reset on Portcullis");
-  const res = await s.request("POST", "/auth/users/reset_password_confirm/", { json: { ...uidToken(mail!.links[0]!), new_password: NEW_PW } });
+  expect(
+    (await s.request("POST", "/auth/users/reset_password/", { json: { email: `${username}@example.com` } })).status,
+  ).toBe(204);
+  const mail = s
+    .mails()
+    .find((m) => m.to === `${username}@example.com` && m.subject === "Password reset on Portcullis");
+  const res = await s.request("POST", "/auth/users/reset_password_confirm/", {
+    json: { ...uidToken(mail!.links[0]!), new_password: NEW_PW },
+  });
   expect([res.status, res.text]).toEqual([204, ""]);
 }
 
@@ -84,7 +105,8 @@ const changedMail = (s: TestServer, username: string) => {
   return mails[0]!.text;
 };
 
-const trpc = (s: TestServer, authorization: string) => createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers: { authorization } })] });
+const trpc = (s: TestServer, authorization: string) =>
+  createTRPCClient<AppRouter>({ links: [httpLink({ url: `${s.url}/trpc`, headers: { authorization } })] });
 
 const ALL = [true, true, true];
 const NONE = [false, false, false];
@@ -116,7 +138,9 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
 
     it("tRPC setPassword ends the other sessions likewise", async () => {
       const u = await signIn(s, "viatrpc");
-      expect(await trpc(s, `Token ${u.keys[0]}`).users.setPassword.mutate({ new_password: NEW_PW, current_password: PW })).toBeUndefined();
+      expect(
+        await trpc(s, `Token ${u.keys[0]}`).users.setPassword.mutate({ new_password: NEW_PW, current_password: PW }),
+      ).toBeUndefined();
       await expectSessions(s, u, ONLY_FIRST, NONE);
     });
 
@@ -161,7 +185,11 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
   describe("PASSWORD_CHANGE_ENDS_SESSIONS off, LOGOUT_ON_PASSWORD_CHANGE on (Djoser's behaviour)", () => {
     let s: TestServer;
     beforeAll(async () => {
-      s = await startTestServer(kind, { ...base, DJOSER_LOGOUT_ON_PASSWORD_CHANGE: "true", DJOSER_PASSWORD_CHANGE_ENDS_SESSIONS: "false" });
+      s = await startTestServer(kind, {
+        ...base,
+        DJOSER_LOGOUT_ON_PASSWORD_CHANGE: "true",
+        DJOSER_PASSWORD_CHANGE_ENDS_SESSIONS: "false",
+      });
     });
     afterAll(async () => s?.stop());
 
@@ -230,9 +258,17 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
 
     /** One key, as Djoser hands it to every device (two logins), and one JWT session. */
     async function sharedSignIn(username: string) {
-      expect((await s.request("POST", "/auth/users/", { json: { username, email: `${username}@example.com`, password: PW } })).status).toBe(201);
+      expect(
+        (
+          await s.request("POST", "/auth/users/", {
+            json: { username, email: `${username}@example.com`, password: PW },
+          })
+        ).status,
+      ).toBe(201);
       const key = (await s.request("POST", "/auth/token/login/", { json: { username, password: PW } })).json.auth_token;
-      expect((await s.request("POST", "/auth/token/login/", { json: { username, password: PW } })).json.auth_token).toBe(key);
+      expect(
+        (await s.request("POST", "/auth/token/login/", { json: { username, password: PW } })).json.auth_token,
+      ).toBe(key);
       const jwt: Pair = (await s.request("POST", "/auth/jwt/create/", { json: { username, password: PW } })).json;
       return { key, jwt };
     }
@@ -242,7 +278,9 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
       await setPassword(s, `Token ${key}`);
       await expectTokenWorks(s, key, false);
       await expectJwtWorks(s, jwt, false);
-      const fresh = (await s.request("POST", "/auth/token/login/", { json: { username: "sharedrest", password: NEW_PW } })).json.auth_token;
+      const fresh = (
+        await s.request("POST", "/auth/token/login/", { json: { username: "sharedrest", password: NEW_PW } })
+      ).json.auth_token;
       expect(fresh).not.toBe(key);
       await expectTokenWorks(s, fresh, true);
       expect(changedMail(s, "sharedrest")).toContain(SIGNED_OUT);
@@ -250,12 +288,18 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
 
     it("tRPC setPassword returns the caller's new key: it works, the old one (every device's) is refused", async () => {
       const { key } = await sharedSignIn("sharedtrpc");
-      const answer = await trpc(s, `Token ${key}`).users.setPassword.mutate({ new_password: NEW_PW, current_password: PW });
+      const answer = await trpc(s, `Token ${key}`).users.setPassword.mutate({
+        new_password: NEW_PW,
+        current_password: PW,
+      });
       expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
       await expectTokenWorks(s, key, false);
       await expectTokenWorks(s, answer!.auth_token, true);
       // The same key a login with the new password hands out.
-      expect((await s.request("POST", "/auth/token/login/", { json: { username: "sharedtrpc", password: NEW_PW } })).json.auth_token).toBe(answer!.auth_token);
+      expect(
+        (await s.request("POST", "/auth/token/login/", { json: { username: "sharedtrpc", password: NEW_PW } })).json
+          .auth_token,
+      ).toBe(answer!.auth_token);
     });
 
     it("a DRF key imported from Django (Djoser's one key, on every device) ends with the others too; tRPC hands a new one", async () => {
@@ -263,9 +307,14 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
       const user = await s.deps.prisma.user.findUniqueOrThrow({ where: { username: "imported" } });
       // What `portcullis import-django` writes for a DRF key: its hash, shared: false.
       const drfKey = randomBytes(20).toString("hex");
-      await s.deps.prisma.authToken.create({ data: { userId: user.id, keyHash: createHash("sha256").update(drfKey).digest("hex") } });
+      await s.deps.prisma.authToken.create({
+        data: { userId: user.id, keyHash: createHash("sha256").update(drfKey).digest("hex") },
+      });
       await expectTokenWorks(s, drfKey, true);
-      const answer = await trpc(s, `Token ${drfKey}`).users.setPassword.mutate({ new_password: NEW_PW, current_password: PW });
+      const answer = await trpc(s, `Token ${drfKey}`).users.setPassword.mutate({
+        new_password: NEW_PW,
+        current_password: PW,
+      });
       expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
       await expectTokenWorks(s, drfKey, false);
       await expectJwtWorks(s, jwt, false);
@@ -274,11 +323,15 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
 
     it("revoke_others by the shared key: REST 204 and the old key refused; tRPC revokeOthers returns the new key", async () => {
       const { key, jwt } = await sharedSignIn("sharedothers");
-      const res = await s.request("POST", "/auth/sessions/revoke_others/", { headers: { authorization: `Token ${key}` } });
+      const res = await s.request("POST", "/auth/sessions/revoke_others/", {
+        headers: { authorization: `Token ${key}` },
+      });
       expect([res.status, res.text]).toEqual([204, ""]);
       await expectTokenWorks(s, key, false);
       await expectJwtWorks(s, jwt, false);
-      const again = (await s.request("POST", "/auth/token/login/", { json: { username: "sharedothers", password: PW } })).json.auth_token;
+      const again = (
+        await s.request("POST", "/auth/token/login/", { json: { username: "sharedothers", password: PW } })
+      ).json.auth_token;
       await expectTokenWorks(s, again, true);
       const answer = await trpc(s, `Token ${again}`).sessions.revokeOthers.mutate();
       expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });

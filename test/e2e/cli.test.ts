@@ -1,17 +1,20 @@
 // The CLI as an operator runs it: `node bin/portcullis.js <command>` in a child process, set up
 // through the environment only.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { freshPostgres, startTestServer } from "../helpers/server.ts";
 import { freePort } from "../helpers/net.ts";
+import { freshPostgres, startTestServer } from "../helpers/server.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));
 // Every committed migration, in order: a fresh database gets them all.
-const MIGRATIONS = readdirSync(new URL("../../prisma/migrations/", import.meta.url), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const MIGRATIONS = readdirSync(new URL("../../prisma/migrations/", import.meta.url), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
 const SUPERUSER_PASSWORD = "Sup3r-Secret-Pass!";
 const PW = "Kq7!vLp2#Zx9";
 
@@ -50,7 +53,11 @@ async function cli(args: string[], env: Record<string, string>, cwd = tmp): Prom
 /** `serve` in the background, once /healthz answers 200. */
 async function serve(env: Record<string, string>) {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, "serve"], { cwd: tmp, env: envOf({ ...env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "info" }), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [BIN, "serve"], {
+    cwd: tmp,
+    env: envOf({ ...env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "info" }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const done = collect(child);
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
@@ -83,7 +90,11 @@ async function serve(env: Record<string, string>) {
 }
 
 async function post(url: string, path: string, body: unknown, key?: string) {
-  const res = await fetch(url + path, { method: "POST", headers: { "content-type": "application/json", ...(key ? { authorization: `Token ${key}` } : {}) }, body: JSON.stringify(body) });
+  const res = await fetch(url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(key ? { authorization: `Token ${key}` } : {}) },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json().catch(() => undefined)) as any };
 }
 
@@ -92,7 +103,12 @@ describe("portcullis CLI", () => {
     const folder = join(tmp, "pglite");
     const dataDir = join(tmp, "data");
     // No SECRET_KEY: development generates one under DATA_DIR.
-    const env = { DATABASE_URL: `pglite:${folder}`, DATA_DIR: dataDir, EMAIL_BACKEND: "file", EMAIL_FILE_PATH: join(tmp, "mail") };
+    const env = {
+      DATABASE_URL: `pglite:${folder}`,
+      DATA_DIR: dataDir,
+      EMAIL_BACKEND: "file",
+      EMAIL_FILE_PATH: join(tmp, "mail"),
+    };
 
     const first = await cli(["migrate"], env);
     expect(first, first.stderr).toMatchObject({ code: 0, stdout: `Applied: ${MIGRATIONS.join(", ")}\n` });
@@ -105,14 +121,23 @@ describe("portcullis CLI", () => {
     expect(second, second.stderr).toMatchObject({ code: 0, stdout: "No pending migrations.\n" });
     expect(readFileSync(keyFile, "utf8")).toBe(devKey);
 
-    const noPassword = await cli(["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"], env);
+    const noPassword = await cli(
+      ["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"],
+      env,
+    );
     expect(noPassword.code).toBe(2);
     expect(noPassword.stderr).toContain("PORTCULLIS_SUPERUSER_PASSWORD");
 
-    const su = await cli(["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"], { ...env, PORTCULLIS_SUPERUSER_PASSWORD: SUPERUSER_PASSWORD });
+    const su = await cli(["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"], {
+      ...env,
+      PORTCULLIS_SUPERUSER_PASSWORD: SUPERUSER_PASSWORD,
+    });
     expect(su.code, su.stderr).toBe(0);
     expect(su.stdout).toMatch(/^Superuser created: id \d+\.\n$/);
-    const dupe = await cli(["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"], { ...env, PORTCULLIS_SUPERUSER_PASSWORD: SUPERUSER_PASSWORD });
+    const dupe = await cli(["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"], {
+      ...env,
+      PORTCULLIS_SUPERUSER_PASSWORD: SUPERUSER_PASSWORD,
+    });
     expect(dupe.code).toBe(1);
     expect(dupe.stderr).toContain("already exists");
 
@@ -176,8 +201,17 @@ describe("portcullis CLI", () => {
   });
 
   it("NODE_ENV=production refuses to start without a SECRET_KEY or with a short one", async () => {
-    const base = { NODE_ENV: "production", DATABASE_URL: "pglite:memory", DATA_DIR: join(tmp, "prod-data"), ALLOWED_HOSTS: '["localhost"]', EMAIL_BACKEND: "file" };
-    const [missing, short] = await Promise.all([cli(["serve"], base), cli(["serve"], { ...base, SECRET_KEY: "too-short" })]);
+    const base = {
+      NODE_ENV: "production",
+      DATABASE_URL: "pglite:memory",
+      DATA_DIR: join(tmp, "prod-data"),
+      ALLOWED_HOSTS: '["localhost"]',
+      EMAIL_BACKEND: "file",
+    };
+    const [missing, short] = await Promise.all([
+      cli(["serve"], base),
+      cli(["serve"], { ...base, SECRET_KEY: "too-short" }),
+    ]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("SECRET_KEY is required when NODE_ENV=production");
     expect(short.code).toBe(1);
@@ -213,7 +247,9 @@ describe("portcullis CLI", () => {
     });
     expect(r.code, r.stdout).toBe(1);
     expect(r.stderr).toContain("Refusing to start with NODE_ENV=production");
-    expect(r.stderr).toContain("DATABASE_URL: pglite:memory keeps every account in memory and loses them all at restart");
+    expect(r.stderr).toContain(
+      "DATABASE_URL: pglite:memory keeps every account in memory and loses them all at restart",
+    );
     expect(r.stdout).not.toMatch(/listening/i);
   });
 
@@ -221,11 +257,19 @@ describe("portcullis CLI", () => {
     const db = await freshPostgres();
     // JWTs here have a SIGNING_KEY of their own, which the rotation leaves alone.
     const jwtKey = { SIMPLE_JWT_SIGNING_KEY: "a-jwt-signing-key-0123456789abcdefghijkl" };
-    const before = await startTestServer("postgresql", { ...jwtKey, DATABASE_URL: db.url, SECRET_KEY: "the-old-secret-key-0123456789abcdefghij" });
+    const before = await startTestServer("postgresql", {
+      ...jwtKey,
+      DATABASE_URL: db.url,
+      SECRET_KEY: "the-old-secret-key-0123456789abcdefghij",
+    });
     try {
-      expect((await before.request("POST", "/auth/users/", { json: { username: "kim", password: PW } })).status).toBe(201);
-      const key = (await before.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json.auth_token;
-      const pair = (await before.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } })).json;
+      expect((await before.request("POST", "/auth/users/", { json: { username: "kim", password: PW } })).status).toBe(
+        201,
+      );
+      const key = (await before.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json
+        .auth_token;
+      const pair = (await before.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } }))
+        .json;
       await before.stop();
       const env = { ...jwtKey, DATABASE_URL: db.url, SECRET_KEY: "the-new-secret-key-0123456789abcdefghij" };
       const after = await startTestServer("postgresql", { ...env, AUTO_MIGRATE: "false" });
@@ -237,11 +281,18 @@ describe("portcullis CLI", () => {
         const refused = await cli(["endallsessions"], env);
         expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining("pass --yes")]);
         const ended = await cli(["endallsessions", "--yes"], env);
-        expect([ended.code, ended.stdout.trim()]).toEqual([0, "Ended 1 opaque token(s) and 1 JWT session(s); every JWT issued until now is refused."]);
+        expect([ended.code, ended.stdout.trim()]).toEqual([
+          0,
+          "Ended 1 opaque token(s) and 1 JWT session(s); every JWT issued until now is refused.",
+        ]);
         expect([(await me(`Token ${key}`)).json]).toEqual([{ detail: "Invalid token." }]);
-        expect((await after.request("POST", "/auth/jwt/refresh/", { json: { refresh: pair.refresh } })).json).toEqual({ detail: "Token is blacklisted", code: "token_not_valid" });
+        expect((await after.request("POST", "/auth/jwt/refresh/", { json: { refresh: pair.refresh } })).json).toEqual({
+          detail: "Token is blacklisted",
+          code: "token_not_valid",
+        });
         expect((await me(`Bearer ${pair.access}`)).status).toBe(401);
-        const fresh = (await after.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json.auth_token;
+        const fresh = (await after.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } }))
+          .json.auth_token;
         expect(fresh).not.toBe(key);
         expect((await me(`Token ${fresh}`)).status).toBe(200);
       } finally {

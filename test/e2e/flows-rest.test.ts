@@ -90,9 +90,12 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
 
     it("concurrent registrations of one username: the database decides, one 201 and the rest Django's 400", async () => {
       const body = { username: "racer", password: PW };
-      const results = await Promise.all(Array.from({ length: 12 }, () => s.request("POST", "/auth/users/", { json: body })));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, () => s.request("POST", "/auth/users/", { json: body })),
+      );
       expect(results.filter((r) => r.status === 201)).toHaveLength(1);
-      for (const r of results.filter((r) => r.status !== 201)) expect(r.json).toEqual({ username: ["A user with that username already exists."] });
+      for (const r of results.filter((r) => r.status !== 201))
+        expect(r.json).toEqual({ username: ["A user with that username already exists."] });
     });
 
     it("concurrent logins in shared mode all get the one key", async () => {
@@ -113,7 +116,12 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
 
     it("refuses wrong credentials with one message", async () => {
       await register(s, { username: "creds", password: PW });
-      for (const body of [{ username: "creds", password: "wrong-password" }, { username: "nobody", password: PW }, { username: "creds" }, {}]) {
+      for (const body of [
+        { username: "creds", password: "wrong-password" },
+        { username: "nobody", password: PW },
+        { username: "creds" },
+        {},
+      ]) {
         const res = await s.request("POST", "/auth/token/login/", { json: body });
         expect(res.status).toBe(400);
         expect(res.json).toEqual(BAD_CREDENTIALS);
@@ -123,12 +131,17 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
     it("a blank login field is DRF's blank-field error, as Djoser's serializer answers", async () => {
       const res = await s.request("POST", "/auth/token/login/", { json: { username: "  ", password: "" } });
       expect(res.status).toBe(400);
-      expect(res.json).toEqual({ password: ["This field may not be blank."], username: ["This field may not be blank."] });
+      expect(res.json).toEqual({
+        password: ["This field may not be blank."],
+        username: ["This field may not be blank."],
+      });
     });
 
     it("answers resend_activation with an empty 400 when activation mails are off", async () => {
       await register(s, { username: "resender", email: "resender@example.com", password: PW });
-      const res = await s.request("POST", "/auth/users/resend_activation/", { json: { email: "resender@example.com" } });
+      const res = await s.request("POST", "/auth/users/resend_activation/", {
+        json: { email: "resender@example.com" },
+      });
       expect(res.status).toBe(400);
       expect(res.text).toBe("");
       expect(s.mails()).toEqual([]);
@@ -141,19 +154,31 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       const get = await s.request("GET", `/auth/users/${hidden.id}/`, { headers: tokenHeader(key) });
       expect(get.status).toBe(404);
       expect(get.json).toEqual({ detail: "Not found." });
-      const patch = await s.request("PATCH", `/auth/users/${hidden.id}/`, { headers: tokenHeader(key), json: { email: "evil@example.com" } });
+      const patch = await s.request("PATCH", `/auth/users/${hidden.id}/`, {
+        headers: tokenHeader(key),
+        json: { email: "evil@example.com" },
+      });
       expect(patch.status).toBe(404);
-      const del = await s.request("DELETE", `/auth/users/${hidden.id}/`, { headers: tokenHeader(key), json: { current_password: PW } });
+      const del = await s.request("DELETE", `/auth/users/${hidden.id}/`, {
+        headers: tokenHeader(key),
+        json: { current_password: PW },
+      });
       expect(del.status).toBe(403);
       expect(del.json).toEqual({ detail: "You do not have permission to perform this action." });
       const list = await s.request("GET", "/auth/users/", { headers: tokenHeader(key) });
       expect(list.status).toBe(200);
       expect(list.json).toEqual([{ email: "", id: peeker.id, username: "peeker" }]);
       // Own record by id works.
-      expect((await s.request("GET", `/auth/users/${peeker.id}/`, { headers: tokenHeader(key) })).json).toEqual({ email: "", id: peeker.id, username: "peeker" });
+      expect((await s.request("GET", `/auth/users/${peeker.id}/`, { headers: tokenHeader(key) })).json).toEqual({
+        email: "",
+        id: peeker.id,
+        username: "peeker",
+      });
       // The hidden user is untouched.
       const hiddenKey = await login(s, { username: "hidden", password: PW });
-      expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(hiddenKey) })).json.email).toBe("hidden@example.com");
+      expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(hiddenKey) })).json.email).toBe(
+        "hidden@example.com",
+      );
     });
 
     it("staff list everyone, read and delete others (typing their own password)", async () => {
@@ -166,14 +191,26 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect(ids).toContain(staff.id);
       expect(ids).toContain(victim.id);
       expect(ids).toEqual([...ids].sort((a, b) => a - b));
-      expect((await s.request("GET", `/auth/users/${victim.id}/`, { headers: tokenHeader(key) })).json).toEqual({ email: "", id: victim.id, username: "victim" });
-      const wrong = await s.request("DELETE", `/auth/users/${victim.id}/`, { headers: tokenHeader(key), json: { current_password: PW } });
+      expect((await s.request("GET", `/auth/users/${victim.id}/`, { headers: tokenHeader(key) })).json).toEqual({
+        email: "",
+        id: victim.id,
+        username: "victim",
+      });
+      const wrong = await s.request("DELETE", `/auth/users/${victim.id}/`, {
+        headers: tokenHeader(key),
+        json: { current_password: PW },
+      });
       expect(wrong.status).toBe(400);
       expect(wrong.json).toEqual({ current_password: ["Invalid password."] });
-      const del = await s.request("DELETE", `/auth/users/${victim.id}/`, { headers: tokenHeader(key), json: { current_password: "B0ss-Passw0rd!" } });
+      const del = await s.request("DELETE", `/auth/users/${victim.id}/`, {
+        headers: tokenHeader(key),
+        json: { current_password: "B0ss-Passw0rd!" },
+      });
       expect(del.status).toBe(204);
       expect((await s.request("GET", `/auth/users/${victim.id}/`, { headers: tokenHeader(key) })).status).toBe(404);
-      expect((await s.request("POST", "/auth/token/login/", { json: { username: "victim", password: PW } })).json).toEqual(BAD_CREDENTIALS);
+      expect(
+        (await s.request("POST", "/auth/token/login/", { json: { username: "victim", password: PW } })).json,
+      ).toEqual(BAD_CREDENTIALS);
     });
 
     it("DELETE /users/me/ needs the current password, then the account and its token are gone", async () => {
@@ -182,32 +219,58 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       const missing = await s.request("DELETE", "/auth/users/me/", { headers: tokenHeader(key) });
       expect(missing.status).toBe(400);
       expect(missing.json).toEqual({ current_password: ["This field is required."] });
-      const wrong = await s.request("DELETE", "/auth/users/me/", { headers: tokenHeader(key), json: { current_password: "not-it" } });
+      const wrong = await s.request("DELETE", "/auth/users/me/", {
+        headers: tokenHeader(key),
+        json: { current_password: "not-it" },
+      });
       expect(wrong.status).toBe(400);
       expect(wrong.json).toEqual({ current_password: ["Invalid password."] });
-      const ok = await s.request("DELETE", "/auth/users/me/", { headers: tokenHeader(key), json: { current_password: PW } });
+      const ok = await s.request("DELETE", "/auth/users/me/", {
+        headers: tokenHeader(key),
+        json: { current_password: PW },
+      });
       expect(ok.status).toBe(204);
       expect(ok.text).toBe("");
       const after = await s.request("GET", "/auth/users/me/", { headers: tokenHeader(key) });
       expect(after.status).toBe(401);
       expect(after.json).toEqual({ detail: "Invalid token." });
-      expect((await s.request("POST", "/auth/token/login/", { json: { username: "leaver", password: PW } })).json).toEqual(BAD_CREDENTIALS);
+      expect(
+        (await s.request("POST", "/auth/token/login/", { json: { username: "leaver", password: PW } })).json,
+      ).toEqual(BAD_CREDENTIALS);
     });
 
     it("updates the email with PATCH (given current_password); the username stays read-only", async () => {
       const u = await register(s, { username: "mover", email: "old@example.com", password: PW });
       const key = await login(s, { username: "mover", password: PW });
       // EMAIL_CHANGE_REQUIRES_PASSWORD (on by default): a stolen token alone cannot redirect reset mails.
-      const without = await s.request("PATCH", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "thief@example.com" } });
-      expect([without.status, without.json]).toEqual([400, { current_password: ["This field is required to change the email address."] }]);
-      const wrong = await s.request("PATCH", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "thief@example.com", current_password: "nope-nope-1" } });
+      const without = await s.request("PATCH", "/auth/users/me/", {
+        headers: tokenHeader(key),
+        json: { email: "thief@example.com" },
+      });
+      expect([without.status, without.json]).toEqual([
+        400,
+        { current_password: ["This field is required to change the email address."] },
+      ]);
+      const wrong = await s.request("PATCH", "/auth/users/me/", {
+        headers: tokenHeader(key),
+        json: { email: "thief@example.com", current_password: "nope-nope-1" },
+      });
       expect([wrong.status, wrong.json]).toEqual([400, { current_password: ["Invalid password."] }]);
-      const same = await s.request("PATCH", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "old@example.com" } });
+      const same = await s.request("PATCH", "/auth/users/me/", {
+        headers: tokenHeader(key),
+        json: { email: "old@example.com" },
+      });
       expect(same.status).toBe(200); // not a change: no password needed
-      const res = await s.request("PATCH", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "new@EXAMPLE.com", username: "renamed", current_password: PW } });
+      const res = await s.request("PATCH", "/auth/users/me/", {
+        headers: tokenHeader(key),
+        json: { email: "new@EXAMPLE.com", username: "renamed", current_password: PW },
+      });
       expect(res.status).toBe(200);
       expect(res.json).toEqual({ email: "new@example.com", id: u.id, username: "mover" });
-      const bad = await s.request("PUT", "/auth/users/me/", { headers: tokenHeader(key), json: { email: "not-an-email" } });
+      const bad = await s.request("PUT", "/auth/users/me/", {
+        headers: tokenHeader(key),
+        json: { email: "not-an-email" },
+      });
       expect(bad.status).toBe(400);
       expect(bad.json).toEqual({ email: ["Enter a valid email address."] });
     });
@@ -218,7 +281,8 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       const res = await s.request("POST", "/auth/token/logout/", { headers: { authorization: `Bearer ${key}` } });
       expect(res.status).toBe(401);
       expect(res.json).toMatchObject({
-        detail: 'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".',
+        detail:
+          'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".',
         code: "token_not_valid",
         messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
       });
@@ -230,7 +294,15 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
 
     it("names the problem with unusable Authorization headers", async () => {
       const cases: [string, number, Record<string, unknown>][] = [
-        ["Basic dXNlcjpwYXNz", 401, { code: "authorization_scheme_not_accepted", scheme_received: "Basic", schemes_accepted: ["Token", "Bearer"] }],
+        [
+          "Basic dXNlcjpwYXNz",
+          401,
+          {
+            code: "authorization_scheme_not_accepted",
+            scheme_received: "Basic",
+            schemes_accepted: ["Token", "Bearer"],
+          },
+        ],
         ["Token", 401, { detail: "Invalid token header. No credentials provided." }],
         ["Token a b", 401, { detail: "Invalid token header. Token string should not contain spaces." }],
         ["", 401, { code: "authorization_header_empty" }],
@@ -258,7 +330,9 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       const created = await register(s, { username: "carol", email: "carol@example.com", password: PW });
       expect(created).toEqual({ email: "carol@example.com", username: "carol", id: expect.any(Number) });
       // Inactive until activated.
-      expect((await s.request("POST", "/auth/token/login/", { json: { username: "carol", password: PW } })).json).toEqual(BAD_CREDENTIALS);
+      expect(
+        (await s.request("POST", "/auth/token/login/", { json: { username: "carol", password: PW } })).json,
+      ).toEqual(BAD_CREDENTIALS);
 
       const mails = s.mails().filter((m) => m.to === "carol@example.com");
       expect(mails).toHaveLength(1);
@@ -318,18 +392,27 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
 
     it("refuses tampered links with the field that is wrong", async () => {
       const u = await register(s, { username: "erin", email: "erin@example.com", password: PW });
-      const link = s.mails().find((m) => m.to === "erin@example.com")!.links.find((l) => l.includes("/activate/"))!;
+      const link = s
+        .mails()
+        .find((m) => m.to === "erin@example.com")!
+        .links.find((l) => l.includes("/activate/"))!;
       const { uid, token } = uidToken(link);
-      const badToken = await s.request("POST", "/auth/users/activation/", { json: { uid, token: token.replace(/.$/, (c) => (c === "0" ? "1" : "0")) } });
+      const badToken = await s.request("POST", "/auth/users/activation/", {
+        json: { uid, token: token.replace(/.$/, (c) => (c === "0" ? "1" : "0")) },
+      });
       expect(badToken.status).toBe(400);
       expect(badToken.json).toEqual({ token: ["Invalid token for given user."] });
-      const badUid = await s.request("POST", "/auth/users/activation/", { json: { uid: Buffer.from("999999").toString("base64url"), token } });
+      const badUid = await s.request("POST", "/auth/users/activation/", {
+        json: { uid: Buffer.from("999999").toString("base64url"), token },
+      });
       expect(badUid.status).toBe(400);
       expect(badUid.json).toEqual({ uid: ["Invalid user id or user doesn't exist."] });
       const missing = await s.request("POST", "/auth/users/activation/", { json: {} });
       expect(missing.json).toEqual({ uid: ["This field is required."], token: ["This field is required."] });
       // Still inactive, the genuine link still works.
-      expect((await s.request("POST", "/auth/token/login/", { json: { username: "erin", password: PW } })).status).toBe(400);
+      expect((await s.request("POST", "/auth/token/login/", { json: { username: "erin", password: PW } })).status).toBe(
+        400,
+      );
       expect((await s.request("POST", "/auth/users/activation/", { json: { uid, token } })).status).toBe(204);
       expect(u.id).toBeGreaterThan(0);
     });
@@ -346,7 +429,9 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       const missing = await s.request("POST", "/auth/users/", { json: { username: "frank", password: PW } });
       expect(missing.status).toBe(400);
       expect(missing.json).toEqual({ re_password: ["This field is required."] });
-      const mismatch = await s.request("POST", "/auth/users/", { json: { username: "frank", password: PW, re_password: `${PW}x` } });
+      const mismatch = await s.request("POST", "/auth/users/", {
+        json: { username: "frank", password: PW, re_password: `${PW}x` },
+      });
       expect(mismatch.status).toBe(400);
       expect(mismatch.json).toEqual({ non_field_errors: ["The two password fields didn't match."] });
       const created = await register(s, { username: "frank", password: PW, re_password: PW });
@@ -369,7 +454,14 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       const get = await s.request("GET", `/auth/users/${gina.id}/`, { headers: tokenHeader(key) });
       expect(get.status).toBe(403);
       expect(get.json).toEqual({ detail: "You do not have permission to perform this action." });
-      expect((await s.request("PATCH", `/auth/users/${gina.id}/`, { headers: tokenHeader(key), json: { email: "x@example.com" } })).status).toBe(403);
+      expect(
+        (
+          await s.request("PATCH", `/auth/users/${gina.id}/`, {
+            headers: tokenHeader(key),
+            json: { email: "x@example.com" },
+          })
+        ).status,
+      ).toBe(403);
       const list = await s.request("GET", "/auth/users/", { headers: tokenHeader(key) });
       expect(list.json).toEqual([
         { email: "", id: gina.id, username: "gina" },
@@ -394,7 +486,8 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       const values = await storedValues(s);
       expect(values.filter((v) => v.includes(laptop) || v.includes(phone))).toEqual([]);
 
-      for (const key of [laptop, phone]) expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(key) })).json.username).toBe("ivy");
+      for (const key of [laptop, phone])
+        expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(key) })).json.username).toBe("ivy");
       expect((await s.request("POST", "/auth/token/logout/", { headers: tokenHeader(laptop) })).status).toBe(204);
       const gone = await s.request("GET", "/auth/users/me/", { headers: tokenHeader(laptop) });
       expect(gone.status).toBe(401);
@@ -431,7 +524,9 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect(me.json).toEqual({ id: created.json.id, email: "Jane@example.com" });
 
       // A username is not a login here.
-      const byUsername = await s.request("POST", "/auth/token/login/", { json: { username: "Jane@example.com", password: PW } });
+      const byUsername = await s.request("POST", "/auth/token/login/", {
+        json: { username: "Jane@example.com", password: PW },
+      });
       expect(byUsername.json).toEqual(BAD_CREDENTIALS);
     });
   });
@@ -446,7 +541,11 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
     it("logs in with the email; the username no longer works as a login", async () => {
       const created = await register(s, { username: "kate", email: "kate@example.com", password: PW });
       const key = await login(s, { email: "kate@example.com", password: PW });
-      expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(key) })).json).toEqual({ email: "kate@example.com", id: created.id, username: "kate" });
+      expect((await s.request("GET", "/auth/users/me/", { headers: tokenHeader(key) })).json).toEqual({
+        email: "kate@example.com",
+        id: created.id,
+        username: "kate",
+      });
       const byUsername = await s.request("POST", "/auth/token/login/", { json: { username: "kate", password: PW } });
       expect(byUsername.status).toBe(400);
       expect(byUsername.json).toEqual(BAD_CREDENTIALS);
@@ -488,7 +587,11 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       ] as const) {
         const res = await s.request(method, path, { headers: { authorization: `Bearer ${key}` } });
         expect(res.status).toBe(401);
-        expect(res.json).toMatchObject({ code: "authorization_scheme_not_accepted", scheme_received: "Bearer", schemes_accepted: ["Token", "JWT"] });
+        expect(res.json).toMatchObject({
+          code: "authorization_scheme_not_accepted",
+          scheme_received: "Bearer",
+          schemes_accepted: ["Token", "JWT"],
+        });
         expect(res.json.detail).toContain('"Bearer"');
         expect(res.json.detail).toContain('"Token", "JWT"');
         expect(res.headers.get("www-authenticate")).toBe('Token, JWT realm="api"');
@@ -550,19 +653,124 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       ["JSON array", { body: '["a", 1]', headers: JSON_TYPE }],
       ["JSON null", { body: "null", headers: JSON_TYPE }],
       ["JSON string", { body: '"hello"', headers: JSON_TYPE }],
-      ["numbers everywhere", { body: JSON.stringify({ username: 1, email: 2, password: 3, re_password: 4, uid: 5, token: 6, current_password: 7, id: 8 }), headers: JSON_TYPE }],
-      ["arrays everywhere", { body: JSON.stringify({ username: ["a"], email: ["b"], password: [], uid: [1], token: [], current_password: [PW] }), headers: JSON_TYPE }],
-      ["nested objects", { body: JSON.stringify({ username: { $ne: null }, email: { a: { b: 1 } }, password: { $gt: "" }, uid: {}, token: {}, current_password: {} }), headers: JSON_TYPE }],
-      ["nulls", { body: JSON.stringify({ username: null, email: null, password: null, uid: null, token: null, current_password: null }), headers: JSON_TYPE }],
-      ["booleans", { body: JSON.stringify({ username: true, email: false, password: true, uid: true, token: false, current_password: true }), headers: JSON_TYPE }],
-      ["unknown fields", { body: JSON.stringify({ is_staff: true, is_superuser: true, id: 1, __proto__x: 1, constructor: "x" }), headers: JSON_TYPE }],
-      ["NUL and odd unicode", { body: JSON.stringify({ username: "a\u0000b", email: "\u202e@x.y", password: "\ud800", uid: "\u0000", token: "\uffff-0", current_password: "\u0000" }), headers: JSON_TYPE }],
-      ["long strings (40 kB each)", { body: JSON.stringify({ username: "u".repeat(20_000), email: `${"e".repeat(20_000)}@x.co`, password: "p".repeat(20_000) }), headers: JSON_TYPE }],
+      [
+        "numbers everywhere",
+        {
+          body: JSON.stringify({
+            username: 1,
+            email: 2,
+            password: 3,
+            re_password: 4,
+            uid: 5,
+            token: 6,
+            current_password: 7,
+            id: 8,
+          }),
+          headers: JSON_TYPE,
+        },
+      ],
+      [
+        "arrays everywhere",
+        {
+          body: JSON.stringify({
+            username: ["a"],
+            email: ["b"],
+            password: [],
+            uid: [1],
+            token: [],
+            current_password: [PW],
+          }),
+          headers: JSON_TYPE,
+        },
+      ],
+      [
+        "nested objects",
+        {
+          body: JSON.stringify({
+            username: { $ne: null },
+            email: { a: { b: 1 } },
+            password: { $gt: "" },
+            uid: {},
+            token: {},
+            current_password: {},
+          }),
+          headers: JSON_TYPE,
+        },
+      ],
+      [
+        "nulls",
+        {
+          body: JSON.stringify({
+            username: null,
+            email: null,
+            password: null,
+            uid: null,
+            token: null,
+            current_password: null,
+          }),
+          headers: JSON_TYPE,
+        },
+      ],
+      [
+        "booleans",
+        {
+          body: JSON.stringify({
+            username: true,
+            email: false,
+            password: true,
+            uid: true,
+            token: false,
+            current_password: true,
+          }),
+          headers: JSON_TYPE,
+        },
+      ],
+      [
+        "unknown fields",
+        {
+          body: JSON.stringify({ is_staff: true, is_superuser: true, id: 1, __proto__x: 1, constructor: "x" }),
+          headers: JSON_TYPE,
+        },
+      ],
+      [
+        "NUL and odd unicode",
+        {
+          body: JSON.stringify({
+            username: "a\u0000b",
+            email: "\u202e@x.y",
+            password: "\ud800",
+            uid: "\u0000",
+            token: "\uffff-0",
+            current_password: "\u0000",
+          }),
+          headers: JSON_TYPE,
+        },
+      ],
+      [
+        "long strings (40 kB each)",
+        {
+          body: JSON.stringify({
+            username: "u".repeat(20_000),
+            email: `${"e".repeat(20_000)}@x.co`,
+            password: "p".repeat(20_000),
+          }),
+          headers: JSON_TYPE,
+        },
+      ],
       ["100 kB string", { body: JSON.stringify({ username: huge, password: huge }), headers: JSON_TYPE }],
       ["text/plain", { body: "username=a", headers: { "content-type": "text/plain" } }],
-      ["form-encoded", { body: "username=a&password=&email=%ZZ&email=two", headers: { "content-type": "application/x-www-form-urlencoded" } }],
+      [
+        "form-encoded",
+        {
+          body: "username=a&password=&email=%ZZ&email=two",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+        },
+      ],
       ["multipart without boundary", { body: "--x\r\n\r\n", headers: { "content-type": "multipart/form-data" } }],
-      ["JSON content-type with charset and garbage", { body: "\u00ff\u00fe", headers: { "content-type": "application/json; charset=latin-1" } }],
+      [
+        "JSON content-type with charset and garbage",
+        { body: "\u00ff\u00fe", headers: { "content-type": "application/json; charset=latin-1" } },
+      ],
     ];
     const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "PURGE"];
 
@@ -577,7 +785,11 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       if (res.status < 300) return expect(res.json, where).toBeTypeOf("object");
       const body = res.json as Record<string, unknown>;
       const isDetail = typeof body?.detail === "string";
-      const isFields = !!body && !Array.isArray(body) && Object.keys(body).length > 0 && Object.values(body).every((v) => Array.isArray(v) && v.every((m) => typeof m === "string"));
+      const isFields =
+        !!body &&
+        !Array.isArray(body) &&
+        Object.keys(body).length > 0 &&
+        Object.values(body).every((v) => Array.isArray(v) && v.every((m) => typeof m === "string"));
       expect(isDetail || isFields, where).toBe(true);
     }
 
@@ -588,8 +800,13 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       for (const authenticated of [false, true]) {
         for (const route of ROUTES) {
           for (const method of METHODS) {
-            for (const [what, init] of method === "GET" || method === "HEAD" || method === "OPTIONS" ? BODIES.slice(0, 1) : BODIES) {
-              const res = await s.request(method, route, { body: init.body, headers: { ...init.headers, ...(authenticated ? tokenHeader(key) : {}) } });
+            for (const [what, init] of method === "GET" || method === "HEAD" || method === "OPTIONS"
+              ? BODIES.slice(0, 1)
+              : BODIES) {
+              const res = await s.request(method, route, {
+                body: init.body,
+                headers: { ...init.headers, ...(authenticated ? tokenHeader(key) : {}) },
+              });
               checkShape(route, method, res, what);
               seen++;
               // token/logout and sessions/revoke_all ignore their body and end the session: log in again.
@@ -627,10 +844,18 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect(loginTypes.status).toBe(400);
       expect(loginTypes.json).toEqual({ username: ["This field may not be null."], password: ["Not a valid string."] });
       // PostgreSQL cannot hold a NUL in text: DRF's CharField refuses it before any lookup.
-      const nul = await s.request("POST", "/auth/token/login/", { json: { username: "a\u0000b", password: "p\u0000" } });
+      const nul = await s.request("POST", "/auth/token/login/", {
+        json: { username: "a\u0000b", password: "p\u0000" },
+      });
       expect(nul.status).toBe(400);
-      expect(nul.json).toEqual({ username: ["Null characters are not allowed."], password: ["Null characters are not allowed."] });
-      const nulDelete = await s.request("DELETE", "/auth/users/me/", { headers: tokenHeader(key), json: { current_password: "\u0000" } });
+      expect(nul.json).toEqual({
+        username: ["Null characters are not allowed."],
+        password: ["Null characters are not allowed."],
+      });
+      const nulDelete = await s.request("DELETE", "/auth/users/me/", {
+        headers: tokenHeader(key),
+        json: { current_password: "\u0000" },
+      });
       expect(nulDelete.json).toEqual({ current_password: ["Null characters are not allowed."] });
       const media = await s.request("POST", "/auth/users/", { body: "x", headers: { "content-type": "text/plain" } });
       expect(media.status).toBe(415);
@@ -648,13 +873,26 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
     });
 
     it("what fetch cannot send: UTF-8 in Authorization, 9 KB Authorization, TRACE, a made-up method", async () => {
-      const utf8 = await rawRequest(s.url, Buffer.concat([Buffer.from("GET /auth/users/me/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Token "), Buffer.from("h\u00e9llo\u2603", "utf8"), Buffer.from("\r\n\r\n")]));
+      const utf8 = await rawRequest(
+        s.url,
+        Buffer.concat([
+          Buffer.from("GET /auth/users/me/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Token "),
+          Buffer.from("h\u00e9llo\u2603", "utf8"),
+          Buffer.from("\r\n\r\n"),
+        ]),
+      );
       expect(utf8.status).toBe(401);
       expect(JSON.parse(utf8.body)).toMatchObject({ code: "authorization_header_not_ascii" });
-      const long = await rawRequest(s.url, `GET /auth/users/me/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Token ${"b".repeat(9 * 1024)}\r\n\r\n`);
+      const long = await rawRequest(
+        s.url,
+        `GET /auth/users/me/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Token ${"b".repeat(9 * 1024)}\r\n\r\n`,
+      );
       expect(long.status).toBe(401);
       expect(JSON.parse(long.body)).toMatchObject({ code: "authorization_header_too_long" });
-      const trace = await rawRequest(s.url, `TRACE /auth/users/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Token ${key}\r\n\r\n`);
+      const trace = await rawRequest(
+        s.url,
+        `TRACE /auth/users/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Token ${key}\r\n\r\n`,
+      );
       expect(trace.status).toBe(405);
       expect(JSON.parse(trace.body)).toEqual({ detail: 'Method "TRACE" not allowed.' });
       const made = await rawRequest(s.url, "FROBNICATE /auth/users/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

@@ -25,7 +25,6 @@ function client(s: TestServer, authorization?: string, fetchCounter?: { count: n
   return createTRPCClient<AppRouter>({ links: [batch ? httpBatchLink(opts) : httpLink(opts)] });
 }
 
-
 async function signUpAndIn(s: TestServer, username: string, email = "") {
   const anon = client(s);
   const user = await anon.users.create.mutate({ username, email, password: PW });
@@ -52,7 +51,11 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
 
       const alice = client(s, `Token ${first.auth_token}`);
       expect(await alice.users.me.query()).toEqual({ email: "alice@example.com", id: user.id, username: "alice" });
-      expect(await alice.users.updateMe.mutate({ email: "alice@new.example", current_password: PW })).toEqual({ email: "alice@new.example", id: user.id, username: "alice" });
+      expect(await alice.users.updateMe.mutate({ email: "alice@new.example", current_password: PW })).toEqual({
+        email: "alice@new.example",
+        id: user.id,
+        username: "alice",
+      });
       expect((await alice.users.me.query()).email).toBe("alice@new.example");
       // The old address is told (a takeover would otherwise go unnoticed); nothing else is mailed.
       const told = [["alice@example.com", "Portcullis - Your email address has been changed"]];
@@ -82,14 +85,21 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       const weak = await failure(anon.users.create.mutate({ username: "weak", password: "12345678" }));
       expect(weak.data?.code).toBe("invalid_input");
       expect(weak.data?.httpStatus).toBe(400);
-      expect(weak.data?.fields).toEqual({ password: ["This password is too common.", "This password is entirely numeric."] });
+      expect(weak.data?.fields).toEqual({
+        password: ["This password is too common.", "This password is entirely numeric."],
+      });
 
       const short = await failure(anon.users.create.mutate({ username: "shorty", password: "xK9!" }));
-      expect(short.data?.fields).toEqual({ password: ["This password is too short. It must contain at least 8 characters."] });
+      expect(short.data?.fields).toEqual({
+        password: ["This password is too short. It must contain at least 8 characters."],
+      });
 
       const blank = await failure(anon.users.create.mutate({ username: "  ", password: "" }));
       expect(blank.data?.code).toBe("invalid_input");
-      expect(blank.data?.fields).toEqual({ username: ["This field may not be blank."], password: ["This field may not be blank."] });
+      expect(blank.data?.fields).toEqual({
+        username: ["This field may not be blank."],
+        password: ["This field may not be blank."],
+      });
 
       const badName = await failure(anon.users.create.mutate({ username: "no spaces!", password: PW }));
       expect(badName.data?.fields?.username?.[0]).toMatch(/^Enter a valid username\./);
@@ -132,12 +142,20 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(ids).toContain(staff.id);
       expect(ids).toContain(victim.id);
       expect(await boss.users.get.query({ id: victim.id })).toEqual({ email: "", id: victim.id, username: "victim" });
-      expect(await boss.users.update.mutate({ id: victim.id, email: "victim@example.com", current_password: "B0ss-Passw0rd!" })).toEqual({ email: "victim@example.com", id: victim.id, username: "victim" });
+      expect(
+        await boss.users.update.mutate({
+          id: victim.id,
+          email: "victim@example.com",
+          current_password: "B0ss-Passw0rd!",
+        }),
+      ).toEqual({ email: "victim@example.com", id: victim.id, username: "victim" });
       const wrong = await failure(boss.users.delete.mutate({ id: victim.id, current_password: PW }));
       expect(wrong.data?.fields).toEqual({ current_password: ["Invalid password."] });
       expect(await boss.users.delete.mutate({ id: victim.id, current_password: "B0ss-Passw0rd!" })).toBeUndefined();
       expect((await failure(boss.users.get.query({ id: victim.id }))).data?.code).toBe("not_found");
-      expect((await failure(client(s, `Token ${victimKey}`).users.me.query())).data?.code).toBe("authentication_failed");
+      expect((await failure(client(s, `Token ${victimKey}`).users.me.query())).data?.code).toBe(
+        "authentication_failed",
+      );
     });
 
     it("deleteMe needs the current password", async () => {
@@ -149,7 +167,9 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(wrong.data?.fields).toEqual({ current_password: ["Invalid password."] });
       expect(await as.users.deleteMe.mutate({ current_password: PW })).toBeUndefined();
       expect((await failure(as.users.me.query())).message).toBe("Invalid token.");
-      expect((await failure(client(s).token.login.mutate({ username: "leaver", password: PW }))).data?.code).toBe("invalid_credentials");
+      expect((await failure(client(s).token.login.mutate({ username: "leaver", password: PW }))).data?.code).toBe(
+        "invalid_credentials",
+      );
     });
 
     it("logout: the key dies, the next login gets a new one", async () => {
@@ -179,8 +199,14 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
         batched.users.get.query({ id: other.id }),
       ]);
       expect(counter.count).toBe(1);
-      expect(me).toEqual({ status: "fulfilled", value: { email: "batcher@example.com", id: user.id, username: "batcher" } });
-      expect(list).toEqual({ status: "fulfilled", value: [{ email: "batcher@example.com", id: user.id, username: "batcher" }] });
+      expect(me).toEqual({
+        status: "fulfilled",
+        value: { email: "batcher@example.com", id: user.id, username: "batcher" },
+      });
+      expect(list).toEqual({
+        status: "fulfilled",
+        value: [{ email: "batcher@example.com", id: user.id, username: "batcher" }],
+      });
       expect(self.status === "fulfilled" && self.value.id).toBe(user.id);
       expect(hidden.status).toBe("rejected");
       const err = (hidden as PromiseRejectedResult).reason as TRPCClientError<AppRouter>;
@@ -191,10 +217,15 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       // gets the shared key and the other is refused unchecked (it may be sent on its own).
       const anonCounter = { count: 0 };
       const anon = client(s, undefined, anonCounter, true);
-      const logins = await Promise.allSettled([anon.token.login.mutate({ username: "batcher", password: PW }), anon.token.login.mutate({ username: "batcher", password: PW })]);
+      const logins = await Promise.allSettled([
+        anon.token.login.mutate({ username: "batcher", password: PW }),
+        anon.token.login.mutate({ username: "batcher", password: PW }),
+      ]);
       expect(anonCounter.count).toBe(1);
       expect(logins.flatMap((r) => (r.status === "fulfilled" ? [r.value.auth_token] : []))).toEqual([key]);
-      expect(logins.flatMap((r) => (r.status === "rejected" ? [(r.reason as TRPCClientError<AppRouter>).data?.code] : []))).toEqual(["password_check_limit"]);
+      expect(
+        logins.flatMap((r) => (r.status === "rejected" ? [(r.reason as TRPCClientError<AppRouter>).data?.code] : [])),
+      ).toEqual(["password_check_limit"]);
     });
 
     it("unbatched httpLink sends one request per call", async () => {
@@ -217,10 +248,16 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
         ["POST", "/trpc/users.create", JSON.stringify({ username: "x".repeat(100 * 1024), password: PW }), 413],
       ];
       for (const [method, path, body, status] of cases) {
-        const res = await s.request(method, path, { body, headers: body ? { "content-type": "application/json" } : {} });
+        const res = await s.request(method, path, {
+          body,
+          headers: body ? { "content-type": "application/json" } : {},
+        });
         expect(res.status, `${method} ${path} ${res.text.slice(0, 200)}`).toBe(status);
       }
-      const malformed = await s.request("POST", "/trpc/users.create", { body: "{bad json", headers: { "content-type": "application/json" } });
+      const malformed = await s.request("POST", "/trpc/users.create", {
+        body: "{bad json",
+        headers: { "content-type": "application/json" },
+      });
       expect(malformed.json.error.data).toMatchObject({ code: "bad_request", httpStatus: 400, path: "users.create" });
       const nul = await s.request("POST", "/trpc/token.login", { json: { username: "a\u0000", password: "x" } });
       expect(nul.json.error.data.code).toBe("invalid_input");
@@ -245,11 +282,15 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       const anon = client(s);
       const user = await anon.users.create.mutate({ username: "carol", email: "carol@example.com", password: PW });
       expect(user).toEqual({ email: "carol@example.com", username: "carol", id: expect.any(Number) });
-      expect((await failure(anon.token.login.mutate({ username: "carol", password: PW }))).data?.code).toBe("invalid_credentials");
+      expect((await failure(anon.token.login.mutate({ username: "carol", password: PW }))).data?.code).toBe(
+        "invalid_credentials",
+      );
 
       const link = linkFor("carol@example.com");
       expect(await anon.users.activate.mutate(link)).toBeUndefined();
-      expect(s.mails().map((m) => m.subject)).toContain("Portcullis - Your account has been successfully created and activated!");
+      expect(s.mails().map((m) => m.subject)).toContain(
+        "Portcullis - Your account has been successfully created and activated!",
+      );
 
       const stale = await failure(anon.users.activate.mutate(link));
       expect(stale.data?.code).toBe("stale_token");
@@ -266,10 +307,17 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(await anon.users.resendActivation.mutate({ email: "dave@example.com" })).toBeUndefined();
       const second = linkFor("dave@example.com", 1);
 
-      const tampered = await failure(anon.users.activate.mutate({ uid: second.uid, token: `${second.token.slice(0, -1)}${second.token.endsWith("0") ? "1" : "0"}` }));
+      const tampered = await failure(
+        anon.users.activate.mutate({
+          uid: second.uid,
+          token: `${second.token.slice(0, -1)}${second.token.endsWith("0") ? "1" : "0"}`,
+        }),
+      );
       expect(tampered.data?.code).toBe("invalid_input");
       expect(tampered.data?.fields).toEqual({ token: ["Invalid token for given user."] });
-      const noUser = await failure(anon.users.activate.mutate({ uid: Buffer.from("424242").toString("base64url"), token: second.token }));
+      const noUser = await failure(
+        anon.users.activate.mutate({ uid: Buffer.from("424242").toString("base64url"), token: second.token }),
+      );
       expect(noUser.data?.fields).toEqual({ uid: ["Invalid user id or user doesn't exist."] });
 
       expect(await anon.users.activate.mutate(second)).toBeUndefined();
@@ -291,7 +339,8 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       const anon = client(s);
       await anon.users.create.mutate({ username: "ivy", password: PW });
       const keys = [];
-      for (let i = 0; i < 3; i++) keys.push((await anon.token.login.mutate({ username: "ivy", password: PW })).auth_token);
+      for (let i = 0; i < 3; i++)
+        keys.push((await anon.token.login.mutate({ username: "ivy", password: PW })).auth_token);
       expect(new Set(keys).size).toBe(3);
       const [k1, k2, k3] = keys.map((k) => client(s, `Token ${k}`));
       expect(await k1!.token.logout.mutate()).toBeUndefined();
@@ -315,7 +364,11 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(err.data?.code).toBe("authorization_scheme_not_accepted");
       expect(err.data?.httpStatus).toBe(401);
       expect(err.message).toContain('"Bearer"');
-      expect(err.data?.details).toEqual({ code: "authorization_scheme_not_accepted", scheme_received: "Bearer", schemes_accepted: ["Token", "JWT"] });
+      expect(err.data?.details).toEqual({
+        code: "authorization_scheme_not_accepted",
+        scheme_received: "Bearer",
+        schemes_accepted: ["Token", "JWT"],
+      });
       // The raw answer carries the same WWW-Authenticate as the REST adapter's.
       const raw = await fetch(`${s.url}/trpc/users.me`, { headers: { authorization: `Bearer ${key}` } });
       expect(raw.status).toBe(401);
@@ -342,7 +395,10 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       const dup = await failure(anon.users.create.mutate({ email: "NINA@example.com", password: PW }));
       expect(dup.data?.fields).toEqual({ email: ["user with this email address already exists."] });
       const { auth_token } = await anon.token.login.mutate({ email: "Nina@example.com", password: PW });
-      expect(await client(s, `Token ${auth_token}`).users.me.query()).toEqual({ id: user.id, email: "Nina@example.com" });
+      expect(await client(s, `Token ${auth_token}`).users.me.query()).toEqual({
+        id: user.id,
+        email: "Nina@example.com",
+      });
     });
   });
 });

@@ -8,19 +8,40 @@
 // hour here; 190 s otherwise, so a local `npm test` stays short); when it runs out, every
 // endpoint has had the same share. FUZZ_SEED replays the generated requests. The first request of each kind of
 // failure is shrunk by fast-check and printed; repeats are counted.
-import fc from "fast-check";
+
 import http from "node:http";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { authenticate } from "../../src/http/authenticate.ts";
-import type { User } from "../../src/core/deps.ts";
-import { newClaims, sign } from "../../src/core/sessions/jwt-claims.ts";
-import { startSession } from "../../src/core/sessions/jwt.ts";
 import { encodeUid, makeToken } from "../../src/compat/django/links.ts";
+import type { User } from "../../src/core/deps.ts";
 import { hashPassword } from "../../src/core/login/passwords.ts";
+import { startSession } from "../../src/core/sessions/jwt.ts";
+import { newClaims, sign } from "../../src/core/sessions/jwt-claims.ts";
 import { issueToken } from "../../src/core/sessions/opaque.ts";
+import { authenticate } from "../../src/http/authenticate.ts";
 import {
-  batchSize, buildRest, buildTrpc, checkRest, checkTrpc, FUZZ_ORIGIN, newTally, restEndpoints, restSpecArb, send, table, trpcEndpoints, trpcSpecArb,
-  type Endpoint, type Ref, type Resolver, type RestSpec, type Role, type Tally, type TrpcEndpoint, type TrpcSpec, type Wire,
+  batchSize,
+  buildRest,
+  buildTrpc,
+  checkRest,
+  checkTrpc,
+  type Endpoint,
+  FUZZ_ORIGIN,
+  newTally,
+  type Ref,
+  type Resolver,
+  type RestSpec,
+  type Role,
+  restEndpoints,
+  restSpecArb,
+  send,
+  type Tally,
+  type TrpcEndpoint,
+  type TrpcSpec,
+  table,
+  trpcEndpoints,
+  trpcSpecArb,
+  type Wire,
 } from "../helpers/fuzz.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 
@@ -31,9 +52,15 @@ vi.mock("../../src/http/classify.ts", async (importOriginal) => {
   const real = await importOriginal<typeof import("../../src/http/classify.ts")>();
   const causeOf = (e: unknown) => {
     const { name, code, message } = (e ?? {}) as { name?: string; code?: unknown; message?: string };
-    const last = String(message ?? e).trim().split("\n").pop()!;
+    const last = String(message ?? e)
+      .trim()
+      .split("\n")
+      .pop()!;
     // Values (URLs, quoted input, numbers) vary from request to request; the kind of error does not.
-    const shape = last.replace(/[a-z]+:\/\/\S*/gi, "<url>").replace(/"[^"]*"|'[^']*'/g, "…").replace(/\d+/g, "N");
+    const shape = last
+      .replace(/[a-z]+:\/\/\S*/gi, "<url>")
+      .replace(/"[^"]*"|'[^']*'/g, "…")
+      .replace(/\d+/g, "N");
     return `${name ?? typeof e}${typeof code === "string" ? ` ${code}` : ""}: ${shape.slice(0, 160)}`;
   };
   return {
@@ -92,19 +119,37 @@ async function mint(id: Identity) {
   const found = await prisma.user.findUnique({ where: { id: id.user.id } });
   const user = found
     ? await prisma.user.update({ where: { id: found.id }, data: { password: hash, isActive: true } })
-    : await prisma.user.create({ data: { username: `fz${++made}${id.role}`, email: `fz${made}@fuzz.example`, password: hash, isActive: true, isStaff: staff, isSuperuser: staff } });
+    : await prisma.user.create({
+        data: {
+          username: `fz${++made}${id.role}`,
+          email: `fz${made}@fuzz.example`,
+          password: hash,
+          isActive: true,
+          isStaff: staff,
+          isSuperuser: staff,
+        },
+      });
   for (let attempt = 0; ; attempt++) {
     const opaque = await issueToken(s.deps, user, META);
     const pair = await startSession(s.deps, user, META);
     // A password change in this same second can date a fresh JWT before the user's cut-off.
-    const live = await Promise.all([authenticate(s.deps, { authorization: `Token ${opaque}` }), authenticate(s.deps, { authorization: `Bearer ${pair.access}` })]).then(() => true, () => false);
+    const live = await Promise.all([
+      authenticate(s.deps, { authorization: `Token ${opaque}` }),
+      authenticate(s.deps, { authorization: `Bearer ${pair.access}` }),
+    ]).then(
+      () => true,
+      () => false,
+    );
     if (!live && attempt < 3) {
       await new Promise((r) => setTimeout(r, 1_100));
       continue;
     }
     const token = await prisma.authToken.findFirst({ where: { userId: user.id }, orderBy: { id: "desc" } });
     const sid = JSON.parse(Buffer.from(pair.refresh.split(".")[1]!, "base64url").toString()).sid as string;
-    const expired = { ...newClaims(settings.SIMPLE_JWT, "access", user.id, { sid }), exp: Math.floor(Date.now() / 1000) - 3_600 };
+    const expired = {
+      ...newClaims(settings.SIMPLE_JWT, "access", user.id, { sid }),
+      exp: Math.floor(Date.now() / 1000) - 3_600,
+    };
     Object.assign(id, {
       user,
       opaque,
@@ -126,7 +171,13 @@ const heal = (id: Identity) => (id.ready = id.ready.then(() => mint(id)));
 async function probe(id: Identity, gen: number) {
   if (gen !== id.gen || Date.now() - id.probedAt < 100) return;
   id.probedAt = Date.now();
-  const live = await Promise.all([authenticate(s.deps, { authorization: `Token ${id.opaque}` }), authenticate(s.deps, { authorization: `Bearer ${id.access}` })]).then(() => true, () => false);
+  const live = await Promise.all([
+    authenticate(s.deps, { authorization: `Token ${id.opaque}` }),
+    authenticate(s.deps, { authorization: `Bearer ${id.access}` }),
+  ]).then(
+    () => true,
+    () => false,
+  );
   if (!live && gen === id.gen) await heal(id);
 }
 
@@ -134,7 +185,20 @@ async function identityFor(ep: Endpoint, role: Role): Promise<Identity> {
   const key = `${ep.adapter} ${ep.name} ${role}`;
   let id = identities.get(key);
   if (!id) {
-    id = { role, user: { id: 0 } as User, opaque: "", access: "", refresh: "", staleRefresh: "", expiredAccess: "", linkToken: "", sessionIds: [], gen: 0, ready: Promise.resolve(), probedAt: 0 };
+    id = {
+      role,
+      user: { id: 0 } as User,
+      opaque: "",
+      access: "",
+      refresh: "",
+      staleRefresh: "",
+      expiredAccess: "",
+      linkToken: "",
+      sessionIds: [],
+      gen: 0,
+      ready: Promise.resolve(),
+      probedAt: 0,
+    };
     identities.set(key, id);
     heal(id);
   }
@@ -190,7 +254,13 @@ const describeWire = (w: Wire) =>
   `${w.method} ${w.path.slice(0, 300)}\n    headers: ${JSON.stringify(w.headers).slice(0, 600)}\n    body (${w.body?.length ?? 0} bytes): ${JSON.stringify((w.body?.toString("utf8") ?? "").slice(0, 400))}`;
 
 /** Sends one generated request and checks the answer; throws on a failure of a kind no other chunk owns. */
-async function fire(agent: http.Agent, base: URL, chunk: number, ep: Endpoint, spec: RestSpec | TrpcSpec): Promise<void> {
+async function fire(
+  agent: http.Agent,
+  base: URL,
+  chunk: number,
+  ep: Endpoint,
+  spec: RestSpec | TrpcSpec,
+): Promise<void> {
   const id = await identityFor(ep, spec.role);
   const gen = id.gen;
   const used = new Set<string>();
@@ -212,10 +282,17 @@ async function fire(agent: http.Agent, base: URL, chunk: number, ep: Endpoint, s
       const cause = serverErrors.findLast((e) => e.at >= sentAt)?.cause ?? "no server-side error recorded";
       problem = `${answer.status} server error: ${cause}`;
     }
-    if (problem) problem += `\n    answer: ${answer.status} ${answer.headers["content-type"] ?? ""} ${JSON.stringify(answer.body.toString("utf8").slice(0, 300))}`;
+    if (problem)
+      problem += `\n    answer: ${answer.status} ${answer.headers["content-type"] ?? ""} ${JSON.stringify(answer.body.toString("utf8").slice(0, 300))}`;
     if (spec.auth?.valid && answer.status === 401) await probe(id, gen);
     // The right password went through a mutation: the password or the login name may have changed.
-    if (used.has("password") && answer.status < 300 && !["GET", "HEAD", "OPTIONS"].includes(wire.method) && gen === id.gen) await heal(id);
+    if (
+      used.has("password") &&
+      answer.status < 300 &&
+      !["GET", "HEAD", "OPTIONS"].includes(wire.method) &&
+      gen === id.gen
+    )
+      await heal(id);
   } catch (e) {
     status = `ERR:${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
     problem = `no answer: ${(e as Error).message}`;
@@ -239,7 +316,9 @@ async function fuzz(endpoints: Endpoint[], arbOf: (ep: Endpoint) => fc.Arbitrary
   const base = new URL(s.url);
   const deadline = BUDGET_MS > 0 ? Date.now() + BUDGET_MS : Infinity;
   const queue: { ep: Endpoint; runs: number; seed: number }[] = [];
-  for (let done = 0, c = 0; done < TARGET; done += CHUNK, c++) for (const [i, ep] of endpoints.entries()) queue.push({ ep, runs: Math.min(CHUNK, TARGET - done), seed: SEED + i * 100_003 + c });
+  for (let done = 0, c = 0; done < TARGET; done += CHUNK, c++)
+    for (const [i, ep] of endpoints.entries())
+      queue.push({ ep, runs: Math.min(CHUNK, TARGET - done), seed: SEED + i * 100_003 + c });
   const arbs = new Map(endpoints.map((ep) => [ep, fc.limitShrink(arbOf(ep), 100)]));
   let chunks = 0;
   const worker = async () => {
@@ -248,7 +327,11 @@ async function fuzz(endpoints: Endpoint[], arbOf: (ep: Endpoint) => fc.Arbitrary
       const chunk = ++chunks;
       const details = await fc.check(
         fc.asyncProperty(arbs.get(ep)!, (spec) => fire(agent, base, chunk, ep, spec)),
-        { numRuns: job.runs, seed: job.seed, plugins: deadline < Infinity ? [fc.interruptAfterTimeLimit(Math.max(1, deadline - Date.now()))] : [] },
+        {
+          numRuns: job.runs,
+          seed: job.seed,
+          plugins: deadline < Infinity ? [fc.interruptAfterTimeLimit(Math.max(1, deadline - Date.now()))] : [],
+        },
       );
       if (!details.failed) continue;
       const e = details.errorInstance;
@@ -259,7 +342,8 @@ async function fuzz(endpoints: Endpoint[], arbOf: (ep: Endpoint) => fc.Arbitrary
       reports.set(e.kind, `${e.message}\n    (shrunk: fc seed ${job.seed}, path ${details.counterexamplePath})`);
       // Whatever this chunk claimed is now only counted; its remaining runs go back in the queue.
       for (const [kind, owner] of claimed) if (owner === chunk) claimed.set(kind, -1);
-      if (job.runs > details.numRuns) queue.unshift({ ep, runs: job.runs - details.numRuns, seed: job.seed + 7_777_777 });
+      if (job.runs > details.numRuns)
+        queue.unshift({ ep, runs: job.runs - details.numRuns, seed: job.seed + 7_777_777 });
     }
   };
   try {
@@ -273,7 +357,12 @@ function report(adapter: Endpoint["adapter"], title: string): Tally {
   const rows = [...tallies].filter(([ep]) => ep.adapter === adapter).map(([ep, t]): [string, Tally] => [ep.name, t]);
   console.log(table(title, rows));
   const total = newTally();
-  for (const [, t] of rows) [total.sent, total.serverErrors, total.violations] = [total.sent + t.sent, total.serverErrors + t.serverErrors, total.violations + t.violations];
+  for (const [, t] of rows)
+    [total.sent, total.serverErrors, total.violations] = [
+      total.sent + t.sent,
+      total.serverErrors + t.serverErrors,
+      total.violations + t.violations,
+    ];
   return total;
 }
 
@@ -310,7 +399,17 @@ describe("fuzz: both adapters over PostgreSQL", () => {
 
   it("reaches every REST path and tRPC procedure the app serves", () => {
     const names = endpoints.map((e) => `${e.adapter} ${e.name}`);
-    expect(names).toEqual(expect.arrayContaining(["rest /auth/", "rest /auth/users/{id}/", "rest /auth/token/login/", "rest /auth/sessions/{id}/", "trpc users.create", "trpc users.me", "trpc audit.list"]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "rest /auth/",
+        "rest /auth/users/{id}/",
+        "rest /auth/token/login/",
+        "rest /auth/sessions/{id}/",
+        "trpc users.create",
+        "trpc users.me",
+        "trpc audit.list",
+      ]),
+    );
     for (const [ep, t] of tallies) expect(t.sent, `${ep.adapter} ${ep.name}`).toBeGreaterThanOrEqual(FLOOR);
   });
 
@@ -335,7 +434,10 @@ describe("fuzz: both adapters over PostgreSQL", () => {
         `${sum((t) => t.validAuth)} with a live credential; at least ${least} per endpoint (target ${TARGET}${least < TARGET ? ", budget ran out" : ""}); ` +
         `5xx seen = ${sum((t) => t.serverErrors)}, shape violations = ${sum((t) => t.violations)}, unhandled = ${unhandled}`,
     );
-    if (reports.size) console.log(`one request per kind of failure:\n\n${[...reports].map(([kind, r]) => `${r}\n    seen on: ${[...affected.get(kind)!].join(", ")}`).join("\n\n")}`);
+    if (reports.size)
+      console.log(
+        `one request per kind of failure:\n\n${[...reports].map(([kind, r]) => `${r}\n    seen on: ${[...affected.get(kind)!].join(", ")}`).join("\n\n")}`,
+      );
     expect(unhandled).toBe(0);
   });
 });

@@ -43,7 +43,8 @@ describe("housekeeping (PostgreSQL)", () => {
   });
 
   it("flushexpiredtokens: expired refresh tokens and their dead sessions go; live ones stay and keep working; a second run finds nothing", async () => {
-    const expiring = (await short.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } })).json;
+    const expiring = (await short.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } }))
+      .json;
     const lasting = (await long.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } })).json;
     expect([await count("jwt_refresh_token"), await count("jwt_session")]).toEqual([2, 2]);
     await sleep(2_200); // the short refresh token and its access token have expired
@@ -57,17 +58,26 @@ describe("housekeeping (PostgreSQL)", () => {
     expect(await count("jwt_session")).toBe(1);
     // The live session is untouched: its refresh token works, its access token lists it.
     expect((await long.request("POST", "/auth/jwt/refresh/", { json: { refresh: lasting.refresh } })).status).toBe(200);
-    const mine = await long.request("GET", "/auth/sessions/", { headers: { authorization: `Bearer ${lasting.access}` } });
-    expect([mine.status, mine.json.map((s: { kind: string; current: boolean }) => [s.kind, s.current])]).toEqual([200, [["jwt", true]]]);
+    const mine = await long.request("GET", "/auth/sessions/", {
+      headers: { authorization: `Bearer ${lasting.access}` },
+    });
+    expect([mine.status, mine.json.map((s: { kind: string; current: boolean }) => [s.kind, s.current])]).toEqual([
+      200,
+      [["jwt", true]],
+    ]);
 
     const again = await flush();
     expect([again.code, again.output.trim()]).toEqual([0, deleted(0, 0, 0)]);
   });
 
   it("a lockout count quiet for FORGET_AFTER is forgotten; a locked name stays locked until a password reset", async () => {
-    const login = (username: string) => short.request("POST", "/auth/token/login/", { json: { username, password: "wrong-password" } });
+    const login = (username: string) =>
+      short.request("POST", "/auth/token/login/", { json: { username, password: "wrong-password" } });
     // "waiting": two failures (one short of the lock). "locked": three (MAX_FAILURES).
-    for (const [name, failures] of [["waiting", 2], ["locked", 3]] as const) {
+    for (const [name, failures] of [
+      ["waiting", 2],
+      ["locked", 3],
+    ] as const) {
       for (let i = 0; i < failures; i++) {
         expect((await login(name)).status, `${name} #${i + 1}`).toBe(400);
         await sleep(1_100); // BASE_DELAY
@@ -91,7 +101,9 @@ describe("housekeeping (PostgreSQL)", () => {
     const ttl = { DJOSER_TOKEN_TTL: "1" };
     const keyed = await startTestServer("postgresql", { ...common(), ...ttl, AUTO_MIGRATE: "false" });
     try {
-      const login = async () => (await keyed.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json.auth_token;
+      const login = async () =>
+        (await keyed.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json
+          .auth_token;
       const key = await login();
       expect(await count("auth_token")).toBe(1);
       await sleep(1_200);
@@ -102,7 +114,9 @@ describe("housekeeping (PostgreSQL)", () => {
       expect(next).not.toBe(key);
       const old = await keyed.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${key}` } });
       expect([old.status, old.json]).toEqual([401, { detail: "Invalid token." }]);
-      expect((await keyed.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${next}` } })).status).toBe(200);
+      expect(
+        (await keyed.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${next}` } })).status,
+      ).toBe(200);
     } finally {
       await keyed.stop();
     }
@@ -111,16 +125,27 @@ describe("housekeeping (PostgreSQL)", () => {
   it("audit events older than AUDIT_RETENTION_DAYS are deleted; newer ones stay", async () => {
     const before = await count("audit_event");
     expect(before).toBeGreaterThan(2);
-    await sql.query("UPDATE audit_event SET at = at - interval '31 days' WHERE id IN (SELECT id FROM audit_event ORDER BY id LIMIT 2)");
+    await sql.query(
+      "UPDATE audit_event SET at = at - interval '31 days' WHERE id IN (SELECT id FROM audit_event ORDER BY id LIMIT 2)",
+    );
     const kept = await runCommand(["flushexpiredtokens"], { ...common(), LOG_LEVEL: "warn" }); // default: 180 days
     expect(kept.output.trim()).toBe(deleted(0, 0, 0));
-    const flushed = await runCommand(["flushexpiredtokens"], { ...common(), AUDIT_RETENTION_DAYS: "30", LOG_LEVEL: "warn" });
+    const flushed = await runCommand(["flushexpiredtokens"], {
+      ...common(),
+      AUDIT_RETENTION_DAYS: "30",
+      LOG_LEVEL: "warn",
+    });
     expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 0, 2)]);
     expect(await count("audit_event")).toBe(before - 2);
   });
 
   it("a server deletes expired rows by itself every FLUSH_EXPIRED_INTERVAL seconds", async () => {
-    const timed = await startTestServer("postgresql", { ...common(), ...SHORT, AUTO_MIGRATE: "false", FLUSH_EXPIRED_INTERVAL: "1" });
+    const timed = await startTestServer("postgresql", {
+      ...common(),
+      ...SHORT,
+      AUTO_MIGRATE: "false",
+      FLUSH_EXPIRED_INTERVAL: "1",
+    });
     try {
       const before = await count("jwt_refresh_token");
       await timed.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } });

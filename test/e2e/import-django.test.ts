@@ -9,28 +9,46 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { openDatabase } from "../../src/db/index.ts";
 import { checkToken, decodeUid } from "../../src/compat/django/links.ts";
+import { openDatabase } from "../../src/db/index.ts";
 import { DATABASES, freshPostgres, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));
 const FIXTURE = fileURLToPath(new URL("../fixtures/django-import/", import.meta.url));
 const DUMP = join(FIXTURE, "dumpdata.json");
-type FactUser = { id: number; username: string; email: string; password: string | null; algorithm: string; is_active: boolean; is_staff: boolean; is_superuser: boolean; auth_token?: string };
+type FactUser = {
+  id: number;
+  username: string;
+  email: string;
+  password: string | null;
+  algorithm: string;
+  is_active: boolean;
+  is_staff: boolean;
+  is_superuser: boolean;
+  auth_token?: string;
+};
 const facts = JSON.parse(readFileSync(join(FIXTURE, "facts.json"), "utf8")) as {
   secret_key: string;
   users: FactUser[];
   jwt: { username: string; blacklisted_refresh: string; refresh: string; blacklisted_answer: unknown };
   reset: { username: string; uid: string; token: string };
 };
-const dump = JSON.parse(readFileSync(DUMP, "utf8")) as { model: string; pk: number | string; fields: Record<string, any> }[];
+const dump = JSON.parse(readFileSync(DUMP, "utf8")) as {
+  model: string;
+  pk: number | string;
+  fields: Record<string, any>;
+}[];
 const byName = (name: string) => facts.users.find((u) => u.username === name)!;
 
 // The server a migrated client talks to: the reference's SECRET_KEY (links), and as SimpleJWT's
 // HS256 key SIGNING_KEY set to it, as a cutover sets it (ours defaults to a key derived from
 // SECRET_KEY). The fixture's reset link was minted once, when the fixture was made; Django's
 // PASSWORD_RESET_TIMEOUT (3 days) would expire it, so these tests allow 100 years instead.
-const SERVER_ENV = { SECRET_KEY: facts.secret_key, SIMPLE_JWT_SIGNING_KEY: facts.secret_key, PASSWORD_RESET_TIMEOUT: String(100 * 365 * 86400) };
+const SERVER_ENV = {
+  SECRET_KEY: facts.secret_key,
+  SIMPLE_JWT_SIGNING_KEY: facts.secret_key,
+  PASSWORD_RESET_TIMEOUT: String(100 * 365 * 86400),
+};
 const NEW_PASSWORD = "Nw5!reset-after-the-move";
 
 // Each case spawns the CLI (tsx start-up, PGlite start-up) a few times: slower than 30 s on a busy machine.
@@ -43,7 +61,11 @@ type Run = { code: number | null; stdout: string; stderr: string };
 
 /** One CLI run in a clean environment (nothing from the developer's shell), killed after 60 s. */
 function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: tmp,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c) => (stdout += c));
@@ -79,7 +101,8 @@ const FIRST_IMPORT = [
   counts("authtoken keys:", "3 imported, 0 updated, 0 unchanged, 0 skipped"),
   counts("blacklisted refresh tokens:", "1 imported, 0 updated, 0 unchanged, 0 skipped"),
 ];
-const HASH_NOTES = "Cannot log in until a password reset (a hash algorithm Portcullis does not verify):\n  user 10 (mallory): md5\nNo usable password (Django's unusable \"!…\" password, e.g. social-login accounts):\n  user 11 (sso)\n";
+const HASH_NOTES =
+  'Cannot log in until a password reset (a hash algorithm Portcullis does not verify):\n  user 10 (mallory): md5\nNo usable password (Django\'s unusable "!…" password, e.g. social-login accounts):\n  user 11 (sso)\n';
 
 async function post(s: TestServer, path: string, json: unknown, headers: Record<string, string> = {}) {
   return s.request("POST", path, { json, headers });
@@ -89,7 +112,9 @@ const BAD_USAGE_ENV = { DATABASE_URL: "pglite:memory", SECRET_KEY: facts.secret_
 it("bad usage exits 2 and says what to do", async () => {
   const none = await cli(["import-django"], BAD_USAGE_ENV);
   expect(none.code).toBe(2);
-  expect(none.stderr).toContain("import-django needs exactly one source (got 0). Pass the Django database's postgresql://… URL, or a file made with `python manage.py dumpdata");
+  expect(none.stderr).toContain(
+    "import-django needs exactly one source (got 0). Pass the Django database's postgresql://… URL, or a file made with `python manage.py dumpdata",
+  );
   const missing = await cli(["import-django", join(tmp, "nope.json")], BAD_USAGE_ENV);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain(`no such file: ${join(tmp, "nope.json")}`);
@@ -121,14 +146,17 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
   afterAll(async () => dropPg?.());
   const env = () => ({ DATABASE_URL: url, SECRET_KEY: facts.secret_key });
 
-  it.runIf(kind === "pglite")("a dry run before anything exists creates nothing, not even the PGlite folder", async () => {
-    const dir = join(tmp, "never-created");
-    const r = await cli(["import-django", DUMP, "--dry-run"], { ...env(), DATABASE_URL: `pglite:${dir}` });
-    expect(r.code, r.stderr).toBe(0);
-    for (const line of FIRST_IMPORT) expect(r.stdout).toMatch(line);
-    expect(r.stdout).toContain("next new user id: 12\n");
-    expect(existsSync(dir)).toBe(false);
-  });
+  it.runIf(kind === "pglite")(
+    "a dry run before anything exists creates nothing, not even the PGlite folder",
+    async () => {
+      const dir = join(tmp, "never-created");
+      const r = await cli(["import-django", DUMP, "--dry-run"], { ...env(), DATABASE_URL: `pglite:${dir}` });
+      expect(r.code, r.stderr).toBe(0);
+      for (const line of FIRST_IMPORT) expect(r.stdout).toMatch(line);
+      expect(r.stdout).toContain("next new user id: 12\n");
+      expect(existsSync(dir)).toBe(false);
+    },
+  );
 
   it("a dry run reports what would be imported and writes nothing", async () => {
     expect((await cli(["migrate"], env())).code).toBe(0);
@@ -136,7 +164,9 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
     expect(before).toEqual({ users: 0, tokens: 0, sessions: 0, refresh: 0, seq: null });
     const dry = await cli(["import-django", DUMP, "--dry-run"], env());
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toContain(`Django import from ${DUMP} (dumpdata) — DRY RUN: nothing was written; the counts say what an import would do\n`);
+    expect(dry.stdout).toContain(
+      `Django import from ${DUMP} (dumpdata) — DRY RUN: nothing was written; the counts say what an import would do\n`,
+    );
     for (const line of FIRST_IMPORT) expect(dry.stdout).toMatch(line);
     expect(dry.stdout).toContain("next new user id: 12\n");
     expect(dry.stderr).toBe("checked 10/10 users\n");
@@ -188,12 +218,22 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
                 to_char(last_login AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS last_login FROM auth_user ORDER BY id`,
       );
       // dumpdata writes milliseconds (DjangoJSONEncoder); the postgresql:// source keeps microseconds (below).
-      const micro = (v: string | null) => (v === null ? null : v.replace(/Z$/, "").replace(/\.(\d+)$/, (_m, f: string) => `.${f.padEnd(6, "0")}`));
+      const micro = (v: string | null) =>
+        v === null ? null : v.replace(/Z$/, "").replace(/\.(\d+)$/, (_m, f: string) => `.${f.padEnd(6, "0")}`);
       const expected = dump
         .filter((o) => o.model === "auth.user")
         .map(({ pk, fields: f }) => ({
-          id: pk, username: f.username, email: f.email, first_name: f.first_name, last_name: f.last_name, password: f.password,
-          is_active: f.is_active, is_staff: f.is_staff, is_superuser: f.is_superuser, date_joined: micro(f.date_joined), last_login: micro(f.last_login),
+          id: pk,
+          username: f.username,
+          email: f.email,
+          first_name: f.first_name,
+          last_name: f.last_name,
+          password: f.password,
+          is_active: f.is_active,
+          is_staff: f.is_staff,
+          is_superuser: f.is_superuser,
+          date_joined: micro(f.date_joined),
+          last_login: micro(f.last_login),
         }));
       expect(rows).toEqual(expected);
       expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10, 11]); // the gap Django left (user 5 deleted) stays
@@ -215,8 +255,18 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
       const { uid, token } = facts.reset;
       const user = await s.deps.prisma.user.findUniqueOrThrow({ where: { id: decodeUid(uid)! } });
       expect(user.username).toBe(facts.reset.username);
-      expect(checkToken("password_reset", user, token, facts.secret_key, Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(true);
-      expect(checkToken("password_reset", user, token, "another-secret-key-of-the-same-length-as-the-reference-one", Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT))).toBe(false);
+      expect(
+        checkToken("password_reset", user, token, facts.secret_key, Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT)),
+      ).toBe(true);
+      expect(
+        checkToken(
+          "password_reset",
+          user,
+          token,
+          "another-secret-key-of-the-same-length-as-the-reference-one",
+          Number(SERVER_ENV.PASSWORD_RESET_TIMEOUT),
+        ),
+      ).toBe(false);
     });
 
     it("the reset link Django mailed before the move works once (POST /auth/users/reset_password_confirm/)", async () => {
@@ -225,7 +275,8 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
       expect(first.status, `reset_password_confirm answered ${first.status} ${first.text}`).toBe(204);
       resetDone = true;
       const carolKey = byName(facts.reset.username).auth_token;
-      carolKeyRevoked = (await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${carolKey}` } })).status === 401;
+      carolKeyRevoked =
+        (await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${carolKey}` } })).status === 401;
       const again = await post(s, "/auth/users/reset_password_confirm/", { uid, token, new_password: NEW_PASSWORD });
       expect(again.status).toBe(400);
       expect(again.json).toEqual({ token: ["Invalid token for given user."] });
@@ -234,8 +285,17 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
 
     it("every hash Django made logs in with the old password, on token/login and jwt/create, and becomes argon2id", async () => {
       // carol is left to the reset-link case (a login would change her password hash and last_login, which the link covers).
-      const users = facts.users.filter((u) => u.password && u.is_active && u.algorithm !== "md5" && u.username !== facts.reset.username);
-      expect(users.map((u) => u.algorithm).sort()).toEqual(["argon2", "bcrypt", "bcrypt_sha256", "pbkdf2_sha1", "pbkdf2_sha256", "pbkdf2_sha256"]);
+      const users = facts.users.filter(
+        (u) => u.password && u.is_active && u.algorithm !== "md5" && u.username !== facts.reset.username,
+      );
+      expect(users.map((u) => u.algorithm).sort()).toEqual([
+        "argon2",
+        "bcrypt",
+        "bcrypt_sha256",
+        "pbkdf2_sha1",
+        "pbkdf2_sha256",
+        "pbkdf2_sha256",
+      ]);
       for (const u of users) {
         const stored = async () => (await s.deps.prisma.user.findUniqueOrThrow({ where: { id: u.id } })).password;
         expect(await stored()).toMatch(new RegExp(`^${u.algorithm}\\$`));
@@ -246,9 +306,13 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
         const jwt = await post(s, "/auth/jwt/create/", { username: u.username, password: u.password });
         expect(jwt.status, `${u.username} (${u.algorithm}) after the re-hash: ${jwt.text}`).toBe(200);
         expect(Object.keys(jwt.json)).toEqual(["refresh", "access"]);
-        const me = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Bearer ${jwt.json.access}` } });
+        const me = await s.request("GET", "/auth/users/me/", {
+          headers: { authorization: `Bearer ${jwt.json.access}` },
+        });
         expect(me.json).toEqual({ email: u.email, id: u.id, username: u.username });
-        expect((await post(s, "/auth/token/login/", { username: u.username, password: "not-the-password" })).status).toBe(400);
+        expect(
+          (await post(s, "/auth/token/login/", { username: u.username, password: "not-the-password" })).status,
+        ).toBe(400);
       }
     });
 
@@ -278,15 +342,23 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
       const dead = await post(s, "/auth/jwt/refresh/", { refresh: facts.jwt.blacklisted_refresh });
       expect(dead.status).toBe(401);
       expect(dead.json).toEqual(facts.jwt.blacklisted_answer); // what SimpleJWT itself answered
-      expect((await post(s, "/auth/jwt/verify/", { token: facts.jwt.blacklisted_refresh })).json).toEqual({ non_field_errors: ["Token is blacklisted"] });
+      expect((await post(s, "/auth/jwt/verify/", { token: facts.jwt.blacklisted_refresh })).json).toEqual({
+        non_field_errors: ["Token is blacklisted"],
+      });
       const live = await post(s, "/auth/jwt/refresh/", { refresh: facts.jwt.refresh });
       expect(live.status, live.text).toBe(200);
-      const me = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Bearer ${live.json.access}` } });
+      const me = await s.request("GET", "/auth/users/me/", {
+        headers: { authorization: `Bearer ${live.json.access}` },
+      });
       expect(me.json.username).toBe(facts.jwt.username);
     });
 
     it("a new registration gets a fresh id after Django's", async () => {
-      const r = await post(s, "/auth/users/", { username: "newbie", email: "newbie@example.com", password: "Fr3sh!after-the-move" });
+      const r = await post(s, "/auth/users/", {
+        username: "newbie",
+        email: "newbie@example.com",
+        password: "Fr3sh!after-the-move",
+      });
       expect(r.status, r.text).toBe(201);
       expect(r.json).toEqual({ email: "newbie@example.com", username: "newbie", id: 12 });
     });
@@ -298,8 +370,16 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
     const later = [
       ...dump,
       { model: "auth.user", pk: 12, fields: { ...dump[1]!.fields, username: "zoe", email: "zoe@example.com" } },
-      { model: "auth.user", pk: 13, fields: { ...dump[1]!.fields, username: "newbie", email: "other-newbie@example.com" } },
-      { model: "authtoken.token", pk: "0123456789abcdef0123456789abcdef01234567", fields: { user: 12, created: "2026-11-27T06:00:00Z" } },
+      {
+        model: "auth.user",
+        pk: 13,
+        fields: { ...dump[1]!.fields, username: "newbie", email: "other-newbie@example.com" },
+      },
+      {
+        model: "authtoken.token",
+        pk: "0123456789abcdef0123456789abcdef01234567",
+        fields: { user: 12, created: "2026-11-27T06:00:00Z" },
+      },
     ];
     const file = join(tmp, `later-${kind}.json`);
     writeFileSync(file, JSON.stringify(later));
@@ -319,7 +399,9 @@ describe.each(DATABASES)("import-django from dumpdata.json into %s", (kind) => {
         usedHere.map((n) => `  user ${byName(n).id} (${n}): ${used}\n`).join("") +
         '  user 12 (zoe): conflict: id 12 is another user in Portcullis ("newbie")\n' +
         "  user 13 (newbie): conflict: the username belongs to user 12 in Portcullis\n" +
-        (carolKeyRevoked ? "  authtoken key of user 4 (carol): not re-created: its user was already here before this run, so a missing key was revoked here (logout) or never imported\n" : "") +
+        (carolKeyRevoked
+          ? "  authtoken key of user 4 (carol): not re-created: its user was already here before this run, so a missing key was revoked here (logout) or never imported\n"
+          : "") +
         "  authtoken key of user 12 (zoe): the user was not imported\n" +
         HASH_NOTES,
     );
@@ -357,20 +439,46 @@ describe("import-django from a postgresql:// Django database", () => {
         if (model === "auth.user") {
           await c.query(
             "INSERT INTO auth_user (id, password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            [pk, f.password, withMicros(f.last_login), f.is_superuser, f.username, f.first_name, f.last_name, f.email, f.is_staff, f.is_active, f.date_joined],
+            [
+              pk,
+              f.password,
+              withMicros(f.last_login),
+              f.is_superuser,
+              f.username,
+              f.first_name,
+              f.last_name,
+              f.email,
+              f.is_staff,
+              f.is_active,
+              f.date_joined,
+            ],
           );
         } else if (model === "authtoken.token") {
-          await c.query("INSERT INTO authtoken_token (key, created, user_id) VALUES ($1, $2, $3)", [pk, f.created, f.user]);
+          await c.query("INSERT INTO authtoken_token (key, created, user_id) VALUES ($1, $2, $3)", [
+            pk,
+            f.created,
+            f.user,
+          ]);
         } else if (model === "token_blacklist.outstandingtoken") {
-          await c.query("INSERT INTO token_blacklist_outstandingtoken (id, token, created_at, expires_at, user_id, jti) VALUES ($1, $2, $3, $4, $5, $6)", [pk, f.token, f.created_at, f.expires_at, f.user, f.jti]);
+          await c.query(
+            "INSERT INTO token_blacklist_outstandingtoken (id, token, created_at, expires_at, user_id, jti) VALUES ($1, $2, $3, $4, $5, $6)",
+            [pk, f.token, f.created_at, f.expires_at, f.user, f.jti],
+          );
         } else if (model === "token_blacklist.blacklistedtoken") {
-          await c.query("INSERT INTO token_blacklist_blacklistedtoken (id, blacklisted_at, token_id) VALUES ($1, $2, $3)", [pk, f.blacklisted_at, f.token]);
+          await c.query(
+            "INSERT INTO token_blacklist_blacklistedtoken (id, blacklisted_at, token_id) VALUES ($1, $2, $3)",
+            [pk, f.blacklisted_at, f.token],
+          );
         }
       }
       // Django handed out ids up to 20 and those users were deleted since: their blacklisted token
       // has no user any more (SET_NULL), and their ids must not be handed out again.
-      await c.query("INSERT INTO token_blacklist_outstandingtoken (id, token, expires_at, user_id, jti) VALUES (99, 'x', '2126-01-01Z', NULL, 'deleted-users-jti')");
-      await c.query("INSERT INTO token_blacklist_blacklistedtoken (id, blacklisted_at, token_id) VALUES (99, now(), 99)");
+      await c.query(
+        "INSERT INTO token_blacklist_outstandingtoken (id, token, expires_at, user_id, jti) VALUES (99, 'x', '2126-01-01Z', NULL, 'deleted-users-jti')",
+      );
+      await c.query(
+        "INSERT INTO token_blacklist_blacklistedtoken (id, blacklisted_at, token_id) VALUES (99, now(), 99)",
+      );
       await c.query("SELECT setval(pg_get_serial_sequence('auth_user', 'id'), 20)");
     } finally {
       await c.end();
@@ -400,7 +508,9 @@ describe("import-django from a postgresql:// Django database", () => {
       const logins = await s.deps.prisma.$queryRawUnsafe<{ username: string; last_login: string }[]>(
         "SELECT username, to_char(last_login AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_login FROM auth_user WHERE last_login IS NOT NULL ORDER BY id",
       );
-      const fromDump = dump.filter((o) => o.model === "auth.user" && o.fields.last_login).map((o) => ({ username: o.fields.username, last_login: withMicros(o.fields.last_login) }));
+      const fromDump = dump
+        .filter((o) => o.model === "auth.user" && o.fields.last_login)
+        .map((o) => ({ username: o.fields.username, last_login: withMicros(o.fields.last_login) }));
       expect(logins).toEqual(fromDump); // e.g. 05:42:28.637456Z: the microseconds made it
       expect(logins.every((r) => r.last_login.endsWith("456Z"))).toBe(true);
       for (const name of ["alice", "frank", "grace"]) {
@@ -408,13 +518,25 @@ describe("import-django from a postgresql:// Django database", () => {
         expect((await post(s, "/auth/jwt/create/", { username: name, password: u.password })).status, name).toBe(200);
       }
       const alice = byName("alice");
-      expect((await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${alice.auth_token}` } })).json.id).toBe(alice.id);
-      expect((await post(s, "/auth/jwt/refresh/", { refresh: facts.jwt.blacklisted_refresh })).json).toEqual(facts.jwt.blacklisted_answer);
-      const fresh = await post(s, "/auth/users/", { username: "after-django", email: "after@example.com", password: "Fr3sh!after-the-move" });
+      expect(
+        (await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${alice.auth_token}` } })).json
+          .id,
+      ).toBe(alice.id);
+      expect((await post(s, "/auth/jwt/refresh/", { refresh: facts.jwt.blacklisted_refresh })).json).toEqual(
+        facts.jwt.blacklisted_answer,
+      );
+      const fresh = await post(s, "/auth/users/", {
+        username: "after-django",
+        email: "after@example.com",
+        password: "Fr3sh!after-the-move",
+      });
       expect(fresh.json.id).toBe(21);
       // carol uses her old key once, then logs out here: that key is revoked for good.
       const carol = byName("carol");
-      expect((await s.request("POST", "/auth/token/logout/", { headers: { authorization: `Token ${carol.auth_token}` } })).status).toBe(204);
+      expect(
+        (await s.request("POST", "/auth/token/logout/", { headers: { authorization: `Token ${carol.auth_token}` } }))
+          .status,
+      ).toBe(204);
     } finally {
       await s.stop();
     }
@@ -426,8 +548,13 @@ describe("import-django from a postgresql:// Django database", () => {
     const BOB_KEY = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
     const c = new pg.Client({ connectionString: django.url });
     await c.connect();
-    await c.query("UPDATE auth_user SET is_active = true, email = 'bob@new.example.com', last_login = '2026-11-28T10:00:00.000001Z' WHERE username = 'bob'");
-    await c.query("INSERT INTO authtoken_token (key, created, user_id) VALUES ($1, now(), $2)", [BOB_KEY, byName("bob").id]);
+    await c.query(
+      "UPDATE auth_user SET is_active = true, email = 'bob@new.example.com', last_login = '2026-11-28T10:00:00.000001Z' WHERE username = 'bob'",
+    );
+    await c.query("INSERT INTO authtoken_token (key, created, user_id) VALUES ($1, now(), $2)", [
+      BOB_KEY,
+      byName("bob").id,
+    ]);
     await c.end();
 
     const r = await cli(["import-django", django.url], env);
@@ -449,7 +576,9 @@ describe("import-django from a postgresql:// Django database", () => {
       expect((await post(s, "/auth/token/login/", { username: "bob", password: bob.password })).status).toBe(200);
       const me = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${BOB_KEY}` } });
       expect(me.json).toEqual({ email: "bob@new.example.com", id: bob.id, username: "bob" });
-      const revoked = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${byName("carol").auth_token}` } });
+      const revoked = await s.request("GET", "/auth/users/me/", {
+        headers: { authorization: `Token ${byName("carol").auth_token}` },
+      });
       expect(revoked.status).toBe(401);
       expect(revoked.json).toEqual({ detail: "Invalid token." });
     } finally {

@@ -3,7 +3,7 @@
 // detection, logout) are in jwt-sessions.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
-import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
+import { type Client, failure, trpcClient } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const NO_ACCOUNT = { detail: "No active account found with the given credentials" };
@@ -11,8 +11,8 @@ const REQUIRED = ["This field is required."];
 
 type Pair = { refresh: string; access: string };
 
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
-
+const claimsOf = (jwt: string) =>
+  JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
 
 async function signUp(s: TestServer, body: Record<string, unknown>): Promise<number> {
   const res = await s.request("POST", "/auth/users/", { json: { password: PW, ...body } });
@@ -59,8 +59,19 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       for (const pair of [rest, trpc]) {
         const refresh = claimsOf(pair.refresh);
         const access = claimsOf(pair.access);
-        expect(refresh).toMatchObject({ token_type: "refresh", user_id: id, jti: expect.stringMatching(/^[0-9a-f]{32}$/), sid: expect.stringMatching(/^[0-9a-f]{32}$/) });
-        expect(access).toMatchObject({ token_type: "access", user_id: id, jti: expect.stringMatching(/^[0-9a-f]{32}$/), sid: refresh.sid, iat: refresh.iat });
+        expect(refresh).toMatchObject({
+          token_type: "refresh",
+          user_id: id,
+          jti: expect.stringMatching(/^[0-9a-f]{32}$/),
+          sid: expect.stringMatching(/^[0-9a-f]{32}$/),
+        });
+        expect(access).toMatchObject({
+          token_type: "access",
+          user_id: id,
+          jti: expect.stringMatching(/^[0-9a-f]{32}$/),
+          sid: refresh.sid,
+          iat: refresh.iat,
+        });
         expect(access.jti).not.toBe(refresh.jti);
       }
       expect(claimsOf(trpc.refresh).sid).not.toBe(claimsOf(rest.refresh).sid);
@@ -70,7 +81,10 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       // SimpleJWT's RefreshToken.access_token counts the access exp from the refresh token's
       // creation time, so both expire relative to the same instant.
       await signUp(s, { username: "lifetimes" });
-      for (const pair of [await jwtCreate(s, { username: "lifetimes" }), await trpcClient(s).jwt.create.mutate({ username: "lifetimes", password: PW })]) {
+      for (const pair of [
+        await jwtCreate(s, { username: "lifetimes" }),
+        await trpcClient(s).jwt.create.mutate({ username: "lifetimes", password: PW }),
+      ]) {
         const refresh = claimsOf(pair.refresh);
         const access = claimsOf(pair.access);
         expect(Number(refresh.exp) - Number(refresh.iat)).toBe(86_400);
@@ -82,7 +96,11 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       await signUp(s, { username: "refused" });
       await signUp(s, { username: "dormant" });
       await s.deps.prisma.user.updateMany({ where: { username: "dormant" }, data: { isActive: false } });
-      for (const body of [{ username: "refused", password: "wrong-password" }, { username: "nobody" }, { username: "dormant" }]) {
+      for (const body of [
+        { username: "refused", password: "wrong-password" },
+        { username: "nobody" },
+        { username: "dormant" },
+      ]) {
         const res = await s.request("POST", "/auth/jwt/create/", { json: { password: PW, ...body } });
         expect(res.status).toBe(401);
         expect(res.json).toEqual(NO_ACCOUNT);
@@ -132,12 +150,21 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
     it("jwt/create, refresh and verify ignore Authorization, even a bad one", async () => {
       await signUp(s, { username: "ignorer" });
       const headers = { authorization: "Token nope" };
-      const created = await s.request("POST", "/auth/jwt/create/", { headers, json: { username: "ignorer", password: PW } });
+      const created = await s.request("POST", "/auth/jwt/create/", {
+        headers,
+        json: { username: "ignorer", password: PW },
+      });
       expect(created.status).toBe(200);
-      const refreshed = await s.request("POST", "/auth/jwt/refresh/", { headers, json: { refresh: created.json.refresh } });
+      const refreshed = await s.request("POST", "/auth/jwt/refresh/", {
+        headers,
+        json: { refresh: created.json.refresh },
+      });
       expect(refreshed.status).toBe(200);
       expect(Object.keys(refreshed.json)).toEqual(["access"]);
-      const verified = await s.request("POST", "/auth/jwt/verify/", { headers, json: { token: refreshed.json.access } });
+      const verified = await s.request("POST", "/auth/jwt/verify/", {
+        headers,
+        json: { token: refreshed.json.access },
+      });
       expect(verified.status).toBe(200);
       expect(verified.json).toEqual({});
       // …while an authenticating view refuses the same header.
@@ -145,24 +172,35 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
     });
 
     it("OPTIONS on jwt/create, refresh and verify answers DRF's metadata", async () => {
-      const base = { renders: ["application/json", "text/html"], parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"] };
+      const base = {
+        renders: ["application/json", "text/html"],
+        parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+      };
       const field = (label: string) => ({ type: "string", required: true, read_only: false, label });
       const expected: Record<string, unknown> = {
         create: {
           name: "Token Obtain Pair",
-          description: "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
+          description:
+            "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
           ...base,
           actions: { POST: { username: field("Username"), password: field("Password") } },
         },
         refresh: {
           name: "Token Refresh",
-          description: "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
+          description:
+            "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
           ...base,
-          actions: { POST: { refresh: field("Refresh"), access: { type: "string", required: false, read_only: true, label: "Access" } } },
+          actions: {
+            POST: {
+              refresh: field("Refresh"),
+              access: { type: "string", required: false, read_only: true, label: "Access" },
+            },
+          },
         },
         verify: {
           name: "Token Verify",
-          description: "Takes a token and indicates if it is valid.  This view provides no\ninformation about a token's fitness for a particular use.",
+          description:
+            "Takes a token and indicates if it is valid.  This view provides no\ninformation about a token's fitness for a particular use.",
           ...base,
           actions: { POST: { token: field("Token") } },
         },
@@ -187,7 +225,11 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       const res = await s.request("GET", "/.well-known/jwks.json");
       expect(res.status).toBe(404);
       expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-      expect(res.json).toEqual({ detail: "No public keys: SIMPLE_JWT.ALGORITHM is HS256, a shared secret. Use RS256 or ES256 keys to publish a JWKS.", code: "not_found" });
+      expect(res.json).toEqual({
+        detail:
+          "No public keys: SIMPLE_JWT.ALGORITHM is HS256, a shared secret. Use RS256 or ES256 keys to publish a JWKS.",
+        code: "not_found",
+      });
     });
   });
 
@@ -202,7 +244,9 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       const id = await signUp(s, { email: "Olga@Example.com" });
       const { access } = await jwtCreate(s, { email: "Olga@example.com" });
       expect(claimsOf(access).user_id).toBe(id);
-      expect((await trpcClient(s).jwt.create.mutate({ email: "Olga@example.com", password: PW })).access).toEqual(expect.any(String));
+      expect((await trpcClient(s).jwt.create.mutate({ email: "Olga@example.com", password: PW })).access).toEqual(
+        expect.any(String),
+      );
       const missing = await s.request("POST", "/auth/jwt/create/", { json: { username: "Olga@example.com" } });
       expect(missing.status).toBe(400);
       expect(missing.json).toEqual({ email: REQUIRED, password: REQUIRED });
@@ -242,8 +286,11 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
     it("an access token authenticates behind JWT and behind Bearer; jwt/create challenges with the first", async () => {
       const id = await signUp(s, { username: "twoschemes" });
       const { access } = await jwtCreate(s, { username: "twoschemes" });
-      for (const scheme of ["JWT", "Bearer"]) await expectMe(s, { authorization: `${scheme} ${access}` }, { email: "", id, username: "twoschemes" });
-      const bad = await s.request("POST", "/auth/jwt/create/", { json: { username: "twoschemes", password: "wrong-password" } });
+      for (const scheme of ["JWT", "Bearer"])
+        await expectMe(s, { authorization: `${scheme} ${access}` }, { email: "", id, username: "twoschemes" });
+      const bad = await s.request("POST", "/auth/jwt/create/", {
+        json: { username: "twoschemes", password: "wrong-password" },
+      });
       expect(bad.status).toBe(401);
       expect(bad.json).toEqual(NO_ACCOUNT);
       expect(bad.headers.get("www-authenticate")).toBe('JWT realm="api"');
@@ -253,7 +300,10 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
   describe('TOKEN_AUTH_HEADER_TYPES=["Bearer"] and SIMPLE_JWT_AUTH_HEADER_TYPES=["Bearer"]', () => {
     let s: TestServer;
     beforeAll(async () => {
-      s = await startTestServer(kind, { TOKEN_AUTH_HEADER_TYPES: '["Bearer"]', SIMPLE_JWT_AUTH_HEADER_TYPES: '["Bearer"]' });
+      s = await startTestServer(kind, {
+        TOKEN_AUTH_HEADER_TYPES: '["Bearer"]',
+        SIMPLE_JWT_AUTH_HEADER_TYPES: '["Bearer"]',
+      });
     });
     afterAll(async () => s?.stop());
 
@@ -288,7 +338,9 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       const misplaced = await me(s, { authorization: `Bearer ${access}` });
       expect(misplaced.status).toBe(401);
       expect(misplaced.json.code).toBe("authorization_scheme_not_accepted");
-      expect((await failure(trpcClient(s, { authorization: `Bearer ${access}` }).users.me.query())).data?.code).toBe("authorization_scheme_not_accepted");
+      expect((await failure(trpcClient(s, { authorization: `Bearer ${access}` }).users.me.query())).data?.code).toBe(
+        "authorization_scheme_not_accepted",
+      );
     });
   });
 });

@@ -8,7 +8,14 @@
 // the one thing under test. Each case also shows the same token without that one flaw accepted, so
 // the refusal can only come from the check the case is named after.
 import { spawn } from "node:child_process";
-import { createHash, createHmac, createPublicKey, generateKeyPairSync, randomUUID, sign as cryptoSign } from "node:crypto";
+import {
+  createHash,
+  createHmac,
+  createPublicKey,
+  sign as cryptoSign,
+  generateKeyPairSync,
+  randomUUID,
+} from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,7 +24,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import jsonwebtoken from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStaff, DATABASES, freshPostgres, startTestServer, type DatabaseKind, type TestServer } from "../helpers/server.ts";
+import {
+  createStaff,
+  DATABASES,
+  type DatabaseKind,
+  freshPostgres,
+  startTestServer,
+  type TestServer,
+} from "../helpers/server.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -44,10 +58,12 @@ type Claims = Record<string, unknown>;
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-const segment = (token: string, i: 0 | 1): Claims => JSON.parse(Buffer.from(token.split(".")[i]!, "base64url").toString("utf8"));
+const segment = (token: string, i: 0 | 1): Claims =>
+  JSON.parse(Buffer.from(token.split(".")[i]!, "base64url").toString("utf8"));
 const headerOf = (token: string) => segment(token, 0);
 const payloadOf = (token: string) => segment(token, 1);
-const omit = (claims: Claims, ...names: string[]) => Object.fromEntries(Object.entries(claims).filter(([k]) => !names.includes(k)));
+const omit = (claims: Claims, ...names: string[]) =>
+  Object.fromEntries(Object.entries(claims).filter(([k]) => !names.includes(k)));
 
 /** Valid access-token claims as SimpleJWT writes them, for a user; `over` replaces or adds claims. */
 function accessClaims(userId: number, over: Claims = {}): Claims {
@@ -60,7 +76,10 @@ function accessClaims(userId: number, over: Claims = {}): Claims {
  * case says: nothing added (jsonwebtoken would add iat), nothing refused (alg "none", HS256 with a PEM).
  * `key` is the HMAC secret for HS256/384/512, a private key PEM for RS256 or ES256.
  */
-function forge(claims: Claims, { alg = "HS256", key = SECRET_KEY as string | null, header = {} as Claims } = {}): string {
+function forge(
+  claims: Claims,
+  { alg = "HS256", key = SECRET_KEY as string | null, header = {} as Claims } = {},
+): string {
   const input = `${b64json({ alg, typ: "JWT", ...header })}.${b64json(claims)}`;
   if (alg === "none" || key === null) return `${input}.`;
   const hash = `sha${alg.slice(2)}`;
@@ -73,8 +92,13 @@ function forge(claims: Claims, { alg = "HS256", key = SECRET_KEY as string | nul
 /** A fresh RSA or EC key pair as PEM strings (PKCS#8 / SPKI). */
 function keyPair(kind: "rsa" | "ec" = "rsa") {
   const { privateKey, publicKey } =
-    kind === "rsa" ? generateKeyPairSync("rsa", { modulusLength: 2048 }) : generateKeyPairSync("ec", { namedCurve: "P-256" });
-  return { privatePem: privateKey.export({ type: "pkcs8", format: "pem" }) as string, publicPem: publicKey.export({ type: "spki", format: "pem" }) as string };
+    kind === "rsa"
+      ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+      : generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return {
+    privatePem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+    publicPem: publicKey.export({ type: "spki", format: "pem" }) as string,
+  };
 }
 
 /** Writes a file under the suite's temp folder and returns its path (for *_KEY_FILE settings). */
@@ -86,7 +110,8 @@ function tmpFile(name: string, text: string): string {
 
 /** RFC 7638 thumbprint of a public JWK (the required members, lexicographic order, SHA-256). */
 function thumbprint(jwk: Record<string, unknown>): string {
-  const members = jwk.kty === "RSA" ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
+  const members =
+    jwk.kty === "RSA" ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
   return createHash("sha256").update(JSON.stringify(members)).digest("base64url");
 }
 
@@ -112,9 +137,16 @@ async function expectAccepted(s: TestServer, token: string, userId?: number) {
 }
 
 /** JWTAuthentication's refusal (on /me): SimpleJWT's InvalidToken body with one AccessToken message. */
-function expectAccessRefused(res: { status: number; json: any; text: string }, message = "Token is invalid or expired") {
+function expectAccessRefused(
+  res: { status: number; json: any; text: string },
+  message = "Token is invalid or expired",
+) {
   expect(res.status, res.text).toBe(401);
-  expect(res.json).toEqual({ detail: "Given token not valid for any token type", code: "token_not_valid", messages: [{ token_class: "AccessToken", token_type: "access", message }] });
+  expect(res.json).toEqual({
+    detail: "Given token not valid for any token type",
+    code: "token_not_valid",
+    messages: [{ token_class: "AccessToken", token_type: "access", message }],
+  });
 }
 
 /** A SimpleJWT view's refusal (verify, refresh): 401 {"detail": message, "code": "token_not_valid"}. */
@@ -140,13 +172,22 @@ async function lastingDatabase(kind: DatabaseKind): Promise<{ url: string; drop(
  * A server on a given database. startTestServer makes a database of its own only for kind
  * "postgresql"; with "pglite" it takes DATABASE_URL from env, whichever engine that URL names.
  */
-const startOn = (url: string, env: Record<string, string>) => startTestServer("pglite", { SECRET_KEY, ...env, DATABASE_URL: url });
+const startOn = (url: string, env: Record<string, string>) =>
+  startTestServer("pglite", { SECRET_KEY, ...env, DATABASE_URL: url });
 
 /** `portcullis serve` in a clean environment; only settings refusals are expected, so it is killed after 20 s. */
 function serveCli(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [BIN, "serve"], {
     cwd: tmp(),
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", PORT: "0", DATABASE_URL: "pglite:memory", DATA_DIR: join(tmp(), "cli-data"), ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LOG_LEVEL: "warn",
+      PORT: "0",
+      DATABASE_URL: "pglite:memory",
+      DATA_DIR: join(tmp(), "cli-data"),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -214,7 +255,10 @@ describe("HS256 server: forged and broken tokens are refused", () => {
     // And one character flipped in the signature itself.
     const sig = signature!;
     const mid = Math.floor(sig.length / 2);
-    await expectRefused(s, `${header}.${payload}.${sig.slice(0, mid)}${sig[mid] === "A" ? "B" : "A"}${sig.slice(mid + 1)}`);
+    await expectRefused(
+      s,
+      `${header}.${payload}.${sig.slice(0, mid)}${sig[mid] === "A" ? "B" : "A"}${sig.slice(mid + 1)}`,
+    );
   });
 
   it("an expired token signed with the real key: 401 Token is invalid or expired on /me, verify and refresh", async () => {
@@ -265,7 +309,10 @@ describe("HS256 server: forged and broken tokens are refused", () => {
   it("a token without user_id: 401 Token contained no recognizable user identification", async () => {
     const res = await me(s, forge(omit(accessClaims(userId), "user_id")));
     expect(res.status, res.text).toBe(401);
-    expect(res.json).toEqual({ detail: "Token contained no recognizable user identification", code: "token_not_valid" });
+    expect(res.json).toEqual({
+      detail: "Token contained no recognizable user identification",
+      code: "token_not_valid",
+    });
   });
 
   it("JWKS: an HMAC secret is never published (404)", async () => {
@@ -287,7 +334,10 @@ describe("SIMPLE_JWT_LEEWAY", () => {
   let lenient: TestServer;
   let ids: { strict: number; lenient: number };
   beforeAll(async () => {
-    [strict, lenient] = await Promise.all([startTestServer("pglite", { ...HS, SIMPLE_JWT_LEEWAY: "0" }), startTestServer("pglite", { ...HS, SIMPLE_JWT_LEEWAY: "30" })]);
+    [strict, lenient] = await Promise.all([
+      startTestServer("pglite", { ...HS, SIMPLE_JWT_LEEWAY: "0" }),
+      startTestServer("pglite", { ...HS, SIMPLE_JWT_LEEWAY: "30" }),
+    ]);
     ids = { strict: (await createStaff(strict)).id, lenient: (await createStaff(lenient)).id };
   });
   afterAll(async () => Promise.all([strict?.stop(), lenient?.stop()]));
@@ -356,31 +406,45 @@ describe("RS256 server (fixture key pair)", () => {
   let s: TestServer;
   let userId: number;
   beforeAll(async () => {
-    s = await startTestServer("pglite", { SECRET_KEY, SIMPLE_JWT_ALGORITHM: "RS256", SIMPLE_JWT_SIGNING_KEY_FILE: RS256_PRIVATE });
+    s = await startTestServer("pglite", {
+      SECRET_KEY,
+      SIMPLE_JWT_ALGORITHM: "RS256",
+      SIMPLE_JWT_SIGNING_KEY_FILE: RS256_PRIVATE,
+    });
     userId = (await createStaff(s)).id;
   });
   afterAll(async () => s?.stop());
 
   it("tokens signed with the real private key are accepted, with or without the server's kid", async () => {
     await expectAccepted(s, forge(accessClaims(userId), { alg: "RS256", key: privateKey }), userId);
-    await expectAccepted(s, forge(accessClaims(userId), { alg: "RS256", key: privateKey, header: { kid: serverKid } }), userId);
+    await expectAccepted(
+      s,
+      forge(accessClaims(userId), { alg: "RS256", key: privateKey, header: { kid: serverKid } }),
+      userId,
+    );
   });
 
   it("HS/RS confusion: HS256 signed with the server's public key PEM as the HMAC secret is refused", async () => {
-    const jwksPem = createPublicKey({ key: (await s.request("GET", "/.well-known/jwks.json")).json.keys[0], format: "jwk" }).export({ type: "spki", format: "pem" }) as string;
+    const jwksPem = createPublicKey({
+      key: (await s.request("GET", "/.well-known/jwks.json")).json.keys[0],
+      format: "jwk",
+    }).export({ type: "spki", format: "pem" }) as string;
     for (const secret of [publicPem, publicPem.trim(), jwksPem]) {
       for (const header of [{}, { kid: serverKid }]) {
-        for (const alg of ["HS256", "HS384", "HS512"]) await expectRefused(s, forge(accessClaims(userId), { alg, key: secret, header }));
+        for (const alg of ["HS256", "HS384", "HS512"])
+          await expectRefused(s, forge(accessClaims(userId), { alg, key: secret, header }));
       }
     }
   });
 
   it('alg "none" is refused, also when it names the server\'s kid', async () => {
-    for (const header of [{}, { kid: serverKid }]) await expectRefused(s, forge(accessClaims(userId), { alg: "none", header }));
+    for (const header of [{}, { kid: serverKid }])
+      await expectRefused(s, forge(accessClaims(userId), { alg: "none", header }));
   });
 
   it("RS512 signed with the real private key is refused, even naming the server's kid: the key's algorithm rules, not the header's", async () => {
-    for (const header of [{}, { kid: serverKid }]) await expectRefused(s, forge(accessClaims(userId), { alg: "RS512", key: privateKey, header }));
+    for (const header of [{}, { kid: serverKid }])
+      await expectRefused(s, forge(accessClaims(userId), { alg: "RS512", key: privateKey, header }));
   });
 
   it("an HS256 token signed with SECRET_KEY is refused: SECRET_KEY only serves HS* servers", async () => {
@@ -388,7 +452,10 @@ describe("RS256 server (fixture key pair)", () => {
   });
 
   it("an unknown kid is refused even when the signature is the real key's", async () => {
-    await expectRefused(s, forge(accessClaims(userId), { alg: "RS256", key: privateKey, header: { kid: "unknown-kid" } }));
+    await expectRefused(
+      s,
+      forge(accessClaims(userId), { alg: "RS256", key: privateKey, header: { kid: "unknown-kid" } }),
+    );
     await expectRefused(s, forge(accessClaims(userId), { alg: "RS256", key: privateKey, header: { kid: 1 } }));
   });
 
@@ -406,7 +473,13 @@ describe("RS256 server (fixture key pair)", () => {
     const base = `http://127.0.0.1:${(trap.address() as AddressInfo).port}`;
     try {
       const links = { jwk: attackerJwk, jku: `${base}/jwks.json`, x5u: `${base}/cert.pem` };
-      for (const header of [links, { ...links, kid: attackerKid }, { ...links, kid: serverKid }, { jku: links.jku, kid: attackerKid }, { jwk: { ...attackerJwk, kid: attackerKid } }]) {
+      for (const header of [
+        links,
+        { ...links, kid: attackerKid },
+        { ...links, kid: serverKid },
+        { jku: links.jku, kid: attackerKid },
+        { jwk: { ...attackerJwk, kid: attackerKid } },
+      ]) {
         await expectRefused(s, forge(accessClaims(userId), { alg: "RS256", key: attacker.privatePem, header }));
       }
       // The same headers on a token the real key signed change nothing: they are not read at all.
@@ -422,30 +495,46 @@ describe("RS256 server (fixture key pair)", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("application/jwk-set+json");
     const expected = createPublicKey(publicPem).export({ format: "jwk" });
-    expect(res.json).toEqual({ keys: [{ kty: "RSA", n: expected.n, e: expected.e, kid: serverKid, alg: "RS256", use: "sig" }] });
+    expect(res.json).toEqual({
+      keys: [{ kty: "RSA", n: expected.n, e: expected.e, kid: serverKid, alg: "RS256", use: "sig" }],
+    });
     for (const member of PRIVATE_JWK_MEMBERS) expect(res.json.keys[0]).not.toHaveProperty(member);
     // What the server issues carries that kid and verifies with the published key alone.
     const { access } = await login(s);
     expect(headerOf(access)).toEqual({ alg: "RS256", typ: "JWT", kid: serverKid });
     const published = createPublicKey({ key: res.json.keys[0], format: "jwk" });
-    expect(jsonwebtoken.verify(access, published, { algorithms: ["RS256"] })).toMatchObject({ token_type: "access", user_id: userId });
+    expect(jsonwebtoken.verify(access, published, { algorithms: ["RS256"] })).toMatchObject({
+      token_type: "access",
+      user_id: userId,
+    });
   });
 });
 
 describe("JWKS never publishes private key material", () => {
   it("ES256: kty EC, crv/x/y, kid = RFC 7638 thumbprint, and tokens verify with the published key", async () => {
-    const s = await startTestServer("pglite", { SECRET_KEY, SIMPLE_JWT_ALGORITHM: "ES256", SIMPLE_JWT_SIGNING_KEY: readFileSync(ES256_PRIVATE, "utf8"), SIMPLE_JWT_VERIFYING_KEY: readFileSync(ES256_PUBLIC, "utf8") });
+    const s = await startTestServer("pglite", {
+      SECRET_KEY,
+      SIMPLE_JWT_ALGORITHM: "ES256",
+      SIMPLE_JWT_SIGNING_KEY: readFileSync(ES256_PRIVATE, "utf8"),
+      SIMPLE_JWT_VERIFYING_KEY: readFileSync(ES256_PUBLIC, "utf8"),
+    });
     try {
       const res = await s.request("GET", "/.well-known/jwks.json");
       expect(res.status).toBe(200);
       const expected = createPublicKey(readFileSync(ES256_PUBLIC, "utf8")).export({ format: "jwk" });
       const kid = thumbprint(expected);
-      expect(res.json).toEqual({ keys: [{ kty: "EC", crv: "P-256", x: expected.x, y: expected.y, kid, alg: "ES256", use: "sig" }] });
+      expect(res.json).toEqual({
+        keys: [{ kty: "EC", crv: "P-256", x: expected.x, y: expected.y, kid, alg: "ES256", use: "sig" }],
+      });
       for (const member of PRIVATE_JWK_MEMBERS) expect(res.json.keys[0]).not.toHaveProperty(member);
       const { id } = await createStaff(s);
       const { access } = await login(s);
       expect(headerOf(access).kid).toBe(kid);
-      expect(jsonwebtoken.verify(access, createPublicKey({ key: res.json.keys[0], format: "jwk" }), { algorithms: ["ES256"] })).toMatchObject({ user_id: id });
+      expect(
+        jsonwebtoken.verify(access, createPublicKey({ key: res.json.keys[0], format: "jwk" }), {
+          algorithms: ["ES256"],
+        }),
+      ).toMatchObject({ user_id: id });
     } finally {
       await s.stop();
     }
@@ -458,7 +547,9 @@ describe("JWKS never publishes private key material", () => {
       SIMPLE_JWT_ALGORITHM: "RS256",
       SIMPLE_JWT_SIGNING_KEY_FILE: RS256_PRIVATE,
       SIMPLE_JWT_VERIFYING_KEY_FILE: RS256_PRIVATE,
-      SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([{ KID: "old-ec", ALGORITHM: "ES256", KEY: extra.privatePem }]),
+      SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([
+        { KID: "old-ec", ALGORITHM: "ES256", KEY: extra.privatePem },
+      ]),
     });
     try {
       const res = await s.request("GET", "/.well-known/jwks.json");
@@ -469,7 +560,9 @@ describe("JWKS never publishes private key material", () => {
       ]);
       for (const key of res.json.keys) {
         for (const member of PRIVATE_JWK_MEMBERS) expect(key).not.toHaveProperty(member);
-        expect(Object.keys(key).sort()).toEqual(key.kty === "RSA" ? ["alg", "e", "kid", "kty", "n", "use"] : ["alg", "crv", "kid", "kty", "use", "x", "y"]);
+        expect(Object.keys(key).sort()).toEqual(
+          key.kty === "RSA" ? ["alg", "e", "kid", "kty", "n", "use"] : ["alg", "crv", "kid", "kty", "use", "x", "y"],
+        );
       }
       expect(res.text).not.toMatch(/"(d|p|q|dp|dq|qi)"\s*:/);
     } finally {
@@ -491,7 +584,12 @@ describe.each(DATABASES)("one key per purpose, and tokens without a session id, 
   beforeAll(async () => {
     // Production refuses pglite:memory: that server gets a database of its own either way.
     productionDb = await lastingDatabase(kind);
-    const prod = { ...HS, NODE_ENV: "production", ALLOWED_HOSTS: '["127.0.0.1","localhost"]', DATABASE_URL: productionDb.url };
+    const prod = {
+      ...HS,
+      NODE_ENV: "production",
+      ALLOWED_HOSTS: '["127.0.0.1","localhost"]',
+      DATABASE_URL: productionDb.url,
+    };
     [plain, strict, production] = await Promise.all([
       startTestServer(kind, { SECRET_KEY }),
       startTestServer(kind, { ...HS, SIMPLE_JWT_ACCEPT_TOKENS_WITHOUT_SID: "false" }),
@@ -508,7 +606,9 @@ describe.each(DATABASES)("one key per purpose, and tokens without a session id, 
     await expectRefused(plain, forge(accessClaims(ids[0]!)));
     expectViewRefused(await refresh(plain, forge({ ...accessClaims(ids[0]!), token_type: "refresh" })));
     const { createTRPCClient, httpLink } = await import("@trpc/client");
-    const client = createTRPCClient<import("../../src/trpc/router.ts").AppRouter>({ links: [httpLink({ url: `${plain.url}/trpc`, headers: bearer(forge(accessClaims(ids[0]!))) })] });
+    const client = createTRPCClient<import("../../src/trpc/router.ts").AppRouter>({
+      links: [httpLink({ url: `${plain.url}/trpc`, headers: bearer(forge(accessClaims(ids[0]!))) })],
+    });
     await expect(client.users.me.query()).rejects.toThrow("Given token not valid for any token type");
     const pair = await login(plain);
     await expectAccepted(plain, pair.access, ids[0]);
@@ -519,7 +619,10 @@ describe.each(DATABASES)("one key per purpose, and tokens without a session id, 
     const access = forge(accessClaims(ids[1]!));
     expectAccessRefused(await me(strict, access), "Token has no session id");
     expectViewRefused(await verify(strict, access), "Token has no session id");
-    expectViewRefused(await refresh(strict, forge({ ...accessClaims(ids[1]!), token_type: "refresh" })), "Token has no session id");
+    expectViewRefused(
+      await refresh(strict, forge({ ...accessClaims(ids[1]!), token_type: "refresh" })),
+      "Token has no session id",
+    );
     expect(await strict.deps.prisma.jwtSession.count()).toBe(0); // nothing adopted
     const pair = await login(strict);
     await expectAccepted(strict, pair.access, ids[1]);
@@ -567,7 +670,10 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
     expect(created.status, created.text).toBe(201);
     const { access } = await login(s, { username: "leaver", password: "Kq7!vLp2#Zx9" });
     await expectAccepted(s, access, created.json.id);
-    const gone = await s.request("DELETE", "/auth/users/me/", { headers: bearer(access), json: { current_password: "Kq7!vLp2#Zx9" } });
+    const gone = await s.request("DELETE", "/auth/users/me/", {
+      headers: bearer(access),
+      json: { current_password: "Kq7!vLp2#Zx9" },
+    });
     expect(gone.status, gone.text).toBe(204);
     const res = await me(s, access);
     expect(res.status).toBe(401);
@@ -604,7 +710,12 @@ describe.each(DATABASES)("key rotation across restarts on %s", (kind) => {
     }
 
     // Server B signs with k2 and still verifies k1.
-    s = await startOn(db.url, { ...rs, SIMPLE_JWT_SIGNING_KEY_FILE: k2Private, SIMPLE_JWT_SIGNING_KEY_ID: "k2", SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([{ KID: "k1", ALGORITHM: "RS256", KEY_FILE: k1Public }]) });
+    s = await startOn(db.url, {
+      ...rs,
+      SIMPLE_JWT_SIGNING_KEY_FILE: k2Private,
+      SIMPLE_JWT_SIGNING_KEY_ID: "k2",
+      SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([{ KID: "k1", ALGORITHM: "RS256", KEY_FILE: k1Public }]),
+    });
     let t2: { access: string; refresh: string };
     try {
       await expectAccepted(s, t1.access, userId);
@@ -620,12 +731,15 @@ describe.each(DATABASES)("key rotation across restarts on %s", (kind) => {
 
       const jwks = await s.request("GET", "/.well-known/jwks.json");
       expect(jwks.status).toBe(200);
-      expect(jwks.json.keys.map((k: Record<string, unknown>) => ({ kid: k.kid, alg: k.alg, use: k.use, kty: k.kty }))).toEqual([
+      expect(
+        jwks.json.keys.map((k: Record<string, unknown>) => ({ kid: k.kid, alg: k.alg, use: k.use, kty: k.kty })),
+      ).toEqual([
         { kid: "k2", alg: "RS256", use: "sig", kty: "RSA" },
         { kid: "k1", alg: "RS256", use: "sig", kty: "RSA" },
       ]);
       expect(jwks.json.keys[1].n).toBe(createPublicKey(k1.publicPem).export({ format: "jwk" }).n);
-      for (const key of jwks.json.keys) for (const member of PRIVATE_JWK_MEMBERS) expect(key).not.toHaveProperty(member);
+      for (const key of jwks.json.keys)
+        for (const member of PRIVATE_JWK_MEMBERS) expect(key).not.toHaveProperty(member);
     } finally {
       await s.stop();
     }
@@ -636,7 +750,9 @@ describe.each(DATABASES)("key rotation across restarts on %s", (kind) => {
       await expectRefused(s, t1.access);
       expectViewRefused(await refresh(s, t1.refresh));
       await expectAccepted(s, t2.access, userId);
-      expect((await s.request("GET", "/.well-known/jwks.json")).json.keys.map((k: { kid: string }) => k.kid)).toEqual(["k2"]);
+      expect((await s.request("GET", "/.well-known/jwks.json")).json.keys.map((k: { kid: string }) => k.kid)).toEqual([
+        "k2",
+      ]);
     } finally {
       await s.stop();
     }
@@ -658,7 +774,10 @@ describe.each(DATABASES)("key rotation across restarts on %s", (kind) => {
       await s.stop();
     }
 
-    s = await startOn(db.url, { SIMPLE_JWT_SIGNING_KEY: newSecret, SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([{ ALGORITHM: "HS256", KEY: oldSecret }]) });
+    s = await startOn(db.url, {
+      SIMPLE_JWT_SIGNING_KEY: newSecret,
+      SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([{ ALGORITHM: "HS256", KEY: oldSecret }]),
+    });
     let fresh: { access: string; refresh: string };
     try {
       await expectAccepted(s, old.access, userId);
@@ -667,7 +786,9 @@ describe.each(DATABASES)("key rotation across restarts on %s", (kind) => {
       expect(headerOf(fresh.access)).toEqual({ alg: "HS256", typ: "JWT" });
       // Signed with the new secret, not the old one.
       expect(() => jsonwebtoken.verify(fresh.access, oldSecret, { algorithms: ["HS256"] })).toThrow();
-      expect(jsonwebtoken.verify(fresh.access, newSecret, { algorithms: ["HS256"] })).toMatchObject({ user_id: userId });
+      expect(jsonwebtoken.verify(fresh.access, newSecret, { algorithms: ["HS256"] })).toMatchObject({
+        user_id: userId,
+      });
       await expectAccepted(s, fresh.access, userId);
       // HMAC secrets are never published.
       expect((await s.request("GET", "/.well-known/jwks.json")).status).toBe(404);
@@ -695,12 +816,19 @@ describe("start-up refusals of bad JWT keys (portcullis serve)", () => {
   it("RS256 without a key: exit 1, naming SIMPLE_JWT.SIGNING_KEY", async () => {
     const r = await serveCli({ ...base, SIMPLE_JWT_ALGORITHM: "RS256" });
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toContain("SIMPLE_JWT.SIGNING_KEY: ALGORITHM RS256 needs a private key in PEM (SIGNING_KEY or SIGNING_KEY_FILE)");
+    expect(r.stderr).toContain(
+      "SIMPLE_JWT.SIGNING_KEY: ALGORITHM RS256 needs a private key in PEM (SIGNING_KEY or SIGNING_KEY_FILE)",
+    );
     expect(r.stdout).toBe("");
   });
 
   it("a VERIFYING_KEY that is not the public half of SIGNING_KEY: exit 1, naming SIMPLE_JWT.VERIFYING_KEY", async () => {
-    const r = await serveCli({ ...base, SIMPLE_JWT_ALGORITHM: "RS256", SIMPLE_JWT_SIGNING_KEY_FILE: RS256_PRIVATE, SIMPLE_JWT_VERIFYING_KEY: keyPair("rsa").publicPem });
+    const r = await serveCli({
+      ...base,
+      SIMPLE_JWT_ALGORITHM: "RS256",
+      SIMPLE_JWT_SIGNING_KEY_FILE: RS256_PRIVATE,
+      SIMPLE_JWT_VERIFYING_KEY: keyPair("rsa").publicPem,
+    });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain("SIMPLE_JWT.VERIFYING_KEY: is not the public half of SIGNING_KEY");
   });
@@ -709,15 +837,28 @@ describe("start-up refusals of bad JWT keys (portcullis serve)", () => {
     // Otherwise sound production settings, so the key is the only problem.
     // (A folder: production refuses pglite:memory, which would lose every account at restart.)
     const db = `pglite:${join(tmp(), "prod-db")}`;
-    const prod = { ...base, NODE_ENV: "production", ALLOWED_HOSTS: '["127.0.0.1"]', EMAIL_BACKEND: "file", DATABASE_URL: db };
+    const prod = {
+      ...base,
+      NODE_ENV: "production",
+      ALLOWED_HOSTS: '["127.0.0.1"]',
+      EMAIL_BACKEND: "file",
+      DATABASE_URL: db,
+    };
     const [short, shortExtra] = await Promise.all([
       serveCli({ ...prod, SIMPLE_JWT_SIGNING_KEY: "x".repeat(31) }),
-      serveCli({ ...prod, SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([{ ALGORITHM: "HS256", KEY: "short-old-secret" }]) }),
+      serveCli({
+        ...prod,
+        SIMPLE_JWT_ADDITIONAL_VERIFYING_KEYS: JSON.stringify([{ ALGORITHM: "HS256", KEY: "short-old-secret" }]),
+      }),
     ]);
     expect(short.code, short.stderr).toBe(1);
-    expect(short.stderr).toContain("SIMPLE_JWT.SIGNING_KEY: an HMAC key must be at least 32 bytes (256 bits) when NODE_ENV=production");
+    expect(short.stderr).toContain(
+      "SIMPLE_JWT.SIGNING_KEY: an HMAC key must be at least 32 bytes (256 bits) when NODE_ENV=production",
+    );
     expect(shortExtra.code, shortExtra.stderr).toBe(1);
-    expect(shortExtra.stderr).toContain("SIMPLE_JWT.ADDITIONAL_VERIFYING_KEYS[0]: an HMAC key must be at least 32 bytes");
+    expect(shortExtra.stderr).toContain(
+      "SIMPLE_JWT.ADDITIONAL_VERIFYING_KEYS[0]: an HMAC key must be at least 32 bytes",
+    );
 
     // The length is the reason: the same production settings with a 32-byte key start.
     const ok = await startTestServer("pglite", { ...prod, SIMPLE_JWT_SIGNING_KEY: "x".repeat(32) });

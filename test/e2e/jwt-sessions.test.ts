@@ -3,7 +3,7 @@
 // deleted and inactive users. Through REST and the typed tRPC client, over PGlite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
-import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
+import { type Client, failure, trpcClient } from "../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const BLACKLISTED = { detail: "Token is blacklisted", code: "token_not_valid" };
@@ -35,7 +35,11 @@ const refresh = (s: TestServer, token: string) => s.request("POST", "/auth/jwt/r
 const verify = (s: TestServer, token: string) => s.request("POST", "/auth/jwt/verify/", { json: { token } });
 const me = (s: TestServer, access: string) => s.request("GET", "/auth/users/me/", { headers: bearer(access) });
 
-async function expectRefreshed(s: TestServer, token: string, keys: string[]): Promise<{ access: string; refresh?: string }> {
+async function expectRefreshed(
+  s: TestServer,
+  token: string,
+  keys: string[],
+): Promise<{ access: string; refresh?: string }> {
   const res = await refresh(s, token);
   expect(res.status, res.text).toBe(200);
   expect(Object.keys(res.json)).toEqual(keys);
@@ -138,7 +142,8 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
     it("logout_all by opaque token ends every JWT session; tRPC jwt.logoutAll counts the sessions", async () => {
       await signUp(s, "viakey");
       const sessions = [await login(s, "viakey"), await login(s, "viakey")];
-      const key = (await s.request("POST", "/auth/token/login/", { json: { username: "viakey", password: PW } })).json.auth_token;
+      const key = (await s.request("POST", "/auth/token/login/", { json: { username: "viakey", password: PW } })).json
+        .auth_token;
       const out = await s.request("POST", "/auth/jwt/logout_all/", { headers: { authorization: `Token ${key}` } });
       expect(out.status).toBe(204);
       for (const pair of sessions) {
@@ -148,7 +153,9 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       const fresh = [await login(s, "viakey"), await login(s, "viakey")];
       expect(await trpcClient(s, bearer(fresh[0]!.access)).jwt.logoutAll.mutate()).toEqual({ sessions: 2 });
       for (const pair of fresh) await expectRefreshBlacklisted(s, pair.refresh);
-      expect((await failure(trpcClient(s, bearer(fresh[1]!.access)).users.me.query())).data?.code).toBe("token_not_valid");
+      expect((await failure(trpcClient(s, bearer(fresh[1]!.access)).users.me.query())).data?.code).toBe(
+        "token_not_valid",
+      );
     });
 
     it("logout_all without credentials is DRF's 401", async () => {
@@ -161,13 +168,18 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
     it("refresh is refused to a deleted user: 401 user_not_found", async () => {
       await signUp(s, "deleted");
       const pair = await login(s, "deleted");
-      const del = await s.request("DELETE", "/auth/users/me/", { headers: bearer(pair.access), json: { current_password: PW } });
+      const del = await s.request("DELETE", "/auth/users/me/", {
+        headers: bearer(pair.access),
+        json: { current_password: PW },
+      });
       expect(del.status).toBe(204);
       const res = await refresh(s, pair.refresh);
       expect(res.status).toBe(401);
       expect(res.json).toEqual({ detail: "User not found", code: "user_not_found" });
       expect(res.headers.get("www-authenticate")).toBe(CHALLENGE);
-      expect((await failure(trpcClient(s).jwt.refresh.mutate({ refresh: pair.refresh }))).data?.code).toBe("user_not_found");
+      expect((await failure(trpcClient(s).jwt.refresh.mutate({ refresh: pair.refresh }))).data?.code).toBe(
+        "user_not_found",
+      );
     });
 
     it("refresh is refused to an inactive user: 401 user_inactive", async () => {
@@ -178,7 +190,9 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       expect(res.status).toBe(401);
       expect(res.json).toEqual({ detail: "User is inactive", code: "user_inactive" });
       expect(res.headers.get("www-authenticate")).toBe(CHALLENGE);
-      expect((await failure(trpcClient(s).jwt.refresh.mutate({ refresh: pair.refresh }))).data?.code).toBe("user_inactive");
+      expect((await failure(trpcClient(s).jwt.refresh.mutate({ refresh: pair.refresh }))).data?.code).toBe(
+        "user_inactive",
+      );
       const access = await me(s, pair.access);
       expect(access.status).toBe(401);
       expect(access.json).toEqual({ detail: "User is inactive", code: "user_inactive" });
@@ -188,7 +202,10 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
   describe("SIMPLE_JWT_ROTATE_REFRESH_TOKENS=true (reuse detection on by default), REFRESH_TOKEN_REUSE_INTERVAL=0", () => {
     let s: TestServer;
     beforeAll(async () => {
-      s = await startTestServer(kind, { SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true", SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0" });
+      s = await startTestServer(kind, {
+        SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
+        SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0",
+      });
     });
     afterAll(async () => s?.stop());
 
@@ -222,8 +239,11 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       expect(reuse.data?.code).toBe("token_not_valid");
       expect(reuse.data?.httpStatus).toBe(401);
       expect(reuse.message).toBe("Token is blacklisted");
-      expect((await failure(anon.jwt.refresh.mutate({ refresh: rotated.refresh! }))).data?.code).toBe("token_not_valid");
-      for (const access of [stolen.access, rotated.access]) expect((await failure(trpcClient(s, bearer(access)).users.me.query())).data?.code).toBe("token_not_valid");
+      expect((await failure(anon.jwt.refresh.mutate({ refresh: rotated.refresh! }))).data?.code).toBe(
+        "token_not_valid",
+      );
+      for (const access of [stolen.access, rotated.access])
+        expect((await failure(trpcClient(s, bearer(access)).users.me.query())).data?.code).toBe("token_not_valid");
       expect(await trpcClient(s, bearer(other.access)).users.me.query()).toMatchObject({ username: "trpcvictim" });
     });
 
@@ -247,7 +267,10 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
     let quick: TestServer; // a 1 s window, to see it close
     beforeAll(async () => {
       const rotation = { SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true", SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true" };
-      [s, quick] = await Promise.all([startTestServer(kind, rotation), startTestServer(kind, { ...rotation, SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "1" })]);
+      [s, quick] = await Promise.all([
+        startTestServer(kind, rotation),
+        startTestServer(kind, { ...rotation, SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "1" }),
+      ]);
     });
     afterAll(async () => Promise.all([s?.stop(), quick?.stop()]));
 
@@ -267,7 +290,10 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       await signUp(s, "twotabs");
       const anon = trpcClient(s);
       const pair = await anon.jwt.create.mutate({ username: "twotabs", password: PW });
-      const [a, b] = await Promise.all([anon.jwt.refresh.mutate({ refresh: pair.refresh }), anon.jwt.refresh.mutate({ refresh: pair.refresh })]);
+      const [a, b] = await Promise.all([
+        anon.jwt.refresh.mutate({ refresh: pair.refresh }),
+        anon.jwt.refresh.mutate({ refresh: pair.refresh }),
+      ]);
       expect(a.refresh).toBeDefined();
       expect(b.refresh).toBe(a.refresh);
       expect(await trpcClient(s, bearer(b.access)).users.me.query()).toMatchObject({ username: "twotabs" });
@@ -291,7 +317,9 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       await expectRefreshBlacklisted(quick, pair.refresh);
       await expectRefreshBlacklisted(quick, next.refresh!);
       await expectAccessRefused(quick, next.access);
-      expect((await failure(trpcClient(quick).jwt.refresh.mutate({ refresh: next.refresh! }))).message).toBe("Token is blacklisted");
+      expect((await failure(trpcClient(quick).jwt.refresh.mutate({ refresh: next.refresh! }))).message).toBe(
+        "Token is blacklisted",
+      );
     });
 
     it("within the window, a rotated token of a session that ended is refused and nothing is revived", async () => {

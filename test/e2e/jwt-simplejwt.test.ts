@@ -16,16 +16,25 @@ import { createStaff, DATABASES, startTestServer, type TestServer } from "../hel
 
 type Config = Record<string, string | number | null>;
 type Kind = "access" | "refresh" | "untyped";
-type FixtureCase = { name: string; config: Config; kind: "access" | "refresh"; token: string; claims: Record<string, unknown> };
+type FixtureCase = {
+  name: string;
+  config: Config;
+  kind: "access" | "refresh";
+  token: string;
+  claims: Record<string, unknown>;
+};
 type CheckResult = { ok: boolean; error: string | null; claims: Record<string, unknown> | null };
 
 const PYTHON = "/usr/bin/python3";
 const CHECK_PY = fileURLToPath(new URL("../../scripts/simplejwt/check.py", import.meta.url));
-const FIXTURE: FixtureCase[] = JSON.parse(readFileSync(new URL("../fixtures/simplejwt/tokens.json", import.meta.url), "utf8"));
+const FIXTURE: FixtureCase[] = JSON.parse(
+  readFileSync(new URL("../fixtures/simplejwt/tokens.json", import.meta.url), "utf8"),
+);
 const STAFF = { username: "admin", password: "Adm1n-Passw0rd!" };
 const INVALID = "Token is invalid or expired";
 
-const SIMPLEJWT_INSTALLED = spawnSync(PYTHON, ["-c", "import rest_framework_simplejwt"], { stdio: "ignore" }).status === 0;
+const SIMPLEJWT_INSTALLED =
+  spawnSync(PYTHON, ["-c", "import rest_framework_simplejwt"], { stdio: "ignore" }).status === 0;
 
 const isExpired = (c: FixtureCase) => Number(c.claims.exp) <= Date.now() / 1000;
 const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8"));
@@ -33,7 +42,9 @@ const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!
 /** The fixture's distinct configs, named after their cases ("hs256", "hs256-aud-iss", "rs256"…). */
 const CONFIGS = [...new Map(FIXTURE.map((c) => [JSON.stringify(c.config), c.config])).values()].map((config) => {
   const cases = FIXTURE.filter((c) => JSON.stringify(c.config) === JSON.stringify(config));
-  const label = cases.map((c) => c.name.replace(/-(access|refresh)(-expired)?$/, "")).sort((a, b) => a.length - b.length)[0]!;
+  const label = cases
+    .map((c) => c.name.replace(/-(access|refresh)(-expired)?$/, ""))
+    .sort((a, b) => a.length - b.length)[0]!;
   return { label, config, cases };
 });
 
@@ -47,7 +58,11 @@ function envFor(config: Config): Record<string, string> {
 }
 
 /** A Portcullis server configured like a fixture config, with user 1 (the fixture tokens' user_id). */
-async function serverLike(kind: (typeof DATABASES)[number], config: Config, extra: Record<string, string> = {}): Promise<TestServer> {
+async function serverLike(
+  kind: (typeof DATABASES)[number],
+  config: Config,
+  extra: Record<string, string> = {},
+): Promise<TestServer> {
   const s = await startTestServer(kind, { ...envFor(config), ...extra });
   const user = await createStaff(s, STAFF.username, STAFF.password);
   expect(user.id, "the fixture tokens name user_id 1: the first user of a fresh database").toBe(1);
@@ -128,7 +143,9 @@ describe.each(DATABASES)("tokens minted by the real SimpleJWT 5.2.2, presented t
         expect(after.json).toEqual({ detail: "Token is blacklisted", code: "token_not_valid" });
         const stale = await me(s, access);
         expect(stale.status).toBe(401);
-        expect(stale.json.messages).toEqual([{ token_class: "AccessToken", token_type: "access", message: "Token is blacklisted" }]);
+        expect(stale.json.messages).toEqual([
+          { token_class: "AccessToken", token_type: "access", message: "Token is blacklisted" },
+        ]);
       });
     }
 
@@ -136,7 +153,11 @@ describe.each(DATABASES)("tokens minted by the real SimpleJWT 5.2.2, presented t
       it(`${c.name}: refused on /auth/users/me/ and jwt/verify (Token is invalid or expired)`, async () => {
         const res = await me(s, c.token);
         expect(res.status).toBe(401);
-        expect(res.json).toEqual({ detail: "Given token not valid for any token type", code: "token_not_valid", messages: [{ token_class: "AccessToken", token_type: "access", message: INVALID }] });
+        expect(res.json).toEqual({
+          detail: "Given token not valid for any token type",
+          code: "token_not_valid",
+          messages: [{ token_class: "AccessToken", token_type: "access", message: INVALID }],
+        });
         const v = await verify(s, c.token);
         expect(v.status).toBe(401);
         expect(v.json).toEqual({ detail: INVALID, code: "token_not_valid" });
@@ -180,7 +201,11 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
       ]);
       const results = await simpleJwtCheck(items);
       results.forEach((r, i) => {
-        expect(r, `${items[i]!.kind}: ${JSON.stringify(r)}`).toEqual({ ok: true, error: null, claims: payloadOf(items[i]!.token) });
+        expect(r, `${items[i]!.kind}: ${JSON.stringify(r)}`).toEqual({
+          ok: true,
+          error: null,
+          claims: payloadOf(items[i]!.token),
+        });
         expect(r.claims).toMatchObject({ user_id: 1, token_type: minted[Math.floor(i / 2)]!.kind });
         if (config.AUDIENCE !== null) expect(r.claims).toMatchObject({ aud: config.AUDIENCE, iss: config.ISSUER });
       });
@@ -209,9 +234,14 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
         const v = await verify(s, c.token);
         ours.push({ ok: v.status === 200, error: v.status === 200 ? null : v.json.detail, claims: null });
         const m = await me(s, c.token);
-        ours.push({ ok: m.status === 200, error: m.status === 200 ? null : m.json.messages?.[0]?.message ?? m.json.detail, claims: null });
+        ours.push({
+          ok: m.status === 200,
+          error: m.status === 200 ? null : (m.json.messages?.[0]?.message ?? m.json.detail),
+          claims: null,
+        });
       }
-      const verdicts = (rs: CheckResult[]) => rs.map((r, i) => `${FIXTURE[Math.floor(i / 2)]!.name} as ${items[i]!.kind}: ${r.ok ? "ok" : r.error}`);
+      const verdicts = (rs: CheckResult[]) =>
+        rs.map((r, i) => `${FIXTURE[Math.floor(i / 2)]!.name} as ${items[i]!.kind}: ${r.ok ? "ok" : r.error}`);
       expect(verdicts(ours)).toEqual(verdicts(theirs));
       // Not vacuous: this config accepts some fixture tokens and refuses others.
       expect(theirs.some((r) => r.ok)).toBe(true);
@@ -228,7 +258,14 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
       return `${input}.${createHmac("sha256", String(config.SIGNING_KEY)).update(input).digest("base64url")}`;
     };
     const now = () => Math.floor(Date.now() / 1000);
-    const claims = (over: Record<string, unknown> = {}) => ({ token_type: "access", exp: now() + 300, iat: now(), jti: randomUUID().replaceAll("-", ""), user_id: 1, ...over });
+    const claims = (over: Record<string, unknown> = {}) => ({
+      token_type: "access",
+      exp: now() + 300,
+      iat: now(),
+      jti: randomUUID().replaceAll("-", ""),
+      user_id: 1,
+      ...over,
+    });
     const without = (name: string) => Object.fromEntries(Object.entries(claims()).filter(([k]) => k !== name));
     let s: TestServer;
     beforeAll(async () => {
@@ -258,7 +295,10 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
         ["token_type ACCESS", forge(claims({ token_type: "ACCESS" }))],
         ["token_type refresh", forge(claims({ token_type: "refresh" }))],
         ["user_id a digit string", forge(claims({ user_id: "1" }))],
-        ["aud and iss while AUDIENCE and ISSUER are unset", forge(claims({ aud: ["a", "b"], iss: "https://elsewhere.example" }))],
+        [
+          "aud and iss while AUDIENCE and ISSUER are unset",
+          forge(claims({ aud: ["a", "b"], iss: "https://elsewhere.example" })),
+        ],
         ["a JSON array as payload", forge([1, 2])],
         ["a JSON string as payload", forge("claims")],
       ];
@@ -272,9 +312,10 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
         const v = await verify(s, token);
         ours.push(v.status === 200 ? "ok" : v.json.detail);
         const m = await me(s, token);
-        ours.push(m.status === 200 ? "ok" : m.json.messages?.[0]?.message ?? m.json.detail);
+        ours.push(m.status === 200 ? "ok" : (m.json.messages?.[0]?.message ?? m.json.detail));
       }
-      const verdicts = (rs: (string | null)[]) => rs.map((r, i) => `${cases[Math.floor(i / 2)]![0]} as ${items[i]!.kind}: ${r}`);
+      const verdicts = (rs: (string | null)[]) =>
+        rs.map((r, i) => `${cases[Math.floor(i / 2)]![0]} as ${items[i]!.kind}: ${r}`);
       expect(verdicts(ours)).toEqual(verdicts(theirs));
     });
   });

@@ -6,15 +6,18 @@
 // Two servers per database (a PGlite start is slow on a busy machine), each with settings that do
 // not touch the other cases in it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uidToken } from "../helpers/mail.ts";
-import { createStaff, DATABASES, startTestServer, type DatabaseKind, type TestServer } from "../helpers/server.ts";
 import { PW, signUp, tokenLogin } from "../helpers/actors.ts";
+import { uidToken } from "../helpers/mail.ts";
+import { createStaff, DATABASES, type DatabaseKind, startTestServer, type TestServer } from "../helpers/server.ts";
 import { trpcClient } from "../helpers/trpc.ts";
 
 // Cheap hashing and room for the whole burst in the hash queue (a queue that refuses part of a
 // burst with a 503 is password-checks.test.ts's subject): a burst of registrations must measure
 // the race, not argon2.
-const FAST = { ARGON2: JSON.stringify({ MEMORY_COST: 1024, TIME_COST: 1, PARALLELISM: 1 }), PASSWORD_HASH_QUEUE: "1000" };
+const FAST = {
+  ARGON2: JSON.stringify({ MEMORY_COST: 1024, TIME_COST: 1, PARALLELISM: 1 }),
+  PASSWORD_HASH_QUEUE: "1000",
+};
 const TAKEN = { username: ["A user with that username already exists."] };
 const INVALID_TOKEN = { detail: "Invalid token." };
 const BLACKLISTED = { detail: "Token is blacklisted", code: "token_not_valid" };
@@ -38,7 +41,10 @@ function burst<T>(n: number, fire: (i: number) => Promise<T>): Promise<T[]> {
 function tally(statuses: (number | string)[]): string {
   const counts = new Map<number | string, number>();
   for (const s of statuses) counts.set(s, (counts.get(s) ?? 0) + 1);
-  return [...counts].sort(([a], [b]) => String(a).localeCompare(String(b))).map(([s, n]) => `${n} × ${s}`).join(", ");
+  return [...counts]
+    .sort(([a], [b]) => String(a).localeCompare(String(b)))
+    .map(([s, n]) => `${n} × ${s}`)
+    .join(", ");
 }
 
 function report(kind: DatabaseKind, name: string, sent: number, statuses: (number | string)[], extra = "") {
@@ -61,15 +67,16 @@ function expectOneWinner(results: Res[], won: number, lost: number, body: unknow
   return winners[0]!;
 }
 
-
 async function jwtLogin(s: TestServer, username: string): Promise<{ refresh: string; access: string }> {
   const res = await s.request("POST", "/auth/jwt/create/", { json: { username, password: PW } });
   expect(res.status, res.text).toBe(200);
   return res.json;
 }
 
-const auditCount = (s: TestServer, kind: string, userId: number) => s.deps.prisma.auditEvent.count({ where: { kind, userId } });
-const logoutToken = (s: TestServer, key: string) => s.request("POST", "/auth/token/logout/", { headers: { authorization: `Token ${key}` } });
+const auditCount = (s: TestServer, kind: string, userId: number) =>
+  s.deps.prisma.auditEvent.count({ where: { kind, userId } });
+const logoutToken = (s: TestServer, key: string) =>
+  s.request("POST", "/auth/token/logout/", { headers: { authorization: `Token ${key}` } });
 const refresh = (s: TestServer, token: string) => s.request("POST", "/auth/jwt/refresh/", { json: { refresh: token } });
 const me = (s: TestServer, headers: Record<string, string>) => s.request("GET", "/auth/users/me/", { headers });
 
@@ -87,10 +94,22 @@ describe.each(DATABASES)("races on %s", (kind) => {
     afterAll(async () => s?.stop());
 
     it(`${REGISTRATIONS} registrations of one username (REST): one 201, the rest Django's 400, one row`, async () => {
-      const results = await burst(REGISTRATIONS, () => s.request("POST", "/auth/users/", { json: { username: "racer", password: PW } }));
+      const results = await burst(REGISTRATIONS, () =>
+        s.request("POST", "/auth/users/", { json: { username: "racer", password: PW } }),
+      );
       const rows = await s.deps.prisma.user.count({ where: { username: "racer" } });
-      report(kind, "registrations (REST)", REGISTRATIONS, results.map((r) => r.status), `rows ${rows}`);
-      expect(expectOneWinner(results, 201, 400, TAKEN).json).toEqual({ email: "", username: "racer", id: expect.any(Number) });
+      report(
+        kind,
+        "registrations (REST)",
+        REGISTRATIONS,
+        results.map((r) => r.status),
+        `rows ${rows}`,
+      );
+      expect(expectOneWinner(results, 201, 400, TAKEN).json).toEqual({
+        email: "",
+        username: "racer",
+        id: expect.any(Number),
+      });
       expect(rows).toBe(1);
     });
 
@@ -103,7 +122,8 @@ describe.each(DATABASES)("races on %s", (kind) => {
         ),
       );
       const rows = await s.deps.prisma.user.count({ where: { username: "trpcracer" } });
-      const outcome = (r: (typeof results)[number]) => (r.ok ? "ok" : `${r.error.data?.httpStatus} ${r.error.data?.code}`);
+      const outcome = (r: (typeof results)[number]) =>
+        r.ok ? "ok" : `${r.error.data?.httpStatus} ${r.error.data?.code}`;
       report(kind, "registrations (tRPC)", REGISTRATIONS, results.map(outcome), `rows ${rows}`);
       const won = results.filter((r) => r.ok);
       expect(won).toHaveLength(1);
@@ -121,7 +141,13 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const results = await burst(BURST, () => logoutToken(s, key));
       const left = await s.deps.prisma.authToken.count({ where: { userId: id } });
       const logouts = await auditCount(s, "logout", id);
-      report(kind, "token logouts (shared)", BURST, results.map((r) => r.status), `tokens left ${left}, logouts audited ${logouts}`);
+      report(
+        kind,
+        "token logouts (shared)",
+        BURST,
+        results.map((r) => r.status),
+        `tokens left ${left}, logouts audited ${logouts}`,
+      );
       expectOneWinner(results, 204, 401, INVALID_TOKEN);
       expect(left).toBe(0);
       expect(logouts).toBe(1);
@@ -131,9 +157,17 @@ describe.each(DATABASES)("races on %s", (kind) => {
     it(`${BURST} JWT logouts with one refresh token: one 204, the rest 401 Token is blacklisted`, async () => {
       const id = await signUp(s, "jwtleaver");
       const pair = await jwtLogin(s, "jwtleaver");
-      const results = await burst(BURST, () => s.request("POST", "/auth/jwt/logout/", { json: { refresh: pair.refresh } }));
+      const results = await burst(BURST, () =>
+        s.request("POST", "/auth/jwt/logout/", { json: { refresh: pair.refresh } }),
+      );
       const logouts = await auditCount(s, "logout", id);
-      report(kind, "jwt logouts", BURST, results.map((r) => r.status), `logouts audited ${logouts}`);
+      report(
+        kind,
+        "jwt logouts",
+        BURST,
+        results.map((r) => r.status),
+        `logouts audited ${logouts}`,
+      );
       expectOneWinner(results, 204, 401, BLACKLISTED);
       expect(logouts).toBe(1);
       expect((await refresh(s, pair.refresh)).json).toEqual(BLACKLISTED);
@@ -148,7 +182,13 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const { winners, losers } = split(results, 200);
       const fresh = winners[0]?.json as { access: string; refresh: string } | undefined;
       const after = fresh ? (await refresh(s, fresh.refresh)).status : "none";
-      report(kind, "jwt refreshes (rotation, no reuse detection)", BURST, results.map((r) => r.status), `refreshes audited ${refreshed}, new refresh token then ${after}`);
+      report(
+        kind,
+        "jwt refreshes (rotation, no reuse detection)",
+        BURST,
+        results.map((r) => r.status),
+        `refreshes audited ${refreshed}, new refresh token then ${after}`,
+      );
       expect(winners).toHaveLength(1);
       expect(Object.keys(fresh!)).toEqual(["access", "refresh"]);
       for (const r of losers) {
@@ -166,9 +206,18 @@ describe.each(DATABASES)("races on %s", (kind) => {
     let s: TestServer;
     let graced: TestServer; // the same with REFRESH_TOKEN_REUSE_INTERVAL's default 10 s
     beforeAll(async () => {
-      const env = { ...FAST, DJOSER_TOKEN_MODE: "per_device", SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true", SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true" };
+      const env = {
+        ...FAST,
+        DJOSER_TOKEN_MODE: "per_device",
+        SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
+        SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
+      };
       [s, graced] = await Promise.all([
-        startTestServer(kind, { ...env, DJOSER_SEND_ACTIVATION_EMAIL: "true", SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0" }),
+        startTestServer(kind, {
+          ...env,
+          DJOSER_SEND_ACTIVATION_EMAIL: "true",
+          SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0",
+        }),
         startTestServer(kind, env),
       ]);
     });
@@ -184,7 +233,13 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const results = await burst(BURST, () => logoutToken(s, phone));
       const left = await s.deps.prisma.authToken.count({ where: { userId: id } });
       const logouts = await auditCount(s, "logout", id);
-      report(kind, "token logouts (per_device)", BURST, results.map((r) => r.status), `tokens left ${left}, logouts audited ${logouts}`);
+      report(
+        kind,
+        "token logouts (per_device)",
+        BURST,
+        results.map((r) => r.status),
+        `tokens left ${left}, logouts audited ${logouts}`,
+      );
       expectOneWinner(results, 204, 401, INVALID_TOKEN);
       expect(left).toBe(1);
       expect(logouts).toBe(1);
@@ -202,7 +257,13 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const { winners, losers } = split(results, 200);
       const fresh = winners[0]?.json as { access: string; refresh: string } | undefined;
       const after = fresh ? (await refresh(s, fresh.refresh)).status : "none";
-      report(kind, "jwt refreshes (rotation, reuse detection)", BURST, results.map((r) => r.status), `refreshes audited ${refreshed}, reuses audited ${reuses}, new refresh token then ${after}`);
+      report(
+        kind,
+        "jwt refreshes (rotation, reuse detection)",
+        BURST,
+        results.map((r) => r.status),
+        `refreshes audited ${refreshed}, reuses audited ${reuses}, new refresh token then ${after}`,
+      );
       expect(winners).toHaveLength(1);
       expect(Object.keys(fresh!)).toEqual(["access", "refresh"]);
       expect(fresh!.refresh).not.toBe(pair.refresh);
@@ -232,7 +293,13 @@ describe.each(DATABASES)("races on %s", (kind) => {
       const results = await burst(BURST, () => refresh(graced, pair.refresh));
       const rows = await graced.deps.prisma.jwtRefreshToken.count({ where: { session: { userId: id } } });
       const reuses = await auditCount(graced, "refresh_reuse_detected", id);
-      report(kind, "jwt refreshes (rotation, reuse interval)", BURST, results.map((r) => r.status), `refresh tokens ${rows}, reuses audited ${reuses}`);
+      report(
+        kind,
+        "jwt refreshes (rotation, reuse interval)",
+        BURST,
+        results.map((r) => r.status),
+        `refresh tokens ${rows}, reuses audited ${reuses}`,
+      );
       for (const r of results) expect(r.status, r.text).toBe(200);
       expect(new Set(results.map((r) => r.json.refresh)).size).toBe(1);
       expect([rows, reuses]).toEqual([2, 0]); // the login's token and the one rotation's
@@ -243,12 +310,20 @@ describe.each(DATABASES)("races on %s", (kind) => {
 
     it(`${BURST} activations with one link: one 204, the rest 403 Stale token`, async () => {
       const id = await signUp(s, "waiter", "waiter@example.com");
-      const mail = s.mails().find((m) => m.to === "waiter@example.com" && m.subject === "Account activation on Portcullis");
+      const mail = s
+        .mails()
+        .find((m) => m.to === "waiter@example.com" && m.subject === "Account activation on Portcullis");
       expect(mail).toBeDefined();
       const link = uidToken(mail!.links.find((l) => l.includes("/activate/"))!);
       const results = await burst(BURST, () => s.request("POST", "/auth/users/activation/", { json: link }));
       const activations = await auditCount(s, "activation", id);
-      report(kind, "activations", BURST, results.map((r) => r.status), `activations audited ${activations}`);
+      report(
+        kind,
+        "activations",
+        BURST,
+        results.map((r) => r.status),
+        `activations audited ${activations}`,
+      );
       expectOneWinner(results, 204, 403, STALE);
       expect(activations).toBe(1);
       expect((await s.deps.prisma.user.findUniqueOrThrow({ where: { id } })).isActive).toBe(true);

@@ -21,10 +21,16 @@ for (const db of DATABASES) {
       [s, proxied, sslHeader] = await Promise.all([
         startTestServer(db, CHEAP),
         startTestServer(db, { ...CHEAP, ...HSTS, NUM_PROXIES: "1" }),
-        startTestServer(db, { ...CHEAP, SECURE_HSTS_SECONDS: "600", SECURE_PROXY_SSL_HEADER: '["HTTP_X_FORWARDED_PROTO","https"]', API_DOCS: "false" }),
+        startTestServer(db, {
+          ...CHEAP,
+          SECURE_HSTS_SECONDS: "600",
+          SECURE_PROXY_SSL_HEADER: '["HTTP_X_FORWARDED_PROTO","https"]',
+          API_DOCS: "false",
+        }),
       ]);
       expect((await s.request("POST", "/auth/users/", { json: { username: "alice", password: PW } })).status).toBe(201);
-      key = (await s.request("POST", "/auth/token/login/", { json: { username: "alice", password: PW } })).json.auth_token;
+      key = (await s.request("POST", "/auth/token/login/", { json: { username: "alice", password: PW } })).json
+        .auth_token;
     });
     afterAll(async () => Promise.all([s?.stop(), proxied?.stop(), sslHeader?.stop()]));
 
@@ -41,7 +47,8 @@ for (const db of DATABASES) {
         "tRPC users.me": await s.request("GET", "/trpc/users.me", { headers: auth }),
         "tRPC users.me, refused": await s.request("GET", "/trpc/users.me"),
       };
-      for (const [what, res] of Object.entries(answers)) expect(res.headers.get("cache-control"), what).toBe("no-store");
+      for (const [what, res] of Object.entries(answers))
+        expect(res.headers.get("cache-control"), what).toBe("no-store");
       // What holds no credential keeps its own policy: the JWKS (when there is one) may be cached.
       expect((await s.request("GET", "/healthz")).headers.get("cache-control")).toBeNull();
     });
@@ -56,16 +63,28 @@ for (const db of DATABASES) {
       expect(secure.headers.get("strict-transport-security")).toBe(HSTS_VALUE);
       const trpc = await proxied.request("GET", "/trpc/users.me", { headers: { "x-forwarded-proto": "https" } });
       expect(trpc.headers.get("strict-transport-security")).toBe(HSTS_VALUE);
-      expect((await proxied.request("GET", "/healthz", { headers: { "x-forwarded-proto": "https" } })).headers.get("strict-transport-security")).toBe(HSTS_VALUE);
+      expect(
+        (await proxied.request("GET", "/healthz", { headers: { "x-forwarded-proto": "https" } })).headers.get(
+          "strict-transport-security",
+        ),
+      ).toBe(HSTS_VALUE);
       // Plain HTTP (Django sends it only on secure requests: a browser ignores it over HTTP anyway).
       expect((await proxied.request("GET", "/auth/users/me/")).headers.get("strict-transport-security")).toBeNull();
-      expect((await proxied.request("GET", "/auth/users/me/", { headers: { "x-forwarded-proto": "http" } })).headers.get("strict-transport-security")).toBeNull();
+      expect(
+        (await proxied.request("GET", "/auth/users/me/", { headers: { "x-forwarded-proto": "http" } })).headers.get(
+          "strict-transport-security",
+        ),
+      ).toBeNull();
     });
 
     it("SECURE_PROXY_SSL_HEADER: the named header with the named value makes a request secure", async () => {
       const secure = await sslHeader.request("GET", "/auth/", { headers: { "x-forwarded-proto": "https" } });
       expect(secure.headers.get("strict-transport-security")).toBe("max-age=600");
-      expect((await sslHeader.request("GET", "/auth/", { headers: { "x-forwarded-proto": "http" } })).headers.get("strict-transport-security")).toBeNull();
+      expect(
+        (await sslHeader.request("GET", "/auth/", { headers: { "x-forwarded-proto": "http" } })).headers.get(
+          "strict-transport-security",
+        ),
+      ).toBeNull();
       expect((await sslHeader.request("GET", "/auth/")).headers.get("strict-transport-security")).toBeNull();
     });
 
@@ -73,20 +92,37 @@ for (const db of DATABASES) {
       expect((await s.request("GET", "/docs/json")).status).toBe(200);
       for (const path of ["/docs", "/docs/", "/docs/json", "/docs/static/index.html"]) {
         const res = await sslHeader.request("GET", path);
-        expect({ path, status: res.status, body: res.json }).toEqual({ path, status: 404, body: { detail: "Not found.", code: "not_found" } });
+        expect({ path, status: res.status, body: res.json }).toEqual({
+          path,
+          status: 404,
+          body: { detail: "Not found.", code: "not_found" },
+        });
       }
       // The API itself is unaffected.
       expect((await sslHeader.request("GET", "/auth/")).status).toBe(200);
     });
 
     it("an opaque key behind Bearer (JWTs only, by default): 401 token_not_valid, a detail naming both prefixes", async () => {
-      const detail = 'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".';
+      const detail =
+        'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".';
       const res = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Bearer ${key}` } });
       expect(res.status).toBe(401);
-      expect(res.json).toMatchObject({ detail, code: "token_not_valid", messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }] });
+      expect(res.json).toMatchObject({
+        detail,
+        code: "token_not_valid",
+        messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
+      });
       const err = await failure(trpcClient(s, { authorization: `Bearer ${key}` }).users.me.query());
-      expect({ status: err.data?.httpStatus, code: err.data?.code, message: err.message }).toEqual({ status: 401, code: "token_not_valid", message: detail });
-      expect(err.data?.details).toMatchObject({ code: "token_not_valid", scheme_received: "Bearer", schemes_accepted: ["Token"] });
+      expect({ status: err.data?.httpStatus, code: err.data?.code, message: err.message }).toEqual({
+        status: 401,
+        code: "token_not_valid",
+        message: detail,
+      });
+      expect(err.data?.details).toMatchObject({
+        code: "token_not_valid",
+        scheme_received: "Bearer",
+        schemes_accepted: ["Token"],
+      });
     });
   });
 }

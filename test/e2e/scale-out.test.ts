@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, runCommand, startInstance, type Answer, type Instance } from "../helpers/instances.ts";
+import { type Answer, call, type Instance, runCommand, startInstance } from "../helpers/instances.ts";
 import { freshPostgres } from "../helpers/server.ts";
 
 const PW = "Kq7!vLp2#Zx9";
@@ -49,18 +49,28 @@ async function newUser(): Promise<User> {
   const n = ++serial;
   const username = `scale${n}`;
   const ip = `10.6.${n >> 8}.${n & 255}`;
-  const res = await call(A.url, "POST", "/auth/users/", { json: { username, password: PW }, headers: { "x-forwarded-for": ip } });
+  const res = await call(A.url, "POST", "/auth/users/", {
+    json: { username, password: PW },
+    headers: { "x-forwarded-for": ip },
+  });
   expect(res.status, res.text).toBe(201);
   return { id: res.json.id, username, ip };
 }
-const tokenLogin = (on: Instance, u: User) => call(on.url, "POST", "/auth/token/login/", { json: { username: u.username, password: PW }, headers: { "x-forwarded-for": u.ip } });
+const tokenLogin = (on: Instance, u: User) =>
+  call(on.url, "POST", "/auth/token/login/", {
+    json: { username: u.username, password: PW },
+    headers: { "x-forwarded-for": u.ip },
+  });
 async function tokenOf(on: Instance, u: User): Promise<string> {
   const res = await tokenLogin(on, u);
   expect(res.status, res.text).toBe(200);
   return res.json.auth_token;
 }
 async function jwtOf(on: Instance, u: User): Promise<{ access: string; refresh: string }> {
-  const res = await call(on.url, "POST", "/auth/jwt/create/", { json: { username: u.username, password: PW }, headers: { "x-forwarded-for": u.ip } });
+  const res = await call(on.url, "POST", "/auth/jwt/create/", {
+    json: { username: u.username, password: PW },
+    headers: { "x-forwarded-for": u.ip },
+  });
   expect(res.status, res.text).toBe(200);
   return res.json;
 }
@@ -86,7 +96,9 @@ beforeAll(async () => {
   // W logs at info so that each worker says it listens, and each request names the worker's pid.
   [B, W] = await Promise.all([
     startInstance(settings),
-    startInstance({ ...settings, LOG_LEVEL: "info" }, ["--workers", "2"], { ready: (out) => (out.match(/Portcullis listening on/g) ?? []).length >= 2 }),
+    startInstance({ ...settings, LOG_LEVEL: "info" }, ["--workers", "2"], {
+      ready: (out) => (out.match(/Portcullis listening on/g) ?? []).length >= 2,
+    }),
   ]);
 }, 180_000);
 
@@ -111,7 +123,9 @@ describe("several instances over PostgreSQL + Redis", { timeout: 90_000 }, () =>
     const pair = await jwtOf(A, u);
     expectStatus(await call(A.url, "POST", "/auth/jwt/logout/", { json: { refresh: pair.refresh } }), 204);
     expectStatus(await me(B, token(key)), 401);
-    console.log("scale-out: cache in play — B answered 200 for a token deleted in the database, 401 once A published an invalidation");
+    console.log(
+      "scale-out: cache in play — B answered 200 for a token deleted in the database, 401 once A published an invalidation",
+    );
   });
 
   it("a logout on A is honoured on B at once (opaque tokens and JWTs, many rounds)", async () => {
@@ -133,7 +147,9 @@ describe("several instances over PostgreSQL + Redis", { timeout: 90_000 }, () =>
       else expect(after.json.code).toBe("token_not_valid");
     }
     const honoured = 2 * ROUNDS - stale.length;
-    console.log(`scale-out: ${honoured}/${2 * ROUNDS} logouts on A honoured on B at once (${ROUNDS} opaque tokens, ${ROUNDS} JWTs)`);
+    console.log(
+      `scale-out: ${honoured}/${2 * ROUNDS} logouts on A honoured on B at once (${ROUNDS} opaque tokens, ${ROUNDS} JWTs)`,
+    );
     expect(stale).toEqual([]);
   });
 
@@ -145,7 +161,10 @@ describe("several instances over PostgreSQL + Redis", { timeout: 90_000 }, () =>
     expect(await meTimes(B, token(key), 2)).toEqual([200, 200]);
     expect(await meTimes(B, bearer(other.access), 2)).toEqual([200, 200]);
     expect(await meTimes(B, bearer(caller.access), 2)).toEqual([200, 200]);
-    const change = await call(A.url, "POST", "/auth/users/set_password/", { headers: bearer(caller.access), json: { new_password: "Nw8#pQr4!tUv", current_password: PW } });
+    const change = await call(A.url, "POST", "/auth/users/set_password/", {
+      headers: bearer(caller.access),
+      json: { new_password: "Nw8#pQr4!tUv", current_password: PW },
+    });
     expectStatus(change, 204);
     expectStatus(await me(B, token(key)), 401);
     expectStatus(await me(B, bearer(other.access)), 401);
@@ -159,7 +178,10 @@ describe("several instances over PostgreSQL + Redis", { timeout: 90_000 }, () =>
     const [vKey, vJwt] = [await tokenOf(A, v), await jwtOf(A, v)];
     expect(await meTimes(B, token(vKey), 2)).toEqual([200, 200]);
     expect(await meTimes(B, bearer(vJwt.access), 2)).toEqual([200, 200]);
-    const off = await call(A.url, "POST", "/trpc/users.setActive", { headers: token(staffKey), json: { id: v.id, active: false } });
+    const off = await call(A.url, "POST", "/trpc/users.setActive", {
+      headers: token(staffKey),
+      json: { id: v.id, active: false },
+    });
     expectStatus(off, 200);
     expectStatus(await me(B, token(vKey)), 401);
     expectStatus(await me(B, bearer(vJwt.access)), 401);
@@ -218,7 +240,10 @@ describe("several instances over PostgreSQL + Redis", { timeout: 90_000 }, () =>
     expect(await meTimes(W, token(key), 4)).toEqual([200, 200, 200, 200]);
     await sql.query("DELETE FROM auth_token WHERE user_id = $1", [u.id]);
     expect(await meTimes(W, token(key), 6)).toEqual(Array(6).fill(200));
-    expectStatus(await call(W.url, "POST", "/auth/jwt/logout/", { json: { refresh: (await jwtOf(W, u)).refresh } }), 204);
+    expectStatus(
+      await call(W.url, "POST", "/auth/jwt/logout/", { json: { refresh: (await jwtOf(W, u)).refresh } }),
+      204,
+    );
     expect(await meTimes(W, token(key), 10)).toEqual(Array(10).fill(401));
     // Fastify's request log names the pid of the worker that answered: both took their share.
     const pids = new Set(
@@ -227,7 +252,9 @@ describe("several instances over PostgreSQL + Redis", { timeout: 90_000 }, () =>
         .filter((l) => l.includes('"url":"/auth/users/me/"'))
         .map((l) => (JSON.parse(l) as { pid: number }).pid),
     );
-    console.log(`scale-out: serve --workers 2 — ${honoured}/${after} requests after a logout answered 401; a key deleted in the database still served 6/6 from the workers' caches, 10/10 401 once invalidated; /me served by ${pids.size} worker pids`);
+    console.log(
+      `scale-out: serve --workers 2 — ${honoured}/${after} requests after a logout answered 401; a key deleted in the database still served 6/6 from the workers' caches, 10/10 401 once invalidated; /me served by ${pids.size} worker pids`,
+    );
     expect(honoured).toBe(after);
     expect(pids.size).toBe(2);
   });

@@ -6,9 +6,9 @@ import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionView } from "../../src/core/sessions/list.ts";
 import type { AppRouter } from "../../src/trpc/router.ts";
-import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { PW, signUp, tokenLogin } from "../helpers/actors.ts";
-import { failure, trpcClient, type Client } from "../helpers/trpc.ts";
+import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { type Client, failure, trpcClient } from "../helpers/trpc.ts";
 
 const BOSS_PW = "B0ss-Passw0rd!";
 const IP = /^(127\.0\.0\.1|::ffff:127\.0\.0\.1)$/;
@@ -33,7 +33,6 @@ type Res = { status: number; body: any; code?: string };
 
 const tokenAuth = (key: string): Headers => ({ authorization: `Token ${key}` });
 const bearer = (access: string): Headers => ({ authorization: `Bearer ${access}` });
-
 
 async function settle(call: Promise<unknown>): Promise<Res> {
   try {
@@ -65,12 +64,18 @@ function rest(s: TestServer): Adapter {
   };
   return {
     async tokenLogin(username, ua) {
-      const res = await s.request("POST", "/auth/token/login/", { headers: { "user-agent": ua }, json: { username, password: PW } });
+      const res = await s.request("POST", "/auth/token/login/", {
+        headers: { "user-agent": ua },
+        json: { username, password: PW },
+      });
       expect(res.status, res.text).toBe(200);
       return res.json.auth_token;
     },
     async jwtLogin(username, ua) {
-      const res = await s.request("POST", "/auth/jwt/create/", { headers: { "user-agent": ua }, json: { username, password: PW } });
+      const res = await s.request("POST", "/auth/jwt/create/", {
+        headers: { "user-agent": ua },
+        json: { username, password: PW },
+      });
       expect(res.status, res.text).toBe(200);
       return res.json;
     },
@@ -88,7 +93,8 @@ function rest(s: TestServer): Adapter {
 
 function trpc(s: TestServer): Adapter {
   return {
-    tokenLogin: async (username, ua) => (await trpcClient(s, { "user-agent": ua }).token.login.mutate({ username, password: PW })).auth_token,
+    tokenLogin: async (username, ua) =>
+      (await trpcClient(s, { "user-agent": ua }).token.login.mutate({ username, password: PW })).auth_token,
     jwtLogin: (username, ua) => trpcClient(s, { "user-agent": ua }).jwt.create.mutate({ username, password: PW }),
     list: (auth) => settle(trpcClient(s, auth).sessions.list.query()),
     revoke: (auth, id) => settle(trpcClient(s, auth).sessions.revoke.mutate({ id })),
@@ -103,7 +109,6 @@ function trpc(s: TestServer): Adapter {
 }
 
 const ADAPTERS = { rest, trpc } as const;
-
 
 const me = (s: TestServer, auth: Headers) => s.request("GET", "/auth/users/me/", { headers: auth });
 const refresh = (s: TestServer, token: string) => s.request("POST", "/auth/jwt/refresh/", { json: { refresh: token } });
@@ -255,7 +260,10 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
 
       // Someone else's sessions are "not found", and they live on.
       await signUp(s, `${name}-bystander`);
-      const other = { key: await a.tokenLogin(`${name}-bystander`, "bystander"), pair: await a.jwtLogin(`${name}-bystander`, "bystander") };
+      const other = {
+        key: await a.tokenLogin(`${name}-bystander`, "bystander"),
+        pair: await a.jwtLogin(`${name}-bystander`, "bystander"),
+      };
       const theirs = await listOf(a, tokenAuth(other.key));
       expect(theirs).toHaveLength(2);
       for (const v of theirs) {
@@ -271,7 +279,30 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
 
       // Malformed ids are 404 too (no 400, no 500).
       const sid = id(u.ua.j2).slice(1);
-      const malformed = ["x", "t", "j", "tabc", "t-1", "t1.5", "t+1", "T" + id(u.ua.t1).slice(1), " " + id(u.ua.t1), id(u.ua.t1) + " ", "t0", "t" + "9".repeat(10), "t1e3", "j123", "j" + sid.toUpperCase(), "j" + sid + "0", "j" + sid.slice(1), "J" + sid, "t" + id(u.ua.t1).slice(1) + "\u0000", "%", "null", "undefined"];
+      const malformed = [
+        "x",
+        "t",
+        "j",
+        "tabc",
+        "t-1",
+        "t1.5",
+        "t+1",
+        "T" + id(u.ua.t1).slice(1),
+        " " + id(u.ua.t1),
+        id(u.ua.t1) + " ",
+        "t0",
+        "t" + "9".repeat(10),
+        "t1e3",
+        "j123",
+        "j" + sid.toUpperCase(),
+        "j" + sid + "0",
+        "j" + sid.slice(1),
+        "J" + sid,
+        "t" + id(u.ua.t1).slice(1) + "\u0000",
+        "%",
+        "null",
+        "undefined",
+      ];
       for (const bad of malformed) {
         const res = await a.revoke(tokenAuth(u.k1), bad);
         expect(res.status, JSON.stringify(bad)).toBe(404);
@@ -337,7 +368,9 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
       const jwtList = await a.list(bearer(v.j2.access));
       expect(jwtList.status).toBe(401);
       const freshPair = await a.jwtLogin(`${name}-all-j`, "after");
-      expect((await listOf(a, bearer(freshPair.access))).map((x) => [x.userAgent, x.current])).toEqual([["after", true]]);
+      expect((await listOf(a, bearer(freshPair.access))).map((x) => [x.userAgent, x.current])).toEqual([
+        ["after", true],
+      ]);
     });
 
     it("deleting one's account (with current_password) ends every session: the other token and the JWTs are refused", async () => {
@@ -413,7 +446,12 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
       const u = await fourSessions(s, rest(s), "nosy");
       for (const auth of [tokenAuth(u.k1), bearer(u.j1.access)]) {
         const nosy = trpcClient(s, auth);
-        const calls = [() => nosy.sessions.listFor.query({ userId: bossId }), () => nosy.sessions.revokeAllFor.mutate({ userId: bossId }), () => nosy.sessions.listFor.query({ userId: u.id }), () => nosy.sessions.revokeAllFor.mutate({ userId: u.id })];
+        const calls = [
+          () => nosy.sessions.listFor.query({ userId: bossId }),
+          () => nosy.sessions.revokeAllFor.mutate({ userId: bossId }),
+          () => nosy.sessions.listFor.query({ userId: u.id }),
+          () => nosy.sessions.revokeAllFor.mutate({ userId: u.id }),
+        ];
         for (const call of calls) {
           const err = await failure(call());
           expect(err.data?.code).toBe("permission_denied");
@@ -428,7 +466,11 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
 
     it("users.setActive false ends every session of the user at once; true lets them log in again", async () => {
       const u = await fourSessions(s, rest(s), "suspended");
-      expect(await boss.users.setActive.mutate({ id: u.id, active: false })).toEqual({ email: "", id: u.id, username: "suspended" });
+      expect(await boss.users.setActive.mutate({ id: u.id, active: false })).toEqual({
+        email: "",
+        id: u.id,
+        username: "suspended",
+      });
       for (const key of [u.k1, u.k2]) await expectTokenRefused(s, key);
       for (const pair of [u.j1, u.j2]) {
         const access = await me(s, bearer(pair.access));
@@ -448,13 +490,18 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
       expect(jwtTry.status).toBe(401);
       expect(jwtTry.json).toEqual({ detail: "No active account found with the given credentials" });
 
-      expect(await boss.users.setActive.mutate({ id: u.id, active: true })).toEqual({ email: "", id: u.id, username: "suspended" });
+      expect(await boss.users.setActive.mutate({ id: u.id, active: true })).toEqual({
+        email: "",
+        id: u.id,
+        username: "suspended",
+      });
       // The old sessions stay ended…
       for (const key of [u.k1, u.k2]) await expectTokenRefused(s, key);
       for (const pair of [u.j1, u.j2]) await expectJwtEnded(s, pair);
       // …and new logins work.
       await expectTokenWorks(s, await tokenLogin(s, "suspended"));
-      const pair = (await s.request("POST", "/auth/jwt/create/", { json: { username: "suspended", password: PW } })).json as Pair;
+      const pair = (await s.request("POST", "/auth/jwt/create/", { json: { username: "suspended", password: PW } }))
+        .json as Pair;
       await expectJwtWorks(s, pair);
       await expectTokenWorks(s, bossKey);
     });
@@ -462,7 +509,11 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
     it("users.setActive: non-staff is FORBIDDEN, an unknown id is NOT_FOUND", async () => {
       const bossId = (await boss.users.me.query()).id;
       const u = await fourSessions(s, rest(s), "usurper");
-      for (const [id, active] of [[bossId, false], [u.id, false], [u.id, true]] as const) {
+      for (const [id, active] of [
+        [bossId, false],
+        [u.id, false],
+        [u.id, true],
+      ] as const) {
         const err = await failure(trpcClient(s, tokenAuth(u.k1)).users.setActive.mutate({ id, active }));
         expect(err.data?.code).toBe("permission_denied");
         expect(err.data?.httpStatus).toBe(403);
@@ -477,7 +528,13 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
   });
 
   describe("REST: anonymous callers, OPTIONS, 405 and the trailing slash", () => {
-    const PATHS = ["/auth/sessions/", "/auth/sessions/revoke_others/", "/auth/sessions/revoke_all/", "/auth/sessions/t1/", `/auth/sessions/j${"0".repeat(32)}/`];
+    const PATHS = [
+      "/auth/sessions/",
+      "/auth/sessions/revoke_others/",
+      "/auth/sessions/revoke_all/",
+      "/auth/sessions/t1/",
+      `/auth/sessions/j${"0".repeat(32)}/`,
+    ];
     let key: string;
     let pair: Pair;
     beforeAll(async () => {
@@ -522,7 +579,10 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
     });
 
     it("OPTIONS answers DRF's metadata with the Allow header of each view", async () => {
-      const base = { renders: ["application/json", "text/html"], parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"] };
+      const base = {
+        renders: ["application/json", "text/html"],
+        parses: ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+      };
       const expected: [string, string, string][] = [
         ["/auth/sessions/", "Session List", "GET, HEAD, OPTIONS"],
         ["/auth/sessions/revoke_others/", "Session Revoke Others", "POST, OPTIONS"],

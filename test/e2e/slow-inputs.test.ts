@@ -7,7 +7,7 @@
 // run at once. Timings are medians of several samples against generous bounds (a loaded 2-core
 // machine); a super-linear parse on a 60 kB value takes seconds, far past them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { restEndpoints, trpcEndpoints, type Fields } from "../helpers/fuzz.ts";
+import { type Fields, restEndpoints, trpcEndpoints } from "../helpers/fuzz.ts";
 import { uidToken } from "../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 
@@ -15,7 +15,13 @@ const PW = "Kq7!vLp2#Zx9";
 const CHEAP = { ARGON2: JSON.stringify({ MEMORY_COST: 1024, TIME_COST: 1, PARALLELISM: 1 }) };
 // Every retype field exists, so it is listed (and timed) too.
 const RETYPES = Object.fromEntries(
-  ["USER_CREATE_PASSWORD_RETYPE", "SET_PASSWORD_RETYPE", "SET_USERNAME_RETYPE", "PASSWORD_RESET_CONFIRM_RETYPE", "USERNAME_RESET_CONFIRM_RETYPE"].map((k) => [`DJOSER_${k}`, "true"]),
+  [
+    "USER_CREATE_PASSWORD_RETYPE",
+    "SET_PASSWORD_RETYPE",
+    "SET_USERNAME_RETYPE",
+    "PASSWORD_RESET_CONFIRM_RETYPE",
+    "USERNAME_RESET_CONFIRM_RETYPE",
+  ].map((k) => [`DJOSER_${k}`, "true"]),
 );
 const BODY_CHARS = 60_000; // JSON-encoded, under the 64 KiB body limit
 
@@ -45,13 +51,19 @@ async function timed(send: () => Promise<Response>): Promise<Shot> {
 }
 
 type Encoding = "json" | "form" | "multipart";
-type Target = { name: string; method: string; fields: string[]; send: (s: TestServer, body: Record<string, unknown>, encoding?: Encoding) => Promise<Response> };
+type Target = {
+  name: string;
+  method: string;
+  fields: string[];
+  send: (s: TestServer, body: Record<string, unknown>, encoding?: Encoding) => Promise<Response>;
+};
 
 /** A body in one of the three media types DRF parses (REST); tRPC takes JSON only. */
 function encode(body: Record<string, unknown>, encoding: Encoding): { body: BodyInit; type?: string } {
   if (encoding === "json") return { body: JSON.stringify(body), type: "application/json" };
   const entries = Object.entries(body).map(([k, v]) => [k, String(v)] as [string, string]);
-  if (encoding === "form") return { body: new URLSearchParams(entries).toString(), type: "application/x-www-form-urlencoded" };
+  if (encoding === "form")
+    return { body: new URLSearchParams(entries).toString(), type: "application/x-www-form-urlencoded" };
   const form = new FormData();
   for (const [k, v] of entries) form.append(k, v);
   return { body: form }; // fetch sets the multipart type and boundary
@@ -77,14 +89,18 @@ for (const db of DATABASES) {
       if (/^(id|userId)$/.test(field)) return id;
       return "x";
     }
-    const bodyWith = (t: Target, field: string, value: string) => Object.fromEntries(t.fields.map((f) => [f, f === field ? value : filler(f, t.method)]));
+    const bodyWith = (t: Target, field: string, value: string) =>
+      Object.fromEntries(t.fields.map((f) => [f, f === field ? value : filler(f, t.method)]));
 
     beforeAll(async () => {
       s = await startTestServer(db, { ...CHEAP, ...RETYPES, DJOSER_SEND_ACTIVATION_EMAIL: "false" });
-      const created = await s.request("POST", "/auth/users/", { json: { username: "timer", email: "timer@example.com", password: PW, re_password: PW } });
+      const created = await s.request("POST", "/auth/users/", {
+        json: { username: "timer", email: "timer@example.com", password: PW, re_password: PW },
+      });
       expect(created.status, created.text).toBe(201);
       id = created.json.id;
-      key = (await s.request("POST", "/auth/token/login/", { json: { username: "timer", password: PW } })).json.auth_token;
+      key = (await s.request("POST", "/auth/token/login/", { json: { username: "timer", password: PW } })).json
+        .auth_token;
       await s.request("POST", "/auth/users/reset_password/", { json: { email: "timer@example.com" } });
       uid = uidToken(s.mails().at(-1)!.links[0]!).uid;
       const auth = { authorization: `Token ${key}` };
@@ -97,15 +113,27 @@ for (const db of DATABASES) {
         for (const method of ep.methods.filter((m) => ["POST", "PUT", "PATCH", "DELETE"].includes(m))) {
           const send = (t: TestServer, fields: Record<string, unknown>, encoding: Encoding = "json") => {
             const { body, type } = encode(fields, encoding);
-            return fetch(t.url + path, { method, headers: { ...auth, ...(type ? { "content-type": type } : {}) }, body });
+            return fetch(t.url + path, {
+              method,
+              headers: { ...auth, ...(type ? { "content-type": type } : {}) },
+              body,
+            });
           };
           targets.push({ name: `REST ${method} ${ep.name}`, method, fields, send });
         }
       }
       for (const ep of trpcEndpoints()) {
-        const fields = Object.entries(ep.fields as Fields).filter(([, f]) => f.type === "string" && !f.enum).map(([name]) => name);
+        const fields = Object.entries(ep.fields as Fields)
+          .filter(([, f]) => f.type === "string" && !f.enum)
+          .map(([name]) => name);
         if (!fields.length || ep.type !== "mutation") continue; // queries take no free text but audit.list's dates, timed below
-        targets.push({ name: `tRPC ${ep.name}`, method: ep.name.startsWith("users.delete") ? "DELETE" : "POST", fields: Object.keys(ep.fields), send: (t, body) => fetch(`${t.url}/trpc/${ep.name}`, { method: "POST", headers: json, body: JSON.stringify(body) }) });
+        targets.push({
+          name: `tRPC ${ep.name}`,
+          method: ep.name.startsWith("users.delete") ? "DELETE" : "POST",
+          fields: Object.keys(ep.fields),
+          send: (t, body) =>
+            fetch(`${t.url}/trpc/${ep.name}`, { method: "POST", headers: json, body: JSON.stringify(body) }),
+        });
       }
     });
     afterAll(async () => s?.stop());
@@ -116,7 +144,8 @@ for (const db of DATABASES) {
       const long: Shot[] = [];
       const health: number[] = [];
       const longBody = () => bodyWith(target, field, pattern(BODY_CHARS));
-      for (let i = 0; i < SAMPLES; i++) short.push(await timed(() => target.send(s, bodyWith(target, field, pattern(8)), encoding)));
+      for (let i = 0; i < SAMPLES; i++)
+        short.push(await timed(() => target.send(s, bodyWith(target, field, pattern(8)), encoding)));
       for (let i = 0; i < SAMPLES; i++) {
         const bodies = [longBody(), longBody(), longBody()];
         const started = Promise.all(bodies.map((b) => timed(() => target.send(s, b, encoding))));
@@ -124,7 +153,12 @@ for (const db of DATABASES) {
         long.push(...(await started));
         health.push((await probe).ms);
       }
-      return { short: median(short.map((x) => x.ms)), long: median(long.map((x) => x.ms)), health: median(health), statuses: [...new Set(long.map((x) => x.status))] };
+      return {
+        short: median(short.map((x) => x.ms)),
+        long: median(long.map((x) => x.ms)),
+        health: median(health),
+        statuses: [...new Set(long.map((x) => x.status))],
+      };
     }
 
     /** A measurement's verdict: slower than the short value's bound allows, or not answered with a 4xx. */
@@ -150,10 +184,15 @@ for (const db of DATABASES) {
       expect(not4xx, "long values must be refused with a 4xx").toEqual([]);
     });
 
-    it("REST bodies as forms too (urlencoded and multipart, which DRF parses as well)", { timeout: 600_000 }, async () => {
+    it("REST bodies as forms too (urlencoded and multipart, which DRF parses as well)", {
+      timeout: 600_000,
+    }, async () => {
       const slow: string[] = [];
       const not4xx: string[] = [];
-      const patterns = { "spaces between two letters": PATTERNS["spaces between two letters"]!, "dots between two letters": PATTERNS["dots between two letters"]! };
+      const patterns = {
+        "spaces between two letters": PATTERNS["spaces between two letters"]!,
+        "dots between two letters": PATTERNS["dots between two letters"]!,
+      };
       for (const target of targets.filter((t) => t.name.startsWith("REST"))) {
         for (const field of target.fields) {
           for (const [name, pattern] of Object.entries(patterns)) {
@@ -172,18 +211,29 @@ for (const db of DATABASES) {
       const slow: string[] = [];
       const HEADER_CHARS = 8_000; // the parser's own limit is 8 KiB; Node's for all headers 16 KiB
       const sends: Record<string, (v: string) => Promise<Response>> = {
-        "Authorization: Token <value>": (v) => fetch(`${s.url}/auth/users/me/`, { headers: { authorization: `Token ${v}` } }),
-        "Authorization: Bearer <value>": (v) => fetch(`${s.url}/trpc/users.me`, { headers: { authorization: `Bearer ${v}` } }),
+        "Authorization: Token <value>": (v) =>
+          fetch(`${s.url}/auth/users/me/`, { headers: { authorization: `Token ${v}` } }),
+        "Authorization: Bearer <value>": (v) =>
+          fetch(`${s.url}/trpc/users.me`, { headers: { authorization: `Bearer ${v}` } }),
         "Authorization: <value>": (v) => fetch(`${s.url}/auth/users/me/`, { headers: { authorization: v } }),
-        "audit.list from": (v) => fetch(`${s.url}/trpc/audit.list?input=${encodeURIComponent(JSON.stringify({ from: `2020-01-01T00:00:00.${v}` }))}`, { headers: { authorization: `Token ${key}` } }),
+        "audit.list from": (v) =>
+          fetch(
+            `${s.url}/trpc/audit.list?input=${encodeURIComponent(JSON.stringify({ from: `2020-01-01T00:00:00.${v}` }))}`,
+            { headers: { authorization: `Token ${key}` } },
+          ),
       };
       for (const [what, send] of Object.entries(sends)) {
         for (const [name, pattern] of Object.entries({ ...PATTERNS, digits: (n: number) => "1".repeat(n) })) {
           const value = (n: number) => pattern(n).replace(/[^\x20-\x7e]/g, "a"); // headers are latin1
-          const short = median(await Promise.all([1, 2, 3].map(() => timed(() => send(value(8))))).then((r) => r.map((x) => x.ms)));
-          const long = await Promise.all([1, 2, 3].map(() => timed(() => send(value(what.startsWith("audit") ? 4_000 : HEADER_CHARS)))));
+          const short = median(
+            await Promise.all([1, 2, 3].map(() => timed(() => send(value(8))))).then((r) => r.map((x) => x.ms)),
+          );
+          const long = await Promise.all(
+            [1, 2, 3].map(() => timed(() => send(value(what.startsWith("audit") ? 4_000 : HEADER_CHARS)))),
+          );
           const ms = median(long.map((x) => x.ms));
-          if (ms > RATIO * short + SLACK_MS) slow.push(`${what}, ${name}: ${ms.toFixed(0)} ms (short: ${short.toFixed(0)} ms)`);
+          if (ms > RATIO * short + SLACK_MS)
+            slow.push(`${what}, ${name}: ${ms.toFixed(0)} ms (short: ${short.toFixed(0)} ms)`);
           for (const { status } of long) expect(status, `${what}, ${name}`).toBeGreaterThanOrEqual(400);
           for (const { status } of long) expect(status, `${what}, ${name}`).toBeLessThan(500);
         }

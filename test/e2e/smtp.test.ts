@@ -3,9 +3,9 @@
 // succeeds and the queued mail is delivered once the server is back (src/core/mail/outbox.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseMessage, uidToken } from "../helpers/mail.ts";
-import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { freePort } from "../helpers/net.ts";
-import { startInbox, type Inbox } from "../helpers/smtp.ts";
+import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { type Inbox, startInbox } from "../helpers/smtp.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 
@@ -44,7 +44,9 @@ describe.each(DATABASES)("SMTP backend on %s", (kind) => {
     });
 
     it("register → the activation mail arrives over SMTP → its link activates → login", async () => {
-      const created = await s.request("POST", "/auth/users/", { json: { username: "smtpuser", email: "smtpuser@example.com", password: PW } });
+      const created = await s.request("POST", "/auth/users/", {
+        json: { username: "smtpuser", email: "smtpuser@example.com", password: PW },
+      });
       expect(created.status).toBe(201);
       const mail = await inbox.next();
       expect(mail.from).toBe("noreply@portcullis.test");
@@ -66,14 +68,24 @@ describe.each(DATABASES)("SMTP backend on %s", (kind) => {
     });
 
     it("resend_activation sends another mail over SMTP", async () => {
-      expect((await s.request("POST", "/auth/users/", { json: { username: "again", email: "again@example.com", password: PW } })).status).toBe(201);
+      expect(
+        (
+          await s.request("POST", "/auth/users/", {
+            json: { username: "again", email: "again@example.com", password: PW },
+          })
+        ).status,
+      ).toBe(201);
       const first = await inbox.next();
       expect(first.to).toEqual(["again@example.com"]);
-      const resent = await s.request("POST", "/auth/users/resend_activation/", { json: { email: "again@example.com" } });
+      const resent = await s.request("POST", "/auth/users/resend_activation/", {
+        json: { email: "again@example.com" },
+      });
       expect(resent.status).toBe(204);
       const second = await inbox.next();
       expect(second.to).toEqual(["again@example.com"]);
-      expect((await s.request("POST", "/auth/users/activation/", { json: activationLink(second.raw) })).status).toBe(204);
+      expect((await s.request("POST", "/auth/users/activation/", { json: activationLink(second.raw) })).status).toBe(
+        204,
+      );
     });
   });
 
@@ -97,16 +109,24 @@ describe.each(DATABASES)("SMTP backend on %s", (kind) => {
     });
     afterAll(async () => s?.stop());
 
-    it("registration and resend answer at once; the queued mails wait, and arrive once SMTP is back", { timeout: 90_000 }, async () => {
-      const created = await s.request("POST", "/auth/users/", { json: { username: "unlucky", email: "unlucky@example.com", password: PW } });
+    it("registration and resend answer at once; the queued mails wait, and arrive once SMTP is back", {
+      timeout: 90_000,
+    }, async () => {
+      const created = await s.request("POST", "/auth/users/", {
+        json: { username: "unlucky", email: "unlucky@example.com", password: PW },
+      });
       expect(created.status).toBe(201);
       expect(created.json).toEqual({ email: "unlucky@example.com", username: "unlucky", id: expect.any(Number) });
       // The account exists (a second registration is a duplicate) and is inactive.
       const dup = await s.request("POST", "/auth/users/", { json: { username: "unlucky", password: PW } });
       expect(dup.json).toEqual({ username: ["A user with that username already exists."] });
-      expect((await s.request("POST", "/auth/token/login/", { json: { username: "unlucky", password: PW } })).status).toBe(400);
+      expect(
+        (await s.request("POST", "/auth/token/login/", { json: { username: "unlucky", password: PW } })).status,
+      ).toBe(400);
       // Still down: resend answers 204 as well; both mails stay queued, with the reason.
-      expect((await s.request("POST", "/auth/users/resend_activation/", { json: { email: "unlucky@example.com" } })).status).toBe(204);
+      expect(
+        (await s.request("POST", "/auth/users/resend_activation/", { json: { email: "unlucky@example.com" } })).status,
+      ).toBe(204);
       const queued = await s.deps.prisma.mailOutbox.findMany();
       expect(queued).toHaveLength(2);
       for (const row of queued) expect(row.lastError).toMatch(/ECONNREFUSED|connect/i);
@@ -117,8 +137,12 @@ describe.each(DATABASES)("SMTP backend on %s", (kind) => {
       expect([first.to, second.to]).toEqual([["unlucky@example.com"], ["unlucky@example.com"]]);
       await expect.poll(() => s.deps.prisma.mailOutbox.count(), { timeout: 10_000 }).toBe(0);
       // Links are made at delivery, from the user's state then: the first one activates.
-      expect((await s.request("POST", "/auth/users/activation/", { json: activationLink(first.raw) })).status).toBe(204);
-      expect((await s.request("POST", "/auth/token/login/", { json: { username: "unlucky", password: PW } })).status).toBe(200);
+      expect((await s.request("POST", "/auth/users/activation/", { json: activationLink(first.raw) })).status).toBe(
+        204,
+      );
+      expect(
+        (await s.request("POST", "/auth/token/login/", { json: { username: "unlucky", password: PW } })).status,
+      ).toBe(200);
     });
   });
 });

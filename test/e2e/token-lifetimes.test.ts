@@ -3,8 +3,8 @@
 // answered as DRF answers an unknown one, also while the auth cache holds it, and an expired
 // shared key never comes back at the next login. Through REST and tRPC, on PGlite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { PW, signUp, tokenLogin } from "../helpers/actors.ts";
+import { DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { failure, trpcClient } from "../helpers/trpc.ts";
 
 const FAST = { ARGON2: JSON.stringify({ MEMORY_COST: 1024, TIME_COST: 1, PARALLELISM: 1 }) };
@@ -14,7 +14,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The key works (200) or is refused as DRF refuses an unknown key, by REST and by tRPC. */
 async function expectKey(s: TestServer, key: string, works: boolean) {
   const res = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${key}` } });
-  expect([res.status, works ? 200 : res.json], `Token ${key.slice(0, 8)}…`).toEqual(works ? [200, 200] : [401, INVALID_TOKEN]);
+  expect([res.status, works ? 200 : res.json], `Token ${key.slice(0, 8)}…`).toEqual(
+    works ? [200, 200] : [401, INVALID_TOKEN],
+  );
   const me = trpcClient(s, { authorization: `Token ${key}` }).users.me.query();
   if (works) expect(await me).toMatchObject({ id: expect.any(Number) });
   else expect((await failure(me)).message).toBe("Invalid token.");
@@ -26,7 +28,12 @@ describe.each(DATABASES)("opaque-token lifetimes on %s", (kind) => {
   let idle: TestServer; // TOKEN_IDLE_TTL=300
   beforeAll(async () => {
     [perDevice, shared, idle] = await Promise.all([
-      startTestServer(kind, { ...FAST, DJOSER_TOKEN_MODE: "per_device", DJOSER_TOKEN_TTL: "2", DJOSER_TOKEN_LIMIT_PER_USER: "2" }),
+      startTestServer(kind, {
+        ...FAST,
+        DJOSER_TOKEN_MODE: "per_device",
+        DJOSER_TOKEN_TTL: "2",
+        DJOSER_TOKEN_LIMIT_PER_USER: "2",
+      }),
       startTestServer(kind, { ...FAST, DJOSER_TOKEN_TTL: "2" }),
       startTestServer(kind, { ...FAST, DJOSER_TOKEN_MODE: "per_device", DJOSER_TOKEN_IDLE_TTL: "300" }),
     ]);
@@ -67,8 +74,14 @@ describe.each(DATABASES)("opaque-token lifetimes on %s", (kind) => {
     const [dozing, busy] = [await tokenLogin(idle, "dozing"), await tokenLogin(idle, "dozing")];
     const rows = await idle.deps.prisma.authToken.findMany({ where: { userId: id }, orderBy: { id: "asc" } });
     const longAgo = new Date(Date.now() - 400_000);
-    await idle.deps.prisma.authToken.update({ where: { id: rows[0]!.id }, data: { created: longAgo, lastUsedAt: longAgo } });
-    await idle.deps.prisma.authToken.update({ where: { id: rows[1]!.id }, data: { created: longAgo, lastUsedAt: new Date() } });
+    await idle.deps.prisma.authToken.update({
+      where: { id: rows[0]!.id },
+      data: { created: longAgo, lastUsedAt: longAgo },
+    });
+    await idle.deps.prisma.authToken.update({
+      where: { id: rows[1]!.id },
+      data: { created: longAgo, lastUsedAt: new Date() },
+    });
     await expectKey(idle, dozing, false);
     await expectKey(idle, busy, true);
   });

@@ -33,8 +33,8 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Mail } from "../helpers/mail.ts";
-import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 import { readResponse } from "../helpers/net.ts";
+import { createStaff, DATABASES, startTestServer, type TestServer } from "../helpers/server.ts";
 
 type Transcript = {
   seq: number;
@@ -115,16 +115,19 @@ const unknownScheme: Deviation = {
   why: 'Authorization "Bogus <key>": Djoser answers 401 "Authentication credentials were not provided."; we answer 401 with code authorization_scheme_not_accepted naming "Bogus" and the accepted schemes, and a WWW-Authenticate that lists them',
   check: (got, t) => {
     const p = [...sameStatusAndHeaders(got, t, ["allow", "content-type"])];
-    if (got.headers.get("www-authenticate") !== CHALLENGE) p.push(`www-authenticate: expected ${CHALLENGE}, got ${got.headers.get("www-authenticate")}`);
+    if (got.headers.get("www-authenticate") !== CHALLENGE)
+      p.push(`www-authenticate: expected ${CHALLENGE}, got ${got.headers.get("www-authenticate")}`);
     const body = got.json as Record<string, unknown>;
     if (!body || typeof body !== "object") return [...p, `body: expected JSON, got ${got.text}`];
     const keys = Object.keys(body).sort().join(",");
     if (keys !== "code,detail,scheme_received,schemes_accepted") p.push(`body keys: ${keys}`);
     if (body.code !== "authorization_scheme_not_accepted") p.push(`code: ${String(body.code)}`);
     if (body.scheme_received !== "Bogus") p.push(`scheme_received: ${String(body.scheme_received)}`);
-    if (JSON.stringify(body.schemes_accepted) !== JSON.stringify(ACCEPTED_SCHEMES)) p.push(`schemes_accepted: ${JSON.stringify(body.schemes_accepted)}`);
+    if (JSON.stringify(body.schemes_accepted) !== JSON.stringify(ACCEPTED_SCHEMES))
+      p.push(`schemes_accepted: ${JSON.stringify(body.schemes_accepted)}`);
     const detail = String(body.detail);
-    for (const word of ["Bogus", ...ACCEPTED_SCHEMES]) if (!detail.includes(`"${word}"`)) p.push(`detail does not name "${word}": ${detail}`);
+    for (const word of ["Bogus", ...ACCEPTED_SCHEMES])
+      if (!detail.includes(`"${word}"`)) p.push(`detail does not name "${word}": ${detail}`);
     return p;
   },
 };
@@ -141,11 +144,19 @@ const keyBehindJwtPrefix: Deviation = {
     const scheme = t.request.headers.Authorization?.split(" ")[0];
     const detail = `This looks like an opaque token, but the "${scheme}" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".`;
     const p: string[] = [];
-    if (body?.detail !== detail) p.push(`detail: expected ${JSON.stringify(detail)}, got ${JSON.stringify(body?.detail)}`);
+    if (body?.detail !== detail)
+      p.push(`detail: expected ${JSON.stringify(detail)}, got ${JSON.stringify(body?.detail)}`);
     if (body?.hint !== detail) p.push(`hint: expected the detail's words, got ${JSON.stringify(body?.hint)}`);
     if (body?.scheme_received !== scheme) p.push(`scheme_received: got ${JSON.stringify(body?.scheme_received)}`);
-    if (JSON.stringify(body?.schemes_accepted) !== '["Token"]') p.push(`schemes_accepted: got ${JSON.stringify(body?.schemes_accepted)}`);
-    const { hint: _hint, scheme_received: _received, schemes_accepted: _accepted, detail: _detail, ...rest } = body ?? {};
+    if (JSON.stringify(body?.schemes_accepted) !== '["Token"]')
+      p.push(`schemes_accepted: got ${JSON.stringify(body?.schemes_accepted)}`);
+    const {
+      hint: _hint,
+      scheme_received: _received,
+      schemes_accepted: _accepted,
+      detail: _detail,
+      ...rest
+    } = body ?? {};
     const { detail: _reference, ...reference } = t.response.json as Record<string, unknown>;
     return [...p, ...compareAll({ ...got, json: rest }, { ...t, response: { ...t.response, json: reference } }, r)];
   },
@@ -162,7 +173,8 @@ const linkFirst = (why: string): Deviation => ({
   check: (got, t) => {
     const p = sameStatusAndHeaders(got, t);
     const want = { uid: ["Invalid user id or user doesn't exist."] };
-    if (JSON.stringify(got.json) !== JSON.stringify(want)) p.push(`body: expected ${JSON.stringify(want)}, got ${got.text}`);
+    if (JSON.stringify(got.json) !== JSON.stringify(want))
+      p.push(`body: expected ${JSON.stringify(want)}, got ${got.text}`);
     return p;
   },
 });
@@ -174,11 +186,21 @@ const meMetadata: Deviation = {
     const list = transcript(331).response.json as { renders: unknown; parses: unknown; actions: { POST: unknown } };
     const p: string[] = [];
     if (got.status !== 200) p.push(`status: expected 200, got ${got.status}`);
-    if (got.headers.get("allow") !== "GET, PUT, PATCH, DELETE, HEAD, OPTIONS") p.push(`allow: ${got.headers.get("allow")}`);
-    if (got.headers.get("content-type") !== "application/json") p.push(`content-type: ${got.headers.get("content-type")}`);
-    if (got.headers.get("www-authenticate") !== null) p.push(`www-authenticate: ${got.headers.get("www-authenticate")}`);
-    const expected = { name: "User Instance", description: "", renders: list.renders, parses: list.parses, actions: { PUT: list.actions.POST } };
-    if (JSON.stringify(got.json) !== JSON.stringify(expected)) p.push(`body: expected ${JSON.stringify(expected)}, got ${got.text}`);
+    if (got.headers.get("allow") !== "GET, PUT, PATCH, DELETE, HEAD, OPTIONS")
+      p.push(`allow: ${got.headers.get("allow")}`);
+    if (got.headers.get("content-type") !== "application/json")
+      p.push(`content-type: ${got.headers.get("content-type")}`);
+    if (got.headers.get("www-authenticate") !== null)
+      p.push(`www-authenticate: ${got.headers.get("www-authenticate")}`);
+    const expected = {
+      name: "User Instance",
+      description: "",
+      renders: list.renders,
+      parses: list.parses,
+      actions: { PUT: list.actions.POST },
+    };
+    if (JSON.stringify(got.json) !== JSON.stringify(expected))
+      p.push(`body: expected ${JSON.stringify(expected)}, got ${got.text}`);
     return p;
   },
 };
@@ -211,9 +233,17 @@ const refusedRefresh = (why: string, body: Record<string, string>): Deviation =>
   check: (got) => {
     const p: string[] = [];
     if (got.status !== 401) p.push(`status: expected 401, got ${got.status}`);
-    const want = { allow: header(transcript(79).response.headers, "allow"), "www-authenticate": 'JWT realm="api"', "content-type": "application/json", location: null };
-    for (const [name, v] of Object.entries(want)) if (got.headers.get(name) !== v) p.push(`${name}: expected ${JSON.stringify(v)}, got ${JSON.stringify(got.headers.get(name))}`);
-    if (JSON.stringify(got.json) !== JSON.stringify(body)) p.push(`body: expected ${JSON.stringify(body)}, got ${got.text}`);
+    const want = {
+      allow: header(transcript(79).response.headers, "allow"),
+      "www-authenticate": 'JWT realm="api"',
+      "content-type": "application/json",
+      location: null,
+    };
+    for (const [name, v] of Object.entries(want))
+      if (got.headers.get(name) !== v)
+        p.push(`${name}: expected ${JSON.stringify(v)}, got ${JSON.stringify(got.headers.get(name))}`);
+    if (JSON.stringify(got.json) !== JSON.stringify(body))
+      p.push(`body: expected ${JSON.stringify(body)}, got ${got.text}`);
     return p;
   },
 });
@@ -230,11 +260,15 @@ const DEVIATIONS: Record<number, Deviation> = {
     "jwt/refresh with the refresh token of a deleted user: SimpleJWT refreshes it (200, it never looks the user up); we answer 401 user_not_found, as JWTAuthentication answers that user's access token (seq 317)",
     { detail: "User not found", code: "user_not_found" },
   ),
-  176: linkFirst("reset_password_confirm with an unknown uid and passwords that differ: Djoser answers the mismatch (it checks the link last); we answer 400 with the uid error, checking the link before the passwords"),
-  201: linkFirst("reset_username_confirm with an unknown uid and a taken username: Djoser answers \"A user with that username already exists.\" to anyone; we answer 400 with the uid error, checking the link before the username"),
+  176: linkFirst(
+    "reset_password_confirm with an unknown uid and passwords that differ: Djoser answers the mismatch (it checks the link last); we answer 400 with the uid error, checking the link before the passwords",
+  ),
+  201: linkFirst(
+    'reset_username_confirm with an unknown uid and a taken username: Djoser answers "A user with that username already exists." to anyone; we answer 400 with the uid error, checking the link before the username',
+  ),
   348: meMetadata,
   354: refusedRefresh(
-    "jwt/refresh with a (validly signed) refresh token without jti: SimpleJWT answers 500 (KeyError in check_blacklist); we answer 401 \"Token has no id\", SimpleJWT's own message for such a token on every other path",
+    'jwt/refresh with a (validly signed) refresh token without jti: SimpleJWT answers 500 (KeyError in check_blacklist); we answer 401 "Token has no id", SimpleJWT\'s own message for such a token on every other path',
     { detail: "Token has no id", code: "token_not_valid" },
   ),
   353: sharedEmailReset,
@@ -264,9 +298,13 @@ const idOfUid = (uid: string) => Number(Buffer.from(uid, "base64url").toString("
 
 /** The transcript ids of the users created (POST /auth/users/ → 201) with this email. */
 const usersCreatedWith = (email: string) =>
-  TRANSCRIPTS.filter((t) => t.request.method === "POST" && /^\/auth\/users\/?$/.test(t.request.path) && t.response.status === 201 && bodyOf(t)?.email === email).map(
-    (t) => (t.response.json as { id: number }).id,
-  );
+  TRANSCRIPTS.filter(
+    (t) =>
+      t.request.method === "POST" &&
+      /^\/auth\/users\/?$/.test(t.request.path) &&
+      t.response.status === 201 &&
+      bodyOf(t)?.email === email,
+  ).map((t) => (t.response.json as { id: number }).id);
 
 type ResetKind = "password" | "username";
 const RESET_REQUEST = /^\/auth\/users\/reset_(password|username)\/?$/;
@@ -302,7 +340,10 @@ const LINK_PATTERNS = Object.entries({
 }).map(([kind, template]) => {
   const [before, between, after] = template.split(/\{uid\}|\{token\}/) as [string, string, string];
   const esc = (x: string) => x.replace(/[.*+?^$()|[\]\\/]/g, "\\$&");
-  return { kind: kind as LinkKind, re: new RegExp(`^https?://[^/]+/${esc(before)}([A-Za-z0-9_-]+)${esc(between)}([0-9a-z]+-[0-9a-f]+)${esc(after)}$`) };
+  return {
+    kind: kind as LinkKind,
+    re: new RegExp(`^https?://[^/]+/${esc(before)}([A-Za-z0-9_-]+)${esc(between)}([0-9a-z]+-[0-9a-f]+)${esc(after)}$`),
+  };
 });
 type Link = { kind: LinkKind; uid: string; token: string };
 const linksIn = (mails: Mail[]): Link[] =>
@@ -320,7 +361,8 @@ function mailedLinkIn(t: Transcript): (Link & { user: number }) | undefined {
   const sent = bodyOf(t);
   if (!sent || typeof sent.token !== "string") return undefined;
   const [uid, token] = [String(sent.uid), sent.token];
-  if (isActivation(t)) return MAILED.has(`${uid}/${token}`) ? { kind: "activation", user: idOfUid(uid), uid, token } : undefined;
+  if (isActivation(t))
+    return MAILED.has(`${uid}/${token}`) ? { kind: "activation", user: idOfUid(uid), uid, token } : undefined;
   const kind = resetKindOf(RESET_CONFIRM, t);
   const mail = RESET_MAILS.find((m) => m.kind === kind && m.token === token);
   return mail && { kind: mail.kind, user: mail.user, uid, token };
@@ -329,7 +371,8 @@ function mailedLinkIn(t: Transcript): (Link & { user: number }) | undefined {
 // JWTs. The reference signed its tokens HS256 with its SECRET_KEY, which our server runs with too.
 const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 const isJwt = (s: string) => new RegExp(`^${JWT.source}$`).test(s);
-const hs256 = (signingInput: string) => createHmac("sha256", REFERENCE_ENV.SECRET_KEY!).update(signingInput).digest("base64url");
+const hs256 = (signingInput: string) =>
+  createHmac("sha256", REFERENCE_ENV.SECRET_KEY!).update(signingInput).digest("base64url");
 const segment = (jwt: string, i: 0 | 1) => Buffer.from(jwt.split(".")[i]!, "base64url").toString("utf8");
 const claimsOf = (jwt: string): Record<string, unknown> => {
   try {
@@ -364,7 +407,9 @@ class Replay {
 
   /** Our newest link of this kind to our user `ourId`. */
   private newestLink(kind: LinkKind, ourId: number): Link | undefined {
-    return linksIn(this.server.mails()).filter((l) => l.kind === kind && l.uid === uidOf(ourId)).at(-1);
+    return linksIn(this.server.mails())
+      .filter((l) => l.kind === kind && l.uid === uidOf(ourId))
+      .at(-1);
   }
 
   /** The reset links the request being replayed made us mail must be these (transcript users). */
@@ -372,7 +417,9 @@ class Replay {
     const want = expected.map(({ kind, user }) => `${kind} reset link to ${uidOf(this.ids.get(user) ?? user)}`).sort();
     const sent = linksIn(this.server.mails().slice(this.mailsBefore)).filter((l) => l.kind !== "activation");
     const got = sent.map(({ kind, uid }) => `${kind} reset link to ${uid}`).sort();
-    return JSON.stringify(got) === JSON.stringify(want) ? [] : [`mails: expected ${JSON.stringify(want)}, we sent ${JSON.stringify(got)}`];
+    return JSON.stringify(got) === JSON.stringify(want)
+      ? []
+      : [`mails: expected ${JSON.stringify(want)}, we sent ${JSON.stringify(got)}`];
   }
 
   get origin() {
@@ -417,10 +464,14 @@ class Replay {
     const problems: string[] = [];
     const jwtsSent: JwtPair[] = [];
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(t.request.headers)) headers[k] = this.substituteJwts(this.substituteKeys(v), t, jwtsSent);
+    for (const [k, v] of Object.entries(t.request.headers))
+      headers[k] = this.substituteJwts(this.substituteKeys(v), t, jwtsSent);
     let body = t.request.body ?? undefined;
     if (body !== undefined) body = this.substituteJwts(this.substituteKeys(body), t, jwtsSent);
-    const path = t.request.path.replace(/^\/auth\/users\/(\d+)(?=\/|$)/, (_m, id: string) => `/auth/users/${this.ids.get(Number(id)) ?? id}`);
+    const path = t.request.path.replace(
+      /^\/auth\/users\/(\d+)(?=\/|$)/,
+      (_m, id: string) => `/auth/users/${this.ids.get(Number(id)) ?? id}`,
+    );
     const mailed = mailedLinkIn(t);
     if (mailed && body !== undefined) {
       const ourId = this.ids.get(mailed.user);
@@ -443,11 +494,15 @@ class Replay {
     if (typeof theirs?.auth_token === "string" && typeof ours?.auth_token === "string") {
       const [x, y] = [theirs.auth_token, ours.auth_token];
       const known = this.keys.get(x);
-      if (known !== undefined && known !== y) problems.push(`auth_token: Djoser returned the same key as before, we returned a different one`);
+      if (known !== undefined && known !== y)
+        problems.push(`auth_token: Djoser returned the same key as before, we returned a different one`);
       if (known === undefined) {
         const reused = [...this.keys].find(([, v]) => v === y);
         // Seq 100: "token login after logout -> a NEW key"; so must ours be.
-        if (reused) problems.push(`auth_token: Djoser minted a new key, we returned the key of transcript ${reused[0].slice(0, 8)}…`);
+        if (reused)
+          problems.push(
+            `auth_token: Djoser minted a new key, we returned the key of transcript ${reused[0].slice(0, 8)}…`,
+          );
         this.keys.set(x, y);
       }
     }
@@ -458,7 +513,12 @@ class Replay {
         this.exchange.answered.push([x, y]);
       }
     }
-    if (t.request.method === "POST" && /^\/auth\/users\/?$/.test(t.request.path) && t.response.status === 201 && got.status === 201) {
+    if (
+      t.request.method === "POST" &&
+      /^\/auth\/users\/?$/.test(t.request.path) &&
+      t.response.status === 201 &&
+      got.status === 201
+    ) {
       this.ids.set(Number(theirs?.id), Number(ours?.id));
     }
     return problems;
@@ -480,26 +540,37 @@ const kind = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" :
  */
 function compareJwt(exp: string, got: string, at: string, r: Replay, out: string[]) {
   if (!isJwt(got)) return void out.push(`${at}: expected a JWT, got ${JSON.stringify(got)}`);
-  if (segment(got, 0) !== segment(exp, 0)) out.push(`${at}: header: expected ${segment(exp, 0)}, got ${segment(got, 0)}`);
+  if (segment(got, 0) !== segment(exp, 0))
+    out.push(`${at}: header: expected ${segment(exp, 0)}, got ${segment(got, 0)}`);
   const [e, g] = [claimsOf(exp), claimsOf(got)];
   const names = Object.keys(g).filter((k) => k !== "sid");
   if (names.join() !== Object.keys(e).join() || ("sid" in g && typeof g.sid !== "string")) {
     out.push(`${at}: claims: expected ${JSON.stringify(e)} (+ "sid"), got ${JSON.stringify(g)}`);
   }
-  for (const k of names) if (k in e && kind(e[k]) !== kind(g[k])) out.push(`${at}.${k}: expected a ${kind(e[k])}, got ${JSON.stringify(g[k])}`);
-  if (g.token_type !== e.token_type) out.push(`${at}.token_type: expected ${String(e.token_type)}, got ${String(g.token_type)}`);
+  for (const k of names)
+    if (k in e && kind(e[k]) !== kind(g[k]))
+      out.push(`${at}.${k}: expected a ${kind(e[k])}, got ${JSON.stringify(g[k])}`);
+  if (g.token_type !== e.token_type)
+    out.push(`${at}.token_type: expected ${String(e.token_type)}, got ${String(g.token_type)}`);
   const user = r.ids.get(e.user_id as number) ?? e.user_id;
-  if (g.user_id !== user) out.push(`${at}.user_id: expected ${String(user)} (transcript ${String(e.user_id)}), got ${String(g.user_id)}`);
+  if (g.user_id !== user)
+    out.push(`${at}.user_id: expected ${String(user)} (transcript ${String(e.user_id)}), got ${String(g.user_id)}`);
   const { sent, answered, theirClock, ourClock } = r.exchange;
   for (const [x, y] of [...sent, ...answered]) {
-    if (x !== exp && claimsOf(x).iat === e.iat && claimsOf(y).iat !== g.iat) out.push(`${at}.iat: expected ${String(claimsOf(y).iat)} (copied from …${y.slice(-8)}, as the reference copied it), got ${String(g.iat)}`);
+    if (x !== exp && claimsOf(x).iat === e.iat && claimsOf(y).iat !== g.iat)
+      out.push(
+        `${at}.iat: expected ${String(claimsOf(y).iat)} (copied from …${y.slice(-8)}, as the reference copied it), got ${String(g.iat)}`,
+      );
   }
   const copied = sent.some(([x]) => claimsOf(x).iat === e.iat);
   for (const claim of copied ? ["exp"] : ["exp", "iat"]) {
     const offset = (e[claim] as number) - theirClock;
     const [from, to] = [ourClock[0] + offset, ourClock[1] + offset];
     const v = g[claim] as number;
-    if (!(v >= from && v <= to)) out.push(`${at}.${claim}: expected our clock ${offset >= 0 ? "+" : "−"} ${Math.abs(offset)} s (${from}…${to}), got ${String(v)}`);
+    if (!(v >= from && v <= to))
+      out.push(
+        `${at}.${claim}: expected our clock ${offset >= 0 ? "+" : "−"} ${Math.abs(offset)} s (${from}…${to}), got ${String(v)}`,
+      );
   }
 }
 
@@ -510,14 +581,16 @@ function compareJson(exp: unknown, got: unknown, at: string, key: string | undef
   }
   if (Array.isArray(exp)) {
     const g = got as unknown[];
-    if (g.length !== exp.length) out.push(`${at}: expected ${exp.length} elements, got ${g.length}: ${JSON.stringify(g)}`);
+    if (g.length !== exp.length)
+      out.push(`${at}: expected ${exp.length} elements, got ${g.length}: ${JSON.stringify(g)}`);
     exp.forEach((e, i) => i < g.length && compareJson(e, g[i], `${at}[${i}]`, key, r, out));
   } else if (exp && typeof exp === "object") {
     const g = got as Record<string, unknown>;
     const [ek, gk] = [Object.keys(exp), Object.keys(g)];
     const missing = ek.filter((k) => !(k in g));
     const extra = gk.filter((k) => !(k in exp));
-    if (missing.length || extra.length) out.push(`${at}: keys differ (missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)})`);
+    if (missing.length || extra.length)
+      out.push(`${at}: keys differ (missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)})`);
     for (const k of ek) if (k in g) compareJson((exp as Record<string, unknown>)[k], g[k], `${at}.${k}`, k, r, out);
   } else if (typeof exp === "string") {
     const g = got as string;
@@ -553,7 +626,8 @@ function sameStatusAndHeaders(got: Got, t: Transcript, names: readonly string[] 
 function compareAll(got: Got, t: Transcript, r: Replay): string[] {
   const p = sameStatusAndHeaders(got, t);
   if ("json" in t.response) {
-    if (got.json === undefined) p.push(`body: expected JSON ${JSON.stringify(t.response.json)}, got ${JSON.stringify(got.text)}`);
+    if (got.json === undefined)
+      p.push(`body: expected JSON ${JSON.stringify(t.response.json)}, got ${JSON.stringify(got.text)}`);
     else compareJson(t.response.json, got.json, "body", undefined, r, p);
   } else if (got.text !== (t.response.text ?? "")) {
     p.push(`body: expected ${JSON.stringify(t.response.text)}, got ${JSON.stringify(got.text)}`);
@@ -570,7 +644,8 @@ function compareAll(got: Got, t: Transcript, r: Replay): string[] {
  * for ours to tick too.
  */
 const movesLastLogin = (t: Transcript) =>
-  (t.response.status === 200 && /^\/auth\/token\/login\/?$/.test(t.request.path)) || (t.response.status === 204 && RESET_CONFIRM.test(t.request.path));
+  (t.response.status === 200 && /^\/auth\/token\/login\/?$/.test(t.request.path)) ||
+  (t.response.status === 204 && RESET_CONFIRM.test(t.request.path));
 
 async function send(r: Replay, t: Transcript): Promise<{ got: Got; problems: string[] }> {
   const { path, init, problems, jwtsSent: sent } = r.build(t);
@@ -601,7 +676,9 @@ describe("transcript replay set-up", () => {
     const lower = TRANSCRIPTS.filter((t) => /^(jwt|bearer)([ \t]|$)/.test(authorizationOf(t))).map((t) => t.seq);
     expect(lower).toEqual([64]);
     expect(DEVIATIONS[64]).toBe(lowerCasePrefix);
-    expect(transcript(63).request.headers.Authorization).toBe(transcript(64).request.headers.Authorization!.replace(/^jwt /, "Bearer "));
+    expect(transcript(63).request.headers.Authorization).toBe(
+      transcript(64).request.headers.Authorization!.replace(/^jwt /, "Bearer "),
+    );
   });
 
   it("knows every reset mail of the reference: each minted by its reset request, for its user", () => {
@@ -609,22 +686,31 @@ describe("transcript replay set-up", () => {
       const t = transcript(m.seq);
       expect(resetKindOf(RESET_REQUEST, t), `seq ${m.seq} is a reset_${m.kind}`).toBe(m.kind);
       expect(t.response.status, `seq ${m.seq} answered 204`).toBe(204);
-      expect(usersCreatedWith(String(bodyOf(t)?.email)), `seq ${m.seq} asks for user ${m.user}'s email`).toEqual([m.user]);
+      expect(usersCreatedWith(String(bodyOf(t)?.email)), `seq ${m.seq} asks for user ${m.user}'s email`).toEqual([
+        m.user,
+      ]);
       // Minted while answering (its Date header is sent after, in the same or the next second).
       const minted = mintedAt(m.token)!;
       expect(referenceClock(t) - minted, `token of seq ${m.seq} minted then`).toBeGreaterThanOrEqual(0);
       expect(referenceClock(t) - minted, `token of seq ${m.seq} minted then`).toBeLessThanOrEqual(1);
-      const confirms = TRANSCRIPTS.filter((c) => c.seq > m.seq && resetKindOf(RESET_CONFIRM, c) === m.kind && bodyOf(c)?.token === m.token);
+      const confirms = TRANSCRIPTS.filter(
+        (c) => c.seq > m.seq && resetKindOf(RESET_CONFIRM, c) === m.kind && bodyOf(c)?.token === m.token,
+      );
       expect(confirms.length, `seq ${m.seq}'s token comes back`).toBeGreaterThan(0);
     }
   });
 
   it("sends any other token of a confirm request as recorded: the reference never minted it", () => {
     const recording = [referenceClock(TRANSCRIPTS[0]!), referenceClock(TRANSCRIPTS.at(-1)!)] as const;
-    const probes = TRANSCRIPTS.filter((t) => resetKindOf(RESET_CONFIRM, t) && typeof bodyOf(t)?.token === "string" && !mailedLinkIn(t));
+    const probes = TRANSCRIPTS.filter(
+      (t) => resetKindOf(RESET_CONFIRM, t) && typeof bodyOf(t)?.token === "string" && !mailedLinkIn(t),
+    );
     for (const t of probes) {
       const minted = mintedAt(String(bodyOf(t)!.token));
-      expect(minted === undefined || minted < recording[0] || minted > recording[1], `seq ${t.seq}'s token ${String(bodyOf(t)!.token)} is a probe`).toBe(true);
+      expect(
+        minted === undefined || minted < recording[0] || minted > recording[1],
+        `seq ${t.seq}'s token ${String(bodyOf(t)!.token)} is a probe`,
+      ).toBe(true);
     }
     expect(probes.map((t) => t.seq)).toEqual([176, 179, 201, 203]);
   });
@@ -642,7 +728,9 @@ describe.each(DATABASES)("Djoser transcripts replayed on %s", (db) => {
     r = new Replay(server);
   });
   afterAll(async () => {
-    console.log(`[${db}] transcripts: ${counts.replayed} of ${TRANSCRIPTS.length} replayed, ${counts.matched} matched, ${counts.deviations} intended deviations`);
+    console.log(
+      `[${db}] transcripts: ${counts.replayed} of ${TRANSCRIPTS.length} replayed, ${counts.matched} matched, ${counts.deviations} intended deviations`,
+    );
     await server?.stop();
   });
 
@@ -653,7 +741,9 @@ describe.each(DATABASES)("Djoser transcripts replayed on %s", (db) => {
       counts.replayed++;
       const { got, problems } = await send(r, t);
       const learnt = r.learn(t, got);
-      const compared = deviation ? deviation.check(got, t, r) : [...compareAll(got, t, r), ...r.checkResetMails(RESET_MAILS.filter((m) => m.seq === t.seq))];
+      const compared = deviation
+        ? deviation.check(got, t, r)
+        : [...compareAll(got, t, r), ...r.checkResetMails(RESET_MAILS.filter((m) => m.seq === t.seq))];
       const found = [...problems, ...learnt, ...compared];
       expect(found, `seq ${t.seq}: ${t.test}`).toEqual([]);
       if (deviation) counts.deviations++;

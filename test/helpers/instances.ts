@@ -3,7 +3,7 @@
 // answers 200 (a start takes 10–25 s on a loaded machine: up to 60 s is allowed). Requests go over
 // a fresh connection each (no keep-alive), so behind `serve --workers N` each one may land on any
 // worker, as requests from many clients would.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./net.ts";
@@ -11,7 +11,12 @@ import { freePort } from "./net.ts";
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export type Answer = { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any };
+export type Answer = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any;
+};
 
 export type Instance = {
   url: string;
@@ -26,7 +31,12 @@ const live = new Set<ChildProcess>();
 process.once("exit", () => live.forEach((child) => child.kill("SIGKILL")));
 
 /** Only what the test sets: nothing from the developer's shell leaks into the settings. */
-const cleanEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH, HOME: process.env.HOME, HOST: "127.0.0.1", ...env });
+const cleanEnv = (env: Record<string, string>) => ({
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  HOST: "127.0.0.1",
+  ...env,
+});
 
 function launch(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
@@ -49,13 +59,18 @@ function launch(args: string[], env: Record<string, string>) {
  * `portcullis serve [args]` on a free port; resolves once /healthz answers 200 and `ready` (given
  * the output so far) agrees, e.g. once every worker has said it listens.
  */
-export async function startInstance(env: Record<string, string>, args: string[] = [], opts: { ready?: (output: string) => boolean; timeoutMs?: number } = {}): Promise<Instance> {
+export async function startInstance(
+  env: Record<string, string>,
+  args: string[] = [],
+  opts: { ready?: (output: string) => boolean; timeoutMs?: number } = {},
+): Promise<Instance> {
   const port = await freePort();
   const p = launch(["serve", ...args], { ...env, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
-    if (!p.running()) throw new Error(`serve ${args.join(" ")} exited (${await p.exited}) before it was ready:\n${p.output()}`);
+    if (!p.running())
+      throw new Error(`serve ${args.join(" ")} exited (${await p.exited}) before it was ready:\n${p.output()}`);
     const health = await call(url, "GET", "/healthz").catch(() => null);
     if (health?.status === 200 && (opts.ready?.(p.output()) ?? true)) break;
     if (Date.now() > deadline) {
@@ -79,7 +94,11 @@ export async function startInstance(env: Record<string, string>, args: string[] 
 }
 
 /** A command run to its end (SIGKILLed after `timeoutMs`): its exit code and output. */
-export async function runCommand(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+export async function runCommand(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; output: string }> {
   const p = launch(args, env);
   const guard = setTimeout(() => p.child.kill("SIGKILL"), timeoutMs);
   const code = await p.exited;
@@ -88,7 +107,12 @@ export async function runCommand(args: string[], env: Record<string, string>, ti
 }
 
 /** One HTTP request over a connection of its own; a JSON body is serialised for you. */
-export function call(base: string, method: string, path: string, init: { headers?: Record<string, string>; json?: unknown } = {}): Promise<Answer> {
+export function call(
+  base: string,
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; json?: unknown } = {},
+): Promise<Answer> {
   const body = init.json === undefined ? undefined : JSON.stringify(init.json);
   const headers = { ...(body === undefined ? {} : { "content-type": "application/json" }), ...init.headers };
   return new Promise((resolve, reject) => {

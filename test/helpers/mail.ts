@@ -17,9 +17,16 @@ export function parseMessage(raw: string) {
   };
   // Parts over 76-char lines come quoted-printable (soft breaks, =XX), as in any real mailbox.
   const unQp = (b: string) =>
-    Buffer.from(b.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), "latin1");
+    Buffer.from(
+      b.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+      "latin1",
+    );
   const decode = (body: string, cte?: string) =>
-    cte === "quoted-printable" ? unQp(body).toString("utf8") : cte === "base64" ? Buffer.from(body, "base64").toString("utf8") : body;
+    cte === "quoted-printable"
+      ? unQp(body).toString("utf8")
+      : cte === "base64"
+        ? Buffer.from(body, "base64").toString("utf8")
+        : body;
   const top = split(raw);
   const boundary = /boundary="?([^";]+)"?/.exec(top.headers.get("content-type") ?? "")?.[1];
   const parts = new Map<string, string>();
@@ -43,7 +50,14 @@ export function readMails(dir: string): Mail[] {
     .map((file) => {
       const { headers, parts } = parseMessage(readFileSync(join(dir, file), "utf8"));
       const text = parts.get("text/plain") ?? "";
-      return { file, to: headers.get("to") ?? "", subject: headers.get("subject") ?? "", text, html: parts.get("text/html") ?? "", links: text.match(/https?:\/\/\S+/g) ?? [] };
+      return {
+        file,
+        to: headers.get("to") ?? "",
+        subject: headers.get("subject") ?? "",
+        text,
+        html: parts.get("text/html") ?? "",
+        links: text.match(/https?:\/\/\S+/g) ?? [],
+      };
     });
 }
 

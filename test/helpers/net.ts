@@ -36,7 +36,9 @@ function canBind(port: number): Promise<boolean> {
 }
 
 /** A fetch Response read whole: status, headers, text, and the JSON body when there is one. */
-export async function readResponse(res: Response): Promise<{ status: number; headers: Headers; text: string; json: any }> {
+export async function readResponse(
+  res: Response,
+): Promise<{ status: number; headers: Headers; text: string; json: any }> {
   const text = await res.text();
   let json: unknown;
   try {

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { loadSettings } from "../../src/config/load.ts";
-import { startServer, type RunningServer } from "../../src/server.ts";
-import { readMails, type Mail } from "./mail.ts";
+import { type RunningServer, startServer } from "../../src/server.ts";
+import { type Mail, readMails } from "./mail.ts";
 import { readResponse } from "./net.ts";
 
 export const DATABASES = ["pglite", "postgresql"] as const;
@@ -17,7 +17,11 @@ export type TestServer = RunningServer & {
   /** Mails delivered so far (request() and trpcClient() wait for the outbox after each call). */
   mails(): Mail[];
   /** fetch against the server; JSON bodies are serialised for you. */
-  request(method: string, path: string, init?: { json?: unknown; body?: string; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; text: string; json: any }>;
+  request(
+    method: string,
+    path: string,
+    init?: { json?: unknown; body?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; headers: Headers; text: string; json: any }>;
   stop(): Promise<void>;
 };
 
@@ -65,7 +69,9 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
         body = JSON.stringify(init.json);
         headers["content-type"] ??= "application/json";
       }
-      const response = await readResponse(await fetch(server.url + path, { method, headers, body, redirect: "manual" }));
+      const response = await readResponse(
+        await fetch(server.url + path, { method, headers, body, redirect: "manual" }),
+      );
       await server.deps.outbox.idle(); // mails are queued by the request and sent just after it
       return response;
     },
@@ -78,7 +84,12 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
 }
 
 /** A staff superuser, made by the same code as `portcullis createsuperuser` (setup only). */
-export async function createStaff(server: RunningServer, username = "admin", password = "Adm1n-Passw0rd!", email = "admin@example.com") {
+export async function createStaff(
+  server: RunningServer,
+  username = "admin",
+  password = "Adm1n-Passw0rd!",
+  email = "admin@example.com",
+) {
   const { createSuperuser } = await import("../../src/core/users/admin.ts");
   return createSuperuser(server.settings, server.deps.prisma, { username, email, password });
 }

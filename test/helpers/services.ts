@@ -4,8 +4,18 @@
 //
 // Everything here is asynchronous on purpose: the server under test runs in the same process, and
 // a synchronous spawn would freeze it along with the test.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { accessSync, appendFileSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import {
+  accessSync,
+  appendFileSync,
+  chownSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,12 +105,18 @@ function asPostgresUser(): { wrap: (cmd: string, args: string[]) => [string, str
   const id = (flag: string) => Number(spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim());
   const uid = id("-u");
   const gid = id("-g");
-  if (!Number.isInteger(uid) || uid === 0) throw new Error("running as root and there is no `postgres` OS user to run initdb/pg_ctl as");
+  if (!Number.isInteger(uid) || uid === 0)
+    throw new Error("running as root and there is no `postgres` OS user to run initdb/pg_ctl as");
   const runuser = existsSync("/usr/sbin/runuser") || existsSync("/sbin/runuser") || existsSync("/usr/bin/runuser");
   return {
     uid,
     gid,
-    wrap: runuser ? (cmd, args) => ["runuser", ["-u", "postgres", "--", cmd, ...args]] : (cmd, args) => ["su", ["postgres", "-s", "/bin/sh", "-c", [cmd, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ")]],
+    wrap: runuser
+      ? (cmd, args) => ["runuser", ["-u", "postgres", "--", cmd, ...args]]
+      : (cmd, args) => [
+          "su",
+          ["postgres", "-s", "/bin/sh", "-c", [cmd, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ")],
+        ],
   };
 }
 
@@ -151,7 +167,19 @@ export async function privatePostgres(): Promise<PrivatePostgres> {
 
   try {
     // --no-sync: a throwaway cluster need not survive an OS crash; saves most of initdb's time.
-    const [icmd, iargs] = user.wrap(join(bin, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]);
+    const [icmd, iargs] = user.wrap(join(bin, "initdb"), [
+      "-D",
+      data,
+      "-U",
+      "postgres",
+      "-A",
+      "trust",
+      "-E",
+      "UTF8",
+      "--locale=C",
+      "--no-sync",
+      "--no-instructions",
+    ]);
     await mustRun(icmd, iargs, "initdb");
     let port = 0;
     // The free port may be taken between the probe and the bind: try a few.
@@ -219,7 +247,8 @@ function tail(file: string, lines = 20): string {
 async function waitForRedis(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server exited (${child.exitCode ?? child.signalCode}) before accepting connections`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`redis-server exited (${child.exitCode ?? child.signalCode}) before accepting connections`);
     const ok = await new Promise<boolean>((resolve) => {
       const sock = connect({ host: "127.0.0.1", port });
       let buf = "";
@@ -258,7 +287,24 @@ export async function privateRedis(): Promise<PrivateRedis> {
     if (destroyed) throw new Error("privateRedis: start() after destroy()");
     if (child) return;
     log = "";
-    const c = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn(
+      "redis-server",
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        dir,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     c.stdout!.on("data", (d) => (log += d));
     c.stderr!.on("data", (d) => (log += d));
     c.on("exit", () => {
@@ -277,7 +323,9 @@ export async function privateRedis(): Promise<PrivateRedis> {
   const stop = async () => {
     const c = child;
     if (!c) return;
-    const exited = new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once("exit", () => resolve())));
+    const exited = new Promise<void>((resolve) =>
+      c.exitCode !== null || c.signalCode !== null ? resolve() : c.once("exit", () => resolve()),
+    );
     c.kill("SIGTERM");
     const timer = setTimeout(() => c.kill("SIGKILL"), 5_000);
     await exited;

@@ -28,7 +28,12 @@ export async function startInbox(opts: { port?: number; delayMs?: number } = {})
       stream.on("end", () => {
         const raw = Buffer.concat(chunks).toString("utf8");
         setTimeout(() => {
-          const mail = { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "", to: session.envelope.rcptTo.map((r) => r.address), subject: parseMessage(raw).headers.get("subject") ?? "", raw };
+          const mail = {
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+            to: session.envelope.rcptTo.map((r) => r.address),
+            subject: parseMessage(raw).headers.get("subject") ?? "",
+            raw,
+          };
           received.push(mail);
           const waiter = waiters.shift();
           if (waiter) waiter(mail);

@@ -18,7 +18,6 @@ export type HashRun = {
 
 const MIN_SALT_BYTES = 16;
 
-
 // Upper bounds on the work a *stored* hash may ask for. Stored hashes are
 // trusted-ish, but a corrupt or injected row with m=2^32-1 makes the native
 // library try to allocate terabytes (observed: a ~90 s stall, then a crash).

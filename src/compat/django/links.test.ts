@@ -76,10 +76,16 @@ describe("makeToken / checkToken: Django compatibility", () => {
 
 describe("checkToken: invalidation", () => {
   it("rejects when the user's state changed", () => {
-    expect(checkToken("password_reset", { ...alice, password: alice.password + "x" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken("password_reset", { ...alice, lastLogin: after(1) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(
+      checkToken("password_reset", { ...alice, password: alice.password + "x" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW),
+    ).toBe(false);
+    expect(checkToken("password_reset", { ...alice, lastLogin: after(1) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(
+      false,
+    );
     expect(checkToken("password_reset", { ...alice, lastLogin: null }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken("password_reset", { ...alice, email: "alice@example.org" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(
+      checkToken("password_reset", { ...alice, email: "alice@example.org" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW),
+    ).toBe(false);
     expect(checkToken("password_reset", { ...alice, id: 43 }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
     expect(checkToken("password_reset", zoe, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
   });
@@ -102,13 +108,26 @@ describe("checkToken: invalidation", () => {
   });
 
   it("returns false on garbage without throwing", () => {
-    const garbage = ["", "abc", "x-y", "-", "c768a8-", "-01aea89fcc348df5e568495571c831d0", `${DJANGO_ALICE}-x`,
-      ` ${DJANGO_ALICE}`, `${DJANGO_ALICE}\n`, "zzzzzzzzzzzzzz-01aea89fcc348df5e568495571c831d0", "x".repeat(100_000),
-      `${"1".repeat(100_000)}-${"a".repeat(32)}`];
+    const garbage = [
+      "",
+      "abc",
+      "x-y",
+      "-",
+      "c768a8-",
+      "-01aea89fcc348df5e568495571c831d0",
+      `${DJANGO_ALICE}-x`,
+      ` ${DJANGO_ALICE}`,
+      `${DJANGO_ALICE}\n`,
+      "zzzzzzzzzzzzzz-01aea89fcc348df5e568495571c831d0",
+      "x".repeat(100_000),
+      `${"1".repeat(100_000)}-${"a".repeat(32)}`,
+    ];
     for (const token of garbage) expect(checkToken("password_reset", alice, token, SECRET, TIMEOUT, NOW)).toBe(false);
     expect(checkToken("password_reset", alice, null as unknown as string, SECRET, TIMEOUT, NOW)).toBe(false);
     expect(checkToken("password_reset", null as unknown as TokenUser, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
-    expect(checkToken("password_reset", { ...alice, lastLogin: new Date(NaN) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(
+      checkToken("password_reset", { ...alice, lastLogin: new Date(NaN) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW),
+    ).toBe(false);
     expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, TIMEOUT, new Date(NaN))).toBe(false);
     expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, Number.NaN, NOW)).toBe(false);
   });
@@ -140,7 +159,9 @@ describe("one purpose per link", () => {
   it("a bound value (an email change's new address) is part of the hash", () => {
     const token = makeToken("email_change", { ...alice, bound: "new@example.com" }, SECRET, NOW);
     expect(checkToken("email_change", { ...alice, bound: "new@example.com" }, token, SECRET, TIMEOUT, NOW)).toBe(true);
-    expect(checkToken("email_change", { ...alice, bound: "other@example.com" }, token, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("email_change", { ...alice, bound: "other@example.com" }, token, SECRET, TIMEOUT, NOW)).toBe(
+      false,
+    );
     expect(checkToken("email_change", alice, token, SECRET, TIMEOUT, NOW)).toBe(false);
   });
 });
@@ -162,10 +183,24 @@ describe("encodeUid / decodeUid", () => {
 
   it("rejects everything else", () => {
     const bad = [
-      "", "!!!", "M", "Mg==", "Mg=", "M!g", "Mh", " Mg", "Mg\n",
-      encodeUid(0), encodeUid(-1), encodeUid(2147483648), "MDI" /* "02" */, "KzI" /* "+2" */,
-      Buffer.from("2.5").toString("base64url"), Buffer.from("1e3").toString("base64url"),
-      Buffer.from(" 2").toString("base64url"), Buffer.from("abc").toString("base64url"),
+      "",
+      "!!!",
+      "M",
+      "Mg==",
+      "Mg=",
+      "M!g",
+      "Mh",
+      " Mg",
+      "Mg\n",
+      encodeUid(0),
+      encodeUid(-1),
+      encodeUid(2147483648),
+      "MDI" /* "02" */,
+      "KzI" /* "+2" */,
+      Buffer.from("2.5").toString("base64url"),
+      Buffer.from("1e3").toString("base64url"),
+      Buffer.from(" 2").toString("base64url"),
+      Buffer.from("abc").toString("base64url"),
       "A".repeat(10_000),
     ];
     for (const uid of bad) expect(decodeUid(uid), uid.slice(0, 20)).toBeNull();

@@ -104,7 +104,9 @@ function tokenWithTimestamp(purpose: LinkPurpose, user: TokenUser, timestamp: nu
 
 // django.utils.crypto.salted_hmac(key_salt, value, secret, algorithm="sha256").
 function saltedHmacHex(keySalt: string, value: string, secret: string): string {
-  const key = createHash("sha256").update(keySalt + secret, "utf8").digest();
+  const key = createHash("sha256")
+    .update(keySalt + secret, "utf8")
+    .digest();
   return createHmac("sha256", key).update(value, "utf8").digest("hex");
 }
 

@@ -4,16 +4,16 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_PASSWORD_VALIDATORS,
   assertKnownValidators,
+  DEFAULT_PASSWORD_VALIDATORS,
   normalizeEmail,
+  type PasswordValidatorConfig,
   pythonStrip,
   quickRatio,
   validateEmail,
   validateEmailField,
   validatePassword,
   validateUsername,
-  type PasswordValidatorConfig,
 } from "./validators.ts";
 
 // Expected values below come from Debian's Django 3.2.25 / DRF 3.14 / Djoser
@@ -88,12 +88,19 @@ describe("validatePassword (Django defaults)", () => {
 describe("validatePassword (options and order)", () => {
   it("uses the singular for min_length 1, nothing for 0", () => {
     const one = [{ NAME: `${P}MinimumLengthValidator`, OPTIONS: { min_length: 1 } }];
-    expect(validatePassword("", john, one)).toEqual(["This password is too short. It must contain at least 1 character."]);
-    expect(validatePassword("", john, [{ NAME: `${P}MinimumLengthValidator`, OPTIONS: { min_length: 0 } }])).toEqual([]);
+    expect(validatePassword("", john, one)).toEqual([
+      "This password is too short. It must contain at least 1 character.",
+    ]);
+    expect(validatePassword("", john, [{ NAME: `${P}MinimumLengthValidator`, OPTIONS: { min_length: 0 } }])).toEqual(
+      [],
+    );
   });
 
   it("reports in configuration order", () => {
-    const cfg = [{ NAME: `${P}NumericPasswordValidator` }, { NAME: `${P}MinimumLengthValidator`, OPTIONS: { min_length: 12 } }];
+    const cfg = [
+      { NAME: `${P}NumericPasswordValidator` },
+      { NAME: `${P}MinimumLengthValidator`, OPTIONS: { min_length: 12 } },
+    ];
     expect(validatePassword("123", john, cfg)).toEqual([
       NUMERIC,
       "This password is too short. It must contain at least 12 characters.",
@@ -101,12 +108,17 @@ describe("validatePassword (options and order)", () => {
   });
 
   it("honours user_attributes and max_similarity", () => {
-    const loose = [{ NAME: `${P}UserAttributeSimilarityValidator`, OPTIONS: { user_attributes: ["email"], max_similarity: 0.4 } }];
+    const loose = [
+      { NAME: `${P}UserAttributeSimilarityValidator`, OPTIONS: { user_attributes: ["email"], max_similarity: 0.4 } },
+    ];
     expect(validatePassword("smithy", john, loose)).toEqual(["The password is too similar to the email address."]);
     expect(validatePassword("xample.co", john, loose)).toEqual(["The password is too similar to the email address."]);
     expect(validatePassword("123", john, loose)).toEqual([]);
     const exact = [
-      { NAME: `${P}UserAttributeSimilarityValidator`, OPTIONS: { user_attributes: ["last_name", "username"], max_similarity: 1.0 } },
+      {
+        NAME: `${P}UserAttributeSimilarityValidator`,
+        OPTIONS: { user_attributes: ["last_name", "username"], max_similarity: 1.0 },
+      },
     ];
     expect(validatePassword("johnsmith", john, exact)).toEqual(["The password is too similar to the username."]);
     expect(validatePassword("smithy", john, exact)).toEqual([]);
@@ -137,9 +149,17 @@ describe("assertKnownValidators", () => {
   const bad: [string, PasswordValidatorConfig[], RegExp][] = [
     ["unknown NAME", [{ NAME: "myapp.validators.Custom" }], /myapp\.validators\.Custom/],
     ["unknown option", [{ NAME: `${P}MinimumLengthValidator`, OPTIONS: { min_lenght: 8 } }], /min_lenght/],
-    ["max_similarity < 0.1", [{ NAME: `${P}UserAttributeSimilarityValidator`, OPTIONS: { max_similarity: 0.05 } }], /at least 0\.1/],
+    [
+      "max_similarity < 0.1",
+      [{ NAME: `${P}UserAttributeSimilarityValidator`, OPTIONS: { max_similarity: 0.05 } }],
+      /at least 0\.1/,
+    ],
     ["non-integer min_length", [{ NAME: `${P}MinimumLengthValidator`, OPTIONS: { min_length: "8" } }], /min_length/],
-    ["missing list", [{ NAME: `${P}CommonPasswordValidator`, OPTIONS: { password_list_path: "/nonexistent/list" } }], /ENOENT/],
+    [
+      "missing list",
+      [{ NAME: `${P}CommonPasswordValidator`, OPTIONS: { password_list_path: "/nonexistent/list" } }],
+      /ENOENT/,
+    ],
   ];
   it.each(bad)("throws for %s", (_label, cfg, message) => {
     expect(() => assertKnownValidators(cfg)).toThrow(message);
@@ -242,7 +262,10 @@ describe("validateEmailField (DRF order for AbstractUser.email)", () => {
     expect(validateEmailField("bad")).toEqual([invalid]);
     expect(validateEmailField(`${"a".repeat(330)}@example.com`)).toEqual([long, invalid]);
     expect(validateEmailField("a\0@example.com")).toEqual(["Null characters are not allowed.", invalid]);
-    expect(validateEmailField("a\ud800@example.com")).toEqual(["Surrogate characters are not allowed: U+D800.", invalid]);
+    expect(validateEmailField("a\ud800@example.com")).toEqual([
+      "Surrogate characters are not allowed: U+D800.",
+      invalid,
+    ]);
     expect(validateEmailField("\0".repeat(300))).toEqual([long, "Null characters are not allowed.", invalid]);
   });
 });

@@ -60,7 +60,11 @@ export function assertKnownValidators(validators: PasswordValidatorConfig[]): vo
  * django.contrib.auth.password_validation.validate_password: every failing
  * validator's message, in configuration order. Empty array means valid.
  */
-export function validatePassword(password: string, user: PasswordUser, validators: PasswordValidatorConfig[]): string[] {
+export function validatePassword(
+  password: string,
+  user: PasswordUser,
+  validators: PasswordValidatorConfig[],
+): string[] {
   const errors: string[] = [];
   for (const config of validators) {
     const message = resolve(config)(password, user);
@@ -178,8 +182,17 @@ const NUMERIC_RE =
 // Python's str.isspace() set. JS \s differs: it has U+FEFF and lacks
 // U+001C–U+001F and U+0085.
 const isPySpace = (c: number) =>
-  (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c === 0x85 || c === 0xa0 || c === 0x1680 ||
-  (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
+  (c >= 0x09 && c <= 0x0d) ||
+  (c >= 0x1c && c <= 0x20) ||
+  c === 0x85 ||
+  c === 0xa0 ||
+  c === 0x1680 ||
+  (c >= 0x2000 && c <= 0x200a) ||
+  c === 0x2028 ||
+  c === 0x2029 ||
+  c === 0x202f ||
+  c === 0x205f ||
+  c === 0x3000;
 
 /**
  * Python's str.strip() (DRF CharField trims input with it). A loop from both ends, not a regex:
@@ -242,7 +255,8 @@ function textCharErrors(value: string): string[] {
 export function surrogateError(value: string): string | null {
   for (const ch of value) {
     const cp = ch.codePointAt(0)!;
-    if (cp >= 0xd800 && cp <= 0xdfff) return `Surrogate characters are not allowed: U+${cp.toString(16).toUpperCase()}.`;
+    if (cp >= 0xd800 && cp <= 0xdfff)
+      return `Surrogate characters are not allowed: U+${cp.toString(16).toUpperCase()}.`;
   }
   return null;
 }

@@ -5,9 +5,9 @@
 // request's one password check; every wrong password is audited.
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
+import { oneCheckAtATime, spendPasswordCheck } from "./hash-queue.ts";
 import { claimPasswordCheck } from "./lockout.ts";
 import { verifyPassword } from "./passwords.ts";
-import { oneCheckAtATime, spendPasswordCheck } from "./hash-queue.ts";
 import { accountKey } from "./throttle.ts";
 
 /** The key that keeps a user's password checks one at a time: their login name, as logins use. */

@@ -70,4 +70,3 @@ export function spendPasswordCheck(meta: { passwordChecks?: { left: number } }) 
   if (budget.left <= 0) throw new AuthError("password_check_limit");
   budget.left--;
 }
-

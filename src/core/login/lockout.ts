@@ -38,7 +38,8 @@ type Kind = "name" | "network" | "device" | "recheck";
 /** `waits`: failures past FREE_FAILURES make the next attempt wait; `bound`: MAX_FAILURES locks. */
 type Bucket = { key: string; kind: Kind; waits: boolean; bound: boolean };
 
-const hmac = (deps: Deps, text: string) => createHmac("sha256", purposeKey(deps.settings, "lockout")).update(text).digest("hex");
+const hmac = (deps: Deps, text: string) =>
+  createHmac("sha256", purposeKey(deps.settings, "lockout")).update(text).digest("hex");
 const nameKey = (deps: Deps, name: string) => hmac(deps, accountKey(name));
 const bucket = {
   name: (deps: Deps, name: string): Bucket => ({ key: nameKey(deps, name), kind: "name", waits: false, bound: true }),
@@ -48,7 +49,12 @@ const bucket = {
     waits: true,
     bound: false,
   }),
-  device: (deps: Deps, id: string): Bucket => ({ key: hmac(deps, `device:${id}`), kind: "device", waits: true, bound: true }),
+  device: (deps: Deps, id: string): Bucket => ({
+    key: hmac(deps, `device:${id}`),
+    kind: "device",
+    waits: true,
+    bound: true,
+  }),
   recheck: (deps: Deps, userId: number): Bucket => ({
     key: hmac(deps, `recheck:user:${userId}`),
     kind: "recheck",
@@ -79,8 +85,13 @@ export function network(ip: string): string {
   const [head = "", tail = ""] = address.split("::");
   const groups = (part: string) => (part ? part.split(":") : []);
   const [before, after] = [groups(head), groups(tail)];
-  const full = address.includes("::") ? [...before, ...Array(8 - before.length - after.length).fill("0"), ...after] : before;
-  return `${full.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":")}::/64`;
+  const full = address.includes("::")
+    ? [...before, ...Array(8 - before.length - after.length).fill("0"), ...after]
+    : before;
+  return `${full
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 // Attempts still pending after this never finished (their process died): they stop counting.
@@ -188,7 +199,10 @@ function attempt(deps: Deps, buckets: Bucket[], alsoOnSuccess: Bucket[]): LoginA
       return { failures: most, events };
     },
     async succeeded() {
-      await clear(deps, buckets.map((b) => b.key));
+      await clear(
+        deps,
+        buckets.map((b) => b.key),
+      );
       // NIST counts consecutive failures: the owner's success from a trusted device ends the
       // untrusted count on the name too, unless it already reached the lock (a reset lifts that).
       for (const b of alsoOnSuccess) {
@@ -229,7 +243,12 @@ export function claimLoginAttempt(
 
 /** Takes a slot for re-checking user `userId`'s current password: 429 while it waits, 403 once locked. */
 export function claimPasswordCheck(deps: Deps, userId: number, deadline = Date.now() + IN_FLIGHT_PATIENCE_MS) {
-  return claim(deps, () => [bucket.recheck(deps, userId)], () => new AuthError("password_check_locked"), deadline);
+  return claim(
+    deps,
+    () => [bucket.recheck(deps, userId)],
+    () => new AuthError("password_check_locked"),
+    deadline,
+  );
 }
 
 /**

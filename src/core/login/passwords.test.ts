@@ -60,8 +60,10 @@ const LONG = "x".repeat(72) + "-tail-one";
 const DJANGO_FAST_BCRYPT_LONG = "bcrypt$$2b$04$ItyVhaPGnjJ30NH0lS2g/.C3TeMlwZdGdrvZiTOZgvZSMhYMq3B2u";
 const DJANGO_FAST_BCRYPT_SHA256_LONG = "bcrypt_sha256$$2b$04$yDKEJMdLvxjGijJE.jY51eS5n6JPrMwftb3fqDNgsB8AjMycIxtC2";
 const DJANGO_FAST_BCRYPT_2A = "bcrypt$$2a$05$Rbq5FyNa/3qQ9OHmNqeqcucAjXYXg5ShTZRSBUA8VF6IuKD5Uqnt2";
-const DJANGO_REAL_ARGON2ID = "argon2$argon2id$v=19$m=102400,t=2,p=8$Zml4ZWRzYWx0Zml4ZWRzYWx0MTIzNA$IZLFdg8W9yZOU7MF1cg1VA";
-const DJANGO_REAL_ARGON2ID_RANDOM_SALT = "argon2$argon2id$v=19$m=102400,t=2,p=8$MnJUdTBkelFTSmttRWRUb0dIdDN3eQ$IWgb9zpZLyGd9fzgLxB4eQ";
+const DJANGO_REAL_ARGON2ID =
+  "argon2$argon2id$v=19$m=102400,t=2,p=8$Zml4ZWRzYWx0Zml4ZWRzYWx0MTIzNA$IZLFdg8W9yZOU7MF1cg1VA";
+const DJANGO_REAL_ARGON2ID_RANDOM_SALT =
+  "argon2$argon2id$v=19$m=102400,t=2,p=8$MnJUdTBkelFTSmttRWRUb0dIdDN3eQ$IWgb9zpZLyGd9fzgLxB4eQ";
 // make_password(None) — Django's unusable password.
 const DJANGO_UNUSABLE = "!JdZX3wHEjOs372co5eOB6lEhcKUcY5sX9V5fFviP";
 
@@ -129,7 +131,10 @@ describe("verifyPassword (Django hashes)", () => {
 describe("verifyPassword (Django bcrypt, hashes made by the real Django)", () => {
   it("accepts bcrypt_sha256 (Django 3.2's format, cost 12) and asks for a rehash", async () => {
     await expect(verifyPassword(PASSWORD, DJANGO_BCRYPT_SHA256)).resolves.toEqual({ ok: true, needsRehash: true });
-    await expect(verifyPassword("Kq7!vLp2#Zx8", DJANGO_BCRYPT_SHA256)).resolves.toEqual({ ok: false, needsRehash: false });
+    await expect(verifyPassword("Kq7!vLp2#Zx8", DJANGO_BCRYPT_SHA256)).resolves.toEqual({
+      ok: false,
+      needsRehash: false,
+    });
   });
 
   it("accepts plain bcrypt (cost 12) and asks for a rehash", async () => {
@@ -138,7 +143,10 @@ describe("verifyPassword (Django bcrypt, hashes made by the real Django)", () =>
   });
 
   it("hashes the UTF-8 bytes of non-ASCII passwords", async () => {
-    await expect(verifyPassword("pässwörd ✓ 🔑", DJANGO_FAST_BCRYPT_SHA256_UNICODE)).resolves.toEqual({ ok: true, needsRehash: true });
+    await expect(verifyPassword("pässwörd ✓ 🔑", DJANGO_FAST_BCRYPT_SHA256_UNICODE)).resolves.toEqual({
+      ok: true,
+      needsRehash: true,
+    });
     expect((await verifyPassword("passwörd ✓ 🔑", DJANGO_FAST_BCRYPT_SHA256_UNICODE)).ok).toBe(false);
   });
 
@@ -159,7 +167,9 @@ describe("verifyPassword (Django bcrypt, hashes made by the real Django)", () =>
   it("does not let bcrypt and bcrypt_sha256 be swapped", async () => {
     const bare = DJANGO_FAST_BCRYPT_SHA256_UNICODE.slice("bcrypt_sha256$".length);
     expect((await verifyPassword("pässwörd ✓ 🔑", `bcrypt$${bare}`)).ok).toBe(false);
-    expect((await verifyPassword(LONG, `bcrypt_sha256$${DJANGO_FAST_BCRYPT_LONG.slice("bcrypt$".length)}`)).ok).toBe(false);
+    expect((await verifyPassword(LONG, `bcrypt_sha256$${DJANGO_FAST_BCRYPT_LONG.slice("bcrypt$".length)}`)).ok).toBe(
+      false,
+    );
   });
 
   it("refuses a password with a NUL byte for plain bcrypt (python-bcrypt raises on it)", async () => {
@@ -169,7 +179,10 @@ describe("verifyPassword (Django bcrypt, hashes made by the real Django)", () =>
   it("refuses, without the work, costs outside 4..16", async () => {
     const started = Date.now();
     for (const cost of ["03", "17", "31"]) {
-      await expect(verifyPassword(PASSWORD, DJANGO_BCRYPT.replace("$12$", `$${cost}$`))).resolves.toEqual({ ok: false, needsRehash: false });
+      await expect(verifyPassword(PASSWORD, DJANGO_BCRYPT.replace("$12$", `$${cost}$`))).resolves.toEqual({
+        ok: false,
+        needsRehash: false,
+      });
     }
     // Cost 31 would take days. (Each refusal still waits out the slowest kind of hash met so far,
     // cost 12 bcrypt here, so that refusals take the time a real check takes: passwords.ts.)
@@ -178,18 +191,41 @@ describe("verifyPassword (Django bcrypt, hashes made by the real Django)", () =>
 
   it("accepts argon2id hashes made by the real Argon2PasswordHasher (16-byte digest)", async () => {
     await expect(verifyPassword(PASSWORD, DJANGO_REAL_ARGON2ID)).resolves.toEqual({ ok: true, needsRehash: true });
-    await expect(verifyPassword(PASSWORD, DJANGO_REAL_ARGON2ID_RANDOM_SALT)).resolves.toEqual({ ok: true, needsRehash: true });
-    await expect(verifyPassword("wrong", DJANGO_REAL_ARGON2ID_RANDOM_SALT)).resolves.toEqual({ ok: false, needsRehash: false });
+    await expect(verifyPassword(PASSWORD, DJANGO_REAL_ARGON2ID_RANDOM_SALT)).resolves.toEqual({
+      ok: true,
+      needsRehash: true,
+    });
+    await expect(verifyPassword("wrong", DJANGO_REAL_ARGON2ID_RANDOM_SALT)).resolves.toEqual({
+      ok: false,
+      needsRehash: false,
+    });
   });
 });
 
 describe("isVerifiableHash", () => {
   it("knows the stored forms verifyPassword checks, and nothing else", async () => {
-    for (const h of [DJANGO_PBKDF2_SHA256, DJANGO_PBKDF2_SHA1, DJANGO_ARGON2I, DJANGO_REAL_ARGON2ID, DJANGO_BCRYPT, DJANGO_BCRYPT_SHA256, await hashPassword(PASSWORD)]) {
+    for (const h of [
+      DJANGO_PBKDF2_SHA256,
+      DJANGO_PBKDF2_SHA1,
+      DJANGO_ARGON2I,
+      DJANGO_REAL_ARGON2ID,
+      DJANGO_BCRYPT,
+      DJANGO_BCRYPT_SHA256,
+      await hashPassword(PASSWORD),
+    ]) {
       expect(isVerifiableHash(h), h).toBe(true);
     }
     // Django's unusable password, its md5/sha1/crypt/unsalted hashers, and garbage.
-    for (const h of [DJANGO_UNUSABLE, "md5$salt$0123456789abcdef0123456789abcdef", "sha1$salt$da39a3ee5e6b4b0d3255bfef95601890afd80709", "crypt$$ab1234567890", "unsalted_md5$$0123", "", "bcrypt$", "plaintext"]) {
+    for (const h of [
+      DJANGO_UNUSABLE,
+      "md5$salt$0123456789abcdef0123456789abcdef",
+      "sha1$salt$da39a3ee5e6b4b0d3255bfef95601890afd80709",
+      "crypt$$ab1234567890",
+      "unsalted_md5$$0123",
+      "",
+      "bcrypt$",
+      "plaintext",
+    ]) {
       expect(isVerifiableHash(h), h).toBe(false);
     }
   });
@@ -242,7 +278,10 @@ describe("verifyPassword (unusable and malformed)", () => {
   });
 
   it("tolerates non-string input from untyped callers", async () => {
-    await expect(verifyPassword(PASSWORD, null as unknown as string)).resolves.toEqual({ ok: false, needsRehash: false });
+    await expect(verifyPassword(PASSWORD, null as unknown as string)).resolves.toEqual({
+      ok: false,
+      needsRehash: false,
+    });
     await expect(verifyPassword(undefined as unknown as string, DJANGO_FAST_SHA256)).resolves.toEqual({
       ok: false,
       needsRehash: false,

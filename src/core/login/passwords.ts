@@ -1,9 +1,15 @@
 // Password hashing: argon2id for new hashes, verification of ours and of the hashes a Django
 // database holds (compat/django/hashers.ts), every failure taking the same time, in the hash queue.
 import { randomBytes } from "node:crypto";
-import { Algorithm, Version, hash, verify } from "@node-rs/argon2";
-import { checkStoredHash, FAIL, type HashRun, isVerifiableHash, type VerifyResult } from "../../compat/django/hashers.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Algorithm, hash, Version, verify } from "@node-rs/argon2";
+import {
+  checkStoredHash,
+  FAIL,
+  type HashRun,
+  isVerifiableHash,
+  type VerifyResult,
+} from "../../compat/django/hashers.ts";
 import { AuthError } from "../../errors.ts";
 import { hashing } from "./hash-queue.ts";
 
@@ -25,8 +31,18 @@ let ARGON2_OPTIONS = {
  * Hashes made at another cost still verify, and are redone at this cost on the next login.
  */
 export function configureArgon2(cost: { MEMORY_COST: number; TIME_COST: number; PARALLELISM: number }) {
-  const next = { ...ARGON2_OPTIONS, memoryCost: cost.MEMORY_COST, timeCost: cost.TIME_COST, parallelism: cost.PARALLELISM };
-  if (next.memoryCost === ARGON2_OPTIONS.memoryCost && next.timeCost === ARGON2_OPTIONS.timeCost && next.parallelism === ARGON2_OPTIONS.parallelism) return;
+  const next = {
+    ...ARGON2_OPTIONS,
+    memoryCost: cost.MEMORY_COST,
+    timeCost: cost.TIME_COST,
+    parallelism: cost.PARALLELISM,
+  };
+  if (
+    next.memoryCost === ARGON2_OPTIONS.memoryCost &&
+    next.timeCost === ARGON2_OPTIONS.timeCost &&
+    next.parallelism === ARGON2_OPTIONS.parallelism
+  )
+    return;
   ARGON2_OPTIONS = next;
   dummyHash = undefined; // the dummy must cost what a real verification costs
   observedMs.delete(DUMMY); // and its cost is measured afresh
@@ -123,7 +139,7 @@ export async function surveyHashes(samples: string[]): Promise<void> {
     for (let i = 0; i < 2; i++) {
       const clock: Clock = { started: performance.now(), kind: DUMMY };
       if (stored === null) await dummyCheck(randomBytes(16).toString("hex"), clock);
-      else await check(randomBytes(16).toString("hex"), stored, (clock.kind = costClass(stored), clock));
+      else await check(randomBytes(16).toString("hex"), stored, ((clock.kind = costClass(stored)), clock));
       const kind = clock.kind; // a corrupt sample is checked as the dummy
       fresh.set(kind, [...(fresh.get(kind) ?? []), performance.now() - clock.started]);
     }
@@ -158,7 +174,6 @@ export async function verifyPassword(
   if (!result.ok || opts.pad === "always") await padToFloor(clock);
   return result;
 }
-
 
 let dummyHash: Promise<string> | undefined;
 
@@ -211,4 +226,3 @@ async function fakeRuntime(plain: unknown, clock: Clock): Promise<VerifyResult> 
   await dummyCheck(typeof plain === "string" ? plain : "", clock);
   return FAIL;
 }
-

@@ -3,8 +3,8 @@
 import { createHmac } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
-import { THROTTLE_SCOPES, type Settings } from "../../config/schema.ts";
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { type Settings, THROTTLE_SCOPES } from "../../config/schema.ts";
 import { AuthError, throttled } from "../../errors.ts";
 import { purposeKey } from "../secrets.ts";
 
@@ -31,11 +31,17 @@ export function createThrottle(settings: Settings, log: Logger, redis: Redis | n
     if (!rate) continue;
     const opts = { ...parseRate(rate), keyPrefix: `portcullis:throttle:${scope}` };
     // rejectIfRedisNotReady: while Redis is away, fail at once (open or closed) instead of queueing.
-    limiters.set(scope, redis ? new RateLimiterRedis({ ...opts, storeClient: redis, rejectIfRedisNotReady: true }) : new RateLimiterMemory(opts));
+    limiters.set(
+      scope,
+      redis
+        ? new RateLimiterRedis({ ...opts, storeClient: redis, rejectIfRedisNotReady: true })
+        : new RateLimiterMemory(opts),
+    );
   }
   const mode = settings.THROTTLE_FAILURE_MODE;
   let storeDown = false; // one log line per outage, not one per request
-  const hmac = (key: string) => createHmac("sha256", purposeKey(settings, "throttle")).update(key).digest("base64url").slice(0, 32);
+  const hmac = (key: string) =>
+    createHmac("sha256", purposeKey(settings, "throttle")).update(key).digest("base64url").slice(0, 32);
 
   return async (scope, keys) => {
     const limiter = limiters.get(scope);
@@ -52,9 +58,18 @@ export function createThrottle(settings: Settings, log: Logger, redis: Redis | n
           wait = Math.max(wait, e.msBeforeNext / 1000);
           continue;
         }
-        if (!storeDown) log.error({ err: (e as Error).message }, `throttle store (Redis) unavailable: failing ${mode} (THROTTLE_FAILURE_MODE=${mode})`);
+        if (!storeDown)
+          log.error(
+            { err: (e as Error).message },
+            `throttle store (Redis) unavailable: failing ${mode} (THROTTLE_FAILURE_MODE=${mode})`,
+          );
         storeDown = true;
-        if (mode === "closed") throw new AuthError("service_unavailable", "Rate limiting is unavailable, so this request cannot be accepted now; try again shortly.", { headers: { "Retry-After": "5" } });
+        if (mode === "closed")
+          throw new AuthError(
+            "service_unavailable",
+            "Rate limiting is unavailable, so this request cannot be accepted now; try again shortly.",
+            { headers: { "Retry-After": "5" } },
+          );
         return;
       }
     }

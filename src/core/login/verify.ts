@@ -1,29 +1,36 @@
 // Login: Django's authenticate() behind Djoser's token login; the JWT login uses it too.
 import { z } from "zod";
-import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
-import { oneCheckAtATime, spendPasswordCheck } from "./hash-queue.ts";
 import { AuthError, ERRORS } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
 import { type Deps, type RequestMeta, type User } from "../deps.ts";
 import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { issueToken } from "../sessions/opaque.ts";
 import { issueDeviceToken, trustedDevice } from "./device-tokens.ts";
+import { oneCheckAtATime, spendPasswordCheck } from "./hash-queue.ts";
 import { claimLoginAttempt } from "./lockout.ts";
+import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
 import { accountKey } from "./throttle.ts";
-
-
 
 // Djoser's TokenCreateSerializer: both fields optional (a missing one is "invalid credentials"),
 // but a blank one is DRF's "This field may not be blank."; password is declared first.
 export const loginInput = perSettings((deps: Deps) =>
-  form({ password: passwordField().optional(), [deps.settings.DJOSER.LOGIN_FIELD]: charField().optional() } as Record<string, z.ZodOptional<z.ZodString>>),
+  form({ password: passwordField().optional(), [deps.settings.DJOSER.LOGIN_FIELD]: charField().optional() } as Record<
+    string,
+    z.ZodOptional<z.ZodString>
+  >),
 );
 
 /**
  * Django's authenticate(): the user whose login field matches, if the password is theirs and they
  * are active. Every failure is the same null and costs one hash (no enumeration).
  */
-export async function verifyLogin(deps: Deps, field: "username" | "email", login: string | undefined, password: string | undefined, meta: RequestMeta): Promise<LoginResult> {
+export async function verifyLogin(
+  deps: Deps,
+  field: "username" | "email",
+  login: string | undefined,
+  password: string | undefined,
+  meta: RequestMeta,
+): Promise<LoginResult> {
   await deps.throttle("login", [`ip:${meta.ip}`, login && accountKey(login)]);
   if (!login || !password) return { user: null, accountId: null };
   spendPasswordCheck(meta); // a known and an unknown name spend it alike
@@ -37,7 +44,10 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
       claimLoginAttempt(deps, login, { ip: meta.ip, device }),
       field === "username"
         ? deps.prisma.user.findUnique({ where: { username: login } })
-        : deps.prisma.user.findFirst({ where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login }, orderBy: { id: "asc" } }),
+        : deps.prisma.user.findFirst({
+            where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login },
+            orderBy: { id: "asc" },
+          }),
     ]);
     // An inactive account's right password must not answer faster than a wrong one (passwords.ts).
     const check = user
@@ -71,7 +81,6 @@ export async function verifyLogin(deps: Deps, field: "username" | "email", login
 /** The user when the credentials are good; else which account was aimed at, for the audit log only. */
 export type LoginResult = { user: User; accountId: number } | { user: null; accountId: number | null };
 
-
 /**
  * Django's update_last_login. It also ends outstanding reset links, whose hash covers last_login.
  * A login that must leave last_login alone (SimpleJWT's UPDATE_LAST_LOGIN off) moves the link
@@ -93,6 +102,10 @@ export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): P
     throw new AuthError("invalid_credentials", message, { fields: { non_field_errors: [message] } });
   }
   // Independent writes, so one round trip's time rather than three.
-  const [, , key] = await Promise.all([auditLogin(deps, meta, "token", accountId, true, input[field]), recordLogin(deps, user), issueToken(deps, user, meta)]);
+  const [, , key] = await Promise.all([
+    auditLogin(deps, meta, "token", accountId, true, input[field]),
+    recordLogin(deps, user),
+    issueToken(deps, user, meta),
+  ]);
   return { auth_token: key };
 }

@@ -5,8 +5,9 @@
 import type { Deps, Outbox } from "../deps.ts";
 
 export type { Outbox };
+
+import { type MailExtra, mailContext, recipient } from "./queue.ts";
 import { isMailKind } from "./templates.ts";
-import { mailContext, recipient, type MailExtra } from "./queue.ts";
 
 const POLL_MS = 15_000;
 const BATCH = 20;
@@ -39,8 +40,14 @@ export function startOutbox(deps: Omit<Deps, "outbox">): Outbox {
       await deps.mailer.send(row.kind, to, mailContext(deps, row.kind, user, row.data ?? {}));
     } catch (e) {
       const wait = Math.min(MAX_BACKOFF_S, 5 * 2 ** (row.attempts - 1));
-      await prisma.mailOutbox.update({ where: { id: row.id }, data: { nextAttemptAt: new Date(Date.now() + wait * 1000), lastError: (e as Error).message.slice(0, 500) } });
-      log.warn({ kind: row.kind, userId: row.userId, attempts: row.attempts, retryInSeconds: wait }, "mail queued for another attempt");
+      await prisma.mailOutbox.update({
+        where: { id: row.id },
+        data: { nextAttemptAt: new Date(Date.now() + wait * 1000), lastError: (e as Error).message.slice(0, 500) },
+      });
+      log.warn(
+        { kind: row.kind, userId: row.userId, attempts: row.attempts, retryInSeconds: wait },
+        "mail queued for another attempt",
+      );
       return;
     }
     await prisma.mailOutbox.deleteMany({ where: { id: row.id } });

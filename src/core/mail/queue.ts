@@ -2,8 +2,9 @@
 // once; the outbox delivers it. Links are built here, at delivery, from DOMAIN/PROTOCOL and
 // Djoser's URL templates (never from the request's Host header: a forged Host would otherwise
 // receive the token) and from the user's state at that moment, so no token is ever stored.
+
+import { encodeUid, type LinkPurpose, makeToken, type TokenUser } from "../../compat/django/links.ts";
 import type { Deps, User } from "../deps.ts";
-import { encodeUid, makeToken, type LinkPurpose, type TokenUser } from "../../compat/django/links.ts";
 import type { MailContext, MailKind } from "./transport.ts";
 
 type UrlSetting = "ACTIVATION_URL" | "PASSWORD_RESET_CONFIRM_URL" | "USERNAME_RESET_CONFIRM_URL";

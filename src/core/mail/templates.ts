@@ -146,7 +146,8 @@ export function templateVars(ctx: MailContext): Map<string, string> {
 /** Says only what was done: the other sessions, or every one, signed out, or nothing. */
 function sessionsNote(ended: MailContext["sessions_ended"]): string {
   const unsure = " If you did not make this change, reset your password now.";
-  if (ended === "all") return ` Every session, on every device, has been signed out: sign in again with the new password.${unsure}`;
+  if (ended === "all")
+    return ` Every session, on every device, has been signed out: sign in again with the new password.${unsure}`;
   return ended ? ` Your sessions on other devices have been signed out: sign in again there.${unsure}` : "";
 }
 
@@ -182,7 +183,11 @@ export function render(
  * no line break (quadratic).
  */
 export function oneLine(subject: string): string {
-  return subject.split(/[\r\n]+/).map((line) => line.trim()).filter(Boolean).join(" ");
+  return subject
+    .split(/[\r\n]+/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(" ");
 }
 
 const FILE_NAMES: Record<Part, (kind: MailKind) => string> = {

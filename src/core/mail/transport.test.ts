@@ -1,20 +1,28 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo, type Socket } from "node:net";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { SMTPServer } from "smtp-server";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createMailer, type MailContext, type MailSettings } from "./transport.ts";
 import { parseMessage } from "../../../test/helpers/mail.ts";
+import { createMailer, type MailContext, type MailSettings } from "./transport.ts";
 
 // Minimal RFC 5322 / MIME reader: headers, and each part decoded by its transfer encoding.
 const silentLog = () => ({ info: vi.fn(), warn: vi.fn(), error: vi.fn() });
 
 function settings(over: Partial<MailSettings> = {}): MailSettings {
   return {
-    EMAIL_BACKEND: "file", EMAIL_FILE_PATH: "", EMAIL_HOST: "127.0.0.1", EMAIL_PORT: 25,
-    EMAIL_HOST_USER: "", EMAIL_HOST_PASSWORD: "", EMAIL_USE_TLS: false, EMAIL_USE_SSL: false,
-    EMAIL_TIMEOUT: 2, DEFAULT_FROM_EMAIL: "Portcullis <noreply@example.com>", EMAIL_TEMPLATES_DIR: null,
+    EMAIL_BACKEND: "file",
+    EMAIL_FILE_PATH: "",
+    EMAIL_HOST: "127.0.0.1",
+    EMAIL_PORT: 25,
+    EMAIL_HOST_USER: "",
+    EMAIL_HOST_PASSWORD: "",
+    EMAIL_USE_TLS: false,
+    EMAIL_USE_SSL: false,
+    EMAIL_TIMEOUT: 2,
+    DEFAULT_FROM_EMAIL: "Portcullis <noreply@example.com>",
+    EMAIL_TEMPLATES_DIR: null,
     ...over,
   };
 }
@@ -98,7 +106,9 @@ describe("file backend", () => {
 
   it("rejects link kinds without a url, and explains an unwritable folder", async () => {
     const mailer = createMailer(settings({ EMAIL_FILE_PATH: dir }), silentLog());
-    await expect(mailer.send("activation", "a@example.com", { ...ctx(), url: undefined })).rejects.toThrow(/needs ctx\.url/);
+    await expect(mailer.send("activation", "a@example.com", { ...ctx(), url: undefined })).rejects.toThrow(
+      /needs ctx\.url/,
+    );
     const blocker = path.join(dir, "not-a-dir");
     await writeFile(blocker, "");
     const bad = createMailer(settings({ EMAIL_FILE_PATH: path.join(blocker, "sub") }), silentLog());
@@ -132,7 +142,10 @@ describe("template overrides", () => {
     const out = path.join(dir, "out");
     await mkdir(tpl);
     await writeFile(path.join(tpl, "activation.subject.txt"), "Welcome to {{site_name}}, {{ user.username }}\n");
-    await writeFile(path.join(tpl, "activation.html"), "<p>Hi {{ user.username }} ({{ user.email }}) {{ nope }}</p><a href=\"{{ link }}\">go</a> {{uid}}/{{ token }}");
+    await writeFile(
+      path.join(tpl, "activation.html"),
+      '<p>Hi {{ user.username }} ({{ user.email }}) {{ nope }}</p><a href="{{ link }}">go</a> {{uid}}/{{ token }}',
+    );
     const log = silentLog();
     const mailer = createMailer(settings({ EMAIL_FILE_PATH: out, EMAIL_TEMPLATES_DIR: tpl }), log);
     await mailer.send("activation", "alice@example.com", ctx("<b>al</b>"));
@@ -210,12 +223,18 @@ describe("smtp backend", () => {
 
   it("logs in when EMAIL_HOST_USER is set, and explains a rejected login without the password", async () => {
     const { port, received } = await startSmtp({ auth: true });
-    const ok = createMailer(smtp({ EMAIL_PORT: port, EMAIL_HOST_USER: "mailer", EMAIL_HOST_PASSWORD: "s3cret" }), silentLog());
+    const ok = createMailer(
+      smtp({ EMAIL_PORT: port, EMAIL_HOST_USER: "mailer", EMAIL_HOST_PASSWORD: "s3cret" }),
+      silentLog(),
+    );
     await ok.send("confirmation", "alice@example.com", ctx());
     expect(received[0]!.user).toBe("mailer");
 
     const log = silentLog();
-    const bad = createMailer(smtp({ EMAIL_PORT: port, EMAIL_HOST_USER: "mailer", EMAIL_HOST_PASSWORD: "wrong-pw" }), log);
+    const bad = createMailer(
+      smtp({ EMAIL_PORT: port, EMAIL_HOST_USER: "mailer", EMAIL_HOST_PASSWORD: "wrong-pw" }),
+      log,
+    );
     const err = await bad.send("confirmation", "alice@example.com", ctx()).catch((e: Error) => e);
     expect((err as Error).message).toMatch(/rejected the login of EMAIL_HOST_USER "mailer"/);
     expect((err as Error).message).not.toContain("wrong-pw");

@@ -5,14 +5,14 @@ import { mkdir, open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import nodemailer from "nodemailer";
 import {
-  LINK_KINDS,
   isMailKind,
+  LINK_KINDS,
+  type MailContext,
+  type MailKind,
   oneLine,
   render,
   templateLoader,
   templateVars,
-  type MailContext,
-  type MailKind,
 } from "./templates.ts";
 
 export type { MailContext, MailKind } from "./templates.ts";
@@ -184,7 +184,8 @@ export function describeSmtpError(err: SmtpError, s: MailSettings): string {
   const low = err.originalCode ?? err.code;
   if (low === "ECONNREFUSED") return `${at} refused the connection`;
   if (low === "EHOSTUNREACH" || low === "ENETUNREACH") return `${at} is unreachable (${low})`;
-  if (err.code === "ETLS" && s.EMAIL_USE_TLS) return `${at} did not accept STARTTLS, which EMAIL_USE_TLS requires${reply}`;
+  if (err.code === "ETLS" && s.EMAIL_USE_TLS)
+    return `${at} did not accept STARTTLS, which EMAIL_USE_TLS requires${reply}`;
   if (/SSL routines|wrong version number/i.test(err.message)) {
     // Typically EMAIL_USE_SSL against a plain/STARTTLS port (587, 25) or the reverse.
     return `${at}: TLS handshake failed; EMAIL_USE_SSL is for implicit-TLS ports (usually 465), EMAIL_USE_TLS for STARTTLS (usually 587)${reply}`;

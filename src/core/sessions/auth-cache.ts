@@ -44,7 +44,14 @@ export async function createAuthCache(settings: Settings, log: Logger, redis: Re
   if (redis && ttl > 0 && !single) {
     subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     subscriber.on("message", (_channel: string, id: string) => drop(Number(id)));
-    subscriber.on("ready", () => void subscriber!.subscribe(CHANNEL).then(() => (listening = true), () => {}));
+    subscriber.on(
+      "ready",
+      () =>
+        void subscriber!.subscribe(CHANNEL).then(
+          () => (listening = true),
+          () => {},
+        ),
+    );
     // Whatever was missed while away is unknown: start empty when the subscription is back.
     subscriber.on("close", () => {
       if (listening) log.warn("auth cache: Redis subscription lost; cache bypassed until it is back");

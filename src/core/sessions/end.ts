@@ -21,13 +21,24 @@ function endJwt(deps: Deps, where: SessionWhere, reason: EndReason, at: Date) {
   const live = { ...where, revokedAt: null };
   return [
     deps.prisma.jwtSession.updateMany({ where: live, data: { revokedAt: at, revokedReason: reason } }),
-    deps.prisma.jwtRefreshToken.updateMany({ where: { session: live, blacklistedAt: null }, data: { blacklistedAt: at } }),
+    deps.prisma.jwtRefreshToken.updateMany({
+      where: { session: live, blacklistedAt: null },
+      data: { blacklistedAt: at },
+    }),
   ] as const;
 }
 
 /** Ends one JWT session of `userId` (`mustOwn`: only if it is theirs); the number it ended, 0 or 1. */
-export async function endJwtSession(deps: Deps, id: string, reason: EndReason, userId: number, mustOwn = false): Promise<number> {
-  const [sessions] = await deps.prisma.$transaction([...endJwt(deps, { id, ...(mustOwn ? { userId } : {}) }, reason, new Date())]);
+export async function endJwtSession(
+  deps: Deps,
+  id: string,
+  reason: EndReason,
+  userId: number,
+  mustOwn = false,
+): Promise<number> {
+  const [sessions] = await deps.prisma.$transaction([
+    ...endJwt(deps, { id, ...(mustOwn ? { userId } : {}) }, reason, new Date()),
+  ]);
   await deps.authCache.forgetUser(userId);
   return sessions.count;
 }
@@ -50,7 +61,10 @@ export async function endSessions(
   let keepToken = keep?.via === "token" ? keep.tokenId : undefined;
   const kept =
     keepToken !== undefined && opaque
-      ? await deps.prisma.authToken.findUnique({ where: { id: keepToken }, select: { shared: true, userAgent: true, ip: true } })
+      ? await deps.prisma.authToken.findUnique({
+          where: { id: keepToken },
+          select: { shared: true, userAgent: true, ip: true },
+        })
       : null;
   // In shared mode a key imported from DRF (shared: false) is Djoser's one key per user all the same.
   const isShared = (k: { shared: boolean }) => k.shared || deps.settings.DJOSER.TOKEN_MODE === "shared";
@@ -58,9 +72,14 @@ export async function endSessions(
   if (rekey || (opaque && !kept)) keepToken = undefined; // a kept key already gone keeps nothing
   const [sessions] = await deps.prisma.$transaction([
     ...endJwt(deps, { userId, ...(keepSid ? { id: { not: keepSid } } : {}) }, reason, at),
-    deps.prisma.user.updateMany({ where: { id: userId }, data: { jwtNotBefore: at, ...(opaque && !keepToken ? { tokenSeed: null } : {}) } }),
+    deps.prisma.user.updateMany({
+      where: { id: userId },
+      data: { jwtNotBefore: at, ...(opaque && !keepToken ? { tokenSeed: null } : {}) },
+    }),
     // The shared key's seed goes too (above) unless the caller's own per-device key is kept.
-    ...(opaque && !rekey ? [deps.prisma.authToken.deleteMany({ where: { userId, ...(keepToken ? { id: { not: keepToken } } : {}) } })] : []),
+    ...(opaque && !rekey
+      ? [deps.prisma.authToken.deleteMany({ where: { userId, ...(keepToken ? { id: { not: keepToken } } : {}) } })]
+      : []),
     ...(rekey ? rekey.statements : []),
   ]);
   await deps.authCache.forgetUser(userId);
@@ -76,7 +95,10 @@ export async function endEverySession(deps: Pick<Deps, "prisma">): Promise<{ tok
   const at = new Date();
   const [tokens, sessions] = await deps.prisma.$transaction([
     deps.prisma.authToken.deleteMany({}),
-    deps.prisma.jwtSession.updateMany({ where: { revokedAt: null }, data: { revokedAt: at, revokedReason: "ended_all" } }),
+    deps.prisma.jwtSession.updateMany({
+      where: { revokedAt: null },
+      data: { revokedAt: at, revokedReason: "ended_all" },
+    }),
     deps.prisma.jwtRefreshToken.updateMany({ where: { blacklistedAt: null }, data: { blacklistedAt: at } }),
     deps.prisma.user.updateMany({ data: { tokenSeed: null, jwtNotBefore: at } }),
   ]);

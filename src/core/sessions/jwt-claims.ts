@@ -22,7 +22,11 @@ type JwtSettings = Settings["SIMPLE_JWT"];
 
 /** Signs claims with the ring's signing key; aud and iss are added as SimpleJWT's backend adds them. */
 export function sign(ring: KeyRing, jwt: JwtSettings, claims: Claims): string {
-  const payload = { ...claims, ...(jwt.AUDIENCE !== null ? { aud: jwt.AUDIENCE } : {}), ...(jwt.ISSUER !== null ? { iss: jwt.ISSUER } : {}) };
+  const payload = {
+    ...claims,
+    ...(jwt.AUDIENCE !== null ? { aud: jwt.AUDIENCE } : {}),
+    ...(jwt.ISSUER !== null ? { iss: jwt.ISSUER } : {}),
+  };
   const { key, algorithm, kid } = ring.signing;
   return jsonwebtoken.sign(payload, key, { algorithm, ...(kid !== null ? { keyid: kid } : {}) });
 }
@@ -31,7 +35,14 @@ export function sign(ring: KeyRing, jwt: JwtSettings, claims: Claims): string {
 export function newClaims(jwt: JwtSettings, type: TokenType, userId: number, extra: Claims = {}): Claims {
   const iat = now();
   const lifetime = type === "access" ? jwt.ACCESS_TOKEN_LIFETIME : jwt.REFRESH_TOKEN_LIFETIME;
-  return { [jwt.TOKEN_TYPE_CLAIM]: type, exp: iat + lifetime, iat, [jwt.JTI_CLAIM]: newJti(), [jwt.USER_ID_CLAIM]: userId, ...extra };
+  return {
+    [jwt.TOKEN_TYPE_CLAIM]: type,
+    exp: iat + lifetime,
+    iat,
+    [jwt.JTI_CLAIM]: newJti(),
+    [jwt.USER_ID_CLAIM]: userId,
+    ...extra,
+  };
 }
 
 /**
@@ -40,7 +51,12 @@ export function newClaims(jwt: JwtSettings, type: TokenType, userId: number, ext
  * new pair), so a pair expires relative to one instant.
  */
 export function accessClaimsFrom(jwt: JwtSettings, refresh: Claims, at = now()): Claims {
-  const claims: Claims = { [jwt.TOKEN_TYPE_CLAIM]: "access", exp: at + jwt.ACCESS_TOKEN_LIFETIME, iat: at, [jwt.JTI_CLAIM]: newJti() };
+  const claims: Claims = {
+    [jwt.TOKEN_TYPE_CLAIM]: "access",
+    exp: at + jwt.ACCESS_TOKEN_LIFETIME,
+    iat: at,
+    [jwt.JTI_CLAIM]: newJti(),
+  };
   const noCopy = new Set([jwt.TOKEN_TYPE_CLAIM, "exp", jwt.JTI_CLAIM, "jti"]);
   for (const [k, v] of Object.entries(refresh)) if (!noCopy.has(k)) claims[k] = v;
   return claims;

@@ -5,28 +5,47 @@
 // every refresh token it issues is recorded by jti (SimpleJWT's OutstandingToken/BlacklistedToken).
 // Ending a session therefore ends its refresh tokens and its access tokens together.
 import { AuthError, tokenNotValid } from "../../errors.ts";
+import { audit, auditLogin } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
 import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
-import { accessClaimsFrom, decode, newClaims, newJti, rotatedClaims, sign, TokenError, userIdOf, type Claims, type TokenType } from "./jwt-claims.ts";
-import { audit, auditLogin } from "../audit.ts";
-import { endJwtSession, endSessions } from "./end.ts";
 import { recordLogin, verifyLogin } from "../login/verify.ts";
+import { endJwtSession, endSessions } from "./end.ts";
+import {
+  accessClaimsFrom,
+  type Claims,
+  decode,
+  newClaims,
+  newJti,
+  rotatedClaims,
+  sign,
+  TokenError,
+  type TokenType,
+  userIdOf,
+} from "./jwt-claims.ts";
 
 export const SID = "sid";
 const BLACKLISTED = "Token is blacklisted";
 const NO_SID = "Token has no session id";
 
-export const jwtCreateInput = perSettings((deps: Deps) => form({ [deps.settings.USERNAME_FIELD]: charField(), password: passwordField() } as Record<string, ReturnType<typeof charField>>));
+export const jwtCreateInput = perSettings((deps: Deps) =>
+  form({ [deps.settings.USERNAME_FIELD]: charField(), password: passwordField() } as Record<
+    string,
+    ReturnType<typeof charField>
+  >),
+);
 const REFRESH_INPUT = form({ refresh: charField() });
 const VERIFY_INPUT = form({ token: charField() });
 export const refreshInput = () => REFRESH_INPUT;
 export const verifyInput = () => VERIFY_INPUT;
 
 /** SimpleJWT's views answer 401s with this challenge (TokenViewBase.get_authenticate_header). */
-const challenge = (deps: Deps) => ({ "WWW-Authenticate": `${deps.settings.SIMPLE_JWT.AUTH_HEADER_TYPES[0]} realm="api"` });
+const challenge = (deps: Deps) => ({
+  "WWW-Authenticate": `${deps.settings.SIMPLE_JWT.AUTH_HEADER_TYPES[0]} realm="api"`,
+});
 
 /** How SimpleJWT's views answer a TokenError: 401 {"detail": message, "code": "token_not_valid"}. */
-const invalidToken = (deps: Deps, message: string) => new AuthError("token_not_valid", message, { data: { code: "token_not_valid" }, headers: challenge(deps) });
+const invalidToken = (deps: Deps, message: string) =>
+  new AuthError("token_not_valid", message, { data: { code: "token_not_valid" }, headers: challenge(deps) });
 
 function decodeFor(deps: Deps, token: string, type: TokenType | "untyped"): Claims {
   try {
@@ -56,7 +75,10 @@ const inReuseInterval = (deps: Deps, rotatedAt: Date | null) => {
  * just after, in the same second. Tokens with a sid end with their session.
  */
 const issuedBefore = (claims: Claims, notBefore: Date | null) =>
-  notBefore !== null && sidOf(claims) === null && typeof claims.iat === "number" && claims.iat <= Math.floor(notBefore.getTime() / 1000);
+  notBefore !== null &&
+  sidOf(claims) === null &&
+  typeof claims.iat === "number" &&
+  claims.iat <= Math.floor(notBefore.getTime() / 1000);
 const expiry = (claims: Claims) => new Date(Number(claims.exp) * 1000);
 /** Where a session was opened from, cut to its columns. */
 const origin = (meta: RequestMeta) => ({ userAgent: meta.userAgent.slice(0, 512), ip: meta.ip.slice(0, 45) });
@@ -65,17 +87,26 @@ const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === "P20
 /** The user a token names, refused as SimpleJWT's JWTAuthentication refuses it. */
 async function userOf(deps: Deps, claims: Claims, sid: string | null) {
   const id = userIdOf(deps.settings.SIMPLE_JWT, claims);
-  if (id === undefined) throw new AuthError("token_not_valid", "Token contained no recognizable user identification", { data: { code: "token_not_valid" } });
+  if (id === undefined)
+    throw new AuthError("token_not_valid", "Token contained no recognizable user identification", {
+      data: { code: "token_not_valid" },
+    });
   // One statement: the user and, when the token names one, its session (to see whether it ended).
   const user =
     id === null
       ? null
-      : await deps.prisma.user.findUnique({ where: { id }, include: { jwtSessions: { where: { id: sid ?? "" }, select: { revokedAt: true } } }, relationLoadStrategy: "join" });
+      : await deps.prisma.user.findUnique({
+          where: { id },
+          include: { jwtSessions: { where: { id: sid ?? "" }, select: { revokedAt: true } } },
+          relationLoadStrategy: "join",
+        });
   if (!user) throw new AuthError("user_not_found", undefined, { data: { code: "user_not_found" } });
   if (!user.isActive) throw new AuthError("user_inactive", undefined, { data: { code: "user_inactive" } });
   const { jwtSessions, ...plain } = user;
   // A sid that names no session (ended and purged, or never ours) is as dead as an ended one.
-  const ended = (sid !== null && (jwtSessions.length === 0 || jwtSessions[0]!.revokedAt !== null)) || issuedBefore(claims, user.jwtNotBefore);
+  const ended =
+    (sid !== null && (jwtSessions.length === 0 || jwtSessions[0]!.revokedAt !== null)) ||
+    issuedBefore(claims, user.jwtNotBefore);
   return { user: plain as User, ended };
 }
 
@@ -106,12 +137,26 @@ export async function authenticateJwt(deps: Deps, token: string): Promise<Princi
 }
 
 /** A new session for a user: {refresh, access}, in SimpleJWT's order. */
-export async function startSession(deps: Deps, user: User, meta: RequestMeta): Promise<{ refresh: string; access: string }> {
+export async function startSession(
+  deps: Deps,
+  user: User,
+  meta: RequestMeta,
+): Promise<{ refresh: string; access: string }> {
   const jwt = deps.settings.SIMPLE_JWT;
   const sid = newJti();
   const refresh = newClaims(jwt, "refresh", user.id, { [SID]: sid });
-  await deps.prisma.jwtSession.create({ data: { id: sid, userId: user.id, ...origin(meta), refreshTokens: { create: { jti: String(refresh[jwt.JTI_CLAIM]), expiresAt: expiry(refresh) } } } });
-  return { refresh: sign(deps.keys, jwt, refresh), access: sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh, refresh.iat as number)) };
+  await deps.prisma.jwtSession.create({
+    data: {
+      id: sid,
+      userId: user.id,
+      ...origin(meta),
+      refreshTokens: { create: { jti: String(refresh[jwt.JTI_CLAIM]), expiresAt: expiry(refresh) } },
+    },
+  });
+  return {
+    refresh: sign(deps.keys, jwt, refresh),
+    access: sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh, refresh.iat as number)),
+  };
 }
 
 /** jwt/create: credentials → a new session. */
@@ -126,7 +171,11 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) 
   // Independent writes, so one round trip's time rather than three.
   // A login ends the mailed links: by last_login when SimpleJWT may move it, else by the link epoch.
   const loginColumn = deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN ? "lastLogin" : "linkEpoch";
-  const [pair] = await Promise.all([startSession(deps, user, meta), auditLogin(deps, meta, "jwt", accountId, true, input[field]), recordLogin(deps, user, loginColumn)]);
+  const [pair] = await Promise.all([
+    startSession(deps, user, meta),
+    auditLogin(deps, meta, "jwt", accountId, true, input[field]),
+    recordLogin(deps, user, loginColumn),
+  ]);
   return pair;
 }
 
@@ -134,7 +183,10 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) 
 async function reused(deps: Deps, sessionId: string, userId: number, meta: RequestMeta): Promise<never> {
   await endJwtSession(deps, sessionId, "reuse", userId);
   await audit(deps, "refresh_reuse_detected", meta, userId, { method: "jwt", session: `j${sessionId}` });
-  deps.log.warn({ event: "jwt_refresh_reuse", userId, sessionId }, "a rotated refresh token was presented again: its session is ended");
+  deps.log.warn(
+    { event: "jwt_refresh_reuse", userId, sessionId },
+    "a rotated refresh token was presented again: its session is ended",
+  );
   throw invalidToken(deps, BLACKLISTED);
 }
 
@@ -144,7 +196,10 @@ async function reused(deps: Deps, sessionId: string, userId: number, meta: Reque
  */
 async function checkRefresh(deps: Deps, claims: Claims, meta: RequestMeta) {
   const jwt = deps.settings.SIMPLE_JWT;
-  const row = await deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } });
+  const row = await deps.prisma.jwtRefreshToken.findUnique({
+    where: { jti: String(claims[jwt.JTI_CLAIM]) },
+    include: { session: true },
+  });
   if (row?.session.revokedAt) throw invalidToken(deps, BLACKLISTED);
   // A token never seen is adopted as a session below, unless sid-less tokens are refused.
   if (!row && sidOf(claims) === null && !acceptsSidless(deps)) throw invalidToken(deps, NO_SID);
@@ -180,7 +235,13 @@ async function currentPair(deps: Deps, claims: Claims, sessionId: string, userId
   if (!live) throw invalidToken(deps, BLACKLISTED);
   const exp = Math.floor(live.expiresAt.getTime() / 1000);
   // rotatedClaims: every claim carried over, a new jti, iat the rotation's instant, exp iat + lifetime.
-  const refresh = { ...claims, [SID]: sessionId, [jwt.JTI_CLAIM]: live.jti, exp, iat: exp - jwt.REFRESH_TOKEN_LIFETIME };
+  const refresh = {
+    ...claims,
+    [SID]: sessionId,
+    [jwt.JTI_CLAIM]: live.jti,
+    exp,
+    iat: exp - jwt.REFRESH_TOKEN_LIFETIME,
+  };
   const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, refresh, Math.floor(now.getTime() / 1000)));
   const reason = "rotated token within REFRESH_TOKEN_REUSE_INTERVAL";
   await audit(deps, "token_refreshed", meta, userId, { method: "jwt", session: `j${sessionId}`, reason });
@@ -196,7 +257,9 @@ async function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMe
   const jti = String(claims[deps.settings.SIMPLE_JWT.JTI_CLAIM]);
   const id = newJti();
   try {
-    await deps.prisma.jwtSession.create({ data: { id, userId, ...origin(meta), refreshTokens: { create: { jti, expiresAt: expiry(claims) } } } });
+    await deps.prisma.jwtSession.create({
+      data: { id, userId, ...origin(meta), refreshTokens: { create: { jti, expiresAt: expiry(claims) } } },
+    });
     return { sessionId: id };
   } catch (e) {
     if (!isUniqueViolation(e)) throw e;
@@ -205,7 +268,11 @@ async function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMe
 }
 
 /** jwt/refresh: {access}, plus {refresh} under ROTATE_REFRESH_TOKENS. */
-export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ access: string; refresh?: string }> {
+export async function refreshTokens(
+  deps: Deps,
+  raw: unknown,
+  meta: RequestMeta,
+): Promise<{ access: string; refresh?: string }> {
   const jwt = deps.settings.SIMPLE_JWT;
   const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
   const jti = String(claims[jwt.JTI_CLAIM]);
@@ -228,7 +295,9 @@ export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta)
   const won = await deps.prisma.$transaction(async (tx) => {
     // Of several concurrent refreshes of one token only one rotates it: the row's state decides
     // (PostgreSQL re-checks the condition after the row lock the first update took).
-    const fresh = jwt.REFRESH_TOKEN_REUSE_DETECTION ? { rotatedAt: null, blacklistedAt: null } : { blacklistedAt: null };
+    const fresh = jwt.REFRESH_TOKEN_REUSE_DETECTION
+      ? { rotatedAt: null, blacklistedAt: null }
+      : { blacklistedAt: null };
     const retired = { rotatedAt: now, ...(jwt.BLACKLIST_AFTER_ROTATION ? { blacklistedAt: now } : {}) };
     const { count } = await tx.jwtRefreshToken.updateMany({ where: { jti, ...fresh }, data: retired });
     if (!count) return false;
@@ -258,12 +327,27 @@ export async function verifyToken(deps: Deps, raw: unknown): Promise<Record<stri
   const userId = userIdOf(jwt, claims);
   // Like SimpleJWT's, this view says nothing about the user (a deleted user's token verifies).
   const [row, user] = await Promise.all([
-    deps.prisma.jwtRefreshToken.findUnique({ where: { jti: String(claims[jwt.JTI_CLAIM]) }, include: { session: true } }),
-    userId ? deps.prisma.user.findUnique({ where: { id: userId }, select: { jwtNotBefore: true, jwtSessions: { where: { id: sidOf(claims) ?? "" }, select: { revokedAt: true } } } }) : null,
+    deps.prisma.jwtRefreshToken.findUnique({
+      where: { jti: String(claims[jwt.JTI_CLAIM]) },
+      include: { session: true },
+    }),
+    userId
+      ? deps.prisma.user.findUnique({
+          where: { id: userId },
+          select: {
+            jwtNotBefore: true,
+            jwtSessions: { where: { id: sidOf(claims) ?? "" }, select: { revokedAt: true } },
+          },
+        })
+      : null,
   ]);
   if (!row && sidOf(claims) === null && !acceptsSidless(deps)) throw invalidToken(deps, NO_SID);
   const dead =
-    row?.blacklistedAt || row?.session.revokedAt || (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) || user?.jwtSessions[0]?.revokedAt || issuedBefore(claims, user?.jwtNotBefore ?? null);
+    row?.blacklistedAt ||
+    row?.session.revokedAt ||
+    (row?.rotatedAt && jwt.REFRESH_TOKEN_REUSE_DETECTION) ||
+    user?.jwtSessions[0]?.revokedAt ||
+    issuedBefore(claims, user?.jwtNotBefore ?? null);
   if (dead) throw new AuthError("token_blacklisted", BLACKLISTED, { fields: { non_field_errors: [BLACKLISTED] } });
   return {};
 }

@@ -6,9 +6,16 @@ import { type Deps, type Principal, type RequestMeta } from "../deps.ts";
 import { mayManage } from "../users/profile.ts";
 import { endJwtSession, endSessions } from "./end.ts";
 
-
 /** A session as its owner sees it: an opaque token ("t<id>") or a JWT session ("j<sid>"). */
-export type SessionView = { id: string; kind: "token" | "jwt"; created: string; lastUsedAt: string | null; userAgent: string; ip: string; current: boolean };
+export type SessionView = {
+  id: string;
+  kind: "token" | "jwt";
+  created: string;
+  lastUsedAt: string | null;
+  userAgent: string;
+  ip: string;
+  current: boolean;
+};
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -17,21 +24,52 @@ export async function listSessions(deps: Deps, userId: number, caller?: Principa
   const [tokens, jwts] = await Promise.all([
     deps.prisma.authToken.findMany({ where: { userId } }),
     // A JWT session lives while it is not ended and one of its refresh tokens has not expired.
-    deps.prisma.jwtSession.findMany({ where: { userId, revokedAt: null, refreshTokens: { some: { expiresAt: { gt: new Date() }, blacklistedAt: null } } } }),
+    deps.prisma.jwtSession.findMany({
+      where: {
+        userId,
+        revokedAt: null,
+        refreshTokens: { some: { expiresAt: { gt: new Date() }, blacklistedAt: null } },
+      },
+    }),
   ]);
   const sid = caller?.via === "jwt" ? caller.claims.sid : undefined;
   const views: SessionView[] = [
-    ...tokens.map((t) => ({ id: `t${t.id}`, kind: "token" as const, created: t.created.toISOString(), lastUsedAt: iso(t.lastUsedAt), userAgent: t.userAgent, ip: t.ip, current: caller?.via === "token" && caller.tokenId === t.id })),
-    ...jwts.map((s) => ({ id: `j${s.id}`, kind: "jwt" as const, created: s.created.toISOString(), lastUsedAt: iso(s.lastUsedAt), userAgent: s.userAgent, ip: s.ip, current: s.id === sid })),
+    ...tokens.map((t) => ({
+      id: `t${t.id}`,
+      kind: "token" as const,
+      created: t.created.toISOString(),
+      lastUsedAt: iso(t.lastUsedAt),
+      userAgent: t.userAgent,
+      ip: t.ip,
+      current: caller?.via === "token" && caller.tokenId === t.id,
+    })),
+    ...jwts.map((s) => ({
+      id: `j${s.id}`,
+      kind: "jwt" as const,
+      created: s.created.toISOString(),
+      lastUsedAt: iso(s.lastUsedAt),
+      userAgent: s.userAgent,
+      ip: s.ip,
+      current: s.id === sid,
+    })),
   ];
   return views.sort((a, b) => b.created.localeCompare(a.created));
 }
 
 /** Ends one session of the user by its id from listSessions; a session of someone else is "not found". */
-export async function revokeSession(deps: Deps, userId: number, id: string, meta: RequestMeta, by = userId): Promise<void> {
+export async function revokeSession(
+  deps: Deps,
+  userId: number,
+  id: string,
+  meta: RequestMeta,
+  by = userId,
+): Promise<void> {
   let ended = 0;
   if (/^t\d{1,9}$/.test(id)) {
-    const token = await deps.prisma.authToken.findFirst({ where: { id: Number(id.slice(1)), userId }, select: { id: true, shared: true } });
+    const token = await deps.prisma.authToken.findFirst({
+      where: { id: Number(id.slice(1)), userId },
+      select: { id: true, shared: true },
+    });
     if (token) {
       // The shared key is derived from the user's seed: the seed goes too, or the next login would bring the key back.
       const [deleted] = await deps.prisma.$transaction([
@@ -60,7 +98,10 @@ export async function revokeSessions(
 ): Promise<{ auth_token: string } | null> {
   if (!(await deps.prisma.user.count({ where: { id: userId } }))) throw new AuthError("not_found", "No such user.");
   const { key } = await endSessions(deps, userId, "revoked", { keep: opts.keep });
-  await audit(deps, "session_revoked", meta, userId, { session: opts.keep ? "all others" : "all", by: opts.by ?? userId });
+  await audit(deps, "session_revoked", meta, userId, {
+    session: opts.keep ? "all others" : "all",
+    by: opts.by ?? userId,
+  });
   return key ? { auth_token: key } : null;
 }
 
@@ -85,4 +126,3 @@ export async function revokeSessionsFor(deps: Deps, actor: Principal, userId: nu
   if (!(await managedUser(deps, actor, userId))) throw new AuthError("not_found", "No such user.");
   await revokeSessions(deps, userId, meta, { by: actor.user.id });
 }
-

@@ -30,7 +30,9 @@ export function tokenExpiry(settings: Settings, token: { created: Date; lastUsed
 }
 
 const invalidCredentials = () =>
-  new AuthError("invalid_credentials", undefined, { fields: { non_field_errors: [ERRORS.invalid_credentials.message] } });
+  new AuthError("invalid_credentials", undefined, {
+    fields: { non_field_errors: [ERRORS.invalid_credentials.message] },
+  });
 
 /** Issues the key a login hands out. */
 export async function issueToken(deps: Deps, user: User, meta: RequestMeta): Promise<string> {
@@ -57,7 +59,10 @@ export async function issueToken(deps: Deps, user: User, meta: RequestMeta): Pro
     }
     // The shared key expired: it must not come back. A new seed (of concurrent logins, the one whose
     // swap applies), then derive again.
-    const existing = await prisma.authToken.findUnique({ where: { keyHash }, select: { created: true, lastUsedAt: true } });
+    const existing = await prisma.authToken.findUnique({
+      where: { keyHash },
+      select: { created: true, lastUsedAt: true },
+    });
     if (existing && tokenExpiry(settings, existing) <= Date.now()) {
       await expireShared(deps, user.id, seed, keyHash);
     } else {
@@ -67,7 +72,8 @@ export async function issueToken(deps: Deps, user: User, meta: RequestMeta): Pro
       await prisma.authToken.deleteMany({ where: { keyHash } });
     }
     const retry = { headers: { "Retry-After": "1" } };
-    if (attempt >= 3) throw new AuthError("service_unavailable", "The login collided with concurrent changes; try again.", retry);
+    if (attempt >= 3)
+      throw new AuthError("service_unavailable", "The login collided with concurrent changes; try again.", retry);
   }
 }
 
@@ -84,7 +90,12 @@ async function enforceLimit(deps: Deps, userId: number) {
   const limit = deps.settings.DJOSER.TOKEN_LIMIT_PER_USER;
   if (limit === null) return;
   const newestFirst = [{ created: "desc" as const }, { id: "desc" as const }];
-  const extra = await deps.prisma.authToken.findMany({ where: { userId }, orderBy: newestFirst, skip: limit, select: { id: true } });
+  const extra = await deps.prisma.authToken.findMany({
+    where: { userId },
+    orderBy: newestFirst,
+    skip: limit,
+    select: { id: true },
+  });
   if (!extra.length) return;
   await deps.prisma.authToken.deleteMany({ where: { id: { in: extra.map((t) => t.id) } } });
   await deps.authCache.forgetUser(userId);
@@ -99,7 +110,11 @@ export async function authenticateToken(deps: Deps, key: string): Promise<Princi
   if (cached) return { ...cached, via: "token" };
   // "join" makes it one round trip (token and user in one statement), not two.
   const stamp = deps.authCache.stamp();
-  const token = await deps.prisma.authToken.findUnique({ where: { keyHash }, include: { user: true }, relationLoadStrategy: "join" });
+  const token = await deps.prisma.authToken.findUnique({
+    where: { keyHash },
+    include: { user: true },
+    relationLoadStrategy: "join",
+  });
   if (!token) throw new AuthError("authentication_failed", "Invalid token.");
   const now = Date.now();
   if (tokenExpiry(deps.settings, token) <= now) {

@@ -7,20 +7,20 @@
 // checks last: the two confirm views check it right after the field errors, so that a request
 // without a valid link learns nothing (which names are taken) and costs no validator run.
 import { z } from "zod";
-import { AuthError, invalid, type FieldErrors } from "../../errors.ts";
+import { normalizeEmail, validatePassword } from "../../compat/django/validators.ts";
+import { AuthError, type FieldErrors, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
-import { endSessions } from "../sessions/end.ts";
 import { charField, emailField, form, passwordField, toFieldErrors, usernameField } from "../inputs.ts";
-import { clearLoginLocks } from "../login/lockout.ts";
-import { queueMail } from "../mail/queue.ts";
-import { accountKey } from "../login/throttle.ts";
 import { checkCurrentPassword } from "../login/current-password.ts";
-import { hashPassword } from "../login/passwords.ts";
 import { spendPasswordCheck } from "../login/hash-queue.ts";
+import { clearLoginLocks } from "../login/lockout.ts";
+import { hashPassword } from "../login/passwords.ts";
+import { accountKey } from "../login/throttle.ts";
+import { queueMail } from "../mail/queue.ts";
+import { endSessions } from "../sessions/end.ts";
 import { revokeAllTokens } from "../sessions/opaque.ts";
 import { userFromLink } from "./register.ts";
-import { normalizeEmail, validatePassword } from "../../compat/django/validators.ts";
 
 type Shape = Record<string, z.ZodType>;
 type FieldCheck = (value: string) => Promise<string | null>;
@@ -29,7 +29,11 @@ const PASSWORD_MISMATCH = "The two password fields didn't match.";
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** DRF's is_valid() field phase: every field's errors, in field order, async field checks included. */
-async function validateFields(shape: Shape, raw: unknown, checks: Record<string, FieldCheck> = {}): Promise<Record<string, string>> {
+async function validateFields(
+  shape: Shape,
+  raw: unknown,
+  checks: Record<string, FieldCheck> = {},
+): Promise<Record<string, string>> {
   const result = form(shape).safeParse(raw ?? {});
   const errors: FieldErrors = result.success ? {} : toFieldErrors(result.error);
   if (errors.non_field_errors) throw invalid(errors); // not a JSON object at all
@@ -40,16 +44,27 @@ async function validateFields(shape: Shape, raw: unknown, checks: Record<string,
     const message = await check(parsed.data as string);
     if (message) errors[field] = [message];
   }
-  if (Object.keys(errors).length) throw invalid(Object.fromEntries(Object.keys(shape).filter((k) => errors[k]).map((k) => [k, errors[k]!])));
+  if (Object.keys(errors).length)
+    throw invalid(
+      Object.fromEntries(
+        Object.keys(shape)
+          .filter((k) => errors[k])
+          .map((k) => [k, errors[k]!]),
+      ),
+    );
   return result.data as Record<string, string>;
 }
 
 // Throttled, locked out per user and audited like a login (current-password.ts); Djoser's words.
-const currentPassword = (deps: Deps, principal: Principal, meta: RequestMeta): FieldCheck => async (value) =>
-  (await checkCurrentPassword(deps, principal, value, meta)) ? null : "Invalid password.";
+const currentPassword =
+  (deps: Deps, principal: Principal, meta: RequestMeta): FieldCheck =>
+  async (value) =>
+    (await checkCurrentPassword(deps, principal, value, meta)) ? null : "Invalid password.";
 
 function checkNewPassword(deps: Deps, password: string, user: User | null, retype: string | undefined) {
-  const attributes = user ? { username: user.username ?? undefined, email: user.email, first_name: user.firstName, last_name: user.lastName } : {};
+  const attributes = user
+    ? { username: user.username ?? undefined, email: user.email, first_name: user.firstName, last_name: user.lastName }
+    : {};
   const problems = validatePassword(password, attributes, deps.settings.AUTH_PASSWORD_VALIDATORS);
   if (problems.length) throw invalid({ new_password: problems });
   if (retype !== undefined && password !== retype) throw invalid({ non_field_errors: [PASSWORD_MISMATCH] });
@@ -59,12 +74,16 @@ function checkNewPassword(deps: Deps, password: string, user: User | null, retyp
 function loginField(deps: Deps) {
   const field = deps.settings.USERNAME_FIELD;
   const value = field === "email" ? emailField() : usernameField();
-  const takenMessage = field === "email" ? "user with this email address already exists." : "A user with that username already exists.";
+  const takenMessage =
+    field === "email" ? "user with this email address already exists." : "A user with that username already exists.";
   const unique: FieldCheck = async (v) => {
     const where = field === "email" ? { emailKey: normalizeEmail(v).toLowerCase() } : { username: v.normalize("NFKC") };
     return (await deps.prisma.user.findUnique({ where, select: { id: true } })) ? takenMessage : null;
   };
-  const data = (v: string): Record<string, string> => (field === "email" ? { email: normalizeEmail(v), emailKey: normalizeEmail(v).toLowerCase() } : { username: v.normalize("NFKC") });
+  const data = (v: string): Record<string, string> =>
+    field === "email"
+      ? { email: normalizeEmail(v), emailKey: normalizeEmail(v).toLowerCase() }
+      : { username: v.normalize("NFKC") };
   return { field, value, unique, data, takenMessage };
 }
 
@@ -74,7 +93,12 @@ function loginField(deps: Deps) {
  * what the mail may say: the other sessions (true), every one ("all"), or none it can claim (false).
  * A caller on the shared key, which every device holds, gets a new key (`key`).
  */
-async function afterPasswordChange(deps: Deps, user: User, reason: "password_change" | "password_reset", caller?: Principal) {
+async function afterPasswordChange(
+  deps: Deps,
+  user: User,
+  reason: "password_change" | "password_reset",
+  caller?: Principal,
+) {
   const { LOGOUT_ON_PASSWORD_CHANGE: logout, PASSWORD_CHANGE_ENDS_SESSIONS: endAll } = deps.settings.DJOSER;
   await deps.authCache.forgetUser(user.id); // cached principals carry the old hash
   if (!endAll) {
@@ -100,14 +124,17 @@ export async function setPassword(
   meta: RequestMeta,
 ): Promise<{ auth_token: string } | null> {
   const { user } = principal;
-  const input = await validateFields(setPasswordShape(deps), raw, { current_password: currentPassword(deps, principal, meta) });
+  const input = await validateFields(setPasswordShape(deps), raw, {
+    current_password: currentPassword(deps, principal, meta),
+  });
   checkNewPassword(deps, input.new_password!, user, input.re_new_password);
   const password = await hashPassword(input.new_password!);
   await deps.prisma.user.update({ where: { id: user.id }, data: { password } });
   const { ended, key } = await afterPasswordChange(deps, user, "password_change", principal);
   const reason = ended === "all" ? "every session ended" : ended ? "other sessions ended" : "sessions kept";
   await audit(deps, "password_changed", meta, user.id, { reason });
-  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
+  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION)
+    await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
   return key ? { auth_token: key } : null;
 }
 
@@ -117,14 +144,23 @@ export const emailShape: Shape = { email: emailField() };
  * reset_password / reset_<login>: mails a link to every active user with that email and a usable
  * password; 204 whether or not one exists, unless *_SHOW_EMAIL_NOT_FOUND (either one, as Djoser).
  */
-export async function requestReset(deps: Deps, kind: "password_reset" | "username_reset", raw: unknown, meta: RequestMeta): Promise<void> {
+export async function requestReset(
+  deps: Deps,
+  kind: "password_reset" | "username_reset",
+  raw: unknown,
+  meta: RequestMeta,
+): Promise<void> {
   await deps.throttle("email", [`ip:${meta.ip}`]);
   const { email } = await validateFields(emailShape, raw);
   await deps.throttle("email", [accountKey(email!)]);
-  const users = await deps.prisma.user.findMany({ where: { email, isActive: true, NOT: { password: { startsWith: "!" } } }, orderBy: { id: "asc" } });
+  const users = await deps.prisma.user.findMany({
+    where: { email, isActive: true, NOT: { password: { startsWith: "!" } } },
+    orderBy: { id: "asc" },
+  });
   const { PASSWORD_RESET_SHOW_EMAIL_NOT_FOUND: a, USERNAME_RESET_SHOW_EMAIL_NOT_FOUND: b } = deps.settings.DJOSER;
   const event = kind === "password_reset" ? "password_reset_requested" : "username_reset_requested";
-  if (!users.length) await audit(deps, event, meta, null, { login: email, reason: "no active account with this email" });
+  if (!users.length)
+    await audit(deps, event, meta, null, { login: email, reason: "no active account with this email" });
   for (const user of users) await audit(deps, event, meta, user.id, { login: email });
   if (!users.length && (a || b)) throw new AuthError("email_not_found");
   // Djoser crashed (500) on an email two users share; Django's own reset form mails each.
@@ -150,17 +186,27 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   // last_login moves (as Djoser does) so the link, which hashes it, works once; the conditions on
   // the old hash and last_login make two concurrent uses of one link change the password once.
   const use = linkUse(user.lastLogin);
-  const { count } = await deps.prisma.user.updateMany({ where: { id: user.id, password: user.password, lastLogin: use.unused }, data: { password, lastLogin: use.lastLogin } });
+  const { count } = await deps.prisma.user.updateMany({
+    where: { id: user.id, password: user.password, lastLogin: use.unused },
+    data: { password, lastLogin: use.lastLogin },
+  });
   if (!count) throw invalid({ token: ["Invalid token for given user."] });
   const { ended } = await afterPasswordChange(deps, user, "password_reset");
   await clearLoginLocks(deps, [user.username, user.email], { ip: meta.ip, userId: user.id }); // the owner's way out of a lockout
-  await audit(deps, "password_reset_confirmed", meta, user.id, { reason: ended ? "every session ended" : "sessions kept" });
-  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
+  await audit(deps, "password_reset_confirmed", meta, user.id, {
+    reason: ended ? "every session ended" : "sessions kept",
+  });
+  if (deps.settings.DJOSER.PASSWORD_CHANGED_EMAIL_CONFIRMATION)
+    await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
 }
 
 export const setLoginShape = (deps: Deps): Shape => {
   const { field, value } = loginField(deps);
-  return { current_password: passwordField(), [`new_${field}`]: value, ...(deps.settings.DJOSER.SET_USERNAME_RETYPE ? { [`re_new_${field}`]: charField() } : {}) };
+  return {
+    current_password: passwordField(),
+    [`new_${field}`]: value,
+    ...(deps.settings.DJOSER.SET_USERNAME_RETYPE ? { [`re_new_${field}`]: charField() } : {}),
+  };
 };
 
 /**
@@ -180,13 +226,17 @@ const loginMismatch = (field: string) => invalid({ non_field_errors: [`The two $
 export async function setLogin(deps: Deps, principal: Principal, raw: unknown, meta: RequestMeta): Promise<void> {
   const { user } = principal;
   const { field, unique, data } = loginField(deps);
-  const input = await validateFields(setLoginShape(deps), raw, { current_password: currentPassword(deps, principal, meta), [`new_${field}`]: unique });
+  const input = await validateFields(setLoginShape(deps), raw, {
+    current_password: currentPassword(deps, principal, meta),
+    [`new_${field}`]: unique,
+  });
   const value = input[`new_${field}`]!;
   if (deps.settings.DJOSER.SET_USERNAME_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
   const updated = await saveLogin(deps, user.id, data(value));
   await tellOldAddress(deps, user, updated);
   await audit(deps, "username_changed", meta, user.id);
-  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "username_changed_confirmation", updated);
+  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION)
+    await queueMail(deps, "username_changed_confirmation", updated);
 }
 
 async function saveLogin(deps: Deps, id: number, data: Record<string, string>, link?: User): Promise<User> {
@@ -194,11 +244,15 @@ async function saveLogin(deps: Deps, id: number, data: Record<string, string>, l
     // For a mailed link: the row must still be as the link saw it (same password, link unused).
     const use = link && linkUse(link.lastLogin);
     const where = link ? { id, password: link.password, lastLogin: use!.unused } : { id };
-    const { count } = await deps.prisma.user.updateMany({ where, data: { ...data, ...(use ? { lastLogin: use.lastLogin } : {}) } });
+    const { count } = await deps.prisma.user.updateMany({
+      where,
+      data: { ...data, ...(use ? { lastLogin: use.lastLogin } : {}) },
+    });
     if (!count) throw invalid({ token: ["Invalid token for given user."] });
   } catch (e) {
     // Taken between the check and the write: the unique index decides, with the check's message.
-    if ((e as { code?: string }).code === "P2002") throw invalid({ [`new_${deps.settings.USERNAME_FIELD}`]: [loginField(deps).takenMessage] });
+    if ((e as { code?: string }).code === "P2002")
+      throw invalid({ [`new_${deps.settings.USERNAME_FIELD}`]: [loginField(deps).takenMessage] });
     throw e;
   }
   await deps.authCache.forgetUser(id); // cached principals carry the old login name
@@ -215,7 +269,10 @@ async function tellOldAddress(deps: Deps, before: User, after: User): Promise<vo
 
 export const resetLoginConfirmShape = (deps: Deps): Shape => {
   const { field, value } = loginField(deps);
-  return { [`new_${field}`]: value, ...(deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE ? { [`re_new_${field}`]: charField() } : {}) };
+  return {
+    [`new_${field}`]: value,
+    ...(deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE ? { [`re_new_${field}`]: charField() } : {}),
+  };
 };
 
 /**
@@ -234,10 +291,12 @@ export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestM
   const value = input[`new_${field}`]!;
   const taken = await unique(value);
   if (taken) throw invalid({ [`new_${field}`]: [taken] });
-  if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
+  if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`])
+    throw loginMismatch(field);
   // last_login moves, as in Djoser, so the link works once (the login name is not in its hash).
   const updated = await saveLogin(deps, user.id, data(value), user);
   await tellOldAddress(deps, user, updated);
   await audit(deps, "username_reset_confirmed", meta, user.id);
-  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION) await queueMail(deps, "username_changed_confirmation", updated);
+  if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION)
+    await queueMail(deps, "username_changed_confirmation", updated);
 }

@@ -1,21 +1,24 @@
 // Staff and operator actions: (de)activating accounts, and Django's createsuperuser for the CLI.
 import { z } from "zod";
-import { hashPassword } from "../login/passwords.ts";
 import { normalizeEmail, validateEmailField, validateUsername } from "../../compat/django/validators.ts";
 import { type Settings } from "../../config/schema.ts";
 import { type Prisma } from "../../db/index.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import { type Deps, type Principal, type RequestMeta } from "../deps.ts";
+import { hashPassword } from "../login/passwords.ts";
 import { endSessions } from "../sessions/end.ts";
 import { mayManage, publicUser } from "./profile.ts";
-
 
 /**
  * Django's createsuperuser --no-input: the password is not run through the validators (Django
  * does not either in that mode), but username and email are checked.
  */
-export async function createSuperuser(settings: Settings, prisma: Prisma, input: { username?: string; email: string; password: string }) {
+export async function createSuperuser(
+  settings: Settings,
+  prisma: Prisma,
+  input: { username?: string; email: string; password: string },
+) {
   const emailLogin = settings.USERNAME_FIELD === "email";
   const email = normalizeEmail(input.email);
   if (emailLogin || email) {
@@ -32,10 +35,21 @@ export async function createSuperuser(settings: Settings, prisma: Prisma, input:
   const username = emailLogin ? null : input.username!.normalize("NFKC");
   try {
     return await prisma.user.create({
-      data: { username, email, emailKey: emailLogin ? email.toLowerCase() : null, password: await hashPassword(input.password), isStaff: true, isSuperuser: true, isActive: true },
+      data: {
+        username,
+        email,
+        emailKey: emailLogin ? email.toLowerCase() : null,
+        password: await hashPassword(input.password),
+        isStaff: true,
+        isSuperuser: true,
+        isActive: true,
+      },
     });
   } catch (e) {
-    if ((e as { code?: string }).code === "P2002") throw new AuthError("invalid_input", "That user already exists.", { fields: { [emailLogin ? "email" : "username"]: ["A user with that username already exists."] } });
+    if ((e as { code?: string }).code === "P2002")
+      throw new AuthError("invalid_input", "That user already exists.", {
+        fields: { [emailLogin ? "email" : "username"]: ["A user with that username already exists."] },
+      });
     throw e;
   }
 }
@@ -61,4 +75,3 @@ export async function setActive(deps: Deps, principal: Principal, id: number, ac
   }
   return publicUser(deps, await deps.prisma.user.findUniqueOrThrow({ where: { id } }));
 }
-

@@ -7,12 +7,12 @@ import { emailField, form, optionalPasswordField, parseInput, passwordField, per
 import { checkCurrentPassword } from "../login/current-password.ts";
 import { type QueuedMail, withMails } from "../mail/queue.ts";
 
-
 /** What Djoser's UserSerializer shows: REQUIRED_FIELDS, then id and the login field. */
 export function publicUser(deps: Deps, user: User) {
-  return deps.settings.USERNAME_FIELD === "email" ? { id: user.id, email: user.email } : { email: user.email, id: user.id, username: user.username ?? "" };
+  return deps.settings.USERNAME_FIELD === "email"
+    ? { id: user.id, email: user.email }
+    : { email: user.email, id: user.id, username: user.username ?? "" };
 }
-
 
 /** HIDE_USERS: a regular user lists only themself; staff see everyone. */
 export async function listUsers(deps: Deps, principal: Principal) {
@@ -36,7 +36,12 @@ export function mayManage(actor: User, target: Pick<User, "id" | "isSuperuser">)
  * CurrentUserOrAdmin, with Djoser's HIDE_USERS twist: a hidden user is "not found", except on
  * delete. Staff read anyone, but change or delete only those they may manage.
  */
-export async function targetUser(deps: Deps, principal: Principal, id: number | null, action: UserAction): Promise<User> {
+export async function targetUser(
+  deps: Deps,
+  principal: Principal,
+  id: number | null,
+  action: UserAction,
+): Promise<User> {
   const target = id === null ? null : await deps.prisma.user.findUnique({ where: { id } });
   if (!target) throw new AuthError("not_found");
   if (target.id === principal.user.id) return target;
@@ -48,7 +53,11 @@ export async function targetUser(deps: Deps, principal: Principal, id: number | 
 }
 
 export const updateInput = perSettings((deps: Deps) =>
-  form(deps.settings.USERNAME_FIELD === "email" ? {} : { email: emailField({ allowBlank: true }).optional(), current_password: optionalPasswordField() }),
+  form(
+    deps.settings.USERNAME_FIELD === "email"
+      ? {}
+      : { email: emailField({ allowBlank: true }).optional(), current_password: optionalPasswordField() },
+  ),
 );
 
 /**
@@ -62,7 +71,8 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   if (input.email === undefined) return publicUser(deps, target);
   const email = normalizeEmail(input.email);
   if (deps.settings.DJOSER.EMAIL_CHANGE_REQUIRES_PASSWORD && email !== target.email) {
-    if (!input.current_password) throw invalid({ current_password: ["This field is required to change the email address."] });
+    if (!input.current_password)
+      throw invalid({ current_password: ["This field is required to change the email address."] });
     const ok = await checkCurrentPassword(deps, principal, input.current_password, meta);
     if (!ok) throw invalid({ current_password: ["Invalid password."] });
   }
@@ -112,4 +122,3 @@ export async function deleteUser(deps: Deps, principal: Principal, target: User,
   await deps.prisma.user.deleteMany({ where: { id: target.id } });
   await deps.authCache.forgetUser(target.id);
 }
-

@@ -1,22 +1,23 @@
 // Registration and activation: Djoser's rules for new accounts and their mailed links.
 import { z } from "zod";
 import { checkToken, decodeUid, type LinkPurpose } from "../../compat/django/links.ts";
-import { hashPassword } from "../login/passwords.ts";
-import { spendPasswordCheck } from "../login/hash-queue.ts";
 import { normalizeEmail, validatePassword } from "../../compat/django/validators.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import { type Deps, type RequestMeta, type User } from "../deps.ts";
 import { charField, emailField, form, parseInput, passwordField, perSettings, usernameField } from "../inputs.ts";
+import { spendPasswordCheck } from "../login/hash-queue.ts";
 import { clearLoginLocks } from "../login/lockout.ts";
+import { hashPassword } from "../login/passwords.ts";
 import { accountKey } from "../login/throttle.ts";
 import { linkState, queueMail, withMail } from "../mail/queue.ts";
-
 
 export const createInput = perSettings((deps: Deps) => {
   const emailLogin = deps.settings.USERNAME_FIELD === "email";
   return form({
-    ...(emailLogin ? { email: emailField() } : { email: emailField({ allowBlank: true }).optional(), username: usernameField() }),
+    ...(emailLogin
+      ? { email: emailField() }
+      : { email: emailField({ allowBlank: true }).optional(), username: usernameField() }),
     password: passwordField(),
     ...(deps.settings.DJOSER.USER_CREATE_PASSWORD_RETYPE ? { re_password: passwordField() } : {}),
   });
@@ -34,14 +35,25 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
   const emailKey = emailLogin ? email.toLowerCase() : null;
   // Unique fields are checked with the other field errors, as DRF's UniqueValidator does; the
   // database constraint below still decides under a race.
-  const taken = await prisma.user.findUnique({ where: emailLogin ? { emailKey: emailKey! } : { username: username! }, select: { id: true } });
+  const taken = await prisma.user.findUnique({
+    where: emailLogin ? { emailKey: emailKey! } : { username: username! },
+    select: { id: true },
+  });
   if (taken) throw duplicate(deps);
-  const problems = validatePassword(input.password, { username: input.username, email }, settings.AUTH_PASSWORD_VALIDATORS);
+  const problems = validatePassword(
+    input.password,
+    { username: input.username, email },
+    settings.AUTH_PASSWORD_VALIDATORS,
+  );
   if (problems.length) throw invalid({ password: problems });
   if (settings.DJOSER.USER_CREATE_PASSWORD_RETYPE && input.password !== input.re_password) {
     throw invalid({ non_field_errors: ["The two password fields didn't match."] });
   }
-  const mail = settings.DJOSER.SEND_ACTIVATION_EMAIL ? "activation" : settings.DJOSER.SEND_CONFIRMATION_EMAIL ? "confirmation" : null;
+  const mail = settings.DJOSER.SEND_ACTIVATION_EMAIL
+    ? "activation"
+    : settings.DJOSER.SEND_CONFIRMATION_EMAIL
+      ? "confirmation"
+      : null;
   spendPasswordCheck(meta); // one hash per request, however many calls a batch holds
   // The user and its mail are one write: a user left inactive with no activation mail queued
   // could never activate, and the username would stay taken.
@@ -59,7 +71,9 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
   if (mail) deps.outbox.kick();
   await clearLoginLocks(deps, [emailLogin ? user.email : user.username], { ip: meta.ip }); // failures on the name before it had an account were nobody's
   // Djoser's UserCreateSerializer order: REQUIRED_FIELDS, the login field, id.
-  return emailLogin ? { email: user.email, id: user.id } : { email: user.email, username: user.username ?? "", id: user.id };
+  return emailLogin
+    ? { email: user.email, id: user.id }
+    : { email: user.email, username: user.username ?? "", id: user.id };
 }
 
 const duplicate = (deps: Deps) =>
@@ -150,4 +164,3 @@ export async function resendActivation(deps: Deps, raw: unknown, meta: RequestMe
   // Django's password-reset form mails every matching account; Djoser crashed on two (a 500).
   for (const user of users) await queueMail(deps, "activation", user);
 }
-

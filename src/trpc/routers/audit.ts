@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { idField } from "../../core/inputs.ts";
 import { AUDIT_KINDS, listAudit } from "../../core/audit.ts";
+import { idField } from "../../core/inputs.ts";
 import { protectedProcedure, router } from "../init.ts";
 
 const query = z.object({
@@ -14,7 +14,13 @@ const query = z.object({
 
 export const auditRouter = router({
   /** Staff: authentication events, newest first, filtered by user, kind and time; paginated by cursor. */
-  list: protectedProcedure.input(query).query(({ ctx, input }) =>
-    listAudit(ctx.deps, ctx.principal, { ...input, from: input.from ? new Date(input.from) : undefined, to: input.to ? new Date(input.to) : undefined }),
-  ),
+  list: protectedProcedure
+    .input(query)
+    .query(({ ctx, input }) =>
+      listAudit(ctx.deps, ctx.principal, {
+        ...input,
+        from: input.from ? new Date(input.from) : undefined,
+        to: input.to ? new Date(input.to) : undefined,
+      }),
+    ),
 });

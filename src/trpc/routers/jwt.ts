@@ -4,7 +4,11 @@ import { createTokens, logoutAllSessions, logoutRefresh, refreshTokens, verifyTo
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
 
 // Static shapes for typed clients; createTokens re-checks the login field against USERNAME_FIELD.
-const createShape = z.object({ username: stringField().optional(), email: stringField().optional(), password: stringField() });
+const createShape = z.object({
+  username: stringField().optional(),
+  email: stringField().optional(),
+  password: stringField(),
+});
 const refreshShape = form({ refresh: charField() });
 
 export const jwtRouter = router({
@@ -13,9 +17,13 @@ export const jwtRouter = router({
   /** SimpleJWT's jwt/refresh: {access}, plus {refresh} under ROTATE_REFRESH_TOKENS. */
   refresh: publicProcedure.input(refreshShape).mutation(({ ctx, input }) => refreshTokens(ctx.deps, input, ctx.meta)),
   /** SimpleJWT's jwt/verify: {} when valid. */
-  verify: publicProcedure.input(form({ token: charField() })).mutation(({ ctx, input }) => verifyToken(ctx.deps, input)),
+  verify: publicProcedure
+    .input(form({ token: charField() }))
+    .mutation(({ ctx, input }) => verifyToken(ctx.deps, input)),
   /** Ends the session of a refresh token (its refresh and access tokens). */
-  logout: publicProcedure.input(refreshShape).mutation(async ({ ctx, input }) => void (await logoutRefresh(ctx.deps, input, ctx.meta))),
+  logout: publicProcedure
+    .input(refreshShape)
+    .mutation(async ({ ctx, input }) => void (await logoutRefresh(ctx.deps, input, ctx.meta))),
   /** Ends every JWT session of the caller. */
   logoutAll: protectedProcedure.mutation(({ ctx }) => logoutAllSessions(ctx.deps, ctx.principal.user.id, ctx.meta)),
 });
