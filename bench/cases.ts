@@ -1,7 +1,8 @@
 // What is measured: the requests each server is sent, with credentials fetched from it first.
 import type { Request } from "./load.ts";
 
-export const USER = { username: "admin", email: "admin@example.com", password: "Adm1n-Passw0rd!" }; // Djoser's reference superuser
+// Djoser's reference superuser.
+export const USER = { username: "admin", email: "admin@example.com", password: "Adm1n-Passw0rd!" };
 
 const JSON_TYPE = { "content-type": "application/json" };
 const credentials = JSON.stringify({ username: USER.username, password: USER.password });
@@ -54,7 +55,7 @@ export async function requestsFor(base: string): Promise<Requests> {
     meJwt: async () => ({
       url: me,
       headers: {
-        authorization: `Bearer ${(await json<{ access: string }>(base, "/auth/jwt/create/", { username: USER.username, password: USER.password })).access}`,
+        authorization: `Bearer ${await jwtAccess(base)}`,
       },
     }),
     trpcMe: async () => ({ url: `${base}/trpc/users.me`, headers: token }),
@@ -79,3 +80,6 @@ export async function meBody(req: Request): Promise<string> {
   if (res.status !== 200) throw new Error(`${req.url} answered ${res.status}: ${text}`);
   return text;
 }
+
+const login = { username: USER.username, password: USER.password };
+const jwtAccess = async (base: string) => (await json<{ access: string }>(base, "/auth/jwt/create/", login)).access;

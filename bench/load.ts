@@ -74,11 +74,13 @@ function wrkScript(req: Request): string {
   lines.push(
     "done = function(s, latency, requests)",
     "  local e = s.errors",
-    '  io.write(string.format("BENCH {\\"requests\\":%d,\\"us\\":%d,\\"p50\\":%d,\\"p99\\":%d,\\"failed\\":{\\"status>=400\\":%d,\\"connect\\":%d,\\"read\\":%d,\\"write\\":%d,\\"timeout\\":%d}}\\n",',
-    "    s.requests, s.duration, latency:percentile(50), latency:percentile(99), e.status, e.connect, e.read, e.write, e.timeout))",
+    '  io.write(string.format("BENCH {\\"requests\\":%d,\\"us\\":%d,\\"p50\\":%d,\\"p99\\":%d,"',
+    '    .. "\\"failed\\":{\\"status>=400\\":%d,\\"connect\\":%d,\\"read\\":%d,\\"write\\":%d,\\"timeout\\":%d}}\\n",',
+    "    s.requests, s.duration, latency:percentile(50), latency:percentile(99),",
+    "    e.status, e.connect, e.read, e.write, e.timeout))",
     "end",
   );
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 const wrkGenerator: Generator = {

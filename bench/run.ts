@@ -115,12 +115,16 @@ async function group(targets: (Target | null)[], half = HALF): Promise<void> {
         memory: null,
       };
       row.halves.push(fg);
-      if (bg) (row.background ??= []).push(bg);
+      if (bg) {
+        row.background ??= [];
+        row.background.push(bg);
+      }
       row.memory = memoryOf(t.server.pid);
       rows.set(t.id, row);
-      log(
-        `half ${i + 1}  ${t.server.label.padEnd(34)} ${t.what.padEnd(48)} ${Math.round(fg.rps).toString().padStart(6)} req/s  p50 ${ms(fg.p50)}  p99 ${ms(fg.p99)} ms${failures(fg) ? `  failed ${failedCell([fg])}` : ""}`,
-      );
+      const rps = Math.round(fg.rps).toString().padStart(6);
+      const failed = failures(fg) ? `  failed ${failedCell([fg])}` : "";
+      const latency = `p50 ${ms(fg.p50)}  p99 ${ms(fg.p99)} ms${failed}`;
+      log(`half ${i + 1}  ${t.server.label.padEnd(34)} ${t.what.padEnd(48)} ${rps} req/s  ${latency}`);
     }
   }
 }
@@ -176,9 +180,8 @@ async function main() {
   onCleanup(async () => rmSync(dataDir, { recursive: true, force: true }));
   const noDjoser = djoserMissing();
   const redis = await benchRedis();
-  log(
-    `${generator.describe}, ${CONNECTIONS} connections, halves of ${HALF} s; ${redis.note}; Djoser: ${noDjoser ?? "starting"}`,
-  );
+  const djoser = noDjoser ?? "starting";
+  log(`${generator.describe}, ${CONNECTIONS} connections, halves of ${HALF} s; ${redis.note}; Djoser: ${djoser}`);
 
   const [p, dj, cluster] = await startAll(
     started(startPortcullis(db.url, dataDir, redis.url)),

@@ -126,8 +126,14 @@ export async function benchRedis(): Promise<{ url: string | null; note: string }
   const { hostname, port } = new URL(url);
   const answers = await new Promise<boolean>((resolve) => {
     const s = connect(Number(port || 6379), hostname, () => s.write("PING\r\n"));
-    s.setTimeout(1000, () => (s.destroy(), resolve(false)));
-    s.on("data", (d) => (s.destroy(), resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()))));
+    s.setTimeout(1000, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on("data", (d) => {
+      s.destroy();
+      resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()));
+    });
     s.on("error", () => resolve(false));
   });
   if (answers)
@@ -206,7 +212,9 @@ export const DJOSER_DIR = process.env.DJOSER_DIR ?? join(ROOT, "../shared/djoser
 /** "djoser 2.1.0, Django 3.2.25, …" as installed for /usr/bin/python3. */
 export function djoserVersions(): string {
   const code =
-    "from importlib.metadata import version as v; print(', '.join(f'{p} {v(p)}' for p in ['djoser', 'Django', 'djangorestframework', 'djangorestframework-simplejwt', 'gunicorn']))";
+    "from importlib.metadata import version as v; " +
+    "print(', '.join(f'{p} {v(p)}' for p in " +
+    "['djoser', 'Django', 'djangorestframework', 'djangorestframework-simplejwt', 'gunicorn']))";
   return spawnSync(PYTHON, ["-c", code], { encoding: "utf8" }).stdout.trim() || "versions unknown";
 }
 
@@ -214,9 +222,9 @@ export function djoserVersions(): string {
 export function djoserMissing(): string | null {
   if (!existsSync(join(DJOSER_DIR, "run.sh"))) return `no Djoser reference folder at ${DJOSER_DIR} (set DJOSER_DIR)`;
   const probe = spawnSync(PYTHON, ["-c", "import djoser, gunicorn, rest_framework_simplejwt"], { stdio: "ignore" });
-  if (probe.status !== 0)
-    return `${PYTHON} cannot import djoser, gunicorn and rest_framework_simplejwt (apt-get install -y python3-djoser gunicorn …)`;
-  return null;
+  if (probe.status === 0) return null;
+  const install = "apt-get install -y python3-djoser gunicorn …";
+  return `${PYTHON} cannot import djoser, gunicorn and rest_framework_simplejwt (${install})`;
 }
 
 // SimpleJWT refresh without rotation, as Portcullis's default: one refresh token serves every
@@ -243,7 +251,11 @@ export async function startDjoser(): Promise<Server & { dir: string }> {
       [join(dir, "run.sh"), String(port), "ref", "gunicorn"],
       { env, cwd: dir, url: `http://127.0.0.1:${port}`, probe: "/auth/", timeoutMs: 90_000 },
     );
-    return { ...server, dir, stop: async () => (await server.stop(), rmSync(dir, { recursive: true, force: true })) };
+    const stop = async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return { ...server, dir, stop };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

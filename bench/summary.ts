@@ -1,5 +1,5 @@
-// The generated section: facts about the run, the results, the figures against the issue's
-// targets, and how they were measured.
+// The generated section: facts about the run, the results, the figures against their targets,
+// and how they were measured.
 import { availableParallelism, cpus, loadavg } from "node:os";
 import type { Argon2Cost } from "./argon2.ts";
 import type { Generator, Result } from "./load.ts";
@@ -104,22 +104,33 @@ export function summary(rows: Map<string, Row>, f: Facts): string {
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
   const busy =
     f.loadAtStart[0]! > cores
-      ? `\n\n**The machine was busy** (load average ${f.loadAtStart[0]!.toFixed(1)} on ${cores} cores at the start): absolute figures are low and ratios noisy; re-run when it is idle.`
+      ? `\n\n**The machine was busy** (load average ${f.loadAtStart[0]!.toFixed(1)} on ${cores} cores at the ` +
+        "start): absolute figures are low and ratios noisy; re-run when it is idle."
       : "";
   const djoser =
     "missing" in f.djoser ? `**not measured**: ${f.djoser.missing}` : `${f.djoser.versions}; 2 sync workers, SQLite`;
   const mem = f.memory
-    ? `${f.memory.rssMb} MB resident over ${f.memory.processes} process(es) (node alone ${f.memory.mainRssMb} MB, its peak ${f.memory.mainPeakMb} MB)`
+    ? `${f.memory.rssMb} MB resident over ${f.memory.processes} process(es) ` +
+      `(node alone ${f.memory.mainRssMb} MB, its peak ${f.memory.mainPeakMb} MB)`
     : "–";
   const why =
     f.generator.name === "wrk"
-      ? "wrk rather than autocannon: autocannon tops out near the bare handler's rate on this machine (so Portcullis ÷ ceiling would flatter Portcullis) and counts gunicorn's closed-after-each-response connections as errors; wrk reconnects and counts responses."
-      : "autocannon (wrk is not installed): its own limit here is near the bare handler's rate, so Portcullis ÷ ceiling flatters Portcullis, and against gunicorn's sync workers it counts closed connections as failures. `apt-get install -y wrk` for honest figures.";
+      ? "wrk rather than autocannon: autocannon tops out near the bare handler's rate on this machine (so " +
+        "Portcullis ÷ ceiling would flatter Portcullis) and counts gunicorn's closed-after-each-response " +
+        "connections as errors; wrk reconnects and counts responses."
+      : "autocannon (wrk is not installed): its own limit here is near the bare handler's rate, so Portcullis ÷ " +
+        "ceiling flatters Portcullis, and against gunicorn's sync workers it counts closed connections as " +
+        "failures. `apt-get install -y wrk` for honest figures.";
   return `## \`npm run bench\` — ${f.startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC
 
-\`${f.command}\` · ${cores} cores (\`nproc\`; ${cpus()[0]?.model ?? "unknown CPU"}), load average ${load(f.loadAtStart)} at the start, ${load(loadavg())} at the end · Node ${process.version}, PostgreSQL ${f.pgVersion} · ${f.generator.describe}, ${f.connections} connections · ${f.redisNote} · Djoser: ${djoser} · ${f.clusterNote}.${busy}
+\`${f.command}\` · ${cores} cores (\`nproc\`; ${cpus()[0]?.model ?? "unknown CPU"}), load average
+${load(f.loadAtStart)} at the start, ${load(loadavg())} at the end · Node ${process.version}, PostgreSQL
+${f.pgVersion} · ${f.generator.describe}, ${f.connections} connections · ${f.redisNote} · Djoser: ${djoser} ·
+${f.clusterNote}.${busy}
 
-Each row: a 1 s warm-up (3 s for the workers), then two halves of ${f.half} s (${f.short} s for the one-at-a-time login), in the order listed and then in reverse (A B C … C B A) so that drift hits every server alike; "both" is requests ÷ seconds over both halves; a ratio's halves divide figures of the same pass.
+Each row: a 1 s warm-up (3 s for the workers), then two halves of ${f.half} s (${f.short} s for the one-at-a-time
+login), in the order listed and then in reverse (A B C … C B A) so that drift hits every server alike; "both" is
+requests ÷ seconds over both halves; a ratio's halves divide figures of the same pass.
 
 ${resultsTable([...rows.values()])}
 
@@ -127,7 +138,17 @@ ${targetsTable(targets)}
 
 Other ratios: ${otherText || "–"}.
 
-argon2id at Portcullis's parameters (m=19456 KiB, t=2, p=1), @node-rs/argon2 in the bench process, median of 11: hash ${ms(f.argon2.hashMs)} ms, verify ${ms(f.argon2.verifyMs)} ms; ${Math.round(f.argon2.perSecond16)} verifies/s with 16 in flight. Portcullis at the end: ${mem}.
+argon2id at Portcullis's parameters (m=19456 KiB, t=2, p=1), @node-rs/argon2 in the bench process, median of 11: hash
+${ms(f.argon2.hashMs)} ms, verify ${ms(f.argon2.verifyMs)} ms; ${Math.round(f.argon2.perSecond16)} verifies/s with 16
+in flight. Portcullis at the end: ${mem}.
 
-How: every server is a child process. Portcullis: \`node bin/portcullis.js serve\`, \`NODE_ENV=production\` (so \`ALLOWED_HOSTS=["127.0.0.1"]\`, \`EMAIL_BACKEND=file\`), \`LOG_LEVEL=warn\`, JWT settings at their defaults (\`Bearer\`, no rotation), throttling off (\`DEFAULT_THROTTLE_RATES={}\`); every other setting at its default. The ceiling: \`bench/ceiling.ts\`, a bare Fastify handler sending /me's body and headers. Djoser: its folder's \`WORKERS=2 ./run.sh PORT ref gunicorn\` (it accepts \`Bearer\` as well as \`JWT\`: both servers get the same headers), on a temporary copy whose settings turn refresh rotation off (Portcullis's default), so one refresh token serves a whole row. ${why} The login target: a login's p50 with nothing else running against one argon2id verify; under load, logins/s against the machine's verify throughput. RSS: VmRSS summed over the server's processes at the end of its row; peak: VmHWM summed.`;
+How: every server is a child process. Portcullis: \`node bin/portcullis.js serve\`, \`NODE_ENV=production\` (so
+\`ALLOWED_HOSTS=["127.0.0.1"]\`, \`EMAIL_BACKEND=file\`), \`LOG_LEVEL=warn\`, JWT settings at their defaults
+(\`Bearer\`, no rotation), throttling off (\`DEFAULT_THROTTLE_RATES={}\`); every other setting at its default. The
+ceiling: \`bench/ceiling.ts\`, a bare Fastify handler sending /me's body and headers. Djoser: its folder's
+\`WORKERS=2 ./run.sh PORT ref gunicorn\` (it accepts \`Bearer\` as well as \`JWT\`: both servers get the same
+headers), on a temporary copy whose settings turn refresh rotation off (Portcullis's default), so one refresh token
+serves a whole row. ${why} The login target: a login's p50 with nothing else running against one argon2id verify;
+under load, logins/s against the machine's verify throughput. RSS: VmRSS summed over the server's processes at the
+end of its row; peak: VmHWM summed.`;
 }
