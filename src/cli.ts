@@ -2,12 +2,12 @@
 // work on a PGlite folder while no server is running; a second start over a migrated database
 // just starts.
 import { existsSync, statSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import { loadSettings, SettingsError } from "./config/load.ts";
 import { flushExpired } from "./core/housekeeping.ts";
 import { endEverySession } from "./core/sessions/end.ts";
 import { createSuperuser } from "./core/users/admin.ts";
-import { openDatabase } from "./db/index.ts";
+import { type Database, openDatabase } from "./db/index.ts";
 import { formatReport, importDjango } from "./django-import/import.ts";
 import { openDjangoSource } from "./django-import/source.ts";
 import { AuthError } from "./errors.ts";
@@ -123,13 +123,9 @@ async function flushExpiredCommand(): Promise<number> {
 }
 
 async function endAllSessionsCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { yes: { type: "boolean" } } }));
-  } catch (e) {
-    return usage(`endallsessions: ${(e as Error).message}`);
-  }
-  if (!values.yes) return usage("endallsessions signs every user out everywhere: pass --yes to go ahead.");
+  const parsed = parseOrUsage("endallsessions", { args, options: { yes: { type: "boolean" } } });
+  if (typeof parsed === "number") return parsed;
+  if (!parsed.values.yes) return usage("endallsessions signs every user out everywhere: pass --yes to go ahead.");
   const { settings } = loadSettings();
   const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
   try {
@@ -180,24 +176,30 @@ function usage(message: string): number {
   return 2;
 }
 
-async function importFromDjango(args: string[]): Promise<number> {
-  let parsed;
+/** parseArgs, or the usage answer (exit code 2) naming the command when the arguments do not parse. */
+function parseOrUsage<T extends ParseArgsConfig>(command: string, config: T): ReturnType<typeof parseArgs<T>> | number {
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { "dry-run": { type: "boolean" }, json: { type: "boolean" }, "batch-size": { type: "string" } },
-    });
+    return parseArgs(config);
   } catch (e) {
-    return usage(`import-django: ${(e as Error).message}`);
+    return usage(`${command}: ${(e as Error).message}`);
   }
+}
+
+async function importFromDjango(args: string[]): Promise<number> {
+  const parsed = parseOrUsage("import-django", {
+    args,
+    allowPositionals: true,
+    options: { "dry-run": { type: "boolean" }, json: { type: "boolean" }, "batch-size": { type: "string" } },
+  });
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
   const dryRun = values["dry-run"] ?? false;
   const batchSize = values["batch-size"] === undefined ? 500 : Number(values["batch-size"]);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
     return usage("import-django: --batch-size must be a whole number from 1 to 10000.");
   const howTo =
-    "Pass the Django database's postgresql://… URL, or a file made with `python manage.py dumpdata auth.User authtoken.Token token_blacklist --indent 2 > dump.json`.";
+    "Pass the Django database's postgresql://… URL, or a file made with " +
+    "`python manage.py dumpdata auth.User authtoken.Token token_blacklist --indent 2 > dump.json`.";
   if (positionals.length !== 1)
     return usage(`import-django needs exactly one source (got ${positionals.length}). ${howTo}`);
   const spec = positionals[0]!;
@@ -207,11 +209,12 @@ async function importFromDjango(args: string[]): Promise<number> {
   const { settings } = loadSettings();
   if (isUrl && spec === settings.DATABASE_URL)
     return usage(
-      "import-django: the source is DATABASE_URL itself; point DATABASE_URL at Portcullis's database and pass Django's.",
+      "import-django: the source is DATABASE_URL itself; " +
+        "point DATABASE_URL at Portcullis's database and pass Django's.",
     );
   const source = await openDjangoSource(spec);
   const bar = progress(dryRun ? "checked" : "imported");
-  let db;
+  let db: Database | undefined;
   try {
     // A dry run creates nothing, not even an empty PGlite folder.
     const pgliteDir = settings.DATABASE_URL.startsWith("pglite:")
@@ -229,12 +232,14 @@ async function importFromDjango(args: string[]): Promise<number> {
       );
       if (row?.t)
         throw new Error(
-          `the database has pending migrations (${pending.join(", ")}): run \`portcullis migrate\` first (a dry run writes nothing).`,
+          `the database has pending migrations (${pending.join(", ")}): ` +
+            "run `portcullis migrate` first (a dry run writes nothing).",
         );
       emptyTarget = true;
     } else if (pending.length && !settings.AUTO_MIGRATE) {
       throw new Error(
-        `the database has pending migrations (${pending.join(", ")}) and AUTO_MIGRATE is off: run \`portcullis migrate\` first.`,
+        `the database has pending migrations (${pending.join(", ")}) and AUTO_MIGRATE is off: ` +
+          "run `portcullis migrate` first.",
       );
     } else if (pending.length) {
       await db.migrate();

@@ -1,108 +1,83 @@
-// Every error the product can return, defined once. Services throw AuthError; the tRPC adapter
-// maps `code` to a TRPCError (data.code, data.fields), the REST adapter to DRF's shapes and
-// Djoser's status codes. Messages are Djoser's/DRF's own words where Djoser has words for it.
+// Every error the product can return, defined once: a status and a message. Services throw
+// AuthError; the tRPC adapter derives its code from the status (an entry names `trpc` only where
+// tRPC has a closer word) and adds data.code and data.fields, the REST adapter renders DRF's shapes
+// and Djoser's status codes. Messages are Djoser's/DRF's own words where Djoser has words for it.
+// An AuthError carries data, never HTTP: each adapter turns retryAfter and challenge into headers.
 
 export type FieldErrors = Record<string, string[]>;
+/** Authorization schemes: the keywords of opaque tokens and the prefixes of JWTs. */
+export type Schemes = { token: readonly string[]; jwt: readonly string[] };
 
 export const ERRORS = {
-  invalid_input: { status: 400, trpc: "BAD_REQUEST", message: "Invalid input." },
-  invalid_credentials: { status: 400, trpc: "BAD_REQUEST", message: "Unable to log in with provided credentials." },
+  invalid_input: { status: 400, message: "Invalid input." },
+  invalid_credentials: { status: 400, message: "Unable to log in with provided credentials." },
   parse_error: { status: 400, trpc: "PARSE_ERROR", message: "Malformed request body." },
   // Djoser answers resend_activation for an unknown or already active email with an empty 400.
-  activation_not_sent: { status: 400, trpc: "BAD_REQUEST", message: "No inactive account with this email address." },
+  activation_not_sent: { status: 400, message: "No inactive account with this email address." },
   // *_SHOW_EMAIL_NOT_FOUND: Djoser raises a bare ValidationError, which DRF renders as a JSON list.
-  email_not_found: { status: 400, trpc: "BAD_REQUEST", message: "User with given email does not exist." },
-  not_authenticated: { status: 401, trpc: "UNAUTHORIZED", message: "Authentication credentials were not provided." },
-  authentication_failed: { status: 401, trpc: "UNAUTHORIZED", message: "Incorrect authentication credentials." },
-  authorization_header_empty: { status: 401, trpc: "UNAUTHORIZED", message: "The Authorization header is empty." },
-  authorization_scheme_not_accepted: {
-    status: 401,
-    trpc: "UNAUTHORIZED",
-    message: "Authorization scheme not accepted.",
-  },
-  authorization_header_invalid: { status: 401, trpc: "UNAUTHORIZED", message: "Invalid Authorization header." },
-  authorization_header_too_long: {
-    status: 401,
-    trpc: "UNAUTHORIZED",
-    message: "The Authorization header is too long.",
-  },
-  authorization_header_not_ascii: {
-    status: 401,
-    trpc: "UNAUTHORIZED",
-    message: "The Authorization header must be visible ASCII.",
-  },
-  authorization_scheme_missing: {
-    status: 401,
-    trpc: "UNAUTHORIZED",
-    message: "The Authorization header has no scheme.",
-  },
-  bad_authorization_header: {
-    status: 401,
-    trpc: "UNAUTHORIZED",
-    message: "Authorization header must contain two space-delimited values",
-  },
-  jwt_behind_token_scheme: { status: 401, trpc: "UNAUTHORIZED", message: "Invalid token." },
+  email_not_found: { status: 400, message: "User with given email does not exist." },
+  not_authenticated: { status: 401, message: "Authentication credentials were not provided." },
+  authentication_failed: { status: 401, message: "Incorrect authentication credentials." },
+  authorization_header_empty: { status: 401, message: "The Authorization header is empty." },
+  authorization_scheme_not_accepted: { status: 401, message: "Authorization scheme not accepted." },
+  authorization_header_invalid: { status: 401, message: "Invalid Authorization header." },
+  authorization_header_too_long: { status: 401, message: "The Authorization header is too long." },
+  authorization_header_not_ascii: { status: 401, message: "The Authorization header must be visible ASCII." },
+  authorization_scheme_missing: { status: 401, message: "The Authorization header has no scheme." },
+  bad_authorization_header: { status: 401, message: "Authorization header must contain two space-delimited values" },
+  jwt_behind_token_scheme: { status: 401, message: "Invalid token." },
   // SimpleJWT's words: jwt/create with bad credentials, and jwt/verify of a blacklisted token (a 400).
-  no_active_account: {
-    status: 401,
-    trpc: "UNAUTHORIZED",
-    message: "No active account found with the given credentials",
-  },
-  token_blacklisted: { status: 400, trpc: "BAD_REQUEST", message: "Token is blacklisted" },
-  token_not_valid: { status: 401, trpc: "UNAUTHORIZED", message: "Given token not valid for any token type" },
-  user_not_found: { status: 401, trpc: "UNAUTHORIZED", message: "User not found" },
-  user_inactive: { status: 401, trpc: "UNAUTHORIZED", message: "User is inactive" },
-  permission_denied: { status: 403, trpc: "FORBIDDEN", message: "You do not have permission to perform this action." },
-  stale_token: { status: 403, trpc: "FORBIDDEN", message: "Stale token for given user." },
+  no_active_account: { status: 401, message: "No active account found with the given credentials" },
+  token_blacklisted: { status: 400, message: "Token is blacklisted" },
+  token_not_valid: { status: 401, message: "Given token not valid for any token type" },
+  user_not_found: { status: 401, message: "User not found" },
+  user_inactive: { status: 401, message: "User is inactive" },
+  permission_denied: { status: 403, message: "You do not have permission to perform this action." },
+  stale_token: { status: 403, message: "Stale token for given user." },
   // users/activation/ without SEND_ACTIVATION_EMAIL: accounts are active from registration, and
   // whatever link a client holds (a reset link, say) must not re-activate one staff deactivated.
-  activation_not_in_use: { status: 403, trpc: "FORBIDDEN", message: "Account activation is not in use on this site." },
-  not_found: { status: 404, trpc: "NOT_FOUND", message: "Not found." },
-  method_not_allowed: { status: 405, trpc: "METHOD_NOT_SUPPORTED", message: "Method not allowed." },
+  activation_not_in_use: { status: 403, message: "Account activation is not in use on this site." },
+  not_found: { status: 404, message: "Not found." },
+  method_not_allowed: { status: 405, message: "Method not allowed." },
   // DRF's Throttled: the message gains "Expected available in N seconds." (see throttled()).
-  throttled: { status: 429, trpc: "TOO_MANY_REQUESTS", message: "Request was throttled." },
+  throttled: { status: 429, message: "Request was throttled." },
   // After LOGIN_LOCKOUT.MAX_FAILURES consecutive failures; said alike of names with no account.
   login_locked: {
     status: 403,
-    trpc: "FORBIDDEN",
     message: "Too many failed logins for this account: reset the password to log in again.",
   },
   // The same bound on re-checks of current_password (set_password, set_username, users/me…).
   password_check_locked: {
     status: 403,
-    trpc: "FORBIDDEN",
     message: "Too many wrong current passwords for this account: reset the password to go on.",
   },
   // Each request may check (or hash) one password; a tRPC batch holding two such calls is refused.
   password_check_limit: {
     status: 429,
-    trpc: "TOO_MANY_REQUESTS",
     message: "One password check per request: send this call in a request of its own.",
   },
   // tRPC's maxBatchSize (TRPC_MAX_BATCH_SIZE).
   batch_too_large: {
     status: 400,
-    trpc: "BAD_REQUEST",
     message:
       "Too many calls in one batch (TRPC_MAX_BATCH_SIZE): send fewer per request, e.g. with httpBatchLink's maxItems.",
   },
   // Django's DisallowedHost, as a 400 (see ALLOWED_HOSTS).
-  disallowed_host: { status: 400, trpc: "BAD_REQUEST", message: "Invalid HTTP_HOST header." },
-  payload_too_large: { status: 413, trpc: "PAYLOAD_TOO_LARGE", message: "Request body is too large." },
-  unsupported_media_type: {
-    status: 415,
-    trpc: "UNSUPPORTED_MEDIA_TYPE",
-    message: "Unsupported media type in request.",
-  },
-  internal_error: { status: 500, trpc: "INTERNAL_SERVER_ERROR", message: "A server error occurred." },
-  service_unavailable: {
-    status: 503,
-    trpc: "SERVICE_UNAVAILABLE",
-    message: "Service temporarily unavailable, try again shortly.",
-  },
-} as const;
+  disallowed_host: { status: 400, message: "Invalid HTTP_HOST header." },
+  payload_too_large: { status: 413, message: "Request body is too large." },
+  unsupported_media_type: { status: 415, message: "Unsupported media type in request." },
+  internal_error: { status: 500, message: "A server error occurred." },
+  service_unavailable: { status: 503, message: "Service temporarily unavailable, try again shortly." },
+} as const satisfies Record<string, { status: number; trpc?: string; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+type Extra = {
+  fields?: FieldErrors;
+  data?: Record<string, unknown>;
+  retryAfter?: number;
+  challenge?: Schemes;
+};
 
 export class AuthError extends Error {
   readonly code: ErrorCode;
@@ -110,20 +85,19 @@ export class AuthError extends Error {
   readonly fields?: FieldErrors;
   /** Extra members of the REST body (SimpleJWT's code/messages, the schemes received/accepted…). */
   readonly data?: Record<string, unknown>;
-  /** Extra response headers, e.g. WWW-Authenticate naming the accepted schemes. */
-  readonly headers?: Record<string, string>;
+  /** Seconds after which a retry may succeed (a 429 or a 503): Retry-After, and tRPC's data.retryAfter. */
+  readonly retryAfter?: number;
+  /** The schemes a 401's WWW-Authenticate offers; without it, a 401 offers the first token keyword. */
+  readonly challenge?: Schemes;
 
-  constructor(
-    code: ErrorCode,
-    message?: string,
-    extra: { fields?: FieldErrors; data?: Record<string, unknown>; headers?: Record<string, string> } = {},
-  ) {
+  constructor(code: ErrorCode, message?: string, extra: Extra = {}) {
     super(message ?? ERRORS[code].message);
     this.name = "AuthError";
     this.code = code;
     this.fields = extra.fields;
     this.data = extra.data;
-    this.headers = extra.headers;
+    this.retryAfter = extra.retryAfter;
+    this.challenge = extra.challenge;
   }
 
   get status(): number {
@@ -142,7 +116,7 @@ export function throttled(waitSeconds: number): AuthError {
   return new AuthError(
     "throttled",
     `Request was throttled. Expected available in ${wait} second${wait === 1 ? "" : "s"}.`,
-    { headers: { "Retry-After": String(wait) } },
+    { retryAfter: wait },
   );
 }
 

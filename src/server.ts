@@ -71,7 +71,8 @@ export async function serveWorkers(count: number, env = process.env): Promise<vo
     );
   if (!settings.REDIS_URL)
     log.warn(
-      `REDIS_URL is not set: each of the ${count} workers counts its own throttles (limits are ×${count}) and the auth cache is off`,
+      `REDIS_URL is not set: each of the ${count} workers counts its own throttles (limits are ×${count}) ` +
+        "and the auth cache is off",
     );
   if (settings.AUTO_MIGRATE) {
     const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
@@ -105,9 +106,8 @@ export async function serveWorkers(count: number, env = process.env): Promise<vo
 export async function serve(env = process.env): Promise<RunningServer> {
   const { settings, warnings } = loadSettings(env);
   const server = await startServer(settings, warnings);
-  server.app.log.info(
-    `Portcullis listening on ${server.url} (database: ${settings.DATABASE_URL.startsWith("pglite:") ? settings.DATABASE_URL : "postgresql"})`,
-  );
+  const database = settings.DATABASE_URL.startsWith("pglite:") ? settings.DATABASE_URL : "postgresql";
+  server.app.log.info(`Portcullis listening on ${server.url} (database: ${database})`);
   const stop = (signal: string) => {
     server.app.log.info(`${signal} received, shutting down`);
     server.close().then(

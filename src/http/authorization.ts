@@ -5,9 +5,10 @@
 // Here every header that was sent gets an answer about that header: the scheme received and the
 // schemes accepted. Status codes stay Djoser's (401) so legacy clients behave the same, and the
 // messages Djoser already gets right (DRF's and SimpleJWT's) are kept word for word.
-import { AuthError, tokenNotValid } from "../errors.ts";
+import { AuthError, type Schemes, tokenNotValid } from "../errors.ts";
 
-export type Prefixes = { token: readonly string[]; jwt: readonly string[] };
+/** The configured prefixes: TOKEN_AUTH_HEADER_TYPES (opaque keys) and SIMPLE_JWT.AUTH_HEADER_TYPES. */
+export type Prefixes = Schemes;
 
 export type ParsedAuthorization =
   | { kind: "none" }
@@ -55,7 +56,7 @@ function refuse(
   const accepted = acceptedSchemes(prefixes);
   return new AuthError(code, detail, {
     data: { code, ...(received !== undefined ? { scheme_received: received } : {}), schemes_accepted: accepted },
-    headers: { "WWW-Authenticate": challenge(prefixes) },
+    challenge: prefixes, // the edge names them in WWW-Authenticate (see challenge())
   });
 }
 
@@ -67,7 +68,8 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
     return fail(
       refuse(
         "authorization_header_too_long",
-        `The Authorization header is longer than ${MAX_HEADER_BYTES} bytes; a credential is never that long. Accepted schemes: ${accepted}.`,
+        `The Authorization header is longer than ${MAX_HEADER_BYTES} bytes; a credential is never that long. ` +
+          `Accepted schemes: ${accepted}.`,
         prefixes,
       ),
     );
@@ -76,7 +78,8 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
     return fail(
       refuse(
         "authorization_header_not_ascii",
-        `The Authorization header contains characters outside visible ASCII; schemes and tokens are ASCII. Accepted schemes: ${accepted}.`,
+        "The Authorization header contains characters outside visible ASCII; schemes and tokens are ASCII. " +
+          `Accepted schemes: ${accepted}.`,
         prefixes,
       ),
     );
@@ -91,7 +94,8 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
     return fail(
       refuse(
         "authorization_header_empty",
-        `The Authorization header was sent empty. Send "<scheme> <credential>" with one of the accepted schemes: ${accepted}.`,
+        'The Authorization header was sent empty. Send "<scheme> <credential>" ' +
+          `with one of the accepted schemes: ${accepted}.`,
         prefixes,
         "",
       ),
@@ -105,7 +109,8 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
       return fail(
         refuse(
           "authorization_scheme_missing",
-          `The Authorization header holds a credential without a scheme. Send "<scheme> <credential>" with one of the accepted schemes: ${accepted}.`,
+          'The Authorization header holds a credential without a scheme. Send "<scheme> <credential>" ' +
+            `with one of the accepted schemes: ${accepted}.`,
           prefixes,
         ),
       );
@@ -145,7 +150,8 @@ export function parseAuthorization(value: string | undefined, prefixes: Prefixes
     return fail(
       new AuthError(
         "jwt_behind_token_scheme",
-        `This credential is a JWT, but the "${scheme}" scheme carries opaque tokens. Send it as "${prefixes.jwt[0]} <jwt>" (JWT schemes: ${jwtSchemes}).`,
+        `This credential is a JWT, but the "${scheme}" scheme carries opaque tokens. ` +
+          `Send it as "${prefixes.jwt[0]} <jwt>" (JWT schemes: ${jwtSchemes}).`,
         { data: { code: "jwt_behind_token_scheme", scheme_received: scheme, schemes_accepted: [...prefixes.jwt] } },
       ),
     );

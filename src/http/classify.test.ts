@@ -18,7 +18,7 @@ describe("classifyError", () => {
     ["P2037", "Too many database connections opened"],
   ])("Prisma %s (%s) is a 503 with Retry-After", (code, message) => {
     const e = classifyError(prismaError(code, message), log);
-    expect([e.code, e.status, e.headers?.["Retry-After"]]).toEqual(["service_unavailable", 503, "5"]);
+    expect([e.code, e.status, e.retryAfter]).toEqual(["service_unavailable", 503, 5]);
   });
 
   it.each(["the database system is in recovery mode", "server closed the connection unexpectedly", "write EPIPE"])(

@@ -5,8 +5,15 @@
 import type { FastifyBaseLogger } from "fastify";
 import { AuthError, invalid } from "../errors.ts";
 
-const DB_DOWN =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|terminating connection|Connection terminated|server closed the connection|Client has encountered a connection error|Can't reach database|P1001|P1002|P1017|the database system is (starting up|shutting down|not yet accepting connections|in recovery mode)/i;
+const DB_DOWN = new RegExp(
+  [
+    "ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE",
+    "terminating connection|Connection terminated|server closed the connection",
+    "Client has encountered a connection error|Can't reach database|P1001|P1002|P1017",
+    "the database system is (starting up|shutting down|not yet accepting connections|in recovery mode)",
+  ].join("|"),
+  "i",
+);
 // Prisma's codes for a database that is away or overwhelmed, not for a wrong query: P1xxx
 // (connection, timeouts, server closed), P2024 (no pooled connection in time), P2028 (the
 // transaction's connection went away), P2034 (a write conflict to retry), P2037 (too many connections).
@@ -45,7 +52,7 @@ export function classifyError(err: unknown, log: FastifyBaseLogger, debug = fals
   const retryable = PRISMA_RETRYABLE.test(e.code ?? "") || DB_DOWN_STATE.test(state);
   if (retryable || DB_DOWN.test(`${e.code ?? ""} ${e.message ?? ""}`)) {
     log.error({ err: e.message }, "database unavailable");
-    return new AuthError("service_unavailable", undefined, { headers: { "Retry-After": "5" } });
+    return new AuthError("service_unavailable", undefined, { retryAfter: 5 });
   }
   log.error({ err }, "unhandled error");
   return new AuthError("internal_error", debug ? `A server error occurred: ${String(e.message ?? err)}` : undefined);

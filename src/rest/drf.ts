@@ -3,7 +3,6 @@
 // (a view that ignores its body never fails on it), and DRF's error shapes.
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import { z } from "zod";
-import type { Settings } from "../config/schema.ts";
 import type { Deps, Principal, RequestMeta } from "../core/deps.ts";
 import { AuthError } from "../errors.ts";
 import { authenticate } from "../http/authenticate.ts";
@@ -11,6 +10,7 @@ import { deviceCookies } from "../http/device-cookie.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { isSecure } from "../http/secure.ts";
 import { parseBody } from "./body.ts";
+import { json } from "./render.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 export type Permission = "any" | "authenticated";
@@ -93,25 +93,6 @@ function openApi(spec: RouteSpec, deps: Deps): Partial<Record<Method, FastifySch
   return docs;
 }
 
-export function json(reply: FastifyReply, status: number, body: unknown) {
-  if (body === undefined) return reply.code(status).send();
-  // A Buffer, so Fastify does not append "; charset=utf-8": DRF sends plain "application/json".
-  return reply
-    .code(status)
-    .header("content-type", "application/json")
-    .send(Buffer.from(JSON.stringify(body)));
-}
-
-/** DRF's rendering of an error: field errors as they are, everything else as {"detail": …}. */
-export function renderError(reply: FastifyReply, err: AuthError, deps: Deps) {
-  for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
-  if (err.status === 401 && !reply.hasHeader("www-authenticate"))
-    reply.header("WWW-Authenticate", deps.settings.TOKEN_AUTH_HEADER_TYPES[0]!);
-  if (err.code === "activation_not_sent") return json(reply, 400, undefined); // Djoser's empty 400
-  if (err.code === "email_not_found") return json(reply, 400, [err.message]);
-  return json(reply, err.status, err.fields ?? { detail: err.message, ...err.data });
-}
-
 function allowOf(spec: RouteSpec): string {
   const mapped = Object.keys(spec.methods) as Method[];
   const order = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -177,7 +158,7 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
       return reply
         .code(301)
         .header("content-type", "text/html; charset=utf-8")
-        .header("location", req.url.split(/[?#]/)[0] + "/" + query)
+        .header("location", `${req.url.split(/[?#]/)[0]}/${query}`)
         .send("");
     });
   }

@@ -2,14 +2,25 @@
 // call → DRF-shaped response.
 import type { FastifyInstance } from "fastify";
 import { classifyError } from "../http/classify.ts";
-import { json, metadataBody, methodNotAllowed, mount, type RestOptions, renderError, routeEveryMethod } from "./drf.ts";
+import { metadataBody, methodNotAllowed, mount, type RestOptions, routeEveryMethod } from "./drf.ts";
 import { jwtRoutes } from "./jwt.ts";
+import { json, renderError } from "./render.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { tokenRoutes } from "./token.ts";
 import { userRoutes } from "./users.ts";
 
-export const NOT_FOUND_HTML =
-  '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
+// Django's page, byte for byte (it starts with a newline).
+export const NOT_FOUND_HTML = `
+<!doctype html>
+<html lang="en">
+<head>
+  <title>Not Found</title>
+</head>
+<body>
+  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>
+</body>
+</html>
+`;
 
 export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   // Keep bodies raw: each view parses its own body when it reads it, as DRF does.
@@ -19,7 +30,8 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   app.setValidatorCompiler(() => () => true);
 
   app.setErrorHandler((err, req, reply) => {
-    return renderError(reply, classifyError(err, req.log, opts.deps.settings.DEBUG), opts.deps);
+    const { settings } = opts.deps;
+    return renderError(reply, classifyError(err, req.log, settings.DEBUG), settings);
   });
   // Django's own 404 page, as legacy clients receive it.
   app.setNotFoundHandler((_req, reply) => reply.code(404).header("content-type", "text/html").send(NOT_FOUND_HTML));

@@ -32,7 +32,8 @@ export const jwtRoutes: RouteSpec[] = [
     metadata: (deps: Deps) => ({
       name: "Token Obtain Pair",
       description:
-        "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
+        "Takes a set of user credentials and returns an access and refresh JSON web\n" +
+        "token pair to prove the authentication of those credentials.",
       actions: {
         POST: {
           [deps.settings.USERNAME_FIELD]: field(
@@ -72,7 +73,8 @@ export const jwtRoutes: RouteSpec[] = [
         permission: "any",
         doc: {
           summary:
-            "{access}, and a new {refresh} under ROTATE_REFRESH_TOKENS; a rotated token presented again ends its session",
+            "{access}, and a new {refresh} under ROTATE_REFRESH_TOKENS; " +
+            "a rotated token presented again ends its session",
           body: refreshInput,
         },
         run: async (c) => ({ status: 200, body: await refreshTokens(c.deps, await c.data(), c.meta) }),
@@ -88,7 +90,8 @@ export const jwtRoutes: RouteSpec[] = [
     metadata: {
       name: "Token Verify",
       description:
-        "Takes a token and indicates if it is valid.  This view provides no\ninformation about a token's fitness for a particular use.",
+        "Takes a token and indicates if it is valid.  This view provides no\n" +
+        "information about a token's fitness for a particular use.",
       actions: { POST: { token: field("Token") } },
     },
     methods: {
@@ -114,7 +117,10 @@ export const jwtRoutes: RouteSpec[] = [
       POST: {
         permission: "any",
         doc: { summary: "Extension: log out one JWT session, given its refresh token", body: refreshInput },
-        run: async (c) => (await logoutRefresh(c.deps, await c.data(), c.meta), { status: 204 }),
+        run: async (c) => {
+          await logoutRefresh(c.deps, await c.data(), c.meta);
+          return { status: 204 };
+        },
       },
     },
   },
@@ -131,7 +137,10 @@ export const jwtRoutes: RouteSpec[] = [
       POST: {
         permission: "authenticated",
         doc: { summary: "Extension: log out of every JWT session (every refresh and access token issued so far)" },
-        run: async (c) => (await logoutAllSessions(c.deps, (c as Authed).principal.user.id, c.meta), { status: 204 }),
+        run: async (c) => {
+          await logoutAllSessions(c.deps, (c as Authed).principal.user.id, c.meta);
+          return { status: 204 };
+        },
       },
     },
   },

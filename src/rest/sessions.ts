@@ -36,10 +36,10 @@ export const sessionRoutes: RouteSpec[] = [
       description: "Portcullis extension: ends every session of the caller but this one.",
     },
     methods: {
-      POST: authed(
-        "Extension: end every other session",
-        async (c) => (await revokeSessions(c.deps, c.principal.user.id, c.meta, { keep: c.principal }), noContent),
-      ),
+      POST: authed("Extension: end every other session", async (c) => {
+        await revokeSessions(c.deps, c.principal.user.id, c.meta, { keep: c.principal });
+        return noContent;
+      }),
     },
   },
   {
@@ -52,10 +52,10 @@ export const sessionRoutes: RouteSpec[] = [
       description: "Portcullis extension: ends every session of the caller, this one included.",
     },
     methods: {
-      POST: authed(
-        "Extension: end every session, this one included",
-        async (c) => (await revokeSessions(c.deps, c.principal.user.id, c.meta), noContent),
-      ),
+      POST: authed("Extension: end every session, this one included", async (c) => {
+        await revokeSessions(c.deps, c.principal.user.id, c.meta);
+        return noContent;
+      }),
     },
   },
   {
@@ -65,10 +65,10 @@ export const sessionRoutes: RouteSpec[] = [
     tag: "sessions",
     metadata: { name: "Session Instance", description: "Portcullis extension: one of the caller's sessions." },
     methods: {
-      DELETE: authed(
-        "Extension: end one session by its id",
-        async (c) => (await revokeSession(c.deps, c.principal.user.id, String(c.params.id), c.meta), noContent),
-      ),
+      DELETE: authed("Extension: end one session by its id", async (c) => {
+        await revokeSession(c.deps, c.principal.user.id, String(c.params.id), c.meta);
+        return noContent;
+      }),
     },
   },
 ];

@@ -40,7 +40,10 @@ export const tokenRoutes: RouteSpec[] = [
       POST: {
         permission: "authenticated",
         doc: { summary: "Log out: revoke the user's opaque tokens (per-device mode: the one presented)" },
-        run: async (c) => (await logout(c.deps, (c as Authed).principal, c.meta), { status: 204 }),
+        run: async (c) => {
+          await logout(c.deps, (c as Authed).principal, c.meta);
+          return { status: 204 };
+        },
       },
     },
   },

@@ -85,7 +85,10 @@ const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
         summary: "Change the password: {new_password, current_password}",
         body: (d) => form(account.setPasswordShape(d)),
       },
-      async (c) => (await account.setPassword(c.deps, c.principal, await c.data(), c.meta), noContent),
+      async (c) => {
+        await account.setPassword(c.deps, c.principal, await c.data(), c.meta);
+        return noContent;
+      },
     ),
   ),
   action(
@@ -96,7 +99,10 @@ const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
         summary: "Mail a password reset link (204 whether or not the email is known)",
         body: () => form(account.emailShape),
       },
-      async (c) => (await account.requestReset(c.deps, "password_reset", await c.data(), c.meta), noContent),
+      async (c) => {
+        await account.requestReset(c.deps, "password_reset", await c.data(), c.meta);
+        return noContent;
+      },
     ),
   ),
   action(
@@ -107,7 +113,10 @@ const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
         summary: "Set a new password with the mailed uid and token",
         body: (d) => form(account.resetPasswordConfirmShape(d)),
       },
-      async (c) => (await account.resetPasswordConfirm(c.deps, await c.data(), c.meta), noContent),
+      async (c) => {
+        await account.resetPasswordConfirm(c.deps, await c.data(), c.meta);
+        return noContent;
+      },
     ),
   ),
   action(
@@ -115,7 +124,10 @@ const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
     "Set username",
     authed(
       { summary: `Change the ${login}: {new_${login}, current_password}`, body: (d) => form(account.setLoginShape(d)) },
-      async (c) => (await account.setLogin(c.deps, c.principal, await c.data(), c.meta), noContent),
+      async (c) => {
+        await account.setLogin(c.deps, c.principal, await c.data(), c.meta);
+        return noContent;
+      },
     ),
   ),
   action(
@@ -126,7 +138,10 @@ const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
         summary: `Mail a ${login} reset link (204 whether or not the email is known)`,
         body: () => form(account.emailShape),
       },
-      async (c) => (await account.requestReset(c.deps, "username_reset", await c.data(), c.meta), noContent),
+      async (c) => {
+        await account.requestReset(c.deps, "username_reset", await c.data(), c.meta);
+        return noContent;
+      },
     ),
   ),
   action(
@@ -137,7 +152,10 @@ const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
         summary: `Set a new ${login} with the mailed uid and token`,
         body: (d) => form(account.resetLoginConfirmShape(d)),
       },
-      async (c) => (await account.resetLoginConfirm(c.deps, await c.data(), c.meta), noContent),
+      async (c) => {
+        await account.resetLoginConfirm(c.deps, await c.data(), c.meta);
+        return noContent;
+      },
     ),
   ),
 ];
@@ -180,7 +198,10 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
           summary: "Activate, or confirm an email change, with the mailed uid and token",
           body: () => register.uidTokenInput,
         },
-        async (c) => (await register.activate(c.deps, await c.data(), c.meta), noContent),
+        async (c) => {
+          await register.activate(c.deps, await c.data(), c.meta);
+          return noContent;
+        },
       ),
     },
   },
@@ -191,10 +212,10 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     tag: "users",
     metadata: meta("Resend activation"),
     methods: {
-      POST: anyone(
-        { summary: "Mail the activation link again", body: () => register.emailInput },
-        async (c) => (await register.resendActivation(c.deps, await c.data(), c.meta), noContent),
-      ),
+      POST: anyone({ summary: "Mail the activation link again", body: () => register.emailInput }, async (c) => {
+        await register.resendActivation(c.deps, await c.data(), c.meta);
+        return noContent;
+      }),
     },
   },
   ...accountRoutes(settings.USERNAME_FIELD),

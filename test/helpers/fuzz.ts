@@ -895,7 +895,7 @@ const isTrpcResult = (v: unknown) => isObject(v) && isObject(v.result);
 
 /**
  * Node's parser refused the request (a header too large, a malformed request) where its method
- * is not sure (see methodInView in src/app.ts): the answer closes the connection without a
+ * is not sure (see methodInView in src/http/guards.ts): the answer closes the connection without a
  * body, which any client, one that sent HEAD included, reads right.
  */
 const isBodilessRefusal = (a: Answer) =>

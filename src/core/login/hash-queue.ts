@@ -34,7 +34,7 @@ export async function hashing<T>(work: () => Promise<T>): Promise<T> {
 
 const busy = () =>
   new AuthError("service_unavailable", "Too many password checks are waiting; try again shortly.", {
-    headers: { "Retry-After": "1" },
+    retryAfter: 1,
   });
 
 // One password check at a time per account (key): parallel guesses at one account queue behind

@@ -68,7 +68,7 @@ export function createThrottle(settings: Settings, log: Logger, redis: Redis | n
           throw new AuthError(
             "service_unavailable",
             "Rate limiting is unavailable, so this request cannot be accepted now; try again shortly.",
-            { headers: { "Retry-After": "5" } },
+            { retryAfter: 5 },
           );
         return;
       }

@@ -4,7 +4,7 @@
 // Every login starts a session (JwtSession); its id travels in the tokens as the "sid" claim, and
 // every refresh token it issues is recorded by jti (SimpleJWT's OutstandingToken/BlacklistedToken).
 // Ending a session therefore ends its refresh tokens and its access tokens together.
-import { AuthError, tokenNotValid } from "../../errors.ts";
+import { AuthError, type Schemes, tokenNotValid } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
 import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
@@ -38,14 +38,12 @@ const VERIFY_INPUT = form({ token: charField() });
 export const refreshInput = () => REFRESH_INPUT;
 export const verifyInput = () => VERIFY_INPUT;
 
-/** SimpleJWT's views answer 401s with this challenge (TokenViewBase.get_authenticate_header). */
-const challenge = (deps: Deps) => ({
-  "WWW-Authenticate": `${deps.settings.SIMPLE_JWT.AUTH_HEADER_TYPES[0]} realm="api"`,
-});
+/** SimpleJWT's views challenge a 401 with the first JWT prefix (TokenViewBase.get_authenticate_header). */
+const challenge = (deps: Deps): Schemes => ({ token: [], jwt: deps.settings.SIMPLE_JWT.AUTH_HEADER_TYPES.slice(0, 1) });
 
 /** How SimpleJWT's views answer a TokenError: 401 {"detail": message, "code": "token_not_valid"}. */
 const invalidToken = (deps: Deps, message: string) =>
-  new AuthError("token_not_valid", message, { data: { code: "token_not_valid" }, headers: challenge(deps) });
+  new AuthError("token_not_valid", message, { data: { code: "token_not_valid" }, challenge: challenge(deps) });
 
 function decodeFor(deps: Deps, token: string, type: TokenType | "untyped"): Claims {
   try {
@@ -166,7 +164,7 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) 
   const { user, accountId } = await verifyLogin(deps, field, input[field], input.password, meta);
   if (!user) {
     await auditLogin(deps, meta, "jwt", accountId, false, input[field]);
-    throw new AuthError("no_active_account", undefined, { headers: challenge(deps) });
+    throw new AuthError("no_active_account", undefined, { challenge: challenge(deps) });
   }
   // Independent writes, so one round trip's time rather than three.
   // A login ends the mailed links: by last_login when SimpleJWT may move it, else by the link epoch.
@@ -213,7 +211,7 @@ async function checkRefresh(deps: Deps, claims: Claims, meta: RequestMeta) {
   if (row?.blacklistedAt && !grace) throw invalidToken(deps, BLACKLISTED);
   const sid = row?.sessionId ?? null;
   const { user, ended } = await userOf(deps, claims, sid).catch((e: unknown) => {
-    throw e instanceof AuthError ? new AuthError(e.code, e.message, { data: e.data, headers: challenge(deps) }) : e;
+    throw e instanceof AuthError ? new AuthError(e.code, e.message, { data: e.data, challenge: challenge(deps) }) : e;
   });
   if (ended) throw invalidToken(deps, BLACKLISTED);
   return { row, user, grace };

@@ -71,7 +71,7 @@ export async function issueToken(deps: Deps, user: User, meta: RequestMeta): Pro
       if (await prisma.user.count({ where: { id: user.id, tokenSeed: seed } })) return key;
       await prisma.authToken.deleteMany({ where: { keyHash } });
     }
-    const retry = { headers: { "Retry-After": "1" } };
+    const retry = { retryAfter: 1 };
     if (attempt >= 3)
       throw new AuthError("service_unavailable", "The login collided with concurrent changes; try again.", retry);
   }
