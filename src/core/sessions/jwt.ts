@@ -4,12 +4,13 @@
 // Every login starts a session (JwtSession); its id travels in the tokens as the "sid" claim, and
 // every refresh token it issues is recorded by jti (SimpleJWT's OutstandingToken/BlacklistedToken).
 // Ending a session therefore ends its refresh tokens and its access tokens together.
-import { AuthError, tokenNotValid } from "../../errors.ts";
+import { AuthError } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
-import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
+import type { Deps, RequestMeta, User } from "../deps.ts";
 import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { recordLogin, verifyLogin } from "../login/verify.ts";
 import { endJwtSession, endSessions } from "./end.ts";
+import { acceptsSidless, BLACKLISTED, issuedBefore, NO_SID, SID, sidOf, userOf } from "./jwt-access.ts";
 import {
   accessClaimsFrom,
   type Claims,
@@ -22,10 +23,6 @@ import {
   type TokenType,
   userIdOf,
 } from "./jwt-claims.ts";
-
-export const SID = "sid";
-const BLACKLISTED = "Token is blacklisted";
-const NO_SID = "Token has no session id";
 
 export const jwtCreateInput = perSettings((deps: Deps) =>
   form({ [deps.settings.USERNAME_FIELD]: charField(), password: passwordField() } as Record<
@@ -56,75 +53,13 @@ function decodeFor(deps: Deps, token: string, type: TokenType | "untyped"): Clai
   }
 }
 
-const sidOf = (claims: Claims) => (typeof claims[SID] === "string" ? (claims[SID] as string) : null);
-/**
- * ACCEPT_TOKENS_WITHOUT_SID: tokens without our sid (SimpleJWT's, from before a cutover) can only be
- * ended all at once (jwtNotBefore), so production refuses them unless told otherwise.
- */
-const acceptsSidless = (deps: Deps) =>
-  deps.settings.SIMPLE_JWT.ACCEPT_TOKENS_WITHOUT_SID ?? deps.settings.NODE_ENV !== "production";
 /** Under reuse detection, whether a token rotated at `rotatedAt` is still within REFRESH_TOKEN_REUSE_INTERVAL. */
 const inReuseInterval = (deps: Deps, rotatedAt: Date | null) => {
   const jwt = deps.settings.SIMPLE_JWT;
   if (!jwt.REFRESH_TOKEN_REUSE_DETECTION || rotatedAt === null) return false;
   return Date.now() - rotatedAt.getTime() < jwt.REFRESH_TOKEN_REUSE_INTERVAL * 1000;
 };
-/**
- * Logout everywhere reaches tokens without a session of ours (issued by SimpleJWT before the move)
- * by time: every one issued up to that second, inclusive — such a token is refused even if minted
- * just after, in the same second. Tokens with a sid end with their session.
- */
-const issuedBefore = (claims: Claims, notBefore: Date | null) =>
-  notBefore !== null &&
-  sidOf(claims) === null &&
-  typeof claims.iat === "number" &&
-  claims.iat <= Math.floor(notBefore.getTime() / 1000);
 const expiry = (claims: Claims) => new Date(Number(claims.exp) * 1000);
-
-/** The user a token names, refused as SimpleJWT's JWTAuthentication refuses it. */
-async function userOf(deps: Deps, claims: Claims, sid: string | null) {
-  const id = userIdOf(deps.settings.SIMPLE_JWT, claims);
-  if (id === undefined)
-    throw new AuthError("token_not_valid", "Token contained no recognizable user identification", {
-      data: { code: "token_not_valid" },
-    });
-  // One statement: the user and, when the token names one, its session (to see whether it ended).
-  const user = id === null ? null : await deps.store.jwtSessions.userWithSession(id, sid);
-  if (!user) throw new AuthError("user_not_found", undefined, { data: { code: "user_not_found" } });
-  if (!user.isActive) throw new AuthError("user_inactive", undefined, { data: { code: "user_inactive" } });
-  const { jwtSessions, ...plain } = user;
-  // A sid that names no session (ended and purged, or never ours) is as dead as an ended one.
-  const ended =
-    (sid !== null && (jwtSessions.length === 0 || jwtSessions[0]!.revokedAt !== null)) ||
-    issuedBefore(claims, user.jwtNotBefore);
-  return { user: plain as User, ended };
-}
-
-/** JWTAuthentication: a valid access token of an active user whose session has not ended. */
-export async function authenticateJwt(deps: Deps, token: string): Promise<Principal> {
-  let claims = deps.authCache.verifiedClaims(token) as Claims | undefined;
-  if (!claims) {
-    try {
-      claims = decode(deps.keys, deps.settings.SIMPLE_JWT, token, "access");
-    } catch (e) {
-      if (e instanceof TokenError) throw tokenNotValid(e.message);
-      throw e;
-    }
-    // Valid until exp (+ LEEWAY), as the check just made would say at any instant before then.
-    deps.authCache.rememberClaims(token, claims, (Number(claims.exp) + deps.settings.SIMPLE_JWT.LEEWAY) * 1000);
-  }
-  const sid = sidOf(claims);
-  if (sid === null && !acceptsSidless(deps)) throw tokenNotValid(NO_SID);
-  // Cached: this user's session was live when cached, and forgetUser runs when any of theirs ends.
-  const key = `j:${String(claims[deps.settings.SIMPLE_JWT.USER_ID_CLAIM])}:${sid ?? ""}`;
-  const cached = deps.authCache.get<{ user: User }>(key);
-  if (cached && !issuedBefore(claims, cached.user.jwtNotBefore)) return { user: cached.user, via: "jwt", claims };
-  const stamp = deps.authCache.stamp();
-  const { user, ended } = await userOf(deps, claims, sid);
-  if (ended) throw tokenNotValid(BLACKLISTED);
-  deps.authCache.set(key, { user }, stamp);
-  return { user, via: "jwt", claims };
-}
 
 /** A new session for a user: {refresh, access}, in SimpleJWT's order. */
 export async function startSession(
