@@ -215,8 +215,10 @@ async function importBatch(
   const who = new Map(batch.users.map((u) => [u.id, `user ${u.id} (${u.username})`]));
   const valid = batch.users.filter((u) => {
     const problem = problemWith(u);
-    if (problem) part.users.skipped++, part.skipped.push(`user ${u.id} (${JSON.stringify(u.username)}): ${problem}`);
-    return !problem;
+    if (!problem) return true;
+    part.users.skipped++;
+    part.skipped.push(`user ${u.id} (${JSON.stringify(u.username)}): ${problem}`);
+    return false;
   });
   const existing = emptyTarget
     ? []
@@ -240,7 +242,10 @@ async function importBatch(
   for (const u of valid) {
     const src = row(u);
     const here = byId.get(u.id);
-    const skip = (reason: string) => (part.users.skipped++, part.skipped.push(`${who.get(u.id)}: ${reason}`));
+    const skip = (reason: string) => {
+      part.users.skipped++;
+      part.skipped.push(`${who.get(u.id)}: ${reason}`);
+    };
     const twin = seen.ids.has(u.id)
       ? `id ${u.id}`
       : seen.names.has(u.username)
@@ -313,20 +318,25 @@ async function importBatch(
       });
   const keyOwner = new Map(heldKeys.map((k) => [k.keyHash, k.userId]));
   const newKeys = keys.filter((k) => {
-    const skip = (reason: string) => (
-      part.tokens.skipped++, part.skipped.push(`authtoken key of ${who.get(k.userId)}: ${reason}`), false
-    );
+    const skip = (reason: string) => {
+      part.tokens.skipped++;
+      part.skipped.push(`authtoken key of ${who.get(k.userId)}: ${reason}`);
+      return false;
+    };
     const owner = keyOwner.get(k.keyHash);
     if (!same.has(k.userId)) return skip("the user was not imported");
-    if (owner !== undefined)
-      return owner === k.userId
-        ? (part.tokens.unchanged++, false)
-        : skip(`conflict: the same key belongs to user ${owner} in Portcullis`);
+    if (owner !== undefined && owner !== k.userId)
+      return skip(`conflict: the same key belongs to user ${owner} in Portcullis`);
+    if (owner !== undefined) {
+      part.tokens.unchanged++;
+      return false;
+    }
     if (!fresh.has(k.userId))
       return skip(
         "not re-created: its user was already here before this run, so a missing key was revoked here (logout) or never imported",
       );
-    return (part.tokens.imported++, true);
+    part.tokens.imported++;
+    return true;
   });
   if (write && newKeys.length)
     await db.authToken.createMany({
@@ -334,13 +344,12 @@ async function importBatch(
     });
 
   // SimpleJWT's blacklist: those refresh tokens must stay dead here.
-  const jtis = batch.blacklisted.filter(
-    (b) =>
-      same.has(b.userId) ||
-      (part.blacklisted.skipped++,
-      part.skipped.push(`blacklisted refresh token of ${who.get(b.userId)}: the user was not imported`),
-      false),
-  );
+  const jtis = batch.blacklisted.filter((b) => {
+    if (same.has(b.userId)) return true;
+    part.blacklisted.skipped++;
+    part.skipped.push(`blacklisted refresh token of ${who.get(b.userId)}: the user was not imported`);
+    return false;
+  });
   const known = emptyTarget
     ? []
     : await db.jwtRefreshToken.findMany({

@@ -127,8 +127,10 @@ async function fromDumpdata(path: string): Promise<DjangoSource> {
         : null;
   const tokens: DjangoToken[] = (byModel.get("authtoken.token") ?? []).flatMap((o) => {
     const userId = userRef(o.fields?.user);
-    if (userId === null || typeof o.pk !== "string")
-      return (leftOut.push(`an authtoken key: no user or key in the dump`), []);
+    if (userId === null || typeof o.pk !== "string") {
+      leftOut.push("an authtoken key: no user or key in the dump");
+      return [];
+    }
     return [{ key: o.pk, userId, created: when(o.fields?.created) ?? canonicalTimestamp(new Date().toISOString()) }];
   });
   const outstanding = new Map(
@@ -138,12 +140,11 @@ async function fromDumpdata(path: string): Promise<DjangoSource> {
     const t = outstanding.get(o.fields?.token);
     const userId = t ? userRef(t.user) : null;
     if (!t || userId === null || typeof t.jti !== "string" || typeof t.expires_at !== "string") {
-      return (
-        leftOut.push(
-          `a blacklisted refresh token: ${t ? "its user was deleted in Django (it names no user here)" : "its outstanding token is not in the dump"}`,
-        ),
-        []
-      );
+      const why = t
+        ? "its user was deleted in Django (it names no user here)"
+        : "its outstanding token is not in the dump";
+      leftOut.push(`a blacklisted refresh token: ${why}`);
+      return [];
     }
     return [
       {

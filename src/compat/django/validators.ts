@@ -105,7 +105,6 @@ function resolve({ NAME, OPTIONS = {} }: PasswordValidatorConfig): Check {
       const list = loadPasswordList(path); // loads (and fails) now, not on first use
       return (password) => (list.has(pythonStrip(password.toLowerCase())) ? "This password is too common." : null);
     }
-    case NUMERIC:
     default:
       // Python's str.isdigit(): decimal digits plus the "digit" numerics
       // (superscripts, circled digits, …), listed from Python 3.11's Unicode data.
@@ -265,7 +264,7 @@ export function surrogateError(value: string): string | null {
 // re.IGNORECASE; the `u` flag gives Unicode case folding as Python does, so
 // e.g. the Kelvin sign U+212A matches [A-Z] in both.
 const USER_RE =
-  /^[-!#$%&'*+/=?^_`{}|~0-9A-Z]+(?:\.[-!#$%&'*+/=?^_`{}|~0-9A-Z]+)*$|^"(?:[\x01-\x08\x0b\x0c\x0e-\x1f!#-\[\]-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])*"$/iu;
+  /^[-!#$%&'*+/=?^_`{}|~0-9A-Z]+(?:\.[-!#$%&'*+/=?^_`{}|~0-9A-Z]+)*$|^"(?:[\x01-\x08\x0b\x0c\x0e-\x1f!#-[\]-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])*"$/iu;
 const DOMAIN_RE = /^(?:[A-Z0-9](?:[A-Z0-9-]{0,61}[A-Z0-9])?\.)+(?:[A-Z0-9-]{2,63}(?<!-))$/iu;
 const LITERAL_RE = /^\[([A-f0-9:.]+)\]$/iu;
 
