@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
-import { assertKnownValidators, DEFAULT_PASSWORD_VALIDATORS } from "../compat/django/validators.ts";
+import { assertKnownValidators, DEFAULT_PASSWORD_VALIDATORS } from "../compat/django/password-validation.ts";
 import { djoserSchema, type Settings, settingsSchema, simpleJwtSchema } from "./schema.ts";
 
 export class SettingsError extends Error {}

@@ -7,7 +7,7 @@
 // checks last: the two confirm views check it right after the field errors, so that a request
 // without a valid link learns nothing (which names are taken) and costs no validator run.
 import type { z } from "zod";
-import { validatePassword } from "../../compat/django/validators.ts";
+import { validatePassword } from "../../compat/django/password-validation.ts";
 import { AuthError, type FieldErrors, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";

@@ -1,6 +1,7 @@
 // Registration and activation: Djoser's rules for new accounts and their mailed links.
 import { checkToken, decodeUid, type LinkPurpose } from "../../compat/django/links.ts";
-import { normalizeEmail, validatePassword } from "../../compat/django/validators.ts";
+import { validatePassword } from "../../compat/django/password-validation.ts";
+import { normalizeEmail } from "../../compat/django/validators.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
