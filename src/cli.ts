@@ -8,6 +8,7 @@ import { flushExpired } from "./core/housekeeping.ts";
 import { endEverySession } from "./core/sessions/end.ts";
 import { createSuperuser } from "./core/users/admin.ts";
 import { type Database, openDatabase } from "./db/index.ts";
+import { createStore } from "./db/store/index.ts";
 import { formatReport, importDjango } from "./django-import/import.ts";
 import { openDjangoSource } from "./django-import/source.ts";
 import { AuthError } from "./errors.ts";
@@ -110,7 +111,7 @@ async function flushExpiredCommand(): Promise<number> {
   const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
   try {
     if (settings.AUTO_MIGRATE) await db.migrate();
-    const flushed = await flushExpired({ prisma: db.prisma, settings });
+    const flushed = await flushExpired({ store: createStore(db.prisma), settings });
     process.stdout.write(
       `Deleted ${flushed.refreshTokens} expired refresh token(s), ${flushed.sessions} dead JWT session(s), ` +
         `${flushed.loginLocks} forgotten lockout count(s), ${flushed.authTokens} expired opaque token(s), ` +
@@ -130,7 +131,7 @@ async function endAllSessionsCommand(args: string[]): Promise<number> {
   const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
   try {
     if (settings.AUTO_MIGRATE) await db.migrate();
-    const { tokens, sessions } = await endEverySession({ prisma: db.prisma });
+    const { tokens, sessions } = await endEverySession({ store: createStore(db.prisma) });
     const ended = `Ended ${tokens} opaque token(s) and ${sessions} JWT session(s)`;
     process.stdout.write(`${ended}; every JWT issued until now is refused.\n`);
     return 0;

@@ -4,8 +4,8 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
-import { assertKnownValidators, DEFAULT_PASSWORD_VALIDATORS } from "../compat/django/validators.ts";
+import type { z } from "zod";
+import { assertKnownValidators, DEFAULT_PASSWORD_VALIDATORS } from "../compat/django/password-validation.ts";
 import { djoserSchema, type Settings, settingsSchema, simpleJwtSchema } from "./schema.ts";
 
 export class SettingsError extends Error {}
@@ -40,7 +40,8 @@ function fromEnv(env: NodeJS.ProcessEnv, warnings: string[]): Source {
         warnings.push(`${name} is not a setting Portcullis honours; ignored`);
         continue;
       }
-      ((out[group] ??= {}) as Source)[key] = envValue(field, raw);
+      out[group] ??= {};
+      (out[group] as Source)[key] = envValue(field, raw);
     }
   }
   return out;
@@ -99,7 +100,7 @@ function resolveSecretKey(given: string | undefined, production: boolean, dataDi
   // Owner-only whatever the umask: the key signs every token and link.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(48).toString("base64url");
-  writeFileSync(file, key + "\n", { mode: 0o600 });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
   warnings.push(
     `SECRET_KEY is not set: generated a development key and kept it in ${file}; set SECRET_KEY in production`,
   );

@@ -48,15 +48,7 @@ export async function audit(
   data: AuditData = {},
 ): Promise<void> {
   try {
-    await deps.prisma.auditEvent.create({
-      data: {
-        kind,
-        userId,
-        ip: meta?.ip.slice(0, 45) ?? "",
-        userAgent: meta?.userAgent.slice(0, 512) ?? "",
-        data: { ...data, login: data.login?.slice(0, 254) },
-      },
-    });
+    await deps.store.audit.record(kind, userId, meta, data);
   } catch (e) {
     deps.log.error({ kind, userId, err: (e as Error).message }, "audit event not recorded");
   }
@@ -86,16 +78,8 @@ export type AuditQuery = { userId?: number; kind?: AuditKind; from?: Date; to?: 
 export async function listAudit(deps: Deps, principal: Principal, q: AuditQuery) {
   if (!principal.user.isStaff) throw new AuthError("permission_denied");
   const limit = Math.min(Math.max(q.limit ?? 50, 1), 500);
-  const rows = await deps.prisma.auditEvent.findMany({
-    where: {
-      ...(q.userId !== undefined ? { userId: q.userId } : {}),
-      ...(q.kind ? { kind: q.kind } : {}),
-      ...(q.from || q.to ? { at: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } : {}),
-      ...(q.cursor !== undefined ? { id: { lt: q.cursor } } : {}),
-    },
-    orderBy: { id: "desc" },
-    take: limit + 1,
-  });
+  const filter = { userId: q.userId, kind: q.kind, from: q.from, to: q.to, before: q.cursor };
+  const rows = await deps.store.audit.list(filter, limit + 1);
   const page = rows.slice(0, limit);
   return {
     events: page.map((e) => ({

@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
 import { type Database, openDatabase } from "../db/index.ts";
+import { createStore } from "../db/store/index.ts";
 import type { Deps } from "./deps.ts";
 import { configureHashQueue } from "./login/hash-queue.ts";
 import { configureArgon2 } from "./login/passwords.ts";
@@ -80,6 +81,7 @@ export async function createDeps(settings: Settings, log = createLogger(settings
   const base = {
     settings,
     prisma: db.prisma,
+    store: createStore(db.prisma, authCache),
     mailer,
     keys,
     log,

@@ -1,9 +1,10 @@
-// What every service function receives: settings, the database, the mail outbox, the JWT keys,
-// the throttle and a logger.
+// What every service function receives: settings, the store (and the client beneath it), the mail
+// outbox, the JWT keys, the throttle and a logger.
 // No HTTP or tRPC type reaches a service.
 import type { Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
 import type { Prisma } from "../db/index.ts";
+import type { Store } from "../db/store/index.ts";
 import type { User } from "../generated/prisma/client.ts";
 import type { Throttle } from "./login/throttle.ts";
 import type { Mailer } from "./mail/transport.ts";
@@ -11,6 +12,9 @@ import type { KeyRing } from "./sessions/jwt-keys.ts";
 
 export type Deps = {
   settings: Settings;
+  /** Data access: what flows read and write (db/store/). */
+  store: Store;
+  /** The client beneath the store, for what is no flow's (migrations, import, test set-up). */
   prisma: Prisma;
   mailer: Mailer;
   outbox: Outbox;

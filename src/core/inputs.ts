@@ -104,7 +104,10 @@ export function perSettings<D extends { settings: object }, T>(build: (deps: D) 
   const built = new WeakMap<object, T>();
   return (deps) => {
     let schema = built.get(deps.settings);
-    if (schema === undefined) built.set(deps.settings, (schema = build(deps)));
+    if (schema === undefined) {
+      schema = build(deps);
+      built.set(deps.settings, schema);
+    }
     return schema;
   };
 }
@@ -119,7 +122,7 @@ export function toFieldErrors(error: z.ZodError): FieldErrors {
   const out: FieldErrors = {};
   for (const issue of error.issues) {
     const key = issue.path.length ? String(issue.path[0]) : "non_field_errors";
-    (out[key] ??= []).push(issue.message);
+    out[key] = [...(out[key] ?? []), issue.message];
   }
   return out;
 }

@@ -8,33 +8,14 @@
 //
 // One transaction per batch of users, holding the users and their keys and blacklisted tokens, so
 // a failure leaves whole users behind, never half of one. Re-runs are safe: see importBatch.
-import { createHash } from "node:crypto";
 import { isVerifiableHash } from "../compat/django/hashers.ts";
 import type { Settings } from "../config/schema.ts";
-import { hashKey } from "../core/sessions/opaque.ts";
 import type { Prisma } from "../db/index.ts";
-import type { Prisma as P } from "../generated/prisma/client.ts";
+import { type Db, IMPORTED_BLACKLIST, importBlacklist, importKeys } from "./credentials.ts";
+import { counts, type ImportReport, merge, type Part } from "./report.ts";
 import type { DjangoSource, DjangoUser, SourceBatch } from "./source.ts";
 
-type Db = Prisma | P.TransactionClient;
-export type Counts = { imported: number; updated: number; unchanged: number; skipped: number };
-export type ImportReport = {
-  source: string;
-  dryRun: boolean;
-  users: Counts;
-  tokens: Counts;
-  blacklisted: Counts;
-  /** "user 4 (bob): why", "authtoken key of user 4 (bob): why", … */
-  skipped: string[];
-  /** Users whose hash is of an algorithm verifyPassword does not check: they log in after a reset. */
-  cannotLogIn: string[];
-  /** Users with Django's unusable password ("!…"): no password login, as in Django. */
-  unusable: string[];
-  /** What the source holds that is not imported (see django-source.ts). */
-  leftOut: string[];
-  /** The id the next registration gets. */
-  nextId: number;
-};
+export { formatReport, type ImportReport } from "./report.ts";
 export type ImportOptions = {
   dryRun?: boolean;
   batchSize?: number /** no Portcullis tables yet (a dry run before migrating) */;
@@ -44,17 +25,6 @@ export type ImportOptions = {
 
 export class ImportError extends Error {}
 
-/**
- * SimpleJWT's blacklisted jtis of a user are kept as refresh-token rows of one session that is
- * already ended: jwt_refresh_token rows need a session, and an ended one makes jwt/refresh and
- * jwt/verify answer "Token is blacklisted" (jwt-sessions.ts) without touching the user's other
- * sessions. Its id is derived from the user id, so a re-run finds it instead of adding another.
- */
-export const IMPORTED_BLACKLIST = "django_blacklist";
-export const blacklistSessionId = (userId: number) =>
-  createHash("sha256").update(`portcullis.django-import:${userId}`).digest("hex").slice(0, 32);
-
-const counts = (): Counts => ({ imported: 0, updated: 0, unchanged: 0, skipped: 0 });
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 const COLUMNS =
   "id int, username text, email text, first_name text, last_name text, password text, is_active boolean, is_staff boolean, is_superuser boolean, date_joined timestamptz, last_login timestamptz";
@@ -175,17 +145,8 @@ async function nextUserId(db: Db, floor: number, bump: boolean): Promise<number>
   return Math.max(target, last) + 1;
 }
 
-type Part = Omit<ImportReport, "source" | "dryRun" | "leftOut" | "nextId">;
 /** Ids and usernames met so far in the source (Django keeps both unique; a hand-made dump may not). */
 type Seen = { ids: Set<number>; names: Map<string, number> };
-
-function merge(into: ImportReport, part: Part) {
-  for (const k of ["users", "tokens", "blacklisted"] as const)
-    for (const c of Object.keys(part[k]) as (keyof Counts)[]) into[k][c] += part[k][c];
-  into.skipped.push(...part.skipped);
-  into.cannotLogIn.push(...part.cannotLogIn);
-  into.unusable.push(...part.unusable);
-}
 
 /**
  * One batch. A user whose id and username are both free is imported. One already here under the
@@ -215,8 +176,10 @@ async function importBatch(
   const who = new Map(batch.users.map((u) => [u.id, `user ${u.id} (${u.username})`]));
   const valid = batch.users.filter((u) => {
     const problem = problemWith(u);
-    if (problem) part.users.skipped++, part.skipped.push(`user ${u.id} (${JSON.stringify(u.username)}): ${problem}`);
-    return !problem;
+    if (!problem) return true;
+    part.users.skipped++;
+    part.skipped.push(`user ${u.id} (${JSON.stringify(u.username)}): ${problem}`);
+    return false;
   });
   const existing = emptyTarget
     ? []
@@ -240,7 +203,10 @@ async function importBatch(
   for (const u of valid) {
     const src = row(u);
     const here = byId.get(u.id);
-    const skip = (reason: string) => (part.users.skipped++, part.skipped.push(`${who.get(u.id)}: ${reason}`));
+    const skip = (reason: string) => {
+      part.users.skipped++;
+      part.skipped.push(`${who.get(u.id)}: ${reason}`);
+    };
     const twin = seen.ids.has(u.id)
       ? `id ${u.id}`
       : seen.names.has(u.username)
@@ -303,102 +269,9 @@ async function importBatch(
     await db.$executeRawUnsafe(sql, ids);
   }
 
-  // DRF authtoken keys, hashed as every Portcullis key is; per-device rows (not the shared seed).
-  const keys = batch.tokens.map((t) => ({ ...t, keyHash: hashKey(t.key) }));
-  const heldKeys = emptyTarget
-    ? []
-    : await db.authToken.findMany({
-        where: { keyHash: { in: keys.map((k) => k.keyHash) } },
-        select: { keyHash: true, userId: true },
-      });
-  const keyOwner = new Map(heldKeys.map((k) => [k.keyHash, k.userId]));
-  const newKeys = keys.filter((k) => {
-    const skip = (reason: string) => (
-      part.tokens.skipped++, part.skipped.push(`authtoken key of ${who.get(k.userId)}: ${reason}`), false
-    );
-    const owner = keyOwner.get(k.keyHash);
-    if (!same.has(k.userId)) return skip("the user was not imported");
-    if (owner !== undefined)
-      return owner === k.userId
-        ? (part.tokens.unchanged++, false)
-        : skip(`conflict: the same key belongs to user ${owner} in Portcullis`);
-    if (!fresh.has(k.userId))
-      return skip(
-        "not re-created: its user was already here before this run, so a missing key was revoked here (logout) or never imported",
-      );
-    return (part.tokens.imported++, true);
-  });
-  if (write && newKeys.length)
-    await db.authToken.createMany({
-      data: newKeys.map((k) => ({ keyHash: k.keyHash, userId: k.userId, shared: false, created: new Date(k.created) })),
-    });
-
-  // SimpleJWT's blacklist: those refresh tokens must stay dead here.
-  const jtis = batch.blacklisted.filter(
-    (b) =>
-      same.has(b.userId) ||
-      (part.blacklisted.skipped++,
-      part.skipped.push(`blacklisted refresh token of ${who.get(b.userId)}: the user was not imported`),
-      false),
-  );
-  const known = emptyTarget
-    ? []
-    : await db.jwtRefreshToken.findMany({
-        where: { jti: { in: jtis.map((b) => b.jti) } },
-        select: { jti: true, blacklistedAt: true },
-      });
-  const state = new Map(known.map((k) => [k.jti, k.blacklistedAt]));
-  const revive = jtis.filter((b) => state.has(b.jti) && state.get(b.jti) === null); // recorded here but alive: blacklist it
-  const added = jtis.filter((b) => !state.has(b.jti));
-  part.blacklisted.unchanged += jtis.length - revive.length - added.length;
-  part.blacklisted.updated += revive.length;
-  part.blacklisted.imported += added.length;
-  if (write && revive.length)
-    await db.jwtRefreshToken.updateMany({
-      where: { jti: { in: revive.map((b) => b.jti) }, blacklistedAt: null },
-      data: { blacklistedAt: new Date() },
-    });
-  if (write && added.length) {
-    const now = new Date();
-    const owners = [...new Set(added.map((b) => b.userId))];
-    await db.jwtSession.createMany({
-      data: owners.map((userId) => ({
-        id: blacklistSessionId(userId),
-        userId,
-        created: now,
-        revokedAt: now,
-        revokedReason: IMPORTED_BLACKLIST,
-      })),
-      skipDuplicates: true,
-    });
-    await db.jwtRefreshToken.createMany({
-      data: added.map((b) => ({
-        jti: b.jti,
-        sessionId: blacklistSessionId(b.userId),
-        created: b.created ? new Date(b.created) : now,
-        expiresAt: new Date(b.expiresAt),
-        blacklistedAt: new Date(b.blacklistedAt),
-      })),
-    });
-  }
+  const target = { db, part, write, emptyTarget };
+  const users = { who, same, fresh };
+  await importKeys(target, batch.tokens, users);
+  await importBlacklist(target, batch.blacklisted, users);
   return part;
-}
-
-/** The report the CLI prints on stdout. */
-export function formatReport(r: ImportReport): string {
-  const line = (label: string, c: Counts) =>
-    `${label.padEnd(28)}${c.imported} imported, ${c.updated} updated, ${c.unchanged} unchanged, ${c.skipped} skipped\n`;
-  const list = (title: string, items: string[]) =>
-    items.length ? `${title}\n${items.map((i) => `  ${i}\n`).join("")}` : "";
-  return (
-    `Django import from ${r.source}${r.dryRun ? " — DRY RUN: nothing was written; the counts say what an import would do" : ""}\n` +
-    line("users:", r.users) +
-    line("authtoken keys:", r.tokens) +
-    line("blacklisted refresh tokens:", r.blacklisted) +
-    `next new user id: ${r.nextId}\n` +
-    list("Skipped:", r.skipped) +
-    list("Cannot log in until a password reset (a hash algorithm Portcullis does not verify):", r.cannotLogIn) +
-    list('No usable password (Django\'s unusable "!…" password, e.g. social-login accounts):', r.unusable) +
-    list("Not imported from the source:", r.leftOut)
-  );
 }

@@ -1,7 +1,7 @@
 // The one context builder both adapters use: request headers → credentials → user.
 import type { Settings } from "../config/schema.ts";
 import type { Deps, Principal } from "../core/deps.ts";
-import { authenticateJwt } from "../core/sessions/jwt.ts";
+import { authenticateJwt } from "../core/sessions/jwt-access.ts";
 import { authenticateToken } from "../core/sessions/opaque.ts";
 import { type ParsedAuthorization, type Prefixes, parseAuthorization } from "./authorization.ts";
 

@@ -170,6 +170,21 @@ describe("portcullis CLI", () => {
     expect(readFileSync(keyFile, "utf8")).toBe(devKey);
   });
 
+  it("createsuperuser with USERNAME_FIELD=email: a taken address is refused with the email's message", async () => {
+    const env = {
+      DATABASE_URL: `pglite:${join(tmp, "pglite-email")}`,
+      SECRET_KEY: "cli-test-secret-key-long-enough-0123456789",
+      USERNAME_FIELD: "email",
+      PORTCULLIS_SUPERUSER_PASSWORD: SUPERUSER_PASSWORD,
+    };
+    const first = await cli(["createsuperuser", "--email", "boss@example.com", "--no-input"], env);
+    expect(first.code, first.stderr).toBe(0);
+    // The unique key is the lower-cased address: another case of it is the same login.
+    const dupe = await cli(["createsuperuser", "--email", "Boss@Example.com", "--no-input"], env);
+    expect(dupe.code).toBe(1);
+    expect(dupe.stderr).toBe("Error: user with this email address already exists.\n");
+  });
+
   it("migrate on a fresh PostgreSQL database", async () => {
     const db = await freshPostgres();
     try {

@@ -45,7 +45,7 @@ const zoe: TokenUser = {
 const DJANGO_ALICE = "c768a8-01aea89fcc348df5e568495571c831d0";
 const DJANGO_ZOE = "c768a8-fd2b15b0c8ce9f13a921af70fce0dbd2";
 
-const after = (seconds: number) => new Date(NOW.getTime() + seconds * 1000);
+const inSeconds = (seconds: number) => new Date(NOW.getTime() + seconds * 1000);
 
 describe("makeToken / checkToken: Django compatibility", () => {
   it("mints exactly Django's token", () => {
@@ -59,9 +59,9 @@ describe("makeToken / checkToken: Django compatibility", () => {
   });
 
   it("expires exactly where Django does", () => {
-    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, TIMEOUT, after(259200))).toBe(true);
-    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, TIMEOUT, after(259201))).toBe(false);
-    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, 60, after(3600))).toBe(false);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, TIMEOUT, inSeconds(259200))).toBe(true);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, TIMEOUT, inSeconds(259201))).toBe(false);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET, 60, inSeconds(3600))).toBe(false);
   });
 
   it("ignores milliseconds of lastLogin (Django drops microseconds)", () => {
@@ -77,11 +77,11 @@ describe("makeToken / checkToken: Django compatibility", () => {
 describe("checkToken: invalidation", () => {
   it("rejects when the user's state changed", () => {
     expect(
-      checkToken("password_reset", { ...alice, password: alice.password + "x" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW),
+      checkToken("password_reset", { ...alice, password: `${alice.password}x` }, DJANGO_ALICE, SECRET, TIMEOUT, NOW),
     ).toBe(false);
-    expect(checkToken("password_reset", { ...alice, lastLogin: after(1) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(
-      false,
-    );
+    expect(
+      checkToken("password_reset", { ...alice, lastLogin: inSeconds(1) }, DJANGO_ALICE, SECRET, TIMEOUT, NOW),
+    ).toBe(false);
     expect(checkToken("password_reset", { ...alice, lastLogin: null }, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
     expect(
       checkToken("password_reset", { ...alice, email: "alice@example.org" }, DJANGO_ALICE, SECRET, TIMEOUT, NOW),
@@ -91,7 +91,7 @@ describe("checkToken: invalidation", () => {
   });
 
   it("rejects another secret", () => {
-    expect(checkToken("password_reset", alice, DJANGO_ALICE, SECRET + "!", TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", alice, DJANGO_ALICE, `${SECRET}!`, TIMEOUT, NOW)).toBe(false);
   });
 
   it("rejects tampering with the hash or the timestamp", () => {
@@ -100,7 +100,7 @@ describe("checkToken: invalidation", () => {
     expect(checkToken("password_reset", alice, `${ts}-${flipped}`, SECRET, TIMEOUT, NOW)).toBe(false);
     // A fresher timestamp with the old hash: the HMAC covers the timestamp.
     const later = (parseInt(ts, 36) + 100000).toString(36);
-    expect(checkToken("password_reset", alice, `${later}-${hash}`, SECRET, TIMEOUT, after(200000))).toBe(false);
+    expect(checkToken("password_reset", alice, `${later}-${hash}`, SECRET, TIMEOUT, inSeconds(200000))).toBe(false);
     // Same number, non-canonical spellings.
     expect(checkToken("password_reset", alice, `0${ts}-${hash}`, SECRET, TIMEOUT, NOW)).toBe(false);
     expect(checkToken("password_reset", alice, `${ts.toUpperCase()}-${hash}`, SECRET, TIMEOUT, NOW)).toBe(false);
@@ -149,11 +149,13 @@ describe("one purpose per link", () => {
 
   it("a link epoch, once set, ends the links made before it; unset, Django's hash is unchanged", () => {
     expect(makeToken("password_reset", { ...alice, linkEpoch: null }, SECRET, NOW)).toBe(DJANGO_ALICE);
-    const epoch = { ...alice, linkEpoch: after(10) };
+    const epoch = { ...alice, linkEpoch: inSeconds(10) };
     expect(checkToken("password_reset", epoch, DJANGO_ALICE, SECRET, TIMEOUT, NOW)).toBe(false);
     const minted = makeToken("password_reset", epoch, SECRET, NOW);
     expect(checkToken("password_reset", epoch, minted, SECRET, TIMEOUT, NOW)).toBe(true);
-    expect(checkToken("password_reset", { ...alice, linkEpoch: after(11) }, minted, SECRET, TIMEOUT, NOW)).toBe(false);
+    expect(checkToken("password_reset", { ...alice, linkEpoch: inSeconds(11) }, minted, SECRET, TIMEOUT, NOW)).toBe(
+      false,
+    );
   });
 
   it("a bound value (an email change's new address) is part of the hash", () => {

@@ -6,15 +6,11 @@ import { describe, expect, it } from "vitest";
 import {
   assertKnownValidators,
   DEFAULT_PASSWORD_VALIDATORS,
-  normalizeEmail,
   type PasswordValidatorConfig,
-  pythonStrip,
   quickRatio,
-  validateEmail,
-  validateEmailField,
   validatePassword,
-  validateUsername,
-} from "./validators.ts";
+} from "./password-validation.ts";
+import { normalizeEmail, pythonStrip, validateEmail, validateEmailField, validateUsername } from "./validators.ts";
 
 // Expected values below come from Debian's Django 3.2.25 / DRF 3.14 / Djoser
 // (/usr/bin/python3), e.g. for passwords:

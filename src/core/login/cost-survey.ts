@@ -8,21 +8,13 @@ import { surveyHashes } from "./passwords.ts";
 const SURVEY_EVERY_MS = 5 * 60_000; // each survey re-measures every class: times from a busy spell age out
 
 /** One stored hash of each cost class (algorithm + parameters: all but the salt and digest). */
-export async function surveyLoginCosts(deps: Pick<Deps, "prisma">): Promise<void> {
-  // The kinds verifyPassword checks (others cost the dummy). bcrypt keeps salt and digest in one
-  // field; PBKDF2 and argon2 in two. One pass over the table, grouped: no hash leaves the database
-  // but one per class.
-  const rows = await deps.prisma.$queryRaw<{ sample: string }[]>`
-    SELECT min(password) AS sample FROM auth_user
-     WHERE password LIKE '$argon2%' OR password LIKE 'argon2$argon2%'
-        OR password LIKE 'pbkdf2%' OR password LIKE 'bcrypt%'
-     GROUP BY CASE WHEN password LIKE 'bcrypt%' THEN regexp_replace(password, '[$][^$]*$', '')
-                   ELSE regexp_replace(password, '([$][^$]*){2}$', '') END`;
-  await surveyHashes(rows.map((r) => r.sample));
+export async function surveyLoginCosts(deps: Pick<Deps, "store">): Promise<void> {
+  // Hashes of kinds verifyPassword does not check cost the dummy: the store samples the others.
+  await surveyHashes(await deps.store.users.hashSamples());
 }
 
 /** Surveys now (awaited: no login is answered before the floor is known), then now and then until closed. */
-export async function startLoginCostSurvey(deps: Pick<Deps, "prisma" | "log">): Promise<{ close(): Promise<void> }> {
+export async function startLoginCostSurvey(deps: Pick<Deps, "store" | "log">): Promise<{ close(): Promise<void> }> {
   const failed = (then: string) => (e: unknown) =>
     deps.log.warn({ err: (e as Error).message }, `password hash survey failed; ${then}`);
   await surveyLoginCosts(deps).catch(failed("failed logins are evened out as hashes are met"));

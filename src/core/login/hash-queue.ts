@@ -1,7 +1,6 @@
 // The hash queue: how many password hashes run at once, how many may wait, and one check at a
 // time per account.
 import { availableParallelism } from "node:os";
-import { setTimeout as sleep } from "node:timers/promises";
 import { AuthError, throttled } from "../../errors.ts";
 
 // Hashes run on libuv's thread pool (4 threads), which on a machine with few cores would take

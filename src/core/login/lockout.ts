@@ -94,10 +94,14 @@ export function network(ip: string): string {
     .join(":")}::/64`;
 }
 
-// Attempts still pending after this never finished (their process died): they stop counting.
-const STALE_PENDING = "1 minute";
 // How long an attempt waits for one in flight to finish when all the slots it may take are taken.
 const IN_FLIGHT_PATIENCE_MS = 10_000;
+
+/** The bucket with the settings its statements apply. */
+const rule = (deps: Deps, b: Bucket) => {
+  const { FREE_FAILURES: free, MAX_FAILURES: limit } = deps.settings.LOGIN_LOCKOUT;
+  return { key: b.key, waits: b.waits, bound: b.bound, free, limit };
+};
 
 /**
  * Takes a slot in the bucket, or refuses: while it waits, once it is bound and full, or while as
@@ -106,42 +110,19 @@ const IN_FLIGHT_PATIENCE_MS = 10_000;
  * starts a wait or the lock, so many right passwords at once never lock their owner out. One
  * statement decides, however many instances share the database.
  */
-async function take(deps: Deps, b: Bucket): Promise<boolean> {
-  const { FREE_FAILURES: free, MAX_FAILURES: limit } = deps.settings.LOGIN_LOCKOUT;
-  const claimed = await deps.prisma.$queryRaw<unknown[]>`
-    INSERT INTO login_lock AS l (key_hash, pending, updated_at) VALUES (${b.key}, 1, now())
-    ON CONFLICT (key_hash) DO UPDATE SET
-      pending = (CASE WHEN l.updated_at < now() - ${STALE_PENDING}::interval THEN 0 ELSE l.pending END) + 1,
-      updated_at = now()
-    WHERE (l.blocked_until IS NULL OR l.blocked_until <= now())
-      AND (NOT ${b.bound}::boolean
-        OR l.failures + (CASE WHEN l.updated_at < now() - ${STALE_PENDING}::interval THEN 0 ELSE l.pending END) < ${limit}::int)
-      AND (NOT ${b.waits}::boolean OR l.updated_at < now() - ${STALE_PENDING}::interval
-        OR l.pending = 0 OR l.failures + l.pending < ${free}::int)
-    RETURNING 1`;
-  return claimed.length > 0;
-}
-
-const release = (deps: Deps, b: Bucket) =>
-  deps.prisma.$executeRaw`UPDATE login_lock SET pending = greatest(pending - 1, 0) WHERE key_hash = ${b.key}`;
+const take = (deps: Deps, b: Bucket) => deps.store.loginLocks.take(rule(deps, b));
+const release = (deps: Deps, b: Bucket) => deps.store.loginLocks.release(b.key);
 
 /** Records a failure in the bucket; its consecutive failures (0 if a success reset them meanwhile). */
-async function fail(deps: Deps, b: Bucket): Promise<number> {
+function fail(deps: Deps, b: Bucket): Promise<number> {
   const { FREE_FAILURES: free, BASE_DELAY: base, MAX_DELAY: max, MAX_FAILURES: limit } = deps.settings.LOGIN_LOCKOUT;
   // An unbound bucket's count stops below MAX_FAILURES (its waits are long capped by then), so
   // housekeeping, which keeps locked rows, still forgets it.
   const cap = b.bound ? 2_147_483_647 : Math.max(limit - 1, free);
-  const rows = await deps.prisma.$queryRaw<{ failures: number }[]>`
-    UPDATE login_lock SET failures = least(failures + 1, ${cap}::int), pending = greatest(pending - 1, 0),
-      updated_at = now(),
-      blocked_until = CASE WHEN ${b.waits}::boolean AND failures + 1 >= ${free}::int
-        THEN now() + make_interval(secs => least(${max}::int, ${base}::int * power(2, failures + 1 - ${free}::int)))
-        ELSE blocked_until END
-    WHERE key_hash = ${b.key} RETURNING failures`;
-  return rows[0]?.failures ?? 0;
+  return deps.store.loginLocks.fail(rule(deps, b), { base, max, cap });
 }
 
-const clear = (deps: Deps, keys: string[]) => deps.prisma.loginLock.deleteMany({ where: { keyHash: { in: keys } } });
+const clear = (deps: Deps, keys: string[]) => deps.store.loginLocks.clear(keys);
 
 /**
  * Claims every bucket of `pick()` or none, waiting a little for attempts in flight. `lockedOut`
@@ -168,7 +149,7 @@ async function claim(
     }
     if (!refused) return attempt(deps, buckets, onSuccess);
     for (const b of taken) await release(deps, b);
-    const lock = await deps.prisma.loginLock.findUnique({ where: { keyHash: refused.key } });
+    const lock = await deps.store.loginLocks.find(refused.key);
     if (refused.bound && lock && lock.failures >= limit) {
       const outcome = lockedOut(refused);
       if (outcome === true) continue;
@@ -205,9 +186,7 @@ function attempt(deps: Deps, buckets: Bucket[], alsoOnSuccess: Bucket[]): LoginA
       );
       // NIST counts consecutive failures: the owner's success from a trusted device ends the
       // untrusted count on the name too, unless it already reached the lock (a reset lifts that).
-      for (const b of alsoOnSuccess) {
-        await deps.prisma.loginLock.deleteMany({ where: { keyHash: b.key, failures: { lt: limit } } });
-      }
+      for (const b of alsoOnSuccess) await deps.store.loginLocks.clearBelow(b.key, limit);
     },
     async abandoned() {
       for (const b of buckets) await release(deps, b);

@@ -56,7 +56,7 @@ const DJANGO_ARGON2I =
 const DJANGO_BCRYPT_SHA256 = "bcrypt_sha256$$2b$12$EY/mSkiD1LK1xsnEPI3njeSUqMNWsanmEKtQ0OxbcXWPgqTy3n8ly";
 const DJANGO_BCRYPT = "bcrypt$$2b$12$ObIhdzxvZ4jmmiu4Z.K6P.Or8Smvfsg2UaeZBFDoUspAJi.P9NFBW";
 const DJANGO_FAST_BCRYPT_SHA256_UNICODE = "bcrypt_sha256$$2b$04$Wuu5FM5IW.OSbrbW6ulnzODXSAhb9hhyVhISCGpRmroCNbQNYOmfK";
-const LONG = "x".repeat(72) + "-tail-one";
+const LONG = `${"x".repeat(72)}-tail-one`;
 const DJANGO_FAST_BCRYPT_LONG = "bcrypt$$2b$04$ItyVhaPGnjJ30NH0lS2g/.C3TeMlwZdGdrvZiTOZgvZSMhYMq3B2u";
 const DJANGO_FAST_BCRYPT_SHA256_LONG = "bcrypt_sha256$$2b$04$yDKEJMdLvxjGijJE.jY51eS5n6JPrMwftb3fqDNgsB8AjMycIxtC2";
 const DJANGO_FAST_BCRYPT_2A = "bcrypt$$2a$05$Rbq5FyNa/3qQ9OHmNqeqcucAjXYXg5ShTZRSBUA8VF6IuKD5Uqnt2";
@@ -152,10 +152,10 @@ describe("verifyPassword (Django bcrypt, hashes made by the real Django)", () =>
 
   it("truncates at 72 bytes for plain bcrypt, as Django does, but not for bcrypt_sha256", async () => {
     expect((await verifyPassword(LONG, DJANGO_FAST_BCRYPT_LONG)).ok).toBe(true);
-    expect((await verifyPassword("x".repeat(72) + "-anything", DJANGO_FAST_BCRYPT_LONG)).ok).toBe(true);
+    expect((await verifyPassword(`${"x".repeat(72)}-anything`, DJANGO_FAST_BCRYPT_LONG)).ok).toBe(true);
     expect((await verifyPassword("x".repeat(71), DJANGO_FAST_BCRYPT_LONG)).ok).toBe(false);
     expect((await verifyPassword(LONG, DJANGO_FAST_BCRYPT_SHA256_LONG)).ok).toBe(true);
-    expect((await verifyPassword("x".repeat(72) + "-anything", DJANGO_FAST_BCRYPT_SHA256_LONG)).ok).toBe(false);
+    expect((await verifyPassword(`${"x".repeat(72)}-anything`, DJANGO_FAST_BCRYPT_SHA256_LONG)).ok).toBe(false);
   });
 
   it("accepts the $2a$ and $2y$ variants (the same algorithm for short passwords)", async () => {
@@ -260,7 +260,7 @@ describe("verifyPassword (unusable and malformed)", () => {
     "bcrypt$$2b$04$",
     "bcrypt_sha256$2b$04$Wuu5FM5IW.OSbrbW6ulnzODXSAhb9hhyVhISCGpRmroCNbQNYOmfK", // one "$" short
     DJANGO_FAST_BCRYPT_LONG.slice(0, -1),
-    DJANGO_FAST_BCRYPT_LONG + "A",
+    `${DJANGO_FAST_BCRYPT_LONG}A`,
     DJANGO_FAST_BCRYPT_LONG.replace("$2b$", "$2x$"),
     DJANGO_FAST_BCRYPT_LONG.replace("$2b$", "$2$"),
     DJANGO_FAST_BCRYPT_LONG.replace("$04$", "$4$"),

@@ -139,7 +139,10 @@ export async function surveyHashes(samples: string[]): Promise<void> {
     for (let i = 0; i < 2; i++) {
       const clock: Clock = { started: performance.now(), kind: DUMMY };
       if (stored === null) await dummyCheck(randomBytes(16).toString("hex"), clock);
-      else await check(randomBytes(16).toString("hex"), stored, ((clock.kind = costClass(stored)), clock));
+      else {
+        clock.kind = costClass(stored);
+        await check(randomBytes(16).toString("hex"), stored, clock);
+      }
       const kind = clock.kind; // a corrupt sample is checked as the dummy
       fresh.set(kind, [...(fresh.get(kind) ?? []), performance.now() - clock.started]);
     }

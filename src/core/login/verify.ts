@@ -1,8 +1,9 @@
 // Login: Django's authenticate() behind Djoser's token login; the JWT login uses it too.
-import { z } from "zod";
+import type { z } from "zod";
 import { AuthError, ERRORS } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
-import { type Deps, type RequestMeta, type User } from "../deps.ts";
+import type { Deps, RequestMeta, User } from "../deps.ts";
+import { findLoginUser } from "../identity.ts";
 import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { issueToken } from "../sessions/opaque.ts";
 import { issueDeviceToken, trustedDevice } from "./device-tokens.ts";
@@ -42,12 +43,7 @@ export async function verifyLogin(
     // The slot and the user in one round trip's time (the lookup is wasted only when refused).
     const [attempt, user] = await Promise.all([
       claimLoginAttempt(deps, login, { ip: meta.ip, device }),
-      field === "username"
-        ? deps.prisma.user.findUnique({ where: { username: login } })
-        : deps.prisma.user.findFirst({
-            where: deps.settings.USERNAME_FIELD === "email" ? { emailKey: login.toLowerCase() } : { email: login },
-            orderBy: { id: "asc" },
-          }),
+      findLoginUser(deps, field, login),
     ]);
     // An inactive account's right password must not answer faster than a wrong one (passwords.ts).
     const check = user
@@ -70,8 +66,7 @@ export async function verifyLogin(
     const rehash = checked.needsRehash ? hashPassword(password) : null;
     const hash = await rehash?.catch((e: unknown) => (e instanceof AuthError ? null : Promise.reject(e)));
     if (hash) {
-      await deps.prisma.user.update({ where: { id: user.id }, data: { password: hash } });
-      await deps.authCache.forgetUser(user.id);
+      await deps.store.users.setPassword(user.id, hash);
       user.password = hash;
     }
     return { user, accountId: user.id };
@@ -88,7 +83,7 @@ export type LoginResult = { user: User; accountId: number } | { user: null; acco
  */
 export async function recordLogin(deps: Deps, user: User, column: "lastLogin" | "linkEpoch" = "lastLogin") {
   const at = new Date();
-  await deps.prisma.user.update({ where: { id: user.id }, data: { [column]: at } });
+  await deps.store.users.recordLogin(user.id, column, at);
   user[column] = at;
 }
 

@@ -17,40 +17,34 @@ const MAX_BACKOFF_S = 3600;
 type Row = { id: number; kind: string; userId: number; data: MailExtra | null; attempts: number };
 
 export function startOutbox(deps: Omit<Deps, "outbox">): Outbox {
-  const { prisma, log } = deps;
+  const { store, log } = deps;
   let running: Promise<void> | null = null;
   let again = false;
   let closed = false;
   let failing = false; // one error line per outage of the database
 
-  const claim = () => prisma.$queryRaw<Row[]>`
-    UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = now() + ${LEASE}::interval
-    WHERE id IN (SELECT id FROM mail_outbox WHERE next_attempt_at <= now() ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-    RETURNING id, kind, user_id AS "userId", data, attempts`;
+  const claim = () => store.outbox.claim(BATCH, LEASE) as Promise<Row[]>;
 
   async function deliver(row: Row) {
-    const user = await prisma.user.findUnique({ where: { id: row.userId } });
+    const user = await store.users.byId(row.userId);
     // No address any more (an email change confirmed or replaced before its link went out): dropped.
     const to = user && isMailKind(row.kind) ? recipient(row.kind, user, row.data ?? {}) : null;
     if (!user || !to || !isMailKind(row.kind)) {
-      await prisma.mailOutbox.deleteMany({ where: { id: row.id } });
+      await store.outbox.drop(row.id);
       return;
     }
     try {
       await deps.mailer.send(row.kind, to, mailContext(deps, row.kind, user, row.data ?? {}));
     } catch (e) {
       const wait = Math.min(MAX_BACKOFF_S, 5 * 2 ** (row.attempts - 1));
-      await prisma.mailOutbox.update({
-        where: { id: row.id },
-        data: { nextAttemptAt: new Date(Date.now() + wait * 1000), lastError: (e as Error).message.slice(0, 500) },
-      });
+      await store.outbox.retryAt(row.id, new Date(Date.now() + wait * 1000), (e as Error).message);
       log.warn(
         { kind: row.kind, userId: row.userId, attempts: row.attempts, retryInSeconds: wait },
         "mail queued for another attempt",
       );
       return;
     }
-    await prisma.mailOutbox.deleteMany({ where: { id: row.id } });
+    await store.outbox.drop(row.id);
   }
 
   async function drain() {

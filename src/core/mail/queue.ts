@@ -4,6 +4,7 @@
 // receive the token) and from the user's state at that moment, so no token is ever stored.
 
 import { encodeUid, type LinkPurpose, makeToken, type TokenUser } from "../../compat/django/links.ts";
+import type { MailRow } from "../../db/store/index.ts";
 import type { Deps, User } from "../deps.ts";
 import type { MailContext, MailKind } from "./transport.ts";
 
@@ -37,20 +38,15 @@ export function recipient(kind: MailKind, user: User, extra: MailExtra): string 
  */
 export async function queueMail(deps: Deps, kind: MailKind, user: User, extra: MailExtra = {}): Promise<void> {
   if (!hasAddress(deps, kind, recipient(kind, user, extra), user.id)) return;
-  await deps.prisma.mailOutbox.create({ data: { kind, userId: user.id, data: extra } });
+  await deps.store.outbox.add(kind, user.id, extra);
   deps.outbox.kick();
 }
 
 export type QueuedMail = { kind: MailKind; to: string; extra?: MailExtra };
 
-/** Mails queued in the same write as the user row (a nested create); kick the outbox after it. */
-export function withMails(deps: Deps, mails: QueuedMail[]) {
-  const create = mails.filter((m) => hasAddress(deps, m.kind, m.to));
-  return create.length ? { mails: { create: create.map((m) => ({ kind: m.kind, data: m.extra ?? {} })) } } : {};
-}
-
-export function withMail(deps: Deps, kind: MailKind | null, email: string) {
-  return withMails(deps, kind ? [{ kind, to: email }] : []);
+/** The rows of mails queued in the same write as the user row (the store's users); kick the outbox after it. */
+export function mailRows(deps: Deps, mails: QueuedMail[]): MailRow[] {
+  return mails.filter((m) => hasAddress(deps, m.kind, m.to)).map((m) => ({ kind: m.kind, data: m.extra ?? {} }));
 }
 
 function hasAddress(deps: Deps, kind: MailKind, email: string | null, userId?: number): boolean {

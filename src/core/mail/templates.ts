@@ -164,7 +164,7 @@ const PLACEHOLDER = /\{\{\s*([\w.]+)\s*\}\}/g;
 export function render(
   template: string,
   vars: Map<string, string>,
-  escape: boolean,
+  html: boolean,
   onUnknown: (name: string) => void,
 ): string {
   return template.replace(PLACEHOLDER, (_m, name: string) => {
@@ -173,7 +173,7 @@ export function render(
       onUnknown(name);
       return "";
     }
-    return escape ? escapeHtml(value) : value;
+    return html ? escapeHtml(value) : value;
   });
 }
 

@@ -55,8 +55,8 @@ export function createMailer(settings: MailSettings, log: MailLog): Mailer {
     if (LINK_KINDS.has(kind) && !ctx.url) throw new Error(`${kind} email needs ctx.url to build its link`);
     const { templates, files } = await load(kind);
     const vars = templateVars(ctx);
-    const part = (name: "subject" | "text" | "html", escape: boolean) =>
-      render(templates[name], vars, escape, (placeholder) => {
+    const part = (name: "subject" | "text" | "html", html: boolean) =>
+      render(templates[name], vars, html, (placeholder) => {
         const file = files[name] ?? `built-in ${kind} ${name}`;
         const key = `${file}\0${placeholder}`;
         if (warned.has(key)) return;

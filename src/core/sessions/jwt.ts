@@ -6,10 +6,11 @@
 // Ending a session therefore ends its refresh tokens and its access tokens together.
 import { AuthError, type Schemes, tokenNotValid } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
-import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
+import type { Deps, RequestMeta, User } from "../deps.ts";
 import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { recordLogin, verifyLogin } from "../login/verify.ts";
 import { endJwtSession, endSessions } from "./end.ts";
+import { acceptsSidless, BLACKLISTED, issuedBefore, NO_SID, SID, sidOf, userOf } from "./jwt-access.ts";
 import {
   accessClaimsFrom,
   type Claims,
@@ -22,10 +23,6 @@ import {
   type TokenType,
   userIdOf,
 } from "./jwt-claims.ts";
-
-export const SID = "sid";
-const BLACKLISTED = "Token is blacklisted";
-const NO_SID = "Token has no session id";
 
 export const jwtCreateInput = perSettings((deps: Deps) =>
   form({ [deps.settings.USERNAME_FIELD]: charField(), password: passwordField() } as Record<
@@ -54,85 +51,13 @@ function decodeFor(deps: Deps, token: string, type: TokenType | "untyped"): Clai
   }
 }
 
-const sidOf = (claims: Claims) => (typeof claims[SID] === "string" ? (claims[SID] as string) : null);
-/**
- * ACCEPT_TOKENS_WITHOUT_SID: tokens without our sid (SimpleJWT's, from before a cutover) can only be
- * ended all at once (jwtNotBefore), so production refuses them unless told otherwise.
- */
-const acceptsSidless = (deps: Deps) =>
-  deps.settings.SIMPLE_JWT.ACCEPT_TOKENS_WITHOUT_SID ?? deps.settings.NODE_ENV !== "production";
 /** Under reuse detection, whether a token rotated at `rotatedAt` is still within REFRESH_TOKEN_REUSE_INTERVAL. */
 const inReuseInterval = (deps: Deps, rotatedAt: Date | null) => {
   const jwt = deps.settings.SIMPLE_JWT;
   if (!jwt.REFRESH_TOKEN_REUSE_DETECTION || rotatedAt === null) return false;
   return Date.now() - rotatedAt.getTime() < jwt.REFRESH_TOKEN_REUSE_INTERVAL * 1000;
 };
-/**
- * Logout everywhere reaches tokens without a session of ours (issued by SimpleJWT before the move)
- * by time: every one issued up to that second, inclusive — such a token is refused even if minted
- * just after, in the same second. Tokens with a sid end with their session.
- */
-const issuedBefore = (claims: Claims, notBefore: Date | null) =>
-  notBefore !== null &&
-  sidOf(claims) === null &&
-  typeof claims.iat === "number" &&
-  claims.iat <= Math.floor(notBefore.getTime() / 1000);
 const expiry = (claims: Claims) => new Date(Number(claims.exp) * 1000);
-/** Where a session was opened from, cut to its columns. */
-const origin = (meta: RequestMeta) => ({ userAgent: meta.userAgent.slice(0, 512), ip: meta.ip.slice(0, 45) });
-const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === "P2002";
-
-/** The user a token names, refused as SimpleJWT's JWTAuthentication refuses it. */
-async function userOf(deps: Deps, claims: Claims, sid: string | null) {
-  const id = userIdOf(deps.settings.SIMPLE_JWT, claims);
-  if (id === undefined)
-    throw new AuthError("token_not_valid", "Token contained no recognizable user identification", {
-      data: { code: "token_not_valid" },
-    });
-  // One statement: the user and, when the token names one, its session (to see whether it ended).
-  const user =
-    id === null
-      ? null
-      : await deps.prisma.user.findUnique({
-          where: { id },
-          include: { jwtSessions: { where: { id: sid ?? "" }, select: { revokedAt: true } } },
-          relationLoadStrategy: "join",
-        });
-  if (!user) throw new AuthError("user_not_found", undefined, { data: { code: "user_not_found" } });
-  if (!user.isActive) throw new AuthError("user_inactive", undefined, { data: { code: "user_inactive" } });
-  const { jwtSessions, ...plain } = user;
-  // A sid that names no session (ended and purged, or never ours) is as dead as an ended one.
-  const ended =
-    (sid !== null && (jwtSessions.length === 0 || jwtSessions[0]!.revokedAt !== null)) ||
-    issuedBefore(claims, user.jwtNotBefore);
-  return { user: plain as User, ended };
-}
-
-/** JWTAuthentication: a valid access token of an active user whose session has not ended. */
-export async function authenticateJwt(deps: Deps, token: string): Promise<Principal> {
-  let claims = deps.authCache.verifiedClaims(token) as Claims | undefined;
-  if (!claims) {
-    try {
-      claims = decode(deps.keys, deps.settings.SIMPLE_JWT, token, "access");
-    } catch (e) {
-      if (e instanceof TokenError) throw tokenNotValid(e.message);
-      throw e;
-    }
-    // Valid until exp (+ LEEWAY), as the check just made would say at any instant before then.
-    deps.authCache.rememberClaims(token, claims, (Number(claims.exp) + deps.settings.SIMPLE_JWT.LEEWAY) * 1000);
-  }
-  const sid = sidOf(claims);
-  if (sid === null && !acceptsSidless(deps)) throw tokenNotValid(NO_SID);
-  // Cached: this user's session was live when cached, and forgetUser runs when any of theirs ends.
-  const key = `j:${String(claims[deps.settings.SIMPLE_JWT.USER_ID_CLAIM])}:${sid ?? ""}`;
-  const cached = deps.authCache.get<{ user: User }>(key);
-  if (cached && !issuedBefore(claims, cached.user.jwtNotBefore)) return { user: cached.user, via: "jwt", claims };
-  const stamp = deps.authCache.stamp();
-  const { user, ended } = await userOf(deps, claims, sid);
-  if (ended) throw tokenNotValid(BLACKLISTED);
-  deps.authCache.set(key, { user }, stamp);
-  return { user, via: "jwt", claims };
-}
 
 /** A new session for a user: {refresh, access}, in SimpleJWT's order. */
 export async function startSession(
@@ -143,13 +68,9 @@ export async function startSession(
   const jwt = deps.settings.SIMPLE_JWT;
   const sid = newJti();
   const refresh = newClaims(jwt, "refresh", user.id, { [SID]: sid });
-  await deps.prisma.jwtSession.create({
-    data: {
-      id: sid,
-      userId: user.id,
-      ...origin(meta),
-      refreshTokens: { create: { jti: String(refresh[jwt.JTI_CLAIM]), expiresAt: expiry(refresh) } },
-    },
+  await deps.store.jwtSessions.start(sid, user.id, meta, {
+    jti: String(refresh[jwt.JTI_CLAIM]),
+    expiresAt: expiry(refresh),
   });
   return {
     refresh: sign(deps.keys, jwt, refresh),
@@ -194,10 +115,7 @@ async function reused(deps: Deps, sessionId: string, userId: number, meta: Reque
  */
 async function checkRefresh(deps: Deps, claims: Claims, meta: RequestMeta) {
   const jwt = deps.settings.SIMPLE_JWT;
-  const row = await deps.prisma.jwtRefreshToken.findUnique({
-    where: { jti: String(claims[jwt.JTI_CLAIM]) },
-    include: { session: true },
-  });
+  const row = await deps.store.jwtSessions.refreshToken(String(claims[jwt.JTI_CLAIM]));
   if (row?.session.revokedAt) throw invalidToken(deps, BLACKLISTED);
   // A token never seen is adopted as a session below, unless sid-less tokens are refused.
   if (!row && sidOf(claims) === null && !acceptsSidless(deps)) throw invalidToken(deps, NO_SID);
@@ -226,10 +144,7 @@ async function checkRefresh(deps: Deps, claims: Claims, meta: RequestMeta) {
 async function currentPair(deps: Deps, claims: Claims, sessionId: string, userId: number, meta: RequestMeta) {
   const jwt = deps.settings.SIMPLE_JWT;
   const now = new Date();
-  const live = await deps.prisma.jwtRefreshToken.findFirst({
-    where: { sessionId, rotatedAt: null, blacklistedAt: null, expiresAt: { gt: now }, session: { revokedAt: null } },
-    orderBy: { created: "desc" },
-  });
+  const live = await deps.store.jwtSessions.current(sessionId, now);
   if (!live) throw invalidToken(deps, BLACKLISTED);
   const exp = Math.floor(live.expiresAt.getTime() / 1000);
   // rotatedClaims: every claim carried over, a new jti, iat the rotation's instant, exp iat + lifetime.
@@ -251,18 +166,9 @@ async function currentPair(deps: Deps, claims: Claims, sessionId: string, userId
  * a session of ours, so it can be rotated, blacklisted and listed like the others. Of two
  * concurrent first uses, the jti's primary key keeps one row; both then read the same session.
  */
-async function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMeta): Promise<{ sessionId: string }> {
+function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMeta): Promise<{ sessionId: string }> {
   const jti = String(claims[deps.settings.SIMPLE_JWT.JTI_CLAIM]);
-  const id = newJti();
-  try {
-    await deps.prisma.jwtSession.create({
-      data: { id, userId, ...origin(meta), refreshTokens: { create: { jti, expiresAt: expiry(claims) } } },
-    });
-    return { sessionId: id };
-  } catch (e) {
-    if (!isUniqueViolation(e)) throw e;
-    return deps.prisma.jwtRefreshToken.findUniqueOrThrow({ where: { jti }, select: { sessionId: true } });
-  }
+  return deps.store.jwtSessions.adopt(newJti(), userId, meta, { jti, expiresAt: expiry(claims) });
 }
 
 /** jwt/refresh: {access}, plus {refresh} under ROTATE_REFRESH_TOKENS. */
@@ -285,28 +191,22 @@ export async function refreshTokens(
   const at = Math.floor(now.getTime() / 1000); // one instant for the access token and the rotated refresh token
   const access = sign(deps.keys, jwt, accessClaimsFrom(jwt, current, at));
   if (!jwt.ROTATE_REFRESH_TOKENS) {
-    await deps.prisma.jwtSession.updateMany({ where: { id: sessionId }, data: { lastUsedAt: now } });
+    await deps.store.jwtSessions.touch(sessionId, now);
     await audit(deps, "token_refreshed", meta, user.id, { method: "jwt", session: `j${sessionId}` });
     return { access };
   }
   const next = rotatedClaims(jwt, current, at);
-  const won = await deps.prisma.$transaction(async (tx) => {
-    // Of several concurrent refreshes of one token only one rotates it: the row's state decides
-    // (PostgreSQL re-checks the condition after the row lock the first update took).
-    const fresh = jwt.REFRESH_TOKEN_REUSE_DETECTION
-      ? { rotatedAt: null, blacklistedAt: null }
-      : { blacklistedAt: null };
-    const retired = { rotatedAt: now, ...(jwt.BLACKLIST_AFTER_ROTATION ? { blacklistedAt: now } : {}) };
-    const { count } = await tx.jwtRefreshToken.updateMany({ where: { jti, ...fresh }, data: retired });
-    if (!count) return false;
-    await tx.jwtRefreshToken.create({ data: { jti: String(next[jwt.JTI_CLAIM]), expiresAt: expiry(next), sessionId } });
-    await tx.jwtSession.updateMany({ where: { id: sessionId }, data: { lastUsedAt: now } });
-    return true;
-  });
+  // Of several concurrent refreshes of one token only one rotates it.
+  const won = await deps.store.jwtSessions.rotate(
+    jti,
+    sessionId,
+    { jti: String(next[jwt.JTI_CLAIM]), expiresAt: expiry(next) },
+    { reuseDetection: jwt.REFRESH_TOKEN_REUSE_DETECTION, blacklist: jwt.BLACKLIST_AFTER_ROTATION, at: now },
+  );
   if (!won) {
     // A concurrent refresh of the same token rotated it just now: within the reuse interval.
-    const lost = await deps.prisma.jwtRefreshToken.findUnique({ where: { jti }, select: { rotatedAt: true } });
-    if (inReuseInterval(deps, lost?.rotatedAt ?? null)) return currentPair(deps, claims, sessionId, user.id, meta);
+    if (inReuseInterval(deps, await deps.store.jwtSessions.rotatedAt(jti)))
+      return currentPair(deps, claims, sessionId, user.id, meta);
     if (jwt.REFRESH_TOKEN_REUSE_DETECTION) await reused(deps, sessionId, user.id, meta);
     throw invalidToken(deps, BLACKLISTED);
   }
@@ -324,21 +224,7 @@ export async function verifyToken(deps: Deps, raw: unknown): Promise<Record<stri
   const claims = decodeFor(deps, parseInput(verifyInput(), raw).token, "untyped");
   const userId = userIdOf(jwt, claims);
   // Like SimpleJWT's, this view says nothing about the user (a deleted user's token verifies).
-  const [row, user] = await Promise.all([
-    deps.prisma.jwtRefreshToken.findUnique({
-      where: { jti: String(claims[jwt.JTI_CLAIM]) },
-      include: { session: true },
-    }),
-    userId
-      ? deps.prisma.user.findUnique({
-          where: { id: userId },
-          select: {
-            jwtNotBefore: true,
-            jwtSessions: { where: { id: sidOf(claims) ?? "" }, select: { revokedAt: true } },
-          },
-        })
-      : null,
-  ]);
+  const [row, user] = await deps.store.jwtSessions.verifyState(String(claims[jwt.JTI_CLAIM]), userId, sidOf(claims));
   if (!row && sidOf(claims) === null && !acceptsSidless(deps)) throw invalidToken(deps, NO_SID);
   const dead =
     row?.blacklistedAt ||

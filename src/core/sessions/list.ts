@@ -2,7 +2,7 @@
 // one by one or all at once.
 import { AuthError } from "../../errors.ts";
 import { audit } from "../audit.ts";
-import { type Deps, type Principal, type RequestMeta } from "../deps.ts";
+import type { Deps, Principal, RequestMeta } from "../deps.ts";
 import { mayManage } from "../users/profile.ts";
 import { endJwtSession, endSessions } from "./end.ts";
 
@@ -21,17 +21,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** The user's live sessions, newest first; `current` marks the one the request came in with. */
 export async function listSessions(deps: Deps, userId: number, caller?: Principal): Promise<SessionView[]> {
-  const [tokens, jwts] = await Promise.all([
-    deps.prisma.authToken.findMany({ where: { userId } }),
-    // A JWT session lives while it is not ended and one of its refresh tokens has not expired.
-    deps.prisma.jwtSession.findMany({
-      where: {
-        userId,
-        revokedAt: null,
-        refreshTokens: { some: { expiresAt: { gt: new Date() }, blacklistedAt: null } },
-      },
-    }),
-  ]);
+  const [tokens, jwts] = await Promise.all([deps.store.tokens.listOf(userId), deps.store.jwtSessions.live(userId)]);
   const sid = caller?.via === "jwt" ? caller.claims.sid : undefined;
   const views: SessionView[] = [
     ...tokens.map((t) => ({
@@ -66,19 +56,7 @@ export async function revokeSession(
 ): Promise<void> {
   let ended = 0;
   if (/^t\d{1,9}$/.test(id)) {
-    const token = await deps.prisma.authToken.findFirst({
-      where: { id: Number(id.slice(1)), userId },
-      select: { id: true, shared: true },
-    });
-    if (token) {
-      // The shared key is derived from the user's seed: the seed goes too, or the next login would bring the key back.
-      const [deleted] = await deps.prisma.$transaction([
-        deps.prisma.authToken.deleteMany({ where: { id: token.id } }),
-        ...(token.shared ? [deps.prisma.user.update({ where: { id: userId }, data: { tokenSeed: null } })] : []),
-      ]);
-      ended = deleted.count;
-      await deps.authCache.forgetUser(userId);
-    }
+    ended = await deps.store.tokens.revoke(userId, Number(id.slice(1)));
   } else if (/^j[0-9a-f]{32}$/.test(id)) {
     ended = await endJwtSession(deps, id.slice(1), "revoked", userId, true);
   }
@@ -96,7 +74,7 @@ export async function revokeSessions(
   meta: RequestMeta,
   opts: { keep?: Principal; by?: number } = {},
 ): Promise<{ auth_token: string } | null> {
-  if (!(await deps.prisma.user.count({ where: { id: userId } }))) throw new AuthError("not_found", "No such user.");
+  if (!(await deps.store.users.exists(userId))) throw new AuthError("not_found", "No such user.");
   const { key } = await endSessions(deps, userId, "revoked", { keep: opts.keep });
   await audit(deps, "session_revoked", meta, userId, {
     session: opts.keep ? "all others" : "all",
@@ -111,7 +89,7 @@ export async function revokeSessions(
  */
 async function managedUser(deps: Deps, actor: Principal, userId: number): Promise<{ id: number } | null> {
   if (!actor.user.isStaff) throw new AuthError("permission_denied");
-  const target = await deps.prisma.user.findUnique({ where: { id: userId }, select: { id: true, isSuperuser: true } });
+  const target = await deps.store.users.rank(userId);
   if (target && !mayManage(actor.user, target)) throw new AuthError("permission_denied");
   return target;
 }

@@ -6,11 +6,12 @@
 // validators, then the retype check. Except for the mailed link (uid, then token), which Djoser
 // checks last: the two confirm views check it right after the field errors, so that a request
 // without a valid link learns nothing (which names are taken) and costs no validator run.
-import { z } from "zod";
-import { normalizeEmail, validatePassword } from "../../compat/django/validators.ts";
+import type { z } from "zod";
+import { validatePassword } from "../../compat/django/password-validation.ts";
 import { AuthError, type FieldErrors, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
+import { isLoginTaken, loginColumns, loginTaken, takenMessage } from "../identity.ts";
 import { charField, emailField, form, passwordField, toFieldErrors, usernameField } from "../inputs.ts";
 import { checkCurrentPassword } from "../login/current-password.ts";
 import { spendPasswordCheck } from "../login/hash-queue.ts";
@@ -19,7 +20,6 @@ import { hashPassword } from "../login/passwords.ts";
 import { accountKey } from "../login/throttle.ts";
 import { queueMail } from "../mail/queue.ts";
 import { endSessions } from "../sessions/end.ts";
-import { revokeAllTokens } from "../sessions/opaque.ts";
 import { userFromLink } from "./register.ts";
 
 type Shape = Record<string, z.ZodType>;
@@ -70,21 +70,12 @@ function checkNewPassword(deps: Deps, password: string, user: User | null, retyp
   if (retype !== undefined && password !== retype) throw invalid({ non_field_errors: [PASSWORD_MISMATCH] });
 }
 
-/** The login field's name, value schema and uniqueness check: username or email. */
+/** The login field's name, value schema and uniqueness check (identity.ts): username or email. */
 function loginField(deps: Deps) {
   const field = deps.settings.USERNAME_FIELD;
   const value = field === "email" ? emailField() : usernameField();
-  const takenMessage =
-    field === "email" ? "user with this email address already exists." : "A user with that username already exists.";
-  const unique: FieldCheck = async (v) => {
-    const where = field === "email" ? { emailKey: normalizeEmail(v).toLowerCase() } : { username: v.normalize("NFKC") };
-    return (await deps.prisma.user.findUnique({ where, select: { id: true } })) ? takenMessage : null;
-  };
-  const data = (v: string): Record<string, string> =>
-    field === "email"
-      ? { email: normalizeEmail(v), emailKey: normalizeEmail(v).toLowerCase() }
-      : { username: v.normalize("NFKC") };
-  return { field, value, unique, data, takenMessage };
+  const unique: FieldCheck = async (v) => ((await isLoginTaken(deps, v)) ? takenMessage(deps.settings) : null);
+  return { field, value, unique };
 }
 
 /**
@@ -100,9 +91,8 @@ async function afterPasswordChange(
   caller?: Principal,
 ) {
   const { LOGOUT_ON_PASSWORD_CHANGE: logout, PASSWORD_CHANGE_ENDS_SESSIONS: endAll } = deps.settings.DJOSER;
-  await deps.authCache.forgetUser(user.id); // cached principals carry the old hash
   if (!endAll) {
-    if (logout && caller) await revokeAllTokens(deps, user.id);
+    if (logout && caller) await deps.store.tokens.endAll(user.id);
     return { ended: false as const, key: null };
   }
   const keep = logout ? undefined : caller;
@@ -129,7 +119,7 @@ export async function setPassword(
   });
   checkNewPassword(deps, input.new_password!, user, input.re_new_password);
   const password = await hashPassword(input.new_password!);
-  await deps.prisma.user.update({ where: { id: user.id }, data: { password } });
+  await deps.store.users.setPassword(user.id, password);
   const { ended, key } = await afterPasswordChange(deps, user, "password_change", principal);
   const reason = ended === "all" ? "every session ended" : ended ? "other sessions ended" : "sessions kept";
   await audit(deps, "password_changed", meta, user.id, { reason });
@@ -153,10 +143,7 @@ export async function requestReset(
   await deps.throttle("email", [`ip:${meta.ip}`]);
   const { email } = await validateFields(emailShape, raw);
   await deps.throttle("email", [accountKey(email!)]);
-  const users = await deps.prisma.user.findMany({
-    where: { email, isActive: true, NOT: { password: { startsWith: "!" } } },
-    orderBy: { id: "asc" },
-  });
+  const users = await deps.store.users.resettable(email!);
   const { PASSWORD_RESET_SHOW_EMAIL_NOT_FOUND: a, USERNAME_RESET_SHOW_EMAIL_NOT_FOUND: b } = deps.settings.DJOSER;
   const event = kind === "password_reset" ? "password_reset_requested" : "username_reset_requested";
   if (!users.length)
@@ -185,14 +172,11 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
   const password = await hashPassword(input.new_password!);
   // last_login moves (as Djoser does) so the link, which hashes it, works once; the conditions on
   // the old hash and last_login make two concurrent uses of one link change the password once.
-  const use = linkUse(user.lastLogin);
-  const { count } = await deps.prisma.user.updateMany({
-    where: { id: user.id, password: user.password, lastLogin: use.unused },
-    data: { password, lastLogin: use.lastLogin },
-  });
-  if (!count) throw invalid({ token: ["Invalid token for given user."] });
+  if (!(await deps.store.users.resetPassword(user, password)))
+    throw invalid({ token: ["Invalid token for given user."] });
   const { ended } = await afterPasswordChange(deps, user, "password_reset");
-  await clearLoginLocks(deps, [user.username, user.email], { ip: meta.ip, userId: user.id }); // the owner's way out of a lockout
+  // The owner's way out of a lockout.
+  await clearLoginLocks(deps, [user.username, user.email], { ip: meta.ip, userId: user.id });
   await audit(deps, "password_reset_confirmed", meta, user.id, {
     reason: ended ? "every session ended" : "sessions kept",
   });
@@ -209,55 +193,33 @@ export const setLoginShape = (deps: Deps): Shape => {
   };
 };
 
-/**
- * What using a mailed link does to last_login, and the condition that lets only one use through.
- * Django's token hashes last_login to the second, so the new value is at least the next whole
- * second after the old one (else the link would stay valid), and an update may only apply while
- * last_login is still before that second: of two concurrent uses, the second finds it moved.
- */
-function linkUse(previous: Date | null) {
-  const next = previous ? (Math.floor(previous.getTime() / 1000) + 1) * 1000 : 0;
-  return { lastLogin: new Date(Math.max(Date.now(), next)), unused: previous ? { lt: new Date(next) } : null };
-}
-
 const loginMismatch = (field: string) => invalid({ non_field_errors: [`The two ${field} fields didn't match.`] });
 
 /** set_<login>: a new username (or email, the login), with the current password. */
 export async function setLogin(deps: Deps, principal: Principal, raw: unknown, meta: RequestMeta): Promise<void> {
   const { user } = principal;
-  const { field, unique, data } = loginField(deps);
+  const { field, unique } = loginField(deps);
   const input = await validateFields(setLoginShape(deps), raw, {
     current_password: currentPassword(deps, principal, meta),
     [`new_${field}`]: unique,
   });
   const value = input[`new_${field}`]!;
   if (deps.settings.DJOSER.SET_USERNAME_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
-  const updated = await saveLogin(deps, user.id, data(value));
+  const updated = await saveLogin(deps, user.id, value);
   await tellOldAddress(deps, user, updated);
   await audit(deps, "username_changed", meta, user.id);
   if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION)
     await queueMail(deps, "username_changed_confirmation", updated);
 }
 
-async function saveLogin(deps: Deps, id: number, data: Record<string, string>, link?: User): Promise<User> {
-  try {
-    // For a mailed link: the row must still be as the link saw it (same password, link unused).
-    const use = link && linkUse(link.lastLogin);
-    const where = link ? { id, password: link.password, lastLogin: use!.unused } : { id };
-    const { count } = await deps.prisma.user.updateMany({
-      where,
-      data: { ...data, ...(use ? { lastLogin: use.lastLogin } : {}) },
-    });
-    if (!count) throw invalid({ token: ["Invalid token for given user."] });
-  } catch (e) {
-    // Taken between the check and the write: the unique index decides, with the check's message.
-    if ((e as { code?: string }).code === "P2002")
-      throw invalid({ [`new_${deps.settings.USERNAME_FIELD}`]: [loginField(deps).takenMessage] });
-    throw e;
-  }
-  await deps.authCache.forgetUser(id); // cached principals carry the old login name
-  const user = await deps.prisma.user.findUniqueOrThrow({ where: { id } });
-  await clearLoginLocks(deps, [deps.settings.USERNAME_FIELD === "email" ? user.email : user.username]); // failures on the new (unique) name were nobody's
+/** For a mailed link (`link`): the row must still be as the link saw it (same password, link unused). */
+async function saveLogin(deps: Deps, id: number, value: string, link?: User): Promise<User> {
+  const user = await deps.store.users.setLogin(id, loginColumns(deps.settings, value), link);
+  // Taken between the check and the write: the unique index decided, and is answered as the check.
+  if (user === "taken") throw loginTaken(deps.settings, `new_${deps.settings.USERNAME_FIELD}`);
+  if (user === "stale") throw invalid({ token: ["Invalid token for given user."] });
+  // Failures on the new (unique) name were nobody's.
+  await clearLoginLocks(deps, [deps.settings.USERNAME_FIELD === "email" ? user.email : user.username]);
   return user;
 }
 
@@ -281,7 +243,7 @@ export const resetLoginConfirmShape = (deps: Deps): Shape => {
  * Then, unlike Djoser, the link comes before the uniqueness and retype checks.
  */
 export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
-  const { field, unique, data } = loginField(deps);
+  const { field, unique } = loginField(deps);
   const input = await validateFields(resetLoginConfirmShape(deps), raw);
   const link = isObject(raw) ? raw : {};
   // The link before "already exists" (Djoser checks it last): else this unthrottled view tells
@@ -294,7 +256,7 @@ export async function resetLoginConfirm(deps: Deps, raw: unknown, meta: RequestM
   if (deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE && value !== input[`re_new_${field}`])
     throw loginMismatch(field);
   // last_login moves, as in Djoser, so the link works once (the login name is not in its hash).
-  const updated = await saveLogin(deps, user.id, data(value), user);
+  const updated = await saveLogin(deps, user.id, value, user);
   await tellOldAddress(deps, user, updated);
   await audit(deps, "username_reset_confirmed", meta, user.id);
   if (deps.settings.DJOSER.USERNAME_CHANGED_EMAIL_CONFIRMATION)

@@ -1,11 +1,12 @@
 // Staff and operator actions: (de)activating accounts, and Django's createsuperuser for the CLI.
-import { z } from "zod";
 import { normalizeEmail, validateEmailField, validateUsername } from "../../compat/django/validators.ts";
-import { type Settings } from "../../config/schema.ts";
-import { type Prisma } from "../../db/index.ts";
+import type { Settings } from "../../config/schema.ts";
+import type { Prisma } from "../../db/index.ts";
+import { createStore } from "../../db/store/index.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
-import { type Deps, type Principal, type RequestMeta } from "../deps.ts";
+import type { Deps, Principal, RequestMeta } from "../deps.ts";
+import { isEmailLogin, loginColumns, loginTaken } from "../identity.ts";
 import { hashPassword } from "../login/passwords.ts";
 import { endSessions } from "../sessions/end.ts";
 import { mayManage, publicUser } from "./profile.ts";
@@ -19,7 +20,7 @@ export async function createSuperuser(
   prisma: Prisma,
   input: { username?: string; email: string; password: string },
 ) {
-  const emailLogin = settings.USERNAME_FIELD === "email";
+  const emailLogin = isEmailLogin(settings);
   const email = normalizeEmail(input.email);
   if (emailLogin || email) {
     // The field's checks (length after normalising included), not only the format: else an
@@ -32,26 +33,23 @@ export async function createSuperuser(
     const problems = validateUsername(input.username);
     if (problems.length) throw invalid({ username: problems });
   }
-  const username = emailLogin ? null : input.username!.normalize("NFKC");
-  try {
-    return await prisma.user.create({
-      data: {
-        username,
-        email,
-        emailKey: emailLogin ? email.toLowerCase() : null,
-        password: await hashPassword(input.password),
-        isStaff: true,
-        isSuperuser: true,
-        isActive: true,
-      },
-    });
-  } catch (e) {
-    if ((e as { code?: string }).code === "P2002")
-      throw new AuthError("invalid_input", "That user already exists.", {
-        fields: { [emailLogin ? "email" : "username"]: ["A user with that username already exists."] },
-      });
-    throw e;
-  }
+  const columns = {
+    username: null,
+    emailKey: null,
+    email,
+    ...loginColumns(settings, emailLogin ? email : input.username!),
+  };
+  const password = await hashPassword(input.password);
+  // A new user: no server holds a cached principal of theirs, so the store needs no cache here.
+  const user = await createStore(prisma).users.create({
+    ...columns,
+    password,
+    isStaff: true,
+    isSuperuser: true,
+    isActive: true,
+  });
+  if (user === "taken") throw loginTaken(settings);
+  return user;
 }
 
 /**
@@ -61,17 +59,15 @@ export async function createSuperuser(
  */
 export async function setActive(deps: Deps, principal: Principal, id: number, active: boolean, meta: RequestMeta) {
   if (!principal.user.isStaff) throw new AuthError("permission_denied");
-  const target = await deps.prisma.user.findUnique({ where: { id }, select: { id: true, isSuperuser: true } });
+  const target = await deps.store.users.rank(id);
   if (!target) throw new AuthError("not_found");
   if (!mayManage(principal.user, target)) throw new AuthError("permission_denied");
   // The superuser condition again in the write: promoted meanwhile, the target is out of reach.
-  const where = { id, ...(principal.user.isSuperuser || id === principal.user.id ? {} : { isSuperuser: false }) };
-  const { count } = await deps.prisma.user.updateMany({ where, data: { isActive: active, activationPending: false } });
-  if (!count) throw new AuthError("permission_denied");
-  await deps.authCache.forgetUser(id);
+  const exceptSuperuser = !principal.user.isSuperuser && id !== principal.user.id;
+  if (!(await deps.store.users.setActive(id, active, exceptSuperuser))) throw new AuthError("permission_denied");
   if (!active) {
     await endSessions(deps, id, "deactivated");
     await audit(deps, "session_revoked", meta, id, { session: "all", reason: "deactivated", by: principal.user.id });
   }
-  return publicUser(deps, await deps.prisma.user.findUniqueOrThrow({ where: { id } }));
+  return publicUser(deps, await deps.store.users.get(id));
 }

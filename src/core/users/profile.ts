@@ -1,11 +1,11 @@
 // The profile: what a user shows, who may see, change or delete whom, and the changes themselves.
-import { z } from "zod";
 import { normalizeEmail } from "../../compat/django/validators.ts";
+import type { EmailChange } from "../../db/store/index.ts";
 import { AuthError, invalid } from "../../errors.ts";
-import { type Deps, type Principal, type RequestMeta, type User } from "../deps.ts";
+import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
 import { emailField, form, optionalPasswordField, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { checkCurrentPassword } from "../login/current-password.ts";
-import { type QueuedMail, withMails } from "../mail/queue.ts";
+import { mailRows, type QueuedMail } from "../mail/queue.ts";
 
 /** What Djoser's UserSerializer shows: REQUIRED_FIELDS, then id and the login field. */
 export function publicUser(deps: Deps, user: User) {
@@ -17,8 +17,7 @@ export function publicUser(deps: Deps, user: User) {
 /** HIDE_USERS: a regular user lists only themself; staff see everyone. */
 export async function listUsers(deps: Deps, principal: Principal) {
   const { user } = principal;
-  const where = deps.settings.DJOSER.HIDE_USERS && !user.isStaff ? { id: user.id } : {};
-  const users = await deps.prisma.user.findMany({ where, orderBy: { id: "asc" } });
+  const users = await deps.store.users.list(deps.settings.DJOSER.HIDE_USERS && !user.isStaff ? user.id : undefined);
   return users.map((u) => publicUser(deps, u));
 }
 
@@ -42,7 +41,7 @@ export async function targetUser(
   id: number | null,
   action: UserAction,
 ): Promise<User> {
-  const target = id === null ? null : await deps.prisma.user.findUnique({ where: { id } });
+  const target = id === null ? null : await deps.store.users.byId(id);
   if (!target) throw new AuthError("not_found");
   if (target.id === principal.user.id) return target;
   if (principal.user.isStaff) {
@@ -79,9 +78,7 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   if (email === target.email) {
     // The address in use again: a change waiting for confirmation is called off.
     if (target.pendingEmail === null) return publicUser(deps, target);
-    const user = await deps.prisma.user.update({ where: { id: target.id }, data: { pendingEmail: null } });
-    await deps.authCache.forgetUser(user.id);
-    return publicUser(deps, user);
+    return publicUser(deps, await deps.store.users.cancelEmailChange(target.id));
   }
   const { SEND_ACTIVATION_EMAIL, EMAIL_CHANGE_DEACTIVATES } = deps.settings.DJOSER;
   // The old address is told of every change: a takeover would otherwise go unnoticed by the owner.
@@ -89,22 +86,26 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
   const told: QueuedMail[] = old ? [{ kind: "email_changed", to: old, extra: { to: old, newEmail: email } }] : [];
   // Deactivated by staff: an email change must not hand the account an activation link of its own.
   const suspended = !target.isActive && !target.activationPending;
-  let data;
+  let change: EmailChange;
+  let mails: QueuedMail[];
   if (!SEND_ACTIVATION_EMAIL || !email || (EMAIL_CHANGE_DEACTIVATES && suspended)) {
     // Nothing to confirm: activation mails are off, the address is removed, or staff's decision stands.
-    data = { email, pendingEmail: null, ...withMails(deps, told) };
+    change = { email, pendingEmail: null };
+    mails = told;
   } else if (EMAIL_CHANGE_DEACTIVATES) {
     // Djoser's way: the new address at once, and the account inactive until its activation link is used.
-    const mails = withMails(deps, [{ kind: "activation", to: email }, ...told]);
-    data = { email, pendingEmail: null, isActive: false, activationPending: true, ...mails };
+    change = { email, pendingEmail: null, isActive: false, activationPending: true };
+    mails = [{ kind: "activation", to: email }, ...told];
   } else {
     // The old address stays in use (and the account active) until the link mailed to the new one is used.
-    const notice: QueuedMail[] = told.map((m) => ({ ...m, kind: "email_change_requested" }));
-    data = { pendingEmail: email, ...withMails(deps, [{ kind: "email_change", to: email }, ...notice]) };
+    change = { pendingEmail: email };
+    mails = [
+      { kind: "email_change", to: email },
+      ...told.map((m) => ({ ...m, kind: "email_change_requested" as const })),
+    ];
   }
   // The change and its mails are one write: an outage cannot leave one without the other.
-  const user = await deps.prisma.user.update({ where: { id: target.id }, data });
-  await deps.authCache.forgetUser(user.id); // cached principals carry the old email
+  const user = await deps.store.users.changeEmail(target.id, change, mailRows(deps, mails));
   // Tokens survive a deactivation: they answer "User inactive or deleted." until the user activates again.
   deps.outbox.kick();
   return publicUser(deps, user);
@@ -119,6 +120,5 @@ export async function deleteUser(deps: Deps, principal: Principal, target: User,
   const ok = await checkCurrentPassword(deps, principal, current_password, meta);
   if (!ok) throw invalid({ current_password: ["Invalid password."] });
   // Tokens go with the user (ON DELETE CASCADE).
-  await deps.prisma.user.deleteMany({ where: { id: target.id } });
-  await deps.authCache.forgetUser(target.id);
+  await deps.store.users.delete(target.id);
 }

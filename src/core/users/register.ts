@@ -1,16 +1,17 @@
 // Registration and activation: Djoser's rules for new accounts and their mailed links.
-import { z } from "zod";
 import { checkToken, decodeUid, type LinkPurpose } from "../../compat/django/links.ts";
-import { normalizeEmail, validatePassword } from "../../compat/django/validators.ts";
+import { validatePassword } from "../../compat/django/password-validation.ts";
+import { normalizeEmail } from "../../compat/django/validators.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
-import { type Deps, type RequestMeta, type User } from "../deps.ts";
+import type { Deps, RequestMeta, User } from "../deps.ts";
+import { isEmailLogin, isLoginTaken, loginColumns, loginTaken } from "../identity.ts";
 import { charField, emailField, form, parseInput, passwordField, perSettings, usernameField } from "../inputs.ts";
 import { spendPasswordCheck } from "../login/hash-queue.ts";
 import { clearLoginLocks } from "../login/lockout.ts";
 import { hashPassword } from "../login/passwords.ts";
 import { accountKey } from "../login/throttle.ts";
-import { linkState, queueMail, withMail } from "../mail/queue.ts";
+import { linkState, mailRows, queueMail } from "../mail/queue.ts";
 
 export const createInput = perSettings((deps: Deps) => {
   const emailLogin = deps.settings.USERNAME_FIELD === "email";
@@ -25,21 +26,15 @@ export const createInput = perSettings((deps: Deps) => {
 export type CreateInput = { email?: string; username?: string; password: string; re_password?: string };
 
 export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
-  const { settings, prisma } = deps;
+  const { settings } = deps;
   await deps.throttle("registration", [`ip:${meta.ip}`]);
   const input = parseInput(createInput(deps), raw) as CreateInput;
-  const emailLogin = settings.USERNAME_FIELD === "email";
+  const emailLogin = isEmailLogin(settings);
   const email = normalizeEmail(input.email ?? "");
-  // Django's create_user normalises usernames (NFKC), so look-alike forms cannot coexist.
-  const username = emailLogin ? null : input.username!.normalize("NFKC");
-  const emailKey = emailLogin ? email.toLowerCase() : null;
+  const login = emailLogin ? email : input.username!;
   // Unique fields are checked with the other field errors, as DRF's UniqueValidator does; the
   // database constraint below still decides under a race.
-  const taken = await prisma.user.findUnique({
-    where: emailLogin ? { emailKey: emailKey! } : { username: username! },
-    select: { id: true },
-  });
-  if (taken) throw duplicate(deps);
+  if (await isLoginTaken(deps, login)) throw loginTaken(settings);
   const problems = validatePassword(
     input.password,
     { username: input.username, email },
@@ -59,34 +54,28 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
   // could never activate, and the username would stay taken.
   const pending = settings.DJOSER.SEND_ACTIVATION_EMAIL;
   const password = await hashPassword(input.password);
-  const mails = withMail(deps, mail, email);
-  const data = { username, email, emailKey, password, isActive: !pending, activationPending: pending, ...mails };
-  let user: User;
-  try {
-    user = await prisma.user.create({ data });
-  } catch (e) {
-    if ((e as { code?: string }).code === "P2002") throw duplicate(deps);
-    throw e;
-  }
+  const mails = mailRows(deps, mail ? [{ kind: mail, to: email }] : []);
+  const columns = { username: null, emailKey: null, email, ...loginColumns(settings, login) };
+  const user = await deps.store.users.create(
+    { ...columns, password, isActive: !pending, activationPending: pending },
+    mails,
+  );
+  if (user === "taken") throw loginTaken(settings);
   if (mail) deps.outbox.kick();
-  await clearLoginLocks(deps, [emailLogin ? user.email : user.username], { ip: meta.ip }); // failures on the name before it had an account were nobody's
+  // Failures on the name before it had an account were nobody's.
+  await clearLoginLocks(deps, [emailLogin ? user.email : user.username], { ip: meta.ip });
   // Djoser's UserCreateSerializer order: REQUIRED_FIELDS, the login field, id.
   return emailLogin
     ? { email: user.email, id: user.id }
     : { email: user.email, username: user.username ?? "", id: user.id };
 }
 
-const duplicate = (deps: Deps) =>
-  deps.settings.USERNAME_FIELD === "email"
-    ? invalid({ email: ["user with this email address already exists."] })
-    : invalid({ username: ["A user with that username already exists."] });
-
 export const uidTokenInput = form({ uid: charField(), token: charField() });
 
 /** The user a mailed link's uid names, or Djoser's uid error. */
 async function linkUser(deps: Deps, uid: string): Promise<User> {
   const id = decodeUid(uid);
-  const user = id === null ? null : await deps.prisma.user.findUnique({ where: { id } });
+  const user = id === null ? null : await deps.store.users.byId(id);
   if (!user) throw invalid({ uid: ["Invalid user id or user doesn't exist."] });
   return user;
 }
@@ -122,12 +111,7 @@ export async function activate(deps: Deps, raw: unknown, meta: RequestMeta): Pro
   if (!linkValid(deps, "activation", user, token)) throw badToken();
   // The link stays valid after use (nothing it hashes changes), so "no longer pending" means used
   // (or staff decided since). The conditional update makes two concurrent uses activate once.
-  const { count } = await deps.prisma.user.updateMany({
-    where: { id: user.id, isActive: false, activationPending: true },
-    data: { isActive: true, activationPending: false },
-  });
-  if (count === 0) throw new AuthError("stale_token");
-  await deps.authCache.forgetUser(user.id);
+  if (!(await deps.store.users.activate(user.id))) throw new AuthError("stale_token");
   await audit(deps, "activation", meta, user.id);
   const activated = { ...user, isActive: true, activationPending: false };
   if (deps.settings.DJOSER.SEND_CONFIRMATION_EMAIL) await queueMail(deps, "confirmation", activated);
@@ -135,14 +119,8 @@ export async function activate(deps: Deps, raw: unknown, meta: RequestMeta): Pro
 
 /** The pending address becomes the account's. The link hashes both addresses, so it works once. */
 async function confirmEmailChange(deps: Deps, user: User, meta: RequestMeta): Promise<void> {
-  const email = user.pendingEmail!;
   // Conditional: of two uses of one link, or a use racing a newer change, at most one applies.
-  const { count } = await deps.prisma.user.updateMany({
-    where: { id: user.id, email: user.email, pendingEmail: email },
-    data: { email, pendingEmail: null },
-  });
-  if (count === 0) throw badToken();
-  await deps.authCache.forgetUser(user.id); // cached principals carry the old email
+  if (!(await deps.store.users.confirmEmail(user))) throw badToken();
   await audit(deps, "email_changed", meta, user.id, { reason: "confirmed from the new address" });
 }
 
@@ -158,8 +136,7 @@ export async function resendActivation(deps: Deps, raw: unknown, meta: RequestMe
   if (!SEND_ACTIVATION_EMAIL) throw new AuthError("activation_not_sent");
   // Only accounts waiting for activation: a link to one deactivated by staff would be of no use
   // (activate refuses it), and is not mailed either.
-  const where = { email, isActive: false, activationPending: true };
-  const users = await deps.prisma.user.findMany({ where, orderBy: { id: "asc" } });
+  const users = await deps.store.users.awaitingActivation(email);
   if (!users.length && RESEND_ACTIVATION_SHOW_EMAIL_NOT_FOUND) throw new AuthError("activation_not_sent");
   // Django's password-reset form mails every matching account; Djoser crashed on two (a 500).
   for (const user of users) await queueMail(deps, "activation", user);
