@@ -5,10 +5,10 @@
 //
 // Two servers per database (a PGlite start is slow on a busy machine), each with settings that do
 // not touch the other cases in it.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PW, signUp, tokenLogin } from "../../helpers/actors.ts";
+import { describe, expect, it } from "vitest";
+import { PW, useServer } from "../../helpers/fixture.ts";
 import { uidToken } from "../../helpers/mail.ts";
-import { createStaff, DATABASES, type DatabaseKind, startTestServer, type TestServer } from "../../helpers/server.ts";
+import { createStaff, DATABASES, type DatabaseKind, type TestServer } from "../../helpers/server.ts";
 import { trpcClient } from "../../helpers/trpc.ts";
 
 // Cheap hashing and room for the whole burst in the hash queue (a queue that refuses part of a
@@ -67,31 +67,19 @@ function expectOneWinner(results: Res[], won: number, lost: number, body: unknow
   return winners[0]!;
 }
 
-async function jwtLogin(s: TestServer, username: string): Promise<{ refresh: string; access: string }> {
-  const res = await s.request("POST", "/auth/jwt/create/", { json: { username, password: PW } });
-  expect(res.status, res.text).toBe(200);
-  return res.json;
-}
-
 const auditCount = (s: TestServer, kind: string, userId: number) =>
   s.deps.prisma.auditEvent.count({ where: { kind, userId } });
 const logoutToken = (s: TestServer, key: string) =>
   s.request("POST", "/auth/token/logout/", { headers: { authorization: `Token ${key}` } });
 const refresh = (s: TestServer, token: string) => s.request("POST", "/auth/jwt/refresh/", { json: { refresh: token } });
-const me = (s: TestServer, headers: Record<string, string>) => s.request("GET", "/auth/users/me/", { headers });
-
 describe.each(DATABASES)("races on %s", (kind) => {
   describe("shared tokens; rotation with BLACKLIST_AFTER_ROTATION, reuse detection off", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, {
-        ...FAST,
-        SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
-        SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
-        SIMPLE_JWT_REFRESH_TOKEN_REUSE_DETECTION: "false",
-      });
+    const s = useServer(kind, {
+      ...FAST,
+      SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
+      SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
+      SIMPLE_JWT_REFRESH_TOKEN_REUSE_DETECTION: "false",
     });
-    afterAll(async () => s?.stop());
 
     it(`${REGISTRATIONS} registrations of one username (REST): one 201, the rest Django's 400, one row`, async () => {
       const results = await burst(REGISTRATIONS, () =>
@@ -136,8 +124,8 @@ describe.each(DATABASES)("races on %s", (kind) => {
     });
 
     it(`${BURST} logouts with one shared token: one 204, the rest 401 Invalid token.`, async () => {
-      const id = await signUp(s, "leaver");
-      const key = await tokenLogin(s, "leaver");
+      const id = await s.signUp("leaver");
+      const key = await s.tokenLogin("leaver");
       const results = await burst(BURST, () => logoutToken(s, key));
       const left = await s.deps.prisma.authToken.count({ where: { userId: id } });
       const logouts = await auditCount(s, "logout", id);
@@ -151,12 +139,12 @@ describe.each(DATABASES)("races on %s", (kind) => {
       expectOneWinner(results, 204, 401, INVALID_TOKEN);
       expect(left).toBe(0);
       expect(logouts).toBe(1);
-      expect((await me(s, { authorization: `Token ${key}` })).status).toBe(401);
+      expect((await s.me({ authorization: `Token ${key}` })).status).toBe(401);
     });
 
     it(`${BURST} JWT logouts with one refresh token: one 204, the rest 401 Token is blacklisted`, async () => {
-      const id = await signUp(s, "jwtleaver");
-      const pair = await jwtLogin(s, "jwtleaver");
+      const id = await s.signUp("jwtleaver");
+      const pair = await s.jwtLogin("jwtleaver");
       const results = await burst(BURST, () =>
         s.request("POST", "/auth/jwt/logout/", { json: { refresh: pair.refresh } }),
       );
@@ -171,12 +159,12 @@ describe.each(DATABASES)("races on %s", (kind) => {
       expectOneWinner(results, 204, 401, BLACKLISTED);
       expect(logouts).toBe(1);
       expect((await refresh(s, pair.refresh)).json).toEqual(BLACKLISTED);
-      expect((await me(s, { authorization: `Bearer ${pair.access}` })).status).toBe(401);
+      expect((await s.me({ authorization: `Bearer ${pair.access}` })).status).toBe(401);
     });
 
     it(`${BURST} refreshes of one token, no reuse detection: one 200, the rest 401 Token is blacklisted; the new pair lives`, async () => {
-      const id = await signUp(s, "rotor");
-      const pair = await jwtLogin(s, "rotor");
+      const id = await s.signUp("rotor");
+      const pair = await s.jwtLogin("rotor");
       const results = await burst(BURST, () => refresh(s, pair.refresh));
       const refreshed = await auditCount(s, "token_refreshed", id);
       const { winners, losers } = split(results, 200);
@@ -198,37 +186,30 @@ describe.each(DATABASES)("races on %s", (kind) => {
       // One rotation happened (the second refresh, just above, is the next one).
       expect(refreshed).toBe(1);
       expect(after).toBe(200);
-      expect((await me(s, { authorization: `Bearer ${fresh!.access}` })).status).toBe(200);
+      expect((await s.me({ authorization: `Bearer ${fresh!.access}` })).status).toBe(200);
     });
   });
 
   describe("per-device tokens; rotation with BLACKLIST_AFTER_ROTATION and reuse detection (default, no grace window); activation mails", () => {
-    let s: TestServer;
-    let graced: TestServer; // the same with REFRESH_TOKEN_REUSE_INTERVAL's default 10 s
-    beforeAll(async () => {
-      const env = {
-        ...FAST,
-        DJOSER_TOKEN_MODE: "per_device",
-        SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
-        SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
-      };
-      [s, graced] = await Promise.all([
-        startTestServer(kind, {
-          ...env,
-          DJOSER_SEND_ACTIVATION_EMAIL: "true",
-          SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0",
-        }),
-        startTestServer(kind, env),
-      ]);
+    const env = {
+      ...FAST,
+      DJOSER_TOKEN_MODE: "per_device",
+      SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
+      SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
+    };
+    const s = useServer(kind, {
+      ...env,
+      DJOSER_SEND_ACTIVATION_EMAIL: "true",
+      SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0",
     });
-    afterAll(async () => Promise.all([s?.stop(), graced?.stop()]));
+    const graced = useServer(kind, env); // the same with REFRESH_TOKEN_REUSE_INTERVAL's default 10 s
 
     /** An active user (registration here leaves users inactive until they follow the mailed link). */
     const activeUser = async (username: string) => (await createStaff(s, username, PW, `${username}@example.com`)).id;
 
     it(`${BURST} logouts with one device's token: one 204, the rest 401, the other device stays`, async () => {
       const id = await activeUser("devices");
-      const [phone, laptop] = [await tokenLogin(s, "devices"), await tokenLogin(s, "devices")];
+      const [phone, laptop] = [await s.tokenLogin("devices"), await s.tokenLogin("devices")];
       expect(phone).not.toBe(laptop);
       const results = await burst(BURST, () => logoutToken(s, phone));
       const left = await s.deps.prisma.authToken.count({ where: { userId: id } });
@@ -243,13 +224,13 @@ describe.each(DATABASES)("races on %s", (kind) => {
       expectOneWinner(results, 204, 401, INVALID_TOKEN);
       expect(left).toBe(1);
       expect(logouts).toBe(1);
-      expect((await me(s, { authorization: `Token ${phone}` })).status).toBe(401);
-      expect((await me(s, { authorization: `Token ${laptop}` })).status).toBe(200);
+      expect((await s.me({ authorization: `Token ${phone}` })).status).toBe(401);
+      expect((await s.me({ authorization: `Token ${laptop}` })).status).toBe(200);
     });
 
     it(`${BURST} refreshes of one token, reuse detection on: one 200 with a new pair, the rest 401; the losers' reuse ends the session, the new pair dies`, async () => {
       const id = await activeUser("rotor");
-      const pair = await jwtLogin(s, "rotor");
+      const pair = await s.jwtLogin("rotor");
       const results = await burst(BURST, () => refresh(s, pair.refresh));
       const sessions = await s.deps.prisma.jwtSession.findMany({ where: { userId: id } });
       const refreshed = await auditCount(s, "token_refreshed", id);
@@ -281,7 +262,7 @@ describe.each(DATABASES)("races on %s", (kind) => {
       expect(sessions[0]!.revokedReason).toBe("reuse");
       expect(after).toBe(401);
       expect((await refresh(s, fresh!.refresh)).json).toEqual(BLACKLISTED);
-      expect((await me(s, { authorization: `Bearer ${fresh!.access}` })).status).toBe(401);
+      expect((await s.me({ authorization: `Bearer ${fresh!.access}` })).status).toBe(401);
       const verified = await s.request("POST", "/auth/jwt/verify/", { json: { token: fresh!.refresh } });
       expect(verified.status).toBe(400);
       expect(verified.json).toEqual({ non_field_errors: ["Token is blacklisted"] });
@@ -289,7 +270,7 @@ describe.each(DATABASES)("races on %s", (kind) => {
 
     it(`${BURST} refreshes of one token within REFRESH_TOKEN_REUSE_INTERVAL: one rotation, every answer 200 with its refresh token; the session lives`, async () => {
       const id = (await createStaff(graced, "tabs", PW, "tabs@example.com")).id;
-      const pair = await jwtLogin(graced, "tabs");
+      const pair = await graced.jwtLogin("tabs");
       const results = await burst(BURST, () => refresh(graced, pair.refresh));
       const rows = await graced.deps.prisma.jwtRefreshToken.count({ where: { session: { userId: id } } });
       const reuses = await auditCount(graced, "refresh_reuse_detected", id);
@@ -304,12 +285,12 @@ describe.each(DATABASES)("races on %s", (kind) => {
       expect(new Set(results.map((r) => r.json.refresh)).size).toBe(1);
       expect([rows, reuses]).toEqual([2, 0]); // the login's token and the one rotation's
       const fresh = results[0]!.json as { access: string; refresh: string };
-      expect((await me(graced, { authorization: `Bearer ${fresh.access}` })).status).toBe(200);
+      expect((await graced.me({ authorization: `Bearer ${fresh.access}` })).status).toBe(200);
       expect((await refresh(graced, fresh.refresh)).status).toBe(200);
     });
 
     it(`${BURST} activations with one link: one 204, the rest 403 Stale token`, async () => {
-      const id = await signUp(s, "waiter", "waiter@example.com");
+      const id = await s.signUp("waiter", "waiter@example.com");
       const mail = s
         .mails()
         .find((m) => m.to === "waiter@example.com" && m.subject === "Account activation on Portcullis");
@@ -327,7 +308,7 @@ describe.each(DATABASES)("races on %s", (kind) => {
       expectOneWinner(results, 204, 403, STALE);
       expect(activations).toBe(1);
       expect((await s.deps.prisma.user.findUniqueOrThrow({ where: { id } })).isActive).toBe(true);
-      await tokenLogin(s, "waiter");
+      await s.tokenLogin("waiter");
     });
   });
 });

@@ -2,9 +2,9 @@
 // by disuse, TOKEN_LIMIT_PER_USER caps a user's per-device keys (the oldest go). An expired key is
 // answered as DRF answers an unknown one, also while the auth cache holds it, and an expired
 // shared key never comes back at the next login. Through REST and tRPC, on PGlite and PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PW, signUp, tokenLogin } from "../../helpers/actors.ts";
-import { DATABASES, startTestServer, type TestServer } from "../../helpers/server.ts";
+import { describe, expect, it } from "vitest";
+import { PW, useServer } from "../../helpers/fixture.ts";
+import { DATABASES, type TestServer } from "../../helpers/server.ts";
 import { failure, trpcClient } from "../../helpers/trpc.ts";
 
 const FAST = { ARGON2: JSON.stringify({ MEMORY_COST: 1024, TIME_COST: 1, PARALLELISM: 1 }) };
@@ -23,36 +23,28 @@ async function expectKey(s: TestServer, key: string, works: boolean) {
 }
 
 describe.each(DATABASES)("opaque-token lifetimes on %s", (kind) => {
-  let perDevice: TestServer; // TOKEN_TTL=2, TOKEN_LIMIT_PER_USER=2
-  let shared: TestServer; // TOKEN_TTL=2
-  let idle: TestServer; // TOKEN_IDLE_TTL=300
-  beforeAll(async () => {
-    [perDevice, shared, idle] = await Promise.all([
-      startTestServer(kind, {
-        ...FAST,
-        DJOSER_TOKEN_MODE: "per_device",
-        DJOSER_TOKEN_TTL: "2",
-        DJOSER_TOKEN_LIMIT_PER_USER: "2",
-      }),
-      startTestServer(kind, { ...FAST, DJOSER_TOKEN_TTL: "2" }),
-      startTestServer(kind, { ...FAST, DJOSER_TOKEN_MODE: "per_device", DJOSER_TOKEN_IDLE_TTL: "300" }),
-    ]);
+  const perDevice = useServer(kind, {
+    ...FAST,
+    DJOSER_TOKEN_MODE: "per_device",
+    DJOSER_TOKEN_TTL: "2",
+    DJOSER_TOKEN_LIMIT_PER_USER: "2",
   });
-  afterAll(async () => Promise.all([perDevice?.stop(), shared?.stop(), idle?.stop()]));
+  const shared = useServer(kind, { ...FAST, DJOSER_TOKEN_TTL: "2" });
+  const idle = useServer(kind, { ...FAST, DJOSER_TOKEN_MODE: "per_device", DJOSER_TOKEN_IDLE_TTL: "300" });
 
   it("a per-device key past TOKEN_TTL is refused (401 Invalid token.), also right after the auth cache kept it", async () => {
-    await signUp(perDevice, "aging");
-    const key = await tokenLogin(perDevice, "aging");
+    await perDevice.signUp("aging");
+    const key = await perDevice.tokenLogin("aging");
     await expectKey(perDevice, key, true); // cached now (on PGlite the cache is on)
     await sleep(2_200);
     await expectKey(perDevice, key, false);
-    await expectKey(perDevice, await tokenLogin(perDevice, "aging"), true);
+    await expectKey(perDevice, await perDevice.tokenLogin("aging"), true);
   });
 
   it("the shared key past TOKEN_TTL is refused, and the next login hands out a new key, not the expired one", async () => {
-    await signUp(shared, "sharedaging");
-    const key = await tokenLogin(shared, "sharedaging");
-    expect(await tokenLogin(shared, "sharedaging")).toBe(key); // Djoser's one key, before it expires
+    await shared.signUp("sharedaging");
+    const key = await shared.tokenLogin("sharedaging");
+    expect(await shared.tokenLogin("sharedaging")).toBe(key); // Djoser's one key, before it expires
     await expectKey(shared, key, true);
     await sleep(2_200);
     const next = await trpcClient(shared).token.login.mutate({ username: "sharedaging", password: PW });
@@ -62,16 +54,16 @@ describe.each(DATABASES)("opaque-token lifetimes on %s", (kind) => {
   });
 
   it("an expired shared key refused at its next use takes its seed along: the next login gets a new key", async () => {
-    await signUp(shared, "sharedidle");
-    const key = await tokenLogin(shared, "sharedidle");
+    await shared.signUp("sharedidle");
+    const key = await shared.tokenLogin("sharedidle");
     await sleep(2_200);
     await expectKey(shared, key, false);
-    expect(await tokenLogin(shared, "sharedidle")).not.toBe(key);
+    expect(await shared.tokenLogin("sharedidle")).not.toBe(key);
   });
 
   it("TOKEN_IDLE_TTL: a key unused that long is refused; one used lately lives though it is older", async () => {
-    const id = await signUp(idle, "dozing");
-    const [dozing, busy] = [await tokenLogin(idle, "dozing"), await tokenLogin(idle, "dozing")];
+    const id = await idle.signUp("dozing");
+    const [dozing, busy] = [await idle.tokenLogin("dozing"), await idle.tokenLogin("dozing")];
     const rows = await idle.deps.prisma.authToken.findMany({ where: { userId: id }, orderBy: { id: "asc" } });
     const longAgo = new Date(Date.now() - 400_000);
     await idle.deps.prisma.authToken.update({
@@ -87,8 +79,8 @@ describe.each(DATABASES)("opaque-token lifetimes on %s", (kind) => {
   });
 
   it("TOKEN_LIMIT_PER_USER: a login beyond the limit revokes the oldest key; the sessions list shows the rest", async () => {
-    await signUp(perDevice, "crowded");
-    const keys = [await tokenLogin(perDevice, "crowded"), await tokenLogin(perDevice, "crowded")];
+    await perDevice.signUp("crowded");
+    const keys = [await perDevice.tokenLogin("crowded"), await perDevice.tokenLogin("crowded")];
     await expectKey(perDevice, keys[0]!, true);
     keys.push((await trpcClient(perDevice).token.login.mutate({ username: "crowded", password: PW })).auth_token);
     await expectKey(perDevice, keys[0]!, false);

@@ -3,10 +3,10 @@
 // out per user and audited like a login; one password check per request however many calls a
 // tRPC batch holds; batches of at most TRPC_MAX_BATCH_SIZE calls; a full hash queue answers 503 +
 // Retry-After, for a name with an account and one without alike.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PW, signUp, tokenLogin } from "../../helpers/actors.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { PW, type Server, useServer } from "../../helpers/fixture.ts";
 import { uidToken } from "../../helpers/mail.ts";
-import { createStaff, DATABASES, startTestServer, type TestServer } from "../../helpers/server.ts";
+import { createStaff, DATABASES, type TestServer } from "../../helpers/server.ts";
 import { failure, trpcClient } from "../../helpers/trpc.ts";
 
 const ARGON2 = '{"MEMORY_COST":1024,"TIME_COST":1,"PARALLELISM":1}';
@@ -17,8 +17,7 @@ const INVALID = { current_password: ["Invalid password."] };
 const LOCKED = "Too many wrong current passwords for this account: reset the password to go on.";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const register = (s: TestServer, username: string) => signUp(s, username, `${username}@example.com`);
-const tokenOf = tokenLogin;
+const register = (s: Server, username: string) => s.signUp(username, `${username}@example.com`);
 /** A raw tRPC batch (what httpBatchLink sends), to see what each call answers. */
 async function batch(
   s: TestServer,
@@ -40,18 +39,16 @@ async function batch(
 const codes = (answers: any[]) => answers.map((a) => a.error?.data?.code ?? "ok");
 
 describe.each(DATABASES)("current_password re-checks on %s", (kind) => {
-  let s: TestServer;
+  const s = useServer(kind, { ARGON2, LOGIN_LOCKOUT: LOCKOUT, DJOSER_EMAIL_CHANGE_REQUIRES_PASSWORD: "true" });
   let boss: ReturnType<typeof trpcClient>;
   beforeAll(async () => {
-    s = await startTestServer(kind, { ARGON2, LOGIN_LOCKOUT: LOCKOUT, DJOSER_EMAIL_CHANGE_REQUIRES_PASSWORD: "true" });
     await createStaff(s, "boss", PW, "boss@example.com");
-    boss = trpcClient(s, { authorization: `Token ${await tokenOf(s, "boss")}` });
+    boss = trpcClient(s, { authorization: `Token ${await s.tokenLogin("boss")}` });
   });
-  afterAll(async () => s?.stop());
 
   it("wrong passwords on every re-check count in one lockout per user: Djoser's words, then a wait even for the right one, audited", async () => {
     const id = await register(s, "rita");
-    const auth = { authorization: `Token ${await tokenOf(s, "rita")}` };
+    const auth = { authorization: `Token ${await s.tokenLogin("rita")}` };
     const rita = trpcClient(s, auth);
     // Three wrong passwords by three paths: each answered with Djoser's words.
     const set = await s.request("POST", "/auth/users/set_password/", {
@@ -105,7 +102,7 @@ describe.each(DATABASES)("current_password re-checks on %s", (kind) => {
 
   it("MAX_FAILURES wrong re-checks lock them until a password reset; the user's logins are not locked", async () => {
     const id = await register(s, "sam");
-    const sam = trpcClient(s, { authorization: `Token ${await tokenOf(s, "sam")}` });
+    const sam = trpcClient(s, { authorization: `Token ${await s.tokenLogin("sam")}` });
     for (let i = 0; i < 5; i++) {
       if (i === 3 || i === 4) await sleep(1_100); // past the waits
       expect(
@@ -122,7 +119,7 @@ describe.each(DATABASES)("current_password re-checks on %s", (kind) => {
     ]);
     const rest = await s.request("POST", "/auth/users/set_password/", {
       json: { new_password: NEW_PW, current_password: PW },
-      headers: { authorization: `Token ${await tokenOf(s, "sam")}` },
+      headers: { authorization: `Token ${await s.tokenLogin("sam")}` },
     });
     expect([rest.status, rest.json]).toEqual([403, { detail: LOCKED }]);
     expect((await boss.audit.list.query({ userId: id, kind: "lockout" })).events.map((e) => e.data.reason)).toEqual([
@@ -145,7 +142,7 @@ describe.each(DATABASES)("current_password re-checks on %s", (kind) => {
         })
       ).status,
     ).toBe(204);
-    const fresh = trpcClient(s, { authorization: `Token ${await tokenOf(s, "sam", NEW_PW)}` });
+    const fresh = trpcClient(s, { authorization: `Token ${await s.tokenLogin("sam", NEW_PW)}` });
     await fresh.users.deleteMe.mutate({ current_password: NEW_PW });
     expect(
       (await s.request("POST", "/auth/token/login/", { json: { username: "sam", password: NEW_PW } })).status,
@@ -154,7 +151,7 @@ describe.each(DATABASES)("current_password re-checks on %s", (kind) => {
 
   it("a tRPC batch checks one password: the other calls are refused unchecked, for logins of a known and an unknown name alike", async () => {
     const id = await register(s, "tess");
-    const auth = { authorization: `Token ${await tokenOf(s, "tess")}` };
+    const auth = { authorization: `Token ${await s.tokenLogin("tess")}` };
     const guesses = Array.from({ length: 10 }, (_, i): [string, unknown] => [
       "users.deleteMe",
       { current_password: `guess-${i}` },
@@ -181,15 +178,11 @@ describe.each(DATABASES)("current_password re-checks on %s", (kind) => {
 });
 
 describe("re-checks and the login throttle", () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer("pglite", { ARGON2, DEFAULT_THROTTLE_RATES: '{"login":"3/min"}' });
-  });
-  afterAll(async () => s?.stop());
+  const s = useServer("pglite", { ARGON2, DEFAULT_THROTTLE_RATES: '{"login":"3/min"}' });
 
   it("count against the login rate, by user", async () => {
     await register(s, "uma");
-    const auth = { authorization: `Token ${await tokenOf(s, "uma")}` };
+    const auth = { authorization: `Token ${await s.tokenLogin("uma")}` };
     const uma = trpcClient(s, auth);
     expect(
       (
@@ -209,15 +202,13 @@ describe("re-checks and the login throttle", () => {
 });
 
 describe.each(DATABASES)("bounded work per request on %s", (kind) => {
-  let s: TestServer;
+  const s = useServer(kind, { ARGON2 });
   beforeAll(async () => {
-    s = await startTestServer(kind, { ARGON2 });
     await register(s, "vera");
   });
-  afterAll(async () => s?.stop());
 
   it("a batch of more than TRPC_MAX_BATCH_SIZE (10) calls is refused whole with a 400 in tRPC's shape; 10 go through", async () => {
-    const auth = { authorization: `Token ${await tokenOf(s, "vera")}` };
+    const auth = { authorization: `Token ${await s.tokenLogin("vera")}` };
     const ok = await batch(
       s,
       Array.from({ length: 10 }, (): [string, unknown] => ["users.me", undefined]),
@@ -246,16 +237,14 @@ describe.each(DATABASES)("bounded work per request on %s", (kind) => {
 });
 
 describe("a full hash queue", () => {
-  let s: TestServer;
+  // A queue of one: a burst of logins cannot all wait for the hash slot.
+  const s = useServer("pglite", {
+    ARGON2: '{"MEMORY_COST":19456,"TIME_COST":2,"PARALLELISM":1}',
+    PASSWORD_HASH_QUEUE: "1",
+  });
   beforeAll(async () => {
-    // A queue of one: a burst of logins cannot all wait for the hash slot.
-    s = await startTestServer("pglite", {
-      ARGON2: '{"MEMORY_COST":19456,"TIME_COST":2,"PARALLELISM":1}',
-      PASSWORD_HASH_QUEUE: "1",
-    });
     for (let i = 0; i < 12; i++) await register(s, `will${i}`);
   });
-  afterAll(async () => s?.stop());
 
   it("answers 503 + Retry-After at once, for names with and without an account alike, and leaves no lockout slot behind", async () => {
     // Different names, so none waits for another's check: all of them want the one hash slot.
