@@ -1,22 +1,20 @@
-// The same flows through the typed tRPC client, over real HTTP, on PGlite and PostgreSQL:
-// typed results, and typed errors (TRPCClientError with data.code and data.fields).
+// The Djoser flows through the typed tRPC client on Djoser's defaults, over real HTTP, on PGlite and
+// PostgreSQL: typed results, typed errors (TRPCClientError with data.code and data.fields), and
+// batching. The settings that change them are in trpc-settings.test.ts.
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from "@trpc/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AppRouter } from "../../../src/trpc/router.ts";
-import { uidToken } from "../../helpers/mail.ts";
-import { createStaff, DATABASES, startTestServer, type TestServer } from "../../helpers/server.ts";
+import { type Auth, PW, type Server, tokenAuth, useServer } from "../../helpers/fixture.ts";
+import { createStaff, DATABASES } from "../../helpers/server.ts";
 import { failure } from "../../helpers/trpc.ts";
 
-const PW = "Kq7!vLp2#Zx9";
-
-type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
-
-function client(s: TestServer, authorization?: string, fetchCounter?: { count: number }, batch = false): Client {
+/** A client that counts the HTTP requests it sends, one per call or one per batch. */
+function counting(s: Server, headers: Auth, counter: { count: number }, batch = false) {
   const opts = {
     url: `${s.url}/trpc`,
-    headers: () => (authorization ? { authorization } : {}),
+    headers,
     fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
-      if (fetchCounter) fetchCounter.count++;
+      counter.count++;
       const response = await fetch(input, init);
       await s.deps.outbox.idle(); // mails queued by the call are sent just after it
       return response;
@@ -25,23 +23,20 @@ function client(s: TestServer, authorization?: string, fetchCounter?: { count: n
   return createTRPCClient<AppRouter>({ links: [batch ? httpBatchLink(opts) : httpLink(opts)] });
 }
 
-async function signUpAndIn(s: TestServer, username: string, email = "") {
-  const anon = client(s);
+/** Signs `username` up and in through tRPC: the user, the key and a client sending it. */
+async function signUpAndIn(s: Server, username: string, email = "") {
+  const anon = s.trpc();
   const user = await anon.users.create.mutate({ username, email, password: PW });
   const { auth_token } = await anon.token.login.mutate({ username, password: PW });
-  return { user, key: auth_token, as: client(s, `Token ${auth_token}`) };
+  return { user, key: auth_token, as: s.trpc(tokenAuth(auth_token)) };
 }
 
 describe.each(DATABASES)("tRPC flows on %s", (kind) => {
   describe("Djoser's defaults", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind);
-    });
-    afterAll(async () => s?.stop());
+    const s = useServer(kind);
 
     it("create → login → me → updateMe, with typed results", async () => {
-      const anon = client(s);
+      const anon = s.trpc();
       const user = await anon.users.create.mutate({ username: "alice", email: "alice@Example.COM", password: PW });
       expect(user).toEqual({ email: "alice@example.com", username: "alice", id: expect.any(Number) });
       const first = await anon.token.login.mutate({ username: "alice", password: PW });
@@ -49,7 +44,7 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       const second = await anon.token.login.mutate({ username: "alice", password: PW });
       expect(second.auth_token).toBe(first.auth_token);
 
-      const alice = client(s, `Token ${first.auth_token}`);
+      const alice = s.trpc(tokenAuth(first.auth_token));
       expect(await alice.users.me.query()).toEqual({ email: "alice@example.com", id: user.id, username: "alice" });
       expect(await alice.users.updateMe.mutate({ email: "alice@new.example", current_password: PW })).toEqual({
         email: "alice@new.example",
@@ -63,13 +58,13 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
     });
 
     it("typed errors: not_authenticated, authentication_failed, invalid_credentials", async () => {
-      const anon = client(s);
+      const anon = s.trpc();
       const noAuth = await failure(anon.users.me.query());
       expect(noAuth.message).toBe("Authentication credentials were not provided.");
       expect(noAuth.data?.code).toBe("not_authenticated");
       expect(noAuth.data?.httpStatus).toBe(401);
 
-      const badKey = await failure(client(s, `Token ${"0".repeat(40)}`).users.me.query());
+      const badKey = await failure(s.trpc(tokenAuth("0".repeat(40))).users.me.query());
       expect(badKey.data?.code).toBe("authentication_failed");
       expect(badKey.message).toBe("Invalid token.");
 
@@ -81,7 +76,7 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
     });
 
     it("invalid input: per-field Django/DRF messages in data.fields", async () => {
-      const anon = client(s);
+      const anon = s.trpc();
       const weak = await failure(anon.users.create.mutate({ username: "weak", password: "12345678" }));
       expect(weak.data?.code).toBe("invalid_input");
       expect(weak.data?.httpStatus).toBe(400);
@@ -136,8 +131,8 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
     it("staff: list, get, update and delete others", async () => {
       const staff = await createStaff(s, "boss", "B0ss-Passw0rd!", "boss@example.com");
       const { user: victim, key: victimKey } = await signUpAndIn(s, "victim");
-      const { auth_token } = await client(s).token.login.mutate({ username: "boss", password: "B0ss-Passw0rd!" });
-      const boss = client(s, `Token ${auth_token}`);
+      const { auth_token } = await s.trpc().token.login.mutate({ username: "boss", password: "B0ss-Passw0rd!" });
+      const boss = s.trpc(tokenAuth(auth_token));
       const ids = (await boss.users.list.query()).map((u) => u.id);
       expect(ids).toContain(staff.id);
       expect(ids).toContain(victim.id);
@@ -153,9 +148,7 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(wrong.data?.fields).toEqual({ current_password: ["Invalid password."] });
       expect(await boss.users.delete.mutate({ id: victim.id, current_password: "B0ss-Passw0rd!" })).toBeUndefined();
       expect((await failure(boss.users.get.query({ id: victim.id }))).data?.code).toBe("not_found");
-      expect((await failure(client(s, `Token ${victimKey}`).users.me.query())).data?.code).toBe(
-        "authentication_failed",
-      );
+      expect((await failure(s.trpc(tokenAuth(victimKey)).users.me.query())).data?.code).toBe("authentication_failed");
     });
 
     it("deleteMe needs the current password", async () => {
@@ -167,7 +160,7 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       expect(wrong.data?.fields).toEqual({ current_password: ["Invalid password."] });
       expect(await as.users.deleteMe.mutate({ current_password: PW })).toBeUndefined();
       expect((await failure(as.users.me.query())).message).toBe("Invalid token.");
-      expect((await failure(client(s).token.login.mutate({ username: "leaver", password: PW }))).data?.code).toBe(
+      expect((await failure(s.trpc().token.login.mutate({ username: "leaver", password: PW }))).data?.code).toBe(
         "invalid_credentials",
       );
     });
@@ -176,13 +169,13 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       const { key, as } = await signUpAndIn(s, "outgoing");
       expect(await as.token.logout.mutate()).toBeUndefined();
       expect((await failure(as.users.me.query())).data?.code).toBe("authentication_failed");
-      const { auth_token } = await client(s).token.login.mutate({ username: "outgoing", password: PW });
+      const { auth_token } = await s.trpc().token.login.mutate({ username: "outgoing", password: PW });
       expect(auth_token).not.toBe(key);
     });
 
     it("resendActivation with activation mails off: activation_not_sent", async () => {
       await signUpAndIn(s, "resender", "resender@example.com");
-      const err = await failure(client(s).users.resendActivation.mutate({ email: "resender@example.com" }));
+      const err = await failure(s.trpc().users.resendActivation.mutate({ email: "resender@example.com" }));
       expect(err.data?.code).toBe("activation_not_sent");
       expect(err.data?.httpStatus).toBe(400);
     });
@@ -191,7 +184,7 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       const { user, key } = await signUpAndIn(s, "batcher", "batcher@example.com");
       const { user: other } = await signUpAndIn(s, "other");
       const counter = { count: 0 };
-      const batched = client(s, `Token ${key}`, counter, true);
+      const batched = counting(s, tokenAuth(key), counter, true);
       const [me, list, self, hidden] = await Promise.allSettled([
         batched.users.me.query(),
         batched.users.list.query(),
@@ -216,7 +209,7 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       // A batch of mutations: a request checks one password, so of two logins in one batch one
       // gets the shared key and the other is refused unchecked (it may be sent on its own).
       const anonCounter = { count: 0 };
-      const anon = client(s, undefined, anonCounter, true);
+      const anon = counting(s, {}, anonCounter, true);
       const logins = await Promise.allSettled([
         anon.token.login.mutate({ username: "batcher", password: PW }),
         anon.token.login.mutate({ username: "batcher", password: PW }),
@@ -231,7 +224,7 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
     it("unbatched httpLink sends one request per call", async () => {
       const { key } = await signUpAndIn(s, "single");
       const counter = { count: 0 };
-      const c = client(s, `Token ${key}`, counter);
+      const c = counting(s, tokenAuth(key), counter);
       await Promise.all([c.users.me.query(), c.users.list.query()]);
       expect(counter.count).toBe(2);
     });
@@ -262,143 +255,6 @@ describe.each(DATABASES)("tRPC flows on %s", (kind) => {
       const nul = await s.request("POST", "/trpc/token.login", { json: { username: "a\u0000", password: "x" } });
       expect(nul.json.error.data.code).toBe("invalid_input");
       expect(nul.json.error.data.fields).toEqual({ username: ["Null characters are not allowed."] });
-    });
-  });
-
-  describe("activation on", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, { DJOSER_SEND_ACTIVATION_EMAIL: "true", DJOSER_SEND_CONFIRMATION_EMAIL: "true" });
-    });
-    afterAll(async () => s?.stop());
-
-    const linkFor = (email: string, nth = 0) => {
-      const mail = s.mails().filter((m) => m.to === email && m.subject === "Account activation on Portcullis")[nth];
-      expect(mail, `activation mail #${nth} to ${email}`).toBeDefined();
-      return uidToken(mail!.links.find((l) => l.includes("/activate/"))!);
-    };
-
-    it("create → mail → activate → login; the link again is stale_token", async () => {
-      const anon = client(s);
-      const user = await anon.users.create.mutate({ username: "carol", email: "carol@example.com", password: PW });
-      expect(user).toEqual({ email: "carol@example.com", username: "carol", id: expect.any(Number) });
-      expect((await failure(anon.token.login.mutate({ username: "carol", password: PW }))).data?.code).toBe(
-        "invalid_credentials",
-      );
-
-      const link = linkFor("carol@example.com");
-      expect(await anon.users.activate.mutate(link)).toBeUndefined();
-      expect(s.mails().map((m) => m.subject)).toContain(
-        "Portcullis - Your account has been successfully created and activated!",
-      );
-
-      const stale = await failure(anon.users.activate.mutate(link));
-      expect(stale.data?.code).toBe("stale_token");
-      expect(stale.data?.httpStatus).toBe(403);
-      expect(stale.message).toBe("Stale token for given user.");
-
-      const { auth_token } = await anon.token.login.mutate({ username: "carol", password: PW });
-      expect(await client(s, `Token ${auth_token}`).users.me.query()).toEqual(user);
-    });
-
-    it("resendActivation mails again; a tampered link names the field", async () => {
-      const anon = client(s);
-      await anon.users.create.mutate({ username: "dave", email: "dave@example.com", password: PW });
-      expect(await anon.users.resendActivation.mutate({ email: "dave@example.com" })).toBeUndefined();
-      const second = linkFor("dave@example.com", 1);
-
-      const tampered = await failure(
-        anon.users.activate.mutate({
-          uid: second.uid,
-          token: `${second.token.slice(0, -1)}${second.token.endsWith("0") ? "1" : "0"}`,
-        }),
-      );
-      expect(tampered.data?.code).toBe("invalid_input");
-      expect(tampered.data?.fields).toEqual({ token: ["Invalid token for given user."] });
-      const noUser = await failure(
-        anon.users.activate.mutate({ uid: Buffer.from("424242").toString("base64url"), token: second.token }),
-      );
-      expect(noUser.data?.fields).toEqual({ uid: ["Invalid user id or user doesn't exist."] });
-
-      expect(await anon.users.activate.mutate(second)).toBeUndefined();
-      // An active (or unknown) address is answered like an inactive one: no enumeration.
-      expect(await anon.users.resendActivation.mutate({ email: "dave@example.com" })).toBeUndefined();
-      const invalidEmail = await failure(anon.users.resendActivation.mutate({ email: "nope" }));
-      expect(invalidEmail.data?.fields).toEqual({ email: ["Enter a valid email address."] });
-    });
-  });
-
-  describe("per_device tokens", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, { DJOSER_TOKEN_MODE: "per_device" });
-    });
-    afterAll(async () => s?.stop());
-
-    it("logout ends one device, logoutAll ends every device", async () => {
-      const anon = client(s);
-      await anon.users.create.mutate({ username: "ivy", password: PW });
-      const keys = [];
-      for (let i = 0; i < 3; i++)
-        keys.push((await anon.token.login.mutate({ username: "ivy", password: PW })).auth_token);
-      expect(new Set(keys).size).toBe(3);
-      const [k1, k2, k3] = keys.map((k) => client(s, `Token ${k}`));
-      expect(await k1!.token.logout.mutate()).toBeUndefined();
-      expect((await failure(k1!.users.me.query())).data?.code).toBe("authentication_failed");
-      expect(await k2!.users.me.query()).toMatchObject({ username: "ivy" });
-      expect(await k2!.token.logoutAll.mutate()).toEqual({ revoked: 2 });
-      for (const c of [k2!, k3!]) expect((await failure(c.users.me.query())).data?.code).toBe("authentication_failed");
-    });
-  });
-
-  describe('SIMPLE_JWT_AUTH_HEADER_TYPES=["JWT"]', () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, { SIMPLE_JWT_AUTH_HEADER_TYPES: '["JWT"]' });
-    });
-    afterAll(async () => s?.stop());
-
-    it("a key behind Bearer: authorization_scheme_not_accepted naming the schemes", async () => {
-      const { key, user } = await signUpAndIn(s, "mia");
-      const err = await failure(client(s, `Bearer ${key}`).users.me.query());
-      expect(err.data?.code).toBe("authorization_scheme_not_accepted");
-      expect(err.data?.httpStatus).toBe(401);
-      expect(err.message).toContain('"Bearer"');
-      expect(err.data?.details).toEqual({
-        code: "authorization_scheme_not_accepted",
-        scheme_received: "Bearer",
-        schemes_accepted: ["Token", "JWT"],
-      });
-      // The raw answer carries the same WWW-Authenticate as the REST adapter's.
-      const raw = await fetch(`${s.url}/trpc/users.me`, { headers: { authorization: `Bearer ${key}` } });
-      expect(raw.status).toBe(401);
-      expect(raw.headers.get("www-authenticate")).toBe('Token, JWT realm="api"');
-      const anonymous = await fetch(`${s.url}/trpc/users.me`);
-      expect(anonymous.headers.get("www-authenticate")).toBe("Token");
-      const logout = await failure(client(s, `Bearer ${key}`).token.logout.mutate());
-      expect(logout.data?.code).toBe("authorization_scheme_not_accepted");
-      expect(await client(s, `Token ${key}`).users.me.query()).toEqual({ email: "", id: user.id, username: "mia" });
-    });
-  });
-
-  describe("USERNAME_FIELD=email", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, { USERNAME_FIELD: "email" });
-    });
-    afterAll(async () => s?.stop());
-
-    it("creates with email only, refuses a case-variant duplicate, logs in by email", async () => {
-      const anon = client(s);
-      const user = await anon.users.create.mutate({ email: "Nina@Example.com", password: PW });
-      expect(user).toEqual({ email: "Nina@example.com", id: expect.any(Number) });
-      const dup = await failure(anon.users.create.mutate({ email: "NINA@example.com", password: PW }));
-      expect(dup.data?.fields).toEqual({ email: ["user with this email address already exists."] });
-      const { auth_token } = await anon.token.login.mutate({ email: "Nina@example.com", password: PW });
-      expect(await client(s, `Token ${auth_token}`).users.me.query()).toEqual({
-        id: user.id,
-        email: "Nina@example.com",
-      });
     });
   });
 });
