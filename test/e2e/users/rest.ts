@@ -3,6 +3,11 @@
 import { expect } from "vitest";
 import type { TestServer } from "../../helpers/server.ts";
 
+/** Status and body, the body byte for byte: DRF's field order is part of the answer. */
+export function expectAnswer(res: { status: number; text: string }, status: number, body?: unknown) {
+  expect([res.status, res.text]).toEqual([status, body === undefined ? "" : JSON.stringify(body)]);
+}
+
 export const BAD_CREDENTIALS = { non_field_errors: ["Unable to log in with provided credentials."] };
 
 export async function register(s: TestServer, body: Record<string, unknown>) {
