@@ -3,7 +3,7 @@
 // detection, logout) are in jwt-sessions.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, startTestServer, type TestServer } from "../../helpers/server.ts";
-import { type Client, failure, trpcClient } from "../../helpers/trpc.ts";
+import { failure, trpcClient } from "../../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const NO_ACCOUNT = { detail: "No active account found with the given credentials" };

@@ -3,7 +3,7 @@
 // deleted and inactive users. Through REST and the typed tRPC client, over PGlite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, startTestServer, type TestServer } from "../../helpers/server.ts";
-import { type Client, failure, trpcClient } from "../../helpers/trpc.ts";
+import { failure, trpcClient } from "../../helpers/trpc.ts";
 
 const PW = "Kq7!vLp2#Zx9";
 const BLACKLISTED = { detail: "Token is blacklisted", code: "token_not_valid" };
