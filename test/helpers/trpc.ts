@@ -1,7 +1,9 @@
-// The typed client's side of the tests: a client of a test server, and what a failed call rejects with.
+// The typed client's side of the tests: a client of a test server, what a failed call rejects
+// with, and the router called in-process for procedure logic the wire adds nothing to.
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { expect } from "vitest";
-import type { AppRouter } from "../../src/trpc/router.ts";
+import { createCallerFactory } from "../../src/trpc/init.ts";
+import { type AppRouter, appRouter } from "../../src/trpc/router.ts";
 import type { TestServer } from "./server.ts";
 
 export type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
@@ -33,3 +35,12 @@ export async function failure(call: Promise<unknown>): Promise<TRPCClientError<A
   }
   throw new Error("expected the call to fail");
 }
+
+const createCaller = createCallerFactory(appRouter);
+
+/**
+ * appRouter.createCaller on the server's own deps, as if a request came with `headers`: no HTTP,
+ * so no error formatter either (a failure is the TRPCError, its cause the service's AuthError).
+ */
+export const caller = (s: TestServer, headers: Record<string, string> = {}) =>
+  createCaller({ deps: s.deps, headers, meta: { ip: "127.0.0.1", userAgent: "in-process caller" }, https: false });
