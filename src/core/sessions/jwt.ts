@@ -4,7 +4,7 @@
 // Every login starts a session (JwtSession); its id travels in the tokens as the "sid" claim, and
 // every refresh token it issues is recorded by jti (SimpleJWT's OutstandingToken/BlacklistedToken).
 // Ending a session therefore ends its refresh tokens and its access tokens together.
-import { AuthError, type Schemes, tokenNotValid } from "../../errors.ts";
+import { AuthError, type Schemes } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
 import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";

@@ -14,13 +14,11 @@ const query = z.object({
 
 export const auditRouter = router({
   /** Staff: authentication events, newest first, filtered by user, kind and time; paginated by cursor. */
-  list: protectedProcedure
-    .input(query)
-    .query(({ ctx, input }) =>
-      listAudit(ctx.deps, ctx.principal, {
-        ...input,
-        from: input.from ? new Date(input.from) : undefined,
-        to: input.to ? new Date(input.to) : undefined,
-      }),
-    ),
+  list: protectedProcedure.input(query).query(({ ctx, input }) =>
+    listAudit(ctx.deps, ctx.principal, {
+      ...input,
+      from: input.from ? new Date(input.from) : undefined,
+      to: input.to ? new Date(input.to) : undefined,
+    }),
+  ),
 });

@@ -43,7 +43,10 @@ type Transcript = {
   response: { status: number; headers: Record<string, string>; json?: unknown; text?: string };
 };
 
-const TRANSCRIPTS: Transcript[] = readFileSync(new URL("../../fixtures/djoser-transcripts.jsonl", import.meta.url), "utf8")
+const TRANSCRIPTS: Transcript[] = readFileSync(
+  new URL("../../fixtures/djoser-transcripts.jsonl", import.meta.url),
+  "utf8",
+)
   .split("\n")
   .filter((line) => line.trim())
   .map((line) => JSON.parse(line) as Transcript);

@@ -308,7 +308,7 @@ describe("faults: PostgreSQL down", () => {
         const mail = queued.has(r.id) || [...mailedTo].some((to) => to.includes(r.email));
         if (r.email !== `${r.username}@example.com` || !r.password.startsWith("$argon2id$") || r.is_active || !mail) {
           problems.push(
-            `half-written registration: ${JSON.stringify({ ...r, password: r.password.slice(0, 10) + "…", activationMail: mail ? "delivered or queued" : "none" })}${told503.has(r.username) ? " (client was told 503)" : ""}`,
+            `half-written registration: ${JSON.stringify({ ...r, password: `${r.password.slice(0, 10)}…`, activationMail: mail ? "delivered or queued" : "none" })}${told503.has(r.username) ? " (client was told 503)" : ""}`,
           );
         }
         if (told503.has(r.username)) committedDespite503.push(r.username);

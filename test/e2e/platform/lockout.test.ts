@@ -310,7 +310,7 @@ describe.each(DATABASES)("device cookies keep the owner in on %s", (kind) => {
       await login("/auth/token/login/", "erin", guess, attacker(9 + guess.charCodeAt(0)));
     expect((await login("/auth/token/login/", "erin", PW, OWNER, device)).json).toEqual(LOCKED);
     // A forged or tampered cookie is no cookie.
-    expect((await login("/auth/token/login/", "frank", PW, OWNER, device.slice(0, -2) + "xx")).json).toEqual(LOCKED);
+    expect((await login("/auth/token/login/", "frank", PW, OWNER, `${device.slice(0, -2)}xx`)).json).toEqual(LOCKED);
   });
 
   it("IPv6 clients are counted by their /64: a new address in the same /64 waits too, another /64 does not", async () => {

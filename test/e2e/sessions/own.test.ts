@@ -118,18 +118,18 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
         "t-1",
         "t1.5",
         "t+1",
-        "T" + id(u.ua.t1).slice(1),
-        " " + id(u.ua.t1),
-        id(u.ua.t1) + " ",
+        `T${id(u.ua.t1).slice(1)}`,
+        ` ${id(u.ua.t1)}`,
+        `${id(u.ua.t1)} `,
         "t0",
-        "t" + "9".repeat(10),
+        `t${"9".repeat(10)}`,
         "t1e3",
         "j123",
-        "j" + sid.toUpperCase(),
-        "j" + sid + "0",
-        "j" + sid.slice(1),
-        "J" + sid,
-        "t" + id(u.ua.t1).slice(1) + "\u0000",
+        `j${sid.toUpperCase()}`,
+        `j${sid}0`,
+        `j${sid.slice(1)}`,
+        `J${sid}`,
+        `t${id(u.ua.t1).slice(1)}\u0000`,
         "%",
         "null",
         "undefined",
@@ -140,7 +140,7 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
         expect(res.body).toEqual(NO_SUCH_SESSION);
       }
       // An id over 40 characters: the REST path is still a 404; tRPC's input schema refuses it.
-      const long = await a.revokeSession(tokenAuth(u.k1), "t" + "1".repeat(60));
+      const long = await a.revokeSession(tokenAuth(u.k1), `t${"1".repeat(60)}`);
       if (name === "rest") expect(long).toEqual({ status: 404, body: NO_SUCH_SESSION });
       else expect([long.status, trpcCode(long)]).toEqual([400, "invalid_input"]);
       await expectTokenWorks(s, u.k1);
