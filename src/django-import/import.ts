@@ -12,7 +12,7 @@ import { isVerifiableHash } from "../compat/django/hashers.ts";
 import type { Settings } from "../config/schema.ts";
 import type { Prisma } from "../db/index.ts";
 import { type Db, IMPORTED_BLACKLIST, importBlacklist, importKeys } from "./credentials.ts";
-import { counts, type ImportReport, merge, type Part } from "./report.ts";
+import { emptyPart, type ImportReport, merge, type Part } from "./report.ts";
 import type { DjangoSource, DjangoUser, SourceBatch } from "./source.ts";
 
 export { formatReport, type ImportReport } from "./report.ts";
@@ -92,18 +92,7 @@ export async function importDjango(
     );
   }
   const dryRun = opts.dryRun ?? false;
-  const report: ImportReport = {
-    source: source.label,
-    dryRun,
-    users: counts(),
-    tokens: counts(),
-    blacklisted: counts(),
-    skipped: [],
-    cannotLogIn: [],
-    unusable: [],
-    leftOut: [],
-    nextId: 1,
-  };
+  const report: ImportReport = { ...emptyPart(), source: source.label, dryRun, leftOut: [], nextId: 1 };
   // First, so that registrations during the import get ids past Django's (see django-source.ts).
   if (!dryRun) await nextUserId(prisma, source.maxId, true);
   let done = 0;
@@ -165,14 +154,7 @@ async function importBatch(
   write: boolean,
   emptyTarget: boolean,
 ): Promise<Part> {
-  const part: Part = {
-    users: counts(),
-    tokens: counts(),
-    blacklisted: counts(),
-    skipped: [],
-    cannotLogIn: [],
-    unusable: [],
-  };
+  const part = emptyPart();
   const who = new Map(batch.users.map((u) => [u.id, `user ${u.id} (${u.username})`]));
   const valid = batch.users.filter((u) => {
     const problem = problemWith(u);

@@ -19,7 +19,17 @@ export type ImportReport = {
 };
 export type Part = Omit<ImportReport, "source" | "dryRun" | "leftOut" | "nextId">;
 
-export const counts = (): Counts => ({ imported: 0, updated: 0, unchanged: 0, skipped: 0 });
+const counts = (): Counts => ({ imported: 0, updated: 0, unchanged: 0, skipped: 0 });
+
+/** Nothing counted yet: a batch's part, and the start of the whole report. */
+export const emptyPart = (): Part => ({
+  users: counts(),
+  tokens: counts(),
+  blacklisted: counts(),
+  skipped: [],
+  cannotLogIn: [],
+  unusable: [],
+});
 
 export function merge(into: ImportReport, part: Part) {
   for (const k of ["users", "tokens", "blacklisted"] as const)

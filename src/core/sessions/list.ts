@@ -19,29 +19,26 @@ export type SessionView = {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+type SessionRow = { id: number | string; created: Date; lastUsedAt: Date | null; userAgent: string; ip: string };
+
+/** Opaque tokens are "t<id>", JWT sessions "j<sid>": one list, told apart by the id's first letter. */
+const view = (kind: SessionView["kind"], row: SessionRow, current: boolean): SessionView => ({
+  id: `${kind === "token" ? "t" : "j"}${row.id}`,
+  kind,
+  created: row.created.toISOString(),
+  lastUsedAt: iso(row.lastUsedAt),
+  userAgent: row.userAgent,
+  ip: row.ip,
+  current,
+});
+
 /** The user's live sessions, newest first; `current` marks the one the request came in with. */
 export async function listSessions(deps: Deps, userId: number, caller?: Principal): Promise<SessionView[]> {
   const [tokens, jwts] = await Promise.all([deps.store.tokens.listOf(userId), deps.store.jwtSessions.live(userId)]);
   const sid = caller?.via === "jwt" ? caller.claims.sid : undefined;
   const views: SessionView[] = [
-    ...tokens.map((t) => ({
-      id: `t${t.id}`,
-      kind: "token" as const,
-      created: t.created.toISOString(),
-      lastUsedAt: iso(t.lastUsedAt),
-      userAgent: t.userAgent,
-      ip: t.ip,
-      current: caller?.via === "token" && caller.tokenId === t.id,
-    })),
-    ...jwts.map((s) => ({
-      id: `j${s.id}`,
-      kind: "jwt" as const,
-      created: s.created.toISOString(),
-      lastUsedAt: iso(s.lastUsedAt),
-      userAgent: s.userAgent,
-      ip: s.ip,
-      current: s.id === sid,
-    })),
+    ...tokens.map((t) => view("token", t, caller?.via === "token" && caller.tokenId === t.id)),
+    ...jwts.map((s) => view("jwt", s, s.id === sid)),
   ];
   return views.sort((a, b) => b.created.localeCompare(a.created));
 }
