@@ -16,8 +16,15 @@ const fieldError = (iss: { input?: unknown }) =>
 // store (or even compare against) a NUL in text, so without it a lookup would fail as a 500.
 const noNul = [(v: string) => !v.includes("\u0000"), { error: "Null characters are not allowed." }] as const;
 
-/** A row id: Django's AutoField is a 32-bit signed integer, and PostgreSQL refuses anything bigger (a 500). */
-export const idField = () => z.number().int().positive().max(2_147_483_647);
+/** The largest row id: Django's AutoField is a 32-bit signed integer; PostgreSQL refuses more (a 500). */
+export const MAX_ID = 2_147_483_647;
+/** A row id in a typed input: 1 to MAX_ID, as a path accepts it (idInPath). */
+export const idField = () => z.number().int().positive().max(MAX_ID);
+/** A row id in a path ("42", "007"): 1 to MAX_ID in at most 10 digits, else null (a 404, as Django's lookup). */
+export function idInPath(raw: string | undefined): number | null {
+  const id = raw && /^\d{1,10}$/.test(raw) ? Number(raw) : 0;
+  return id >= 1 && id <= MAX_ID ? id : null;
+}
 
 /** A string with DRF's type messages, untrimmed and blank allowed (the caller decides). */
 export const stringField = () => z.string({ error: fieldError }).refine(...noNul);
@@ -132,4 +139,35 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   const result = schema.safeParse(input ?? {});
   if (!result.success) throw new AuthError("invalid_input", undefined, { fields: toFieldErrors(result.error) });
   return result.data;
+}
+
+type Shapes<F extends z.ZodObject[]> = F[number]["shape"];
+type KeysOf<U> = U extends unknown ? keyof U : never;
+type FieldOf<U, K> = U extends unknown ? (K extends keyof U ? z.output<Extract<U[K], z.ZodType>> : never) : never;
+type Typed<T> = z.ZodOptional<z.ZodType<T, T>>;
+export type ClientInput<F extends z.ZodObject[]> = z.ZodObject<{
+  [K in KeysOf<Shapes<F>> & string]: Typed<Exclude<FieldOf<Shapes<F>, K>, undefined>>;
+}>;
+
+/** A field's kind with DRF's type messages and nothing else: checks, trimming and limits stay the flow's. */
+function kindOnly(field: z.ZodType): z.ZodType {
+  const def = field._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
+  if (def.innerType) return kindOnly(def.innerType); // optional, nullable, default
+  if (def.in) return kindOnly(def.in); // a pipe: what goes in
+  if (def.type === "string") return z.string({ error: fieldError });
+  return field;
+}
+
+/**
+ * A flow's input as typed clients see it (its tRPC `.input`), built from the flow's own forms: one
+ * per settings variant that changes the fields, so every field some settings ask for is there,
+ * optional and checked for its kind only. The flow then parses the same input against the
+ * settings in force, so both adapters answer a bad input with the same fields and messages, and
+ * the typed shape cannot drift from the one the server checks.
+ */
+export function clientInput<F extends z.ZodObject[]>(...forms: F): ClientInput<F> {
+  const fields: Record<string, z.ZodType> = {};
+  for (const f of forms)
+    for (const [name, field] of Object.entries(f.shape)) fields[name] ??= kindOnly(field).optional();
+  return form(fields) as unknown as ClientInput<F>;
 }

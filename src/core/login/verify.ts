@@ -4,7 +4,7 @@ import { AuthError, ERRORS } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
 import { findLoginUser } from "../identity.ts";
-import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
+import { charField, clientInput, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { issueToken } from "../sessions/opaque.ts";
 import { issueDeviceToken, trustedDevice } from "./device-tokens.ts";
 import { oneCheckAtATime, spendPasswordCheck } from "./hash-queue.ts";
@@ -14,12 +14,13 @@ import { accountKey } from "./throttle.ts";
 
 // Djoser's TokenCreateSerializer: both fields optional (a missing one is "invalid credentials"),
 // but a blank one is DRF's "This field may not be blank."; password is declared first.
-export const loginInput = perSettings((deps: Deps) =>
-  form({ password: passwordField().optional(), [deps.settings.DJOSER.LOGIN_FIELD]: charField().optional() } as Record<
-    string,
-    z.ZodOptional<z.ZodString>
-  >),
-);
+const loginForm = <L extends "username" | "email">(field: L) =>
+  form({ password: passwordField().optional(), [field]: charField().optional() } as {
+    password: z.ZodOptional<z.ZodString>;
+  } & Record<L, z.ZodOptional<z.ZodString>>);
+export const loginInput = perSettings((deps: Deps) => loginForm(deps.settings.DJOSER.LOGIN_FIELD));
+/** Typed clients: the login field in force (LOGIN_FIELD: username or email) and password. */
+export const loginFields = clientInput(loginForm("username"), loginForm("email"));
 
 /**
  * Django's authenticate(): the user whose login field matches, if the password is theirs and they

@@ -7,7 +7,7 @@
 import { AuthError, type Schemes } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
-import { charField, form, parseInput, passwordField, perSettings } from "../inputs.ts";
+import { charField, clientInput, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { recordLogin, verifyLogin } from "../login/verify.ts";
 import { endJwtSession, endSessions } from "./end.ts";
 import { acceptsSidless, BLACKLISTED, issuedBefore, NO_SID, SID, sidOf, userOf } from "./jwt-access.ts";
@@ -24,16 +24,17 @@ import {
   userIdOf,
 } from "./jwt-claims.ts";
 
-export const jwtCreateInput = perSettings((deps: Deps) =>
-  form({ [deps.settings.USERNAME_FIELD]: charField(), password: passwordField() } as Record<
-    string,
-    ReturnType<typeof charField>
-  >),
-);
+const jwtCreateForm = <L extends "username" | "email">(field: L) =>
+  form({ [field]: charField(), password: passwordField() } as Record<L | "password", ReturnType<typeof charField>>);
+export const jwtCreateInput = perSettings((deps: Deps) => jwtCreateForm(deps.settings.USERNAME_FIELD));
 const REFRESH_INPUT = form({ refresh: charField() });
 const VERIFY_INPUT = form({ token: charField() });
 export const refreshInput = () => REFRESH_INPUT;
 export const verifyInput = () => VERIFY_INPUT;
+/** Typed clients: the login field in force (USERNAME_FIELD: username or email) and password. */
+export const jwtCreateFields = clientInput(jwtCreateForm("username"), jwtCreateForm("email"));
+export const refreshFields = clientInput(REFRESH_INPUT);
+export const verifyFields = clientInput(VERIFY_INPUT);
 
 /** SimpleJWT's views challenge a 401 with the first JWT prefix (TokenViewBase.get_authenticate_header). */
 const challenge = (deps: Deps): Schemes => ({ token: [], jwt: deps.settings.SIMPLE_JWT.AUTH_HEADER_TYPES.slice(0, 1) });

@@ -12,7 +12,7 @@ import { AuthError, type FieldErrors, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
 import { isLoginTaken, loginColumns, loginTaken, takenMessage } from "../identity.ts";
-import { charField, emailField, form, passwordField, toFieldErrors, usernameField } from "../inputs.ts";
+import { charField, clientInput, emailField, form, passwordField, toFieldErrors, usernameField } from "../inputs.ts";
 import { checkCurrentPassword } from "../login/current-password.ts";
 import { spendPasswordCheck } from "../login/hash-queue.ts";
 import { clearLoginLocks } from "../login/lockout.ts";
@@ -20,7 +20,7 @@ import { hashPassword } from "../login/passwords.ts";
 import { accountKey } from "../login/throttle.ts";
 import { queueMail } from "../mail/queue.ts";
 import { endSessions } from "../sessions/end.ts";
-import { userFromLink } from "./register.ts";
+import { emailInput, userFromLink } from "./register.ts";
 
 type Shape = Record<string, z.ZodType>;
 type FieldCheck = (value: string) => Promise<string | null>;
@@ -73,10 +73,17 @@ function checkNewPassword(deps: Deps, password: string, user: User | null, retyp
 /** The login field's name, value schema and uniqueness check (identity.ts): username or email. */
 function loginField(deps: Deps) {
   const field = deps.settings.USERNAME_FIELD;
-  const value = field === "email" ? emailField() : usernameField();
   const unique: FieldCheck = async (v) => ((await isLoginTaken(deps, v)) ? takenMessage(deps.settings) : null);
-  return { field, value, unique };
+  return { field, unique };
 }
+
+type Login = "username" | "email";
+/** new_<login> and, with the retype setting, re_new_<login>, named for the login field in force. */
+const newLogin = <L extends Login>(field: L, retype: boolean) =>
+  ({
+    [`new_${field}`]: field === "email" ? emailField() : usernameField(),
+    ...(retype ? { [`re_new_${field}`]: charField() } : {}),
+  }) as Record<`new_${L}` | `re_new_${L}`, z.ZodString>;
 
 /**
  * A password changed: Djoser's LOGOUT_ON_PASSWORD_CHANGE ends the caller's opaque tokens; with
@@ -100,11 +107,14 @@ async function afterPasswordChange(
   return { ended: keep ? (true as const) : ("all" as const), key };
 }
 
-export const setPasswordShape = (deps: Deps): Shape => ({
+const setPasswordForm = (retype: boolean) => ({
   new_password: passwordField(),
-  ...(deps.settings.DJOSER.SET_PASSWORD_RETYPE ? { re_new_password: passwordField() } : {}),
+  ...(retype ? { re_new_password: passwordField() } : {}),
   current_password: passwordField(),
 });
+export const setPasswordShape = (deps: Deps): Shape => setPasswordForm(deps.settings.DJOSER.SET_PASSWORD_RETYPE);
+/** Typed clients: re_new_password is read with SET_PASSWORD_RETYPE only. */
+export const setPasswordFields = clientInput(form(setPasswordForm(true)));
 
 /** The new shared key when the caller's (held by every device) had to go with the others; else null. */
 export async function setPassword(
@@ -128,7 +138,7 @@ export async function setPassword(
   return key ? { auth_token: key } : null;
 }
 
-export const emailShape: Shape = { email: emailField() };
+export const emailShape: Shape = emailInput.shape;
 
 /**
  * reset_password / reset_<login>: mails a link to every active user with that email and a usable
@@ -154,12 +164,16 @@ export async function requestReset(
   for (const user of users) await queueMail(deps, kind, user);
 }
 
-export const resetPasswordConfirmShape = (deps: Deps): Shape => ({
+const resetPasswordConfirmForm = (retype: boolean) => ({
   uid: charField(),
   token: charField(),
   new_password: passwordField(),
-  ...(deps.settings.DJOSER.PASSWORD_RESET_CONFIRM_RETYPE ? { re_new_password: passwordField() } : {}),
+  ...(retype ? { re_new_password: passwordField() } : {}),
 });
+export const resetPasswordConfirmShape = (deps: Deps): Shape =>
+  resetPasswordConfirmForm(deps.settings.DJOSER.PASSWORD_RESET_CONFIRM_RETYPE);
+/** Typed clients: re_new_password is read with PASSWORD_RESET_CONFIRM_RETYPE only. */
+export const resetPasswordConfirmFields = clientInput(form(resetPasswordConfirmForm(true)));
 
 export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
   const input = await validateFields(resetPasswordConfirmShape(deps), raw);
@@ -184,14 +198,14 @@ export async function resetPasswordConfirm(deps: Deps, raw: unknown, meta: Reque
     await queueMail(deps, "password_changed_confirmation", { ...user, password }, { sessionsEnded: ended });
 }
 
-export const setLoginShape = (deps: Deps): Shape => {
-  const { field, value } = loginField(deps);
-  return {
-    current_password: passwordField(),
-    [`new_${field}`]: value,
-    ...(deps.settings.DJOSER.SET_USERNAME_RETYPE ? { [`re_new_${field}`]: charField() } : {}),
-  };
-};
+const setLoginForm = <L extends Login>(field: L, retype: boolean) => ({
+  current_password: passwordField(),
+  ...newLogin(field, retype),
+});
+export const setLoginShape = (deps: Deps): Shape =>
+  setLoginForm(deps.settings.USERNAME_FIELD, deps.settings.DJOSER.SET_USERNAME_RETYPE);
+/** Typed clients: the fields are named for USERNAME_FIELD (new_username or new_email). */
+export const setLoginFields = clientInput(form(setLoginForm("username", true)), form(setLoginForm("email", true)));
 
 const loginMismatch = (field: string) => invalid({ non_field_errors: [`The two ${field} fields didn't match.`] });
 
@@ -229,13 +243,13 @@ async function tellOldAddress(deps: Deps, before: User, after: User): Promise<vo
   await queueMail(deps, "email_changed", after, { to: before.email, newEmail: after.email });
 }
 
-export const resetLoginConfirmShape = (deps: Deps): Shape => {
-  const { field, value } = loginField(deps);
-  return {
-    [`new_${field}`]: value,
-    ...(deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE ? { [`re_new_${field}`]: charField() } : {}),
-  };
-};
+export const resetLoginConfirmShape = (deps: Deps): Shape =>
+  newLogin(deps.settings.USERNAME_FIELD, deps.settings.DJOSER.USERNAME_RESET_CONFIRM_RETYPE);
+/** Typed clients: uid and token, then the fields named for USERNAME_FIELD, as set_<login>. */
+export const resetLoginConfirmFields = clientInput(
+  form({ uid: charField(), token: charField(), ...newLogin("username", true) }),
+  form(newLogin("email", true)),
+);
 
 /**
  * reset_<login>_confirm. As in Djoser, uid and token are not declared fields: a missing one is

@@ -3,7 +3,15 @@ import { normalizeEmail } from "../../compat/django/validators.ts";
 import type { EmailChange } from "../../db/store/index.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
-import { emailField, form, optionalPasswordField, parseInput, passwordField, perSettings } from "../inputs.ts";
+import {
+  clientInput,
+  emailField,
+  form,
+  optionalPasswordField,
+  parseInput,
+  passwordField,
+  perSettings,
+} from "../inputs.ts";
 import { checkCurrentPassword } from "../login/current-password.ts";
 import { mailRows, type QueuedMail } from "../mail/queue.ts";
 
@@ -51,13 +59,16 @@ export async function targetUser(
   throw new AuthError(deps.settings.DJOSER.HIDE_USERS && action !== "destroy" ? "not_found" : "permission_denied");
 }
 
-export const updateInput = perSettings((deps: Deps) =>
-  form(
-    deps.settings.USERNAME_FIELD === "email"
-      ? {}
-      : { email: emailField({ allowBlank: true }).optional(), current_password: optionalPasswordField() },
-  ),
+// With the email as the login, users/me changes nothing (set_email does): email is read-only.
+const updateForm = form({
+  email: emailField({ allowBlank: true }).optional(),
+  current_password: optionalPasswordField(),
+});
+export const updateInput = perSettings(({ settings }: Deps) =>
+  settings.USERNAME_FIELD === "email" ? form({}) : updateForm,
 );
+/** Typed clients: email and current_password, ignored when the email is the login. */
+export const updateFields = clientInput(updateForm);
 
 /**
  * PUT and PATCH alike: the login field is read-only, unknown fields are ignored (as in DRF). With
@@ -112,6 +123,7 @@ export async function updateUser(deps: Deps, principal: Principal, target: User,
 }
 
 export const deleteInput = form({ current_password: passwordField() });
+export const deleteFields = clientInput(deleteInput);
 
 /** Deletion needs the caller's own password (an admin deleting someone types the admin's). */
 export async function deleteUser(deps: Deps, principal: Principal, target: User, raw: unknown, meta: RequestMeta) {

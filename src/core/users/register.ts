@@ -6,23 +6,35 @@ import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
 import { isEmailLogin, isLoginTaken, loginColumns, loginTaken } from "../identity.ts";
-import { charField, emailField, form, parseInput, passwordField, perSettings, usernameField } from "../inputs.ts";
+import {
+  charField,
+  clientInput,
+  emailField,
+  form,
+  parseInput,
+  passwordField,
+  perSettings,
+  usernameField,
+} from "../inputs.ts";
 import { spendPasswordCheck } from "../login/hash-queue.ts";
 import { clearLoginLocks } from "../login/lockout.ts";
 import { hashPassword } from "../login/passwords.ts";
 import { accountKey } from "../login/throttle.ts";
 import { linkState, mailRows, queueMail } from "../mail/queue.ts";
 
-export const createInput = perSettings((deps: Deps) => {
-  const emailLogin = deps.settings.USERNAME_FIELD === "email";
-  return form({
+const createForm = (emailLogin: boolean, retype: boolean) =>
+  form({
     ...(emailLogin
       ? { email: emailField() }
       : { email: emailField({ allowBlank: true }).optional(), username: usernameField() }),
     password: passwordField(),
-    ...(deps.settings.DJOSER.USER_CREATE_PASSWORD_RETYPE ? { re_password: passwordField() } : {}),
+    ...(retype ? { re_password: passwordField() } : {}),
   });
-});
+export const createInput = perSettings(({ settings }: Deps) =>
+  createForm(settings.USERNAME_FIELD === "email", settings.DJOSER.USER_CREATE_PASSWORD_RETYPE),
+);
+/** Typed clients: username (USERNAME_FIELD=username) and re_password (USER_CREATE_PASSWORD_RETYPE) optional. */
+export const createFields = clientInput(createForm(false, true));
 export type CreateInput = { email?: string; username?: string; password: string; re_password?: string };
 
 export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
@@ -71,6 +83,7 @@ export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
 }
 
 export const uidTokenInput = form({ uid: charField(), token: charField() });
+export const uidTokenFields = clientInput(uidTokenInput);
 
 /** The user a mailed link's uid names, or Djoser's uid error. */
 async function linkUser(deps: Deps, uid: string): Promise<User> {
@@ -125,6 +138,7 @@ async function confirmEmailChange(deps: Deps, user: User, meta: RequestMeta): Pr
 }
 
 export const emailInput = form({ email: emailField() });
+export const emailFields = clientInput(emailInput);
 
 export async function resendActivation(deps: Deps, raw: unknown, meta: RequestMeta): Promise<void> {
   await deps.throttle("email", [`ip:${meta.ip}`]);

@@ -1,43 +1,30 @@
+// Inputs are the flows' own (core's *Fields): typed for clients, checked by the flow against the
+// settings in force, with the same field errors REST gives.
 import { z } from "zod";
-import { emailField, form, idField, passwordField, stringField, usernameField } from "../../core/inputs.ts";
+import { idField } from "../../core/inputs.ts";
 import * as account from "../../core/users/account.ts";
 import * as admin from "../../core/users/admin.ts";
 import * as profile from "../../core/users/profile.ts";
 import * as register from "../../core/users/register.ts";
 import { protectedProcedure, publicProcedure, router } from "../init.ts";
 
-// Static shapes for typed clients; the services re-check them against the settings in force
-// (e.g. re_password only when USER_CREATE_PASSWORD_RETYPE, username only when USERNAME_FIELD=username).
-const createShape = form({
-  username: usernameField().optional(),
-  email: z.string().optional(),
-  password: passwordField(),
-  re_password: z.string().optional(),
-});
 const idInput = z.object({ id: idField() });
-// The account flows: static shapes for typed clients (retype fields and the login field's name
-// depend on settings); the services check required fields with Djoser's messages.
-const text = () => stringField().optional();
-const passwordChange = { new_password: text(), re_new_password: text() };
-const loginChange = { new_username: text(), re_new_username: text(), new_email: text(), re_new_email: text() };
-const link = { uid: text(), token: text() };
-const emailOnly = z.object({ email: text() });
 
 export const usersRouter = router({
   create: publicProcedure
-    .input(createShape)
+    .input(register.createFields)
     .mutation(({ ctx, input }) => register.createUser(ctx.deps, input, ctx.meta)),
   activate: publicProcedure
-    .input(register.uidTokenInput)
+    .input(register.uidTokenFields)
     .mutation(async ({ ctx, input }) => void (await register.activate(ctx.deps, input, ctx.meta))),
   resendActivation: publicProcedure
-    .input(form({ email: emailField() }))
+    .input(register.emailFields)
     .mutation(async ({ ctx, input }) => void (await register.resendActivation(ctx.deps, input, ctx.meta))),
   me: protectedProcedure.query(({ ctx }) => profile.publicUser(ctx.deps, ctx.principal.user)),
   updateMe: protectedProcedure
-    .input(form({ email: emailField({ allowBlank: true }).optional(), current_password: stringField().optional() }))
+    .input(profile.updateFields)
     .mutation(({ ctx, input }) => profile.updateUser(ctx.deps, ctx.principal, ctx.principal.user, input, ctx.meta)),
-  deleteMe: protectedProcedure.input(form({ current_password: passwordField() })).mutation(async ({ ctx, input }) => {
+  deleteMe: protectedProcedure.input(profile.deleteFields).mutation(async ({ ctx, input }) => {
     await profile.deleteUser(ctx.deps, ctx.principal, ctx.principal.user, input, ctx.meta);
   }),
   list: protectedProcedure.query(({ ctx }) => profile.listUsers(ctx.deps, ctx.principal)),
@@ -46,48 +33,36 @@ export const usersRouter = router({
     .query(async ({ ctx, input }) =>
       profile.publicUser(ctx.deps, await profile.targetUser(ctx.deps, ctx.principal, input.id, "retrieve")),
     ),
-  update: protectedProcedure
-    .input(
-      idInput.extend({
-        email: emailField({ allowBlank: true }).optional(),
-        current_password: stringField().optional(),
-      }),
-    )
-    .mutation(async ({ ctx, input }) =>
-      profile.updateUser(
-        ctx.deps,
-        ctx.principal,
-        await profile.targetUser(ctx.deps, ctx.principal, input.id, "update"),
-        { email: input.email, current_password: input.current_password },
-        ctx.meta,
-      ),
-    ),
-  delete: protectedProcedure
-    .input(idInput.extend({ current_password: passwordField() }))
-    .mutation(async ({ ctx, input }) => {
-      const target = await profile.targetUser(ctx.deps, ctx.principal, input.id, "destroy");
-      await profile.deleteUser(ctx.deps, ctx.principal, target, input, ctx.meta);
-    }),
+  update: protectedProcedure.input(idInput.extend(profile.updateFields.shape)).mutation(async ({ ctx, input }) => {
+    const { id, ...fields } = input;
+    const target = await profile.targetUser(ctx.deps, ctx.principal, id, "update");
+    return profile.updateUser(ctx.deps, ctx.principal, target, fields, ctx.meta);
+  }),
+  delete: protectedProcedure.input(idInput.extend(profile.deleteFields.shape)).mutation(async ({ ctx, input }) => {
+    const { id, ...fields } = input;
+    const target = await profile.targetUser(ctx.deps, ctx.principal, id, "destroy");
+    await profile.deleteUser(ctx.deps, ctx.principal, target, fields, ctx.meta);
+  }),
   /** Returns {auth_token} when the caller's shared key ended with the others: the key to use from now on. */
   setPassword: protectedProcedure
-    .input(z.object({ ...passwordChange, current_password: text() }))
+    .input(account.setPasswordFields)
     .mutation(
       async ({ ctx, input }) => (await account.setPassword(ctx.deps, ctx.principal, input, ctx.meta)) ?? undefined,
     ),
   resetPassword: publicProcedure
-    .input(emailOnly)
+    .input(register.emailFields)
     .mutation(async ({ ctx, input }) => void (await account.requestReset(ctx.deps, "password_reset", input, ctx.meta))),
   resetPasswordConfirm: publicProcedure
-    .input(z.object({ ...link, ...passwordChange }))
+    .input(account.resetPasswordConfirmFields)
     .mutation(async ({ ctx, input }) => void (await account.resetPasswordConfirm(ctx.deps, input, ctx.meta))),
   setUsername: protectedProcedure
-    .input(z.object({ ...loginChange, current_password: text() }))
+    .input(account.setLoginFields)
     .mutation(async ({ ctx, input }) => void (await account.setLogin(ctx.deps, ctx.principal, input, ctx.meta))),
   resetUsername: publicProcedure
-    .input(emailOnly)
+    .input(register.emailFields)
     .mutation(async ({ ctx, input }) => void (await account.requestReset(ctx.deps, "username_reset", input, ctx.meta))),
   resetUsernameConfirm: publicProcedure
-    .input(z.object({ ...link, ...loginChange }))
+    .input(account.resetLoginConfirmFields)
     .mutation(async ({ ctx, input }) => void (await account.resetLoginConfirm(ctx.deps, input, ctx.meta))),
   /** Staff: activate or deactivate a user; deactivating ends all their sessions. */
   setActive: protectedProcedure
