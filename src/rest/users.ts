@@ -3,7 +3,7 @@
 // USERNAME_FIELD is email, as Djoser names them after it).
 import type { Settings } from "../config/schema.ts";
 import type { Principal } from "../core/deps.ts";
-import { form } from "../core/inputs.ts";
+import { form, idInPath } from "../core/inputs.ts";
 import * as account from "../core/users/account.ts";
 import * as profile from "../core/users/profile.ts";
 import * as register from "../core/users/register.ts";
@@ -35,9 +35,8 @@ const authed = (doc: Doc, run: (call: Authed) => Promise<Reply>): View => ({
 const anyone = (doc: Doc, run: (call: Call) => Promise<Reply>): View => ({ permission: "any", doc, run });
 const noContent = { status: 204 };
 
-const idOf = (raw: string | undefined) => (raw && /^\d{1,9}$/.test(raw) ? Number(raw) : null);
 const target = (c: Authed, action: profile.UserAction) =>
-  profile.targetUser(c.deps, c.principal, idOf(c.params.id), action);
+  profile.targetUser(c.deps, c.principal, idInPath(c.params.id), action);
 
 /** GET/PUT/PATCH/DELETE on one user: /me/ or /{id}/. */
 function detail(resolve: (c: Authed, action: profile.UserAction) => Promise<Principal["user"]>): RouteSpec["methods"] {

@@ -3,6 +3,7 @@
 import { AuthError } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta } from "../deps.ts";
+import { idInPath } from "../inputs.ts";
 import { mayManage } from "../users/profile.ts";
 import { endJwtSession, endSessions } from "./end.ts";
 
@@ -52,8 +53,9 @@ export async function revokeSession(
   by = userId,
 ): Promise<void> {
   let ended = 0;
-  if (/^t\d{1,9}$/.test(id)) {
-    ended = await deps.store.tokens.revoke(userId, Number(id.slice(1)));
+  const tokenId = id.startsWith("t") ? idInPath(id.slice(1)) : null;
+  if (tokenId !== null) {
+    ended = await deps.store.tokens.revoke(userId, tokenId);
   } else if (/^j[0-9a-f]{32}$/.test(id)) {
     ended = await endJwtSession(deps, id.slice(1), "revoked", userId, true);
   }
