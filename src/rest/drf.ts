@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import { z } from "zod";
 import type { Deps, Principal, RequestMeta } from "../core/deps.ts";
+import { throttleCaller } from "../core/login/throttle.ts";
 import { AuthError } from "../errors.ts";
 import { authenticate } from "../http/authenticate.ts";
 import { deviceCookies } from "../http/device-cookie.ts";
@@ -125,7 +126,7 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
     const permission = view?.permission ?? spec.otherwise;
     if (permission === "authenticated" && !principal) throw new AuthError("not_authenticated");
     // DRF's order: authentication, permissions, then the anon / user throttles.
-    await deps.throttle(principal ? "user" : "anon", [principal ? `user:${principal.user.id}` : `ip:${req.ip}`]);
+    await throttleCaller(deps.throttle, principal, req.ip);
     if (method === "OPTIONS") {
       return json(reply, 200, metadataBody(typeof spec.metadata === "function" ? spec.metadata(deps) : spec.metadata));
     }

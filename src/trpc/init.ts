@@ -1,6 +1,7 @@
 // tRPC's building blocks: router, publicProcedure, protectedProcedure (ctx.principal non-null).
 import { initTRPC } from "@trpc/server";
 import type { Deps, RequestMeta } from "../core/deps.ts";
+import { throttleCaller } from "../core/login/throttle.ts";
 import { AuthError } from "../errors.ts";
 import { authenticate, type RequestHeaders } from "../http/authenticate.ts";
 import { classified, errorFormatter } from "./errors.ts";
@@ -21,14 +22,19 @@ const translateErrors = t.middleware(async ({ ctx, next }) => {
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 const procedure = t.procedure.use(translateErrors);
-// DRF's anon and user throttles: public procedures count by address, protected ones by user.
+// A public procedure treats a credential that does not authenticate as none (REST answers it
+// 401, as DRF): a client holding a stale token can still log in or sign up.
 export const publicProcedure = procedure.use(async ({ ctx, next }) => {
-  await ctx.deps.throttle("anon", [`ip:${ctx.meta.ip}`]);
+  const principal = await authenticate(ctx.deps, ctx.headers).catch((e) => {
+    if (e instanceof AuthError) return null;
+    throw e;
+  });
+  await throttleCaller(ctx.deps.throttle, principal, ctx.meta.ip);
   return next();
 });
 export const protectedProcedure = procedure.use(async ({ ctx, next }) => {
   const principal = await authenticate(ctx.deps, ctx.headers);
   if (!principal) throw new AuthError("not_authenticated");
-  await ctx.deps.throttle("user", [`user:${principal.user.id}`]);
+  await throttleCaller(ctx.deps.throttle, principal, ctx.meta.ip);
   return next({ ctx: { ...ctx, principal } });
 });

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { type Settings, THROTTLE_SCOPES } from "../../config/schema.ts";
 import { AuthError, throttled } from "../../errors.ts";
+import type { Principal } from "../deps.ts";
 import { purposeKey } from "../secrets.ts";
 
 export type ThrottleScope = (typeof THROTTLE_SCOPES)[number];
@@ -79,3 +80,10 @@ export function createThrottle(settings: Settings, log: Logger, redis: Redis | n
 
 /** The key of a login name or email for throttles and lockouts: case and Unicode forms count as one. */
 export const accountKey = (name: string) => `account:${name.normalize("NFKC").toLowerCase()}`;
+
+/**
+ * DRF's anon and user throttles, one rule for both adapters: a request whose credential
+ * authenticated counts as that user (`user`, by user id), any other by its address (`anon`).
+ */
+export const throttleCaller = (throttle: Throttle, principal: Principal | null, ip: string) =>
+  principal ? throttle("user", [`user:${principal.user.id}`]) : throttle("anon", [`ip:${ip}`]);
