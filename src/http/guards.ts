@@ -110,7 +110,7 @@ export function securityHeaders(settings: Settings) {
 const HOST_SYNTAX = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:\d+)?$/i;
 
 /** Django's host validation: "example.com", ".example.com" (and its subdomains), "*". */
-export function hostAllowed(allowed: string[] | null, host: string): boolean {
+function hostAllowed(allowed: string[] | null, host: string): boolean {
   if (allowed === null) return true;
   if (!HOST_SYNTAX.test(host)) return false; // "evil.com/.example.org" must not pass as a subdomain
   if (allowed.includes("*")) return true;
