@@ -125,7 +125,8 @@ function productionProblems(s: z.output<typeof settingsSchema>): string[] {
   if (s.DEBUG) problems.push("DEBUG: must be false in production (it answers unexpected errors with their details)");
   if (s.ALLOWED_HOSTS === null)
     problems.push(
-      'ALLOWED_HOSTS: list the host names this server answers to, e.g. ["auth.example.com"] (["*"] accepts any Host header)',
+      'ALLOWED_HOSTS: list the host names this server answers to, e.g. ["auth.example.com"] ' +
+        '(["*"] accepts any Host header)',
     );
   if (s.EMAIL_BACKEND === "console")
     problems.push('EMAIL_BACKEND: "console" writes activation and reset links into the log; use "smtp" (or "file")');
@@ -145,7 +146,8 @@ function productionProblems(s: z.output<typeof settingsSchema>): string[] {
   }
   if (s.CORS_ALLOW_ALL_ORIGINS && s.CORS_ALLOW_CREDENTIALS)
     problems.push(
-      "CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; list CORS_ALLOWED_ORIGINS instead",
+      "CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; " +
+        "list CORS_ALLOWED_ORIGINS instead",
     );
   return problems;
 }
@@ -172,7 +174,8 @@ export function loadSettings(
   }
   if (s.USERNAME_FIELD === "email" && s.DJOSER.LOGIN_FIELD === "username") {
     throw new SettingsError(
-      'Invalid settings:\n  DJOSER.LOGIN_FIELD: cannot be "username" when USERNAME_FIELD is "email" (users have no username)',
+      'Invalid settings:\n  DJOSER.LOGIN_FIELD: cannot be "username" when USERNAME_FIELD is "email" ' +
+        "(users have no username)",
     );
   }
   if (s.NUM_PROXIES !== null && s.TRUSTED_PROXIES.length)

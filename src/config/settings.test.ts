@@ -126,10 +126,12 @@ describe("loadSettings", () => {
       "Refusing to start with NODE_ENV=production:",
       "  SECRET_KEY must hold at least 5 different characters when NODE_ENV=production",
       "  DEBUG: must be false in production (it answers unexpected errors with their details)",
-      '  ALLOWED_HOSTS: list the host names this server answers to, e.g. ["auth.example.com"] (["*"] accepts any Host header)',
+      '  ALLOWED_HOSTS: list the host names this server answers to, e.g. ["auth.example.com"] ' +
+        '(["*"] accepts any Host header)',
       '  EMAIL_BACKEND: "console" writes activation and reset links into the log; use "smtp" (or "file")',
       "  ARGON2: m=4096 KiB, t=1 is below OWASP's minimum (m=19456,t=2 or m=7168,t=5 and the options between)",
-      "  CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; list CORS_ALLOWED_ORIGINS instead",
+      "  CORS_ALLOW_ALL_ORIGINS with CORS_ALLOW_CREDENTIALS lets any site act with a user's cookies; " +
+        "list CORS_ALLOWED_ORIGINS instead",
     ]);
     // Development takes the same settings (with warnings where they matter).
     expect(loadSettings({ ...weak, NODE_ENV: "development" }).settings.DEBUG).toBe(true);
@@ -161,10 +163,12 @@ describe("loadSettings", () => {
     const prod = { ...sound(), NODE_ENV: "production" };
     const { warnings } = loadSettings(prod);
     expect(warnings).toContain(
-      "DJOSER.DOMAIN is localhost:8000: activation and reset links in mails point there; set DJOSER_DOMAIN to your site's host",
+      "DJOSER.DOMAIN is localhost:8000: activation and reset links in mails point there; " +
+        "set DJOSER_DOMAIN to your site's host",
     );
     expect(warnings).toContain(
-      'DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; set DJOSER_PROTOCOL=https',
+      'DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; ' +
+        "set DJOSER_PROTOCOL=https",
     );
     const set = loadSettings({ ...prod, DJOSER_DOMAIN: "auth.example.com", DJOSER_PROTOCOL: "https" });
     expect(set.warnings.join()).not.toMatch(/DJOSER\.(DOMAIN|PROTOCOL)/);

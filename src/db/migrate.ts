@@ -41,7 +41,8 @@ export async function applyMigrations(session: Session, dir = MIGRATIONS_DIR): P
       );
       if (others.length > 0) {
         throw new MigrationError(
-          "The database schema is not empty and has no migration history (Prisma's P3005): point DATABASE_URL at an empty database, or baseline it with `prisma migrate resolve`.",
+          "The database schema is not empty and has no migration history (Prisma's P3005): " +
+            "point DATABASE_URL at an empty database, or baseline it with `prisma migrate resolve`.",
         );
       }
       await session.exec(`CREATE TABLE "_prisma_migrations" (
@@ -54,7 +55,8 @@ export async function applyMigrations(session: Session, dir = MIGRATIONS_DIR): P
     );
     if (failed[0]) {
       throw new MigrationError(
-        `Migration ${failed[0].migration_name} failed earlier (Prisma's P3009); fix it and mark it with \`prisma migrate resolve\` before applying more.`,
+        `Migration ${failed[0].migration_name} failed earlier (Prisma's P3009); ` +
+          "fix it and mark it with `prisma migrate resolve` before applying more.",
       );
     }
     const applied: string[] = [];
@@ -76,7 +78,8 @@ export async function applyMigrations(session: Session, dir = MIGRATIONS_DIR): P
         throw new MigrationError(`Migration ${name} failed: ${(e as Error).message}`);
       }
       await session.query(
-        "UPDATE _prisma_migrations SET applied_steps_count = applied_steps_count + 1, finished_at = now() WHERE id = $1",
+        "UPDATE _prisma_migrations SET applied_steps_count = applied_steps_count + 1, finished_at = now() " +
+          "WHERE id = $1",
         [id],
       );
       applied.push(name);

@@ -31,7 +31,10 @@ export const IMPORTED_BLACKLIST = "django_blacklist";
 export const blacklistSessionId = (userId: number) =>
   createHash("sha256").update(`portcullis.django-import:${userId}`).digest("hex").slice(0, 32);
 
-/** A key is created only with its user (imported or updated now): one missing for an earlier-imported user was revoked here. */
+/**
+ * A key is created only with its user (imported or updated now): one missing for an earlier-imported
+ * user was revoked here.
+ */
 export async function importKeys(target: Target, tokens: DjangoToken[], users: BatchUsers): Promise<void> {
   const { db, part, write, emptyTarget } = target;
   const keys = tokens.map((t) => ({ ...t, keyHash: hashKey(t.key) }));
@@ -58,7 +61,8 @@ export async function importKeys(target: Target, tokens: DjangoToken[], users: B
     }
     if (!users.fresh.has(k.userId))
       return skip(
-        "not re-created: its user was already here before this run, so a missing key was revoked here (logout) or never imported",
+        "not re-created: its user was already here before this run, " +
+          "so a missing key was revoked here (logout) or never imported",
       );
     part.tokens.imported++;
     return true;
@@ -85,7 +89,8 @@ export async function importBlacklist(target: Target, blacklisted: DjangoBlackli
         select: { jti: true, blacklistedAt: true },
       });
   const state = new Map(known.map((k) => [k.jti, k.blacklistedAt]));
-  const revive = jtis.filter((b) => state.has(b.jti) && state.get(b.jti) === null); // recorded here but alive: blacklist it
+  // Recorded here but alive: blacklist it.
+  const revive = jtis.filter((b) => state.has(b.jti) && state.get(b.jti) === null);
   const added = jtis.filter((b) => !state.has(b.jti));
   part.blacklisted.unchanged += jtis.length - revive.length - added.length;
   part.blacklisted.updated += revive.length;

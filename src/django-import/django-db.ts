@@ -27,7 +27,8 @@ export async function fromPostgres(url: string): Promise<DjangoSource> {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const t = await one<Record<string, boolean>>(
       `SELECT to_regclass('auth_user') IS NOT NULL AS users, to_regclass('authtoken_token') IS NOT NULL AS tokens,
-              to_regclass('token_blacklist_blacklistedtoken') IS NOT NULL AS blacklist, to_regclass('auth_user_groups') IS NOT NULL AS groups`,
+              to_regclass('token_blacklist_blacklistedtoken') IS NOT NULL AS blacklist, ` +
+        "to_regclass('auth_user_groups') IS NOT NULL AS groups",
     );
     if (!t.users) throw new SourceError(`${where} has no auth_user table: is it the Django database?`);
     const { n, max } = await one<{ n: number; max: number | null }>(
@@ -36,20 +37,24 @@ export async function fromPostgres(url: string): Promise<DjangoSource> {
     const leftOut: string[] = [];
     if (t.blacklist) {
       const { orphans } = await one<{ orphans: number }>(
-        "SELECT count(*)::int AS orphans FROM token_blacklist_blacklistedtoken b JOIN token_blacklist_outstandingtoken o ON o.id = b.token_id WHERE o.user_id IS NULL",
+        "SELECT count(*)::int AS orphans FROM token_blacklist_blacklistedtoken b " +
+          "JOIN token_blacklist_outstandingtoken o ON o.id = b.token_id WHERE o.user_id IS NULL",
       );
       if (orphans)
         leftOut.push(
-          `${orphans} blacklisted refresh token(s) of users deleted in Django: no user to attach them to (their ids are not handed out again)`,
+          `${orphans} blacklisted refresh token(s) of users deleted in Django: ` +
+            "no user to attach them to (their ids are not handed out again)",
         );
     }
     if (t.groups) {
       const { g } = await one<{ g: number }>(
-        "SELECT count(DISTINCT user_id)::int AS g FROM (SELECT user_id FROM auth_user_groups UNION ALL SELECT user_id FROM auth_user_user_permissions) x",
+        "SELECT count(DISTINCT user_id)::int AS g FROM " +
+          "(SELECT user_id FROM auth_user_groups UNION ALL SELECT user_id FROM auth_user_user_permissions) x",
       );
       if (g)
         leftOut.push(
-          `group memberships and permissions of ${g} user(s): Portcullis has neither (is_staff and is_superuser are imported)`,
+          `group memberships and permissions of ${g} user(s): ` +
+            "Portcullis has neither (is_staff and is_superuser are imported)",
         );
     }
     return {
@@ -87,7 +92,8 @@ export async function fromPostgres(url: string): Promise<DjangoSource> {
           const tokens = t.tokens
             ? (
                 await client.query(
-                  `SELECT key, user_id, ${ts("created")} AS created FROM authtoken_token WHERE user_id = ANY($1::int[])`,
+                  `SELECT key, user_id, ${ts("created")} AS created ` +
+                    "FROM authtoken_token WHERE user_id = ANY($1::int[])",
                   [ids],
                 )
               ).rows
@@ -95,8 +101,10 @@ export async function fromPostgres(url: string): Promise<DjangoSource> {
           const blacklisted = t.blacklist
             ? (
                 await client.query(
-                  `SELECT o.jti, o.user_id, ${ts("o.created_at")} AS created, ${ts("o.expires_at")} AS expires_at, ${ts("b.blacklisted_at")} AS blacklisted_at
-                     FROM token_blacklist_blacklistedtoken b JOIN token_blacklist_outstandingtoken o ON o.id = b.token_id WHERE o.user_id = ANY($1::int[])`,
+                  `SELECT o.jti, o.user_id, ${ts("o.created_at")} AS created, ${ts("o.expires_at")} AS expires_at, ` +
+                    `${ts("b.blacklisted_at")} AS blacklisted_at
+                     FROM token_blacklist_blacklistedtoken b ` +
+                    "JOIN token_blacklist_outstandingtoken o ON o.id = b.token_id WHERE o.user_id = ANY($1::int[])",
                   [ids],
                 )
               ).rows

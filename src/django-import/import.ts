@@ -27,7 +27,8 @@ export class ImportError extends Error {}
 
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 const COLUMNS =
-  "id int, username text, email text, first_name text, last_name text, password text, is_active boolean, is_staff boolean, is_superuser boolean, date_joined timestamptz, last_login timestamptz";
+  "id int, username text, email text, first_name text, last_name text, password text, " +
+  "is_active boolean, is_staff boolean, is_superuser boolean, date_joined timestamptz, last_login timestamptz";
 const NAMES =
   "id, username, email, first_name, last_name, password, is_active, is_staff, is_superuser, date_joined, last_login";
 type Row = {
@@ -88,7 +89,9 @@ export async function importDjango(
 ): Promise<ImportReport> {
   if (settings.USERNAME_FIELD === "email") {
     throw new ImportError(
-      "import-django imports Django's auth.User, whose login is the username; this Portcullis has USERNAME_FIELD=email (no usernames). Import into a deployment with USERNAME_FIELD=username.",
+      "import-django imports Django's auth.User, whose login is the username; " +
+        "this Portcullis has USERNAME_FIELD=email (no usernames). " +
+        "Import into a deployment with USERNAME_FIELD=username.",
     );
   }
   const dryRun = opts.dryRun ?? false;
@@ -111,7 +114,8 @@ export async function importDjango(
       throw new ImportError(
         dryRun
           ? `Checking the batch of users from id ${first} failed (dry run, nothing written): ${(e as Error).message}`
-          : `The batch of users from id ${first} failed and was rolled back (the ${done} users before it are imported; running the import again is safe): ${(e as Error).message}`,
+          : `The batch of users from id ${first} failed and was rolled back ` +
+              `(the ${done} users before it are imported; running the import again is safe): ${(e as Error).message}`,
       );
     }
     done += batch.users.length;
@@ -125,7 +129,8 @@ export async function importDjango(
 /** The id the next registration gets; with `bump`, first moves the sequence past `floor` and max(id). */
 async function nextUserId(db: Db, floor: number, bump: boolean): Promise<number> {
   const [r] = await db.$queryRawUnsafe<{ last: number | null; max: number | null }[]>(
-    "SELECT pg_sequence_last_value(pg_get_serial_sequence('auth_user', 'id')::regclass)::int AS last, (SELECT max(id) FROM auth_user) AS max",
+    "SELECT pg_sequence_last_value(pg_get_serial_sequence('auth_user', 'id')::regclass)::int AS last, " +
+      "(SELECT max(id) FROM auth_user) AS max",
   );
   const last = r?.last ?? 0;
   const target = Math.max(Math.min(floor, 2 ** 31 - 2), r?.max ?? 0); // a corrupt pk (skipped) must not break setval
@@ -166,13 +171,17 @@ async function importBatch(
   const existing = emptyTarget
     ? []
     : await db.$queryRawUnsafe<(Row & { used_here: boolean })[]>(
-        `SELECT u.id, u.username, u.email, u.first_name, u.last_name, u.password, u.is_active, u.is_staff, u.is_superuser,
+        `SELECT u.id, u.username, u.email, u.first_name, u.last_name, u.password, u.is_active, u.is_staff, ` +
+          `u.is_superuser,
                 ${ts("u.date_joined")} AS date_joined, ${ts("u.last_login")} AS last_login,
                 (u.password LIKE '$argon2%' OR u.token_seed IS NOT NULL OR u.jwt_not_before IS NOT NULL
-                 OR EXISTS (SELECT 1 FROM auth_token t WHERE t.user_id = u.id AND (t.shared OR t.last_used_at IS NOT NULL))
-                 OR EXISTS (SELECT 1 FROM jwt_session s WHERE s.user_id = u.id AND s.revoked_reason IS DISTINCT FROM '${IMPORTED_BLACKLIST}')) AS used_here
+                 OR EXISTS (SELECT 1 FROM auth_token t WHERE t.user_id = u.id ` +
+          `AND (t.shared OR t.last_used_at IS NOT NULL))
+                 OR EXISTS (SELECT 1 FROM jwt_session s WHERE s.user_id = u.id ` +
+          `AND s.revoked_reason IS DISTINCT FROM '${IMPORTED_BLACKLIST}')) AS used_here
            FROM auth_user u
-          WHERE u.id IN (SELECT jsonb_array_elements_text($1::jsonb)::int) OR u.username IN (SELECT jsonb_array_elements_text($2::jsonb))`,
+          WHERE u.id IN (SELECT jsonb_array_elements_text($1::jsonb)::int) ` +
+          "OR u.username IN (SELECT jsonb_array_elements_text($2::jsonb))",
         JSON.stringify(valid.map((u) => u.id)),
         JSON.stringify(valid.map((u) => u.username)),
       );
@@ -221,10 +230,12 @@ async function importBatch(
       fresh.add(u.id);
     }
     if (u.password.startsWith("!")) part.unusable.push(who.get(u.id)!);
-    else if (!isVerifiableHash(u.password))
-      part.cannotLogIn.push(
-        `${who.get(u.id)}: ${/^[a-z0-9_]+\$/.test(u.password) ? u.password.slice(0, u.password.indexOf("$")) : "unrecognised format"}`,
-      );
+    else if (!isVerifiableHash(u.password)) {
+      const algorithm = /^[a-z0-9_]+\$/.test(u.password)
+        ? u.password.slice(0, u.password.indexOf("$"))
+        : "unrecognised format";
+      part.cannotLogIn.push(`${who.get(u.id)}: ${algorithm}`);
+    }
   }
   if (write && inserts.length) {
     await db.$executeRawUnsafe(

@@ -45,8 +45,9 @@ export function formatReport(r: ImportReport): string {
     `${label.padEnd(28)}${c.imported} imported, ${c.updated} updated, ${c.unchanged} unchanged, ${c.skipped} skipped\n`;
   const list = (title: string, items: string[]) =>
     items.length ? `${title}\n${items.map((i) => `  ${i}\n`).join("")}` : "";
+  const dryRun = r.dryRun ? " — DRY RUN: nothing was written; the counts say what an import would do" : "";
   return (
-    `Django import from ${r.source}${r.dryRun ? " — DRY RUN: nothing was written; the counts say what an import would do" : ""}\n` +
+    `Django import from ${r.source}${dryRun}\n` +
     line("users:", r.users) +
     line("authtoken keys:", r.tokens) +
     line("blacklisted refresh tokens:", r.blacklisted) +

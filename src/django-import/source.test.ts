@@ -136,7 +136,8 @@ describe("the dumpdata reader", () => {
   it("refuses files that are not a dumpdata of auth.User, saying how to make one", async () => {
     await expect(read("not json")).rejects.toThrow(/^Cannot read .*: Unexpected token/);
     await expect(read({ users: [] })).rejects.toThrow(
-      "is not a dumpdata file (a JSON array of {model, pk, fields}): make it with `python manage.py dumpdata auth.User authtoken.Token token_blacklist --indent 2 > dump.json`.",
+      "is not a dumpdata file (a JSON array of {model, pk, fields}): make it with " +
+        "`python manage.py dumpdata auth.User authtoken.Token token_blacklist --indent 2 > dump.json`.",
     );
     await expect(read([{ model: "auth.group", pk: 1, fields: {} }])).rejects.toThrow("holds no auth.user objects");
   });

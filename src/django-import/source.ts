@@ -124,7 +124,8 @@ async function fromDumpdata(path: string): Promise<DjangoSource> {
   ).length;
   if (grouped)
     leftOut.push(
-      `group memberships and permissions of ${grouped} user(s): Portcullis has neither (is_staff and is_superuser are imported)`,
+      `group memberships and permissions of ${grouped} user(s): ` +
+        "Portcullis has neither (is_staff and is_superuser are imported)",
     );
   const ignored = [...byModel.keys()].filter(
     (m) =>

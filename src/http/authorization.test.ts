@@ -6,7 +6,8 @@ import { acceptedSchemes, challenge, MAX_HEADER_BYTES, type Prefixes, parseAutho
 const djoser: Prefixes = { token: ["Token"], jwt: ["JWT", "Bearer"] };
 const KEY = "98fca4a9787c5e030b5b251f06344e1c56251e4b";
 const JWT =
-  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwidXNlcl9pZCI6Mn0.Qe2bfnDJ0bAaIZc0E1G0m6EBinPI9P6fVPdUrdaeGa0";
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwidXNlcl9pZCI6Mn0." +
+  "Qe2bfnDJ0bAaIZc0E1G0m6EBinPI9P6fVPdUrdaeGa0";
 
 function failure(value: string | undefined, prefixes = djoser): AuthError {
   try {
@@ -120,25 +121,30 @@ describe("parseAuthorization", () => {
     expect(e.message).toContain('Send it as "JWT <jwt>"');
   });
 
-  it("an opaque token behind a JWT prefix: a detail naming both prefixes, SimpleJWT's status, code and messages", () => {
-    const e = failure(`Bearer ${KEY}`);
-    expect(e.code).toBe("token_not_valid");
-    expect(e.status).toBe(401);
-    const detail =
-      'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".';
-    expect(e.message).toBe(detail);
-    expect(e.data).toMatchObject({
-      code: "token_not_valid",
-      messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
-    });
-    expect(e.data?.hint).toBe(detail);
-    expect(e.data).toMatchObject({ scheme_received: "Bearer", schemes_accepted: ["Token"] });
-    // The prefix as received, and every prefix that carries opaque keys.
-    const custom = failure(`jwt ${KEY}`, { token: ["Token", "ApiKey"], jwt: ["JWT"] });
-    expect(custom.message).toBe(
-      'This looks like an opaque token, but the "jwt" scheme carries JWTs. Opaque tokens are accepted behind "Token", "ApiKey": send it as "Token <key>".',
-    );
-  });
+  it(
+    "an opaque token behind a JWT prefix: a detail naming both prefixes, " + "SimpleJWT's status, code and messages",
+    () => {
+      const e = failure(`Bearer ${KEY}`);
+      expect(e.code).toBe("token_not_valid");
+      expect(e.status).toBe(401);
+      const detail =
+        'This looks like an opaque token, but the "Bearer" scheme carries JWTs. ' +
+        'Opaque tokens are accepted behind "Token": send it as "Token <key>".';
+      expect(e.message).toBe(detail);
+      expect(e.data).toMatchObject({
+        code: "token_not_valid",
+        messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
+      });
+      expect(e.data?.hint).toBe(detail);
+      expect(e.data).toMatchObject({ scheme_received: "Bearer", schemes_accepted: ["Token"] });
+      // The prefix as received, and every prefix that carries opaque keys.
+      const custom = failure(`jwt ${KEY}`, { token: ["Token", "ApiKey"], jwt: ["JWT"] });
+      expect(custom.message).toBe(
+        'This looks like an opaque token, but the "jwt" scheme carries JWTs. ' +
+          'Opaque tokens are accepted behind "Token", "ApiKey": send it as "Token <key>".',
+      );
+    },
+  );
 
   it("garbage behind a JWT prefix goes to the JWT verifier, which refuses it in SimpleJWT's words", () => {
     expect(parseAuthorization("JWT garbage", djoser)).toEqual({ kind: "jwt", scheme: "JWT", credential: "garbage" });

@@ -18,7 +18,8 @@ import { normalizeEmail, pythonStrip, validateEmail, validateEmailField, validat
 // from django.conf import settings
 // settings.configure(INSTALLED_APPS=['django.contrib.auth', 'django.contrib.contenttypes'],
 //     AUTH_PASSWORD_VALIDATORS=[{'NAME': 'django.contrib.auth.password_validation.' + n} for n in
-//         ['UserAttributeSimilarityValidator', 'MinimumLengthValidator', 'CommonPasswordValidator', 'NumericPasswordValidator']])
+//         ['UserAttributeSimilarityValidator', 'MinimumLengthValidator',
+//          'CommonPasswordValidator', 'NumericPasswordValidator']])
 // import django; django.setup()
 // from django.contrib.auth.models import User
 // from django.contrib.auth.password_validation import validate_password

@@ -89,8 +89,13 @@ export function surrogateError(value: string): string | null {
 // django.core.validators.EmailValidator (3.2). Case-insensitive like Python's
 // re.IGNORECASE; the `u` flag gives Unicode case folding as Python does, so
 // e.g. the Kelvin sign U+212A matches [A-Z] in both.
-const USER_RE =
-  /^[-!#$%&'*+/=?^_`{}|~0-9A-Z]+(?:\.[-!#$%&'*+/=?^_`{}|~0-9A-Z]+)*$|^"(?:[\x01-\x08\x0b\x0c\x0e-\x1f!#-[\]-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])*"$/iu;
+const USER_RE = new RegExp(
+  [
+    "^[-!#$%&'*+/=?^_`{}|~0-9A-Z]+(?:\\.[-!#$%&'*+/=?^_`{}|~0-9A-Z]+)*$", // dot-atom
+    String.raw`^"(?:[\x01-\x08\x0b\x0c\x0e-\x1f!#-[\]-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])*"$`, // quoted-string
+  ].join("|"),
+  "iu",
+);
 const DOMAIN_RE = /^(?:[A-Z0-9](?:[A-Z0-9-]{0,61}[A-Z0-9])?\.)+(?:[A-Z0-9-]{2,63}(?<!-))$/iu;
 const LITERAL_RE = /^\[([A-f0-9:.]+)\]$/iu;
 

@@ -5,7 +5,10 @@ import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
 const PASSWORD = "Kq7!vLp2#Zx9";
 
 // Generated with Debian's Django 3.2.25:
-// /usr/bin/python3 -c "from django.conf import settings; settings.configure(); from django.contrib.auth.hashers import make_password; print(make_password('Kq7!vLp2#Zx9', salt='fixedsalt123', hasher='pbkdf2_sha256'))"
+// /usr/bin/python3 -c "
+// from django.conf import settings; settings.configure()
+// from django.contrib.auth.hashers import make_password
+// print(make_password('Kq7!vLp2#Zx9', salt='fixedsalt123', hasher='pbkdf2_sha256'))"
 const DJANGO_PBKDF2_SHA256 = "pbkdf2_sha256$260000$fixedsalt123$gWXXheQgIjJF3YqKTyn+ZJT9ZGZspJj0+zD0iD0RFXo=";
 // Same with hasher='pbkdf2_sha1'.
 const DJANGO_PBKDF2_SHA1 = "pbkdf2_sha1$260000$fixedsalt123$KtByGhWa+T8mV1gspc4ne4tXNYw=";
@@ -37,7 +40,8 @@ const DJANGO_ARGON2I =
 //   settings.configure(PASSWORD_HASHERS=['django.contrib.auth.hashers.BCryptSHA256PasswordHasher',
 //       'django.contrib.auth.hashers.BCryptPasswordHasher', 'django.contrib.auth.hashers.Argon2PasswordHasher'])
 //   import bcrypt
-//   from django.contrib.auth.hashers import make_password, BCryptSHA256PasswordHasher, BCryptPasswordHasher, Argon2PasswordHasher
+//   from django.contrib.auth.hashers import (make_password, BCryptSHA256PasswordHasher, BCryptPasswordHasher,
+//       Argon2PasswordHasher)
 //   class Fast(BCryptSHA256PasswordHasher): rounds = 4
 //   class FastPlain(BCryptPasswordHasher): rounds = 4
 //   class Fast2a(BCryptPasswordHasher):

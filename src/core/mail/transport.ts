@@ -188,7 +188,10 @@ export function describeSmtpError(err: SmtpError, s: MailSettings): string {
     return `${at} did not accept STARTTLS, which EMAIL_USE_TLS requires${reply}`;
   if (/SSL routines|wrong version number/i.test(err.message)) {
     // Typically EMAIL_USE_SSL against a plain/STARTTLS port (587, 25) or the reverse.
-    return `${at}: TLS handshake failed; EMAIL_USE_SSL is for implicit-TLS ports (usually 465), EMAIL_USE_TLS for STARTTLS (usually 587)${reply}`;
+    return (
+      `${at}: TLS handshake failed; ` +
+      `EMAIL_USE_SSL is for implicit-TLS ports (usually 465), EMAIL_USE_TLS for STARTTLS (usually 587)${reply}`
+    );
   }
   switch (err.code) {
     case "EDNS":

@@ -37,9 +37,8 @@ function pem(setting: string, value: string | null | undefined, file: string | n
   try {
     return readFileSync(file, "utf8");
   } catch (e) {
-    throw new SettingsError(
-      `Invalid settings:\n  SIMPLE_JWT.${setting}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new SettingsError(`Invalid settings:\n  SIMPLE_JWT.${setting}: cannot read ${file} (${why})`);
   }
 }
 
@@ -53,7 +52,8 @@ function asymmetric(setting: string, text: string, algorithm: Algorithm, want: "
     return key;
   } catch (e) {
     throw new SettingsError(
-      `Invalid settings:\n  SIMPLE_JWT.${setting}: not a usable ${want} PEM key for ${algorithm}: ${(e as Error).message}`,
+      `Invalid settings:\n  SIMPLE_JWT.${setting}: ` +
+        `not a usable ${want} PEM key for ${algorithm}: ${(e as Error).message}`,
     );
   }
 }
@@ -61,7 +61,8 @@ function asymmetric(setting: string, text: string, algorithm: Algorithm, want: "
 function secret(setting: string, value: string, production: boolean): KeyObject {
   if (production && Buffer.byteLength(value) < MIN_HMAC_BYTES) {
     throw new SettingsError(
-      `Invalid settings:\n  SIMPLE_JWT.${setting}: an HMAC key must be at least ${MIN_HMAC_BYTES} bytes (256 bits) when NODE_ENV=production`,
+      `Invalid settings:\n  SIMPLE_JWT.${setting}: ` +
+        `an HMAC key must be at least ${MIN_HMAC_BYTES} bytes (256 bits) when NODE_ENV=production`,
     );
   }
   return createSecretKey(Buffer.from(value, "utf8")); // PyJWT signs with the UTF-8 bytes of the str
@@ -93,7 +94,8 @@ export function loadKeyRing(settings: Settings): KeyRing {
     const privatePem = pem("SIGNING_KEY_FILE", jwt.SIGNING_KEY, jwt.SIGNING_KEY_FILE);
     if (!privatePem)
       throw new SettingsError(
-        `Invalid settings:\n  SIMPLE_JWT.SIGNING_KEY: ALGORITHM ${alg} needs a private key in PEM (SIGNING_KEY or SIGNING_KEY_FILE); SECRET_KEY only serves HS* algorithms`,
+        `Invalid settings:\n  SIMPLE_JWT.SIGNING_KEY: ALGORITHM ${alg} needs a private key in PEM ` +
+          "(SIGNING_KEY or SIGNING_KEY_FILE); SECRET_KEY only serves HS* algorithms",
       );
     const privateKey = asymmetric("SIGNING_KEY", privatePem, alg, "private");
     const derived = createPublicKey(privateKey);
@@ -101,7 +103,8 @@ export function loadKeyRing(settings: Settings): KeyRing {
     const publicKey = publicPem ? asymmetric("VERIFYING_KEY", publicPem, alg, "public") : derived;
     if (!publicKey.equals(derived))
       throw new SettingsError(
-        "Invalid settings:\n  SIMPLE_JWT.VERIFYING_KEY: is not the public half of SIGNING_KEY; every token would be refused",
+        "Invalid settings:\n  SIMPLE_JWT.VERIFYING_KEY: " +
+          "is not the public half of SIGNING_KEY; every token would be refused",
       );
     const kid = jwt.SIGNING_KEY_ID ?? thumbprint(publicKey);
     signing = { kid, algorithm: alg, key: privateKey };

@@ -172,7 +172,8 @@ describe.each(DATABASES)("tokens minted by the real SimpleJWT 5.2.2, presented t
 
 const SIMPLEJWT_TITLE = SIMPLEJWT_INSTALLED
   ? "the real SimpleJWT 5.2.2 (scripts/simplejwt/check.py) on what Portcullis mints"
-  : "the real SimpleJWT on what Portcullis mints: SKIPPED, SimpleJWT not installed for /usr/bin/python3 (apt-get install python3-djangorestframework-simplejwt)";
+  : "the real SimpleJWT on what Portcullis mints: SKIPPED, SimpleJWT not installed for /usr/bin/python3 " +
+    "(apt-get install python3-djangorestframework-simplejwt)";
 
 describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
   describe.each(CONFIGS)("Portcullis configured like the fixture's $label", ({ config }) => {
@@ -184,32 +185,35 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
     });
     afterAll(async () => s?.stop());
 
-    it("login and refresh tokens pass SimpleJWT's AccessToken, RefreshToken and UntypedToken, claims intact", async () => {
-      const login = await s.request("POST", "/auth/jwt/create/", { json: STAFF });
-      expect(login.status, login.text).toBe(200);
-      const refreshed = await refresh(s, login.json.refresh);
-      expect(refreshed.status, refreshed.text).toBe(200);
-      const minted = [
-        { kind: "access", token: login.json.access as string },
-        { kind: "refresh", token: login.json.refresh as string },
-        { kind: "access", token: refreshed.json.access as string },
-        { kind: "refresh", token: refreshed.json.refresh as string },
-      ] as const;
-      const items = minted.flatMap(({ kind, token }) => [
-        { config, kind, token },
-        { config, kind: "untyped" as const, token },
-      ]);
-      const results = await simpleJwtCheck(items);
-      results.forEach((r, i) => {
-        expect(r, `${items[i]!.kind}: ${JSON.stringify(r)}`).toEqual({
-          ok: true,
-          error: null,
-          claims: payloadOf(items[i]!.token),
+    it(
+      "login and refresh tokens pass SimpleJWT's AccessToken, " + "RefreshToken and UntypedToken, claims intact",
+      async () => {
+        const login = await s.request("POST", "/auth/jwt/create/", { json: STAFF });
+        expect(login.status, login.text).toBe(200);
+        const refreshed = await refresh(s, login.json.refresh);
+        expect(refreshed.status, refreshed.text).toBe(200);
+        const minted = [
+          { kind: "access", token: login.json.access as string },
+          { kind: "refresh", token: login.json.refresh as string },
+          { kind: "access", token: refreshed.json.access as string },
+          { kind: "refresh", token: refreshed.json.refresh as string },
+        ] as const;
+        const items = minted.flatMap(({ kind, token }) => [
+          { config, kind, token },
+          { config, kind: "untyped" as const, token },
+        ]);
+        const results = await simpleJwtCheck(items);
+        results.forEach((r, i) => {
+          expect(r, `${items[i]!.kind}: ${JSON.stringify(r)}`).toEqual({
+            ok: true,
+            error: null,
+            claims: payloadOf(items[i]!.token),
+          });
+          expect(r.claims).toMatchObject({ user_id: 1, token_type: minted[Math.floor(i / 2)]!.kind });
+          if (config.AUDIENCE !== null) expect(r.claims).toMatchObject({ aud: config.AUDIENCE, iss: config.ISSUER });
         });
-        expect(r.claims).toMatchObject({ user_id: 1, token_type: minted[Math.floor(i / 2)]!.kind });
-        if (config.AUDIENCE !== null) expect(r.claims).toMatchObject({ aud: config.AUDIENCE, iss: config.ISSUER });
-      });
-    });
+      },
+    );
 
     it("SimpleJWT refuses them where it should: the other type, or another config's algorithm", async () => {
       const login = await s.request("POST", "/auth/jwt/create/", { json: STAFF });
@@ -223,30 +227,34 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
       expect(results.map((r) => r.error)).toEqual(["Token has wrong type", "Token has wrong type", INVALID]);
     });
 
-    it("every fixture token gets the same verdict and message from SimpleJWT and Portcullis (UntypedToken ~ jwt/verify, AccessToken ~ /me)", async () => {
-      const items = FIXTURE.flatMap((c) => [
-        { config, kind: "untyped" as const, token: c.token },
-        { config, kind: "access" as const, token: c.token },
-      ]);
-      const theirs = await simpleJwtCheck(items);
-      const ours: CheckResult[] = [];
-      for (const c of FIXTURE) {
-        const v = await verify(s, c.token);
-        ours.push({ ok: v.status === 200, error: v.status === 200 ? null : v.json.detail, claims: null });
-        const m = await me(s, c.token);
-        ours.push({
-          ok: m.status === 200,
-          error: m.status === 200 ? null : (m.json.messages?.[0]?.message ?? m.json.detail),
-          claims: null,
-        });
-      }
-      const verdicts = (rs: CheckResult[]) =>
-        rs.map((r, i) => `${FIXTURE[Math.floor(i / 2)]!.name} as ${items[i]!.kind}: ${r.ok ? "ok" : r.error}`);
-      expect(verdicts(ours)).toEqual(verdicts(theirs));
-      // Not vacuous: this config accepts some fixture tokens and refuses others.
-      expect(theirs.some((r) => r.ok)).toBe(true);
-      expect(theirs.some((r) => !r.ok)).toBe(true);
-    });
+    it(
+      "every fixture token gets the same verdict and message from SimpleJWT and Portcullis " +
+        "(UntypedToken ~ jwt/verify, AccessToken ~ /me)",
+      async () => {
+        const items = FIXTURE.flatMap((c) => [
+          { config, kind: "untyped" as const, token: c.token },
+          { config, kind: "access" as const, token: c.token },
+        ]);
+        const theirs = await simpleJwtCheck(items);
+        const ours: CheckResult[] = [];
+        for (const c of FIXTURE) {
+          const v = await verify(s, c.token);
+          ours.push({ ok: v.status === 200, error: v.status === 200 ? null : v.json.detail, claims: null });
+          const m = await me(s, c.token);
+          ours.push({
+            ok: m.status === 200,
+            error: m.status === 200 ? null : (m.json.messages?.[0]?.message ?? m.json.detail),
+            claims: null,
+          });
+        }
+        const verdicts = (rs: CheckResult[]) =>
+          rs.map((r, i) => `${FIXTURE[Math.floor(i / 2)]!.name} as ${items[i]!.kind}: ${r.ok ? "ok" : r.error}`);
+        expect(verdicts(ours)).toEqual(verdicts(theirs));
+        // Not vacuous: this config accepts some fixture tokens and refuses others.
+        expect(theirs.some((r) => r.ok)).toBe(true);
+        expect(theirs.some((r) => !r.ok)).toBe(true);
+      },
+    );
   });
 
   describe("odd but well-signed claims (fixture's hs256 config)", () => {
@@ -273,50 +281,54 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
     });
     afterAll(async () => s?.stop());
 
-    it("get the same verdict and message from SimpleJWT (UntypedToken, AccessToken) and Portcullis (jwt/verify, /me)", async () => {
-      // Inputs SimpleJWT 5.2.2 answers with a 500 (exp or iat as a string or null, exp beyond
-      // time_t) are left out: there is no verdict to agree with.
-      const cases: [string, string][] = [
-        ["no typ header", forge(claims(), { typ: undefined })],
-        ["a crit header", forge(claims(), { crit: ["exp"] })],
-        ["no iat", forge(without("iat"))],
-        ["a fractional exp", forge(claims({ exp: now() + 300.5 }))],
-        ["nbf in the past", forge(claims({ nbf: now() - 10 }))],
-        ["nbf in the future", forge(claims({ nbf: now() + 60 }))],
-        ["iat in the future", forge(claims({ iat: now() + 60 }))],
-        ["expired", forge(claims({ exp: now() - 10 }))],
-        ["exp a boolean", forge(claims({ exp: true }))],
-        ["no exp", forge(without("exp"))],
-        ["no jti", forge(without("jti"))],
-        ["jti null", forge(claims({ jti: null }))],
-        ["jti a number", forge(claims({ jti: 5 }))],
-        ["no token_type", forge(without("token_type"))],
-        ["token_type null", forge(claims({ token_type: null }))],
-        ["token_type ACCESS", forge(claims({ token_type: "ACCESS" }))],
-        ["token_type refresh", forge(claims({ token_type: "refresh" }))],
-        ["user_id a digit string", forge(claims({ user_id: "1" }))],
-        [
-          "aud and iss while AUDIENCE and ISSUER are unset",
-          forge(claims({ aud: ["a", "b"], iss: "https://elsewhere.example" })),
-        ],
-        ["a JSON array as payload", forge([1, 2])],
-        ["a JSON string as payload", forge("claims")],
-      ];
-      const items = cases.flatMap(([, token]) => [
-        { config, kind: "untyped" as const, token },
-        { config, kind: "access" as const, token },
-      ]);
-      const theirs = (await simpleJwtCheck(items)).map((r) => (r.ok ? "ok" : r.error));
-      const ours: (string | null)[] = [];
-      for (const [, token] of cases) {
-        const v = await verify(s, token);
-        ours.push(v.status === 200 ? "ok" : v.json.detail);
-        const m = await me(s, token);
-        ours.push(m.status === 200 ? "ok" : (m.json.messages?.[0]?.message ?? m.json.detail));
-      }
-      const verdicts = (rs: (string | null)[]) =>
-        rs.map((r, i) => `${cases[Math.floor(i / 2)]![0]} as ${items[i]!.kind}: ${r}`);
-      expect(verdicts(ours)).toEqual(verdicts(theirs));
-    });
+    it(
+      "get the same verdict and message from SimpleJWT " +
+        "(UntypedToken, AccessToken) and Portcullis (jwt/verify, /me)",
+      async () => {
+        // Inputs SimpleJWT 5.2.2 answers with a 500 (exp or iat as a string or null, exp beyond
+        // time_t) are left out: there is no verdict to agree with.
+        const cases: [string, string][] = [
+          ["no typ header", forge(claims(), { typ: undefined })],
+          ["a crit header", forge(claims(), { crit: ["exp"] })],
+          ["no iat", forge(without("iat"))],
+          ["a fractional exp", forge(claims({ exp: now() + 300.5 }))],
+          ["nbf in the past", forge(claims({ nbf: now() - 10 }))],
+          ["nbf in the future", forge(claims({ nbf: now() + 60 }))],
+          ["iat in the future", forge(claims({ iat: now() + 60 }))],
+          ["expired", forge(claims({ exp: now() - 10 }))],
+          ["exp a boolean", forge(claims({ exp: true }))],
+          ["no exp", forge(without("exp"))],
+          ["no jti", forge(without("jti"))],
+          ["jti null", forge(claims({ jti: null }))],
+          ["jti a number", forge(claims({ jti: 5 }))],
+          ["no token_type", forge(without("token_type"))],
+          ["token_type null", forge(claims({ token_type: null }))],
+          ["token_type ACCESS", forge(claims({ token_type: "ACCESS" }))],
+          ["token_type refresh", forge(claims({ token_type: "refresh" }))],
+          ["user_id a digit string", forge(claims({ user_id: "1" }))],
+          [
+            "aud and iss while AUDIENCE and ISSUER are unset",
+            forge(claims({ aud: ["a", "b"], iss: "https://elsewhere.example" })),
+          ],
+          ["a JSON array as payload", forge([1, 2])],
+          ["a JSON string as payload", forge("claims")],
+        ];
+        const items = cases.flatMap(([, token]) => [
+          { config, kind: "untyped" as const, token },
+          { config, kind: "access" as const, token },
+        ]);
+        const theirs = (await simpleJwtCheck(items)).map((r) => (r.ok ? "ok" : r.error));
+        const ours: (string | null)[] = [];
+        for (const [, token] of cases) {
+          const v = await verify(s, token);
+          ours.push(v.status === 200 ? "ok" : v.json.detail);
+          const m = await me(s, token);
+          ours.push(m.status === 200 ? "ok" : (m.json.messages?.[0]?.message ?? m.json.detail));
+        }
+        const verdicts = (rs: (string | null)[]) =>
+          rs.map((r, i) => `${cases[Math.floor(i / 2)]![0]} as ${items[i]!.kind}: ${r}`);
+        expect(verdicts(ours)).toEqual(verdicts(theirs));
+      },
+    );
   });
 });

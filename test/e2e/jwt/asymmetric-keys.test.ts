@@ -72,10 +72,14 @@ describe("RS256 server (fixture key pair)", () => {
       await expectRefused(s, forge(accessClaims(userId), { alg: "none", header }));
   });
 
-  it("RS512 signed with the real private key is refused, even naming the server's kid: the key's algorithm rules, not the header's", async () => {
-    for (const header of [{}, { kid: serverKid }])
-      await expectRefused(s, forge(accessClaims(userId), { alg: "RS512", key: privateKey, header }));
-  });
+  it(
+    "RS512 signed with the real private key is refused, even naming the server's kid: " +
+      "the key's algorithm rules, not the header's",
+    async () => {
+      for (const header of [{}, { kid: serverKid }])
+        await expectRefused(s, forge(accessClaims(userId), { alg: "RS512", key: privateKey, header }));
+    },
+  );
 
   it("an HS256 token signed with SECRET_KEY is refused: SECRET_KEY only serves HS* servers", async () => {
     await expectRefused(s, forge(accessClaims(userId)));
@@ -89,36 +93,44 @@ describe("RS256 server (fixture key pair)", () => {
     await expectRefused(s, forge(accessClaims(userId), { alg: "RS256", key: privateKey, header: { kid: 1 } }));
   });
 
-  it("jwk, jku and x5u headers are ignored: an attacker key embedded or linked in the token is never used nor fetched", async () => {
-    const attacker = keyPair("rsa");
-    const attackerJwk = { ...createPublicKey(attacker.publicPem).export({ format: "jwk" }), alg: "RS256", use: "sig" };
-    const attackerKid = thumbprint(attackerJwk);
-    const fetched: string[] = [];
-    const trap: Server = createServer((req, res) => {
-      fetched.push(req.url ?? "");
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ keys: [{ ...attackerJwk, kid: attackerKid }] }));
-    });
-    await new Promise<void>((resolve) => trap.listen(0, "127.0.0.1", resolve));
-    const base = `http://127.0.0.1:${(trap.address() as AddressInfo).port}`;
-    try {
-      const links = { jwk: attackerJwk, jku: `${base}/jwks.json`, x5u: `${base}/cert.pem` };
-      for (const header of [
-        links,
-        { ...links, kid: attackerKid },
-        { ...links, kid: serverKid },
-        { jku: links.jku, kid: attackerKid },
-        { jwk: { ...attackerJwk, kid: attackerKid } },
-      ]) {
-        await expectRefused(s, forge(accessClaims(userId), { alg: "RS256", key: attacker.privatePem, header }));
+  it(
+    "jwk, jku and x5u headers are ignored: " +
+      "an attacker key embedded or linked in the token is never used nor fetched",
+    async () => {
+      const attacker = keyPair("rsa");
+      const attackerJwk = {
+        ...createPublicKey(attacker.publicPem).export({ format: "jwk" }),
+        alg: "RS256",
+        use: "sig",
+      };
+      const attackerKid = thumbprint(attackerJwk);
+      const fetched: string[] = [];
+      const trap: Server = createServer((req, res) => {
+        fetched.push(req.url ?? "");
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ keys: [{ ...attackerJwk, kid: attackerKid }] }));
+      });
+      await new Promise<void>((resolve) => trap.listen(0, "127.0.0.1", resolve));
+      const base = `http://127.0.0.1:${(trap.address() as AddressInfo).port}`;
+      try {
+        const links = { jwk: attackerJwk, jku: `${base}/jwks.json`, x5u: `${base}/cert.pem` };
+        for (const header of [
+          links,
+          { ...links, kid: attackerKid },
+          { ...links, kid: serverKid },
+          { jku: links.jku, kid: attackerKid },
+          { jwk: { ...attackerJwk, kid: attackerKid } },
+        ]) {
+          await expectRefused(s, forge(accessClaims(userId), { alg: "RS256", key: attacker.privatePem, header }));
+        }
+        // The same headers on a token the real key signed change nothing: they are not read at all.
+        await expectAccepted(s, forge(accessClaims(userId), { alg: "RS256", key: privateKey, header: links }), userId);
+        expect(fetched).toEqual([]);
+      } finally {
+        await new Promise<void>((resolve) => trap.close(() => resolve()));
       }
-      // The same headers on a token the real key signed change nothing: they are not read at all.
-      await expectAccepted(s, forge(accessClaims(userId), { alg: "RS256", key: privateKey, header: links }), userId);
-      expect(fetched).toEqual([]);
-    } finally {
-      await new Promise<void>((resolve) => trap.close(() => resolve()));
-    }
-  });
+    },
+  );
 
   it("JWKS: the public key only (kty, n, e), kid = RFC 7638 thumbprint, alg and use; no private member", async () => {
     const res = await s.request("GET", "/.well-known/jwks.json");

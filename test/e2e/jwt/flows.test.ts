@@ -181,14 +181,16 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
         create: {
           name: "Token Obtain Pair",
           description:
-            "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
+            "Takes a set of user credentials and returns an access and refresh JSON web\n" +
+            "token pair to prove the authentication of those credentials.",
           ...base,
           actions: { POST: { username: field("Username"), password: field("Password") } },
         },
         refresh: {
           name: "Token Refresh",
           description:
-            "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
+            "Takes a refresh type JSON web token and returns an access type JSON web\n" +
+            "token if the refresh token is valid.",
           ...base,
           actions: {
             POST: {
@@ -200,7 +202,8 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
         verify: {
           name: "Token Verify",
           description:
-            "Takes a token and indicates if it is valid.  This view provides no\ninformation about a token's fitness for a particular use.",
+            "Takes a token and indicates if it is valid.  This view provides no\n" +
+            "information about a token's fitness for a particular use.",
           ...base,
           actions: { POST: { token: field("Token") } },
         },

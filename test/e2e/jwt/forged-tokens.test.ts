@@ -49,9 +49,12 @@ describe("HS256 server: forged and broken tokens are refused", () => {
     await expectRefused(s, forge(accessClaims(userId), { key: `${SECRET_KEY}-not-quite` }));
   });
 
-  it("an HS512 token signed with the real secret is refused: the algorithm is the server's, not the header's", async () => {
-    await expectRefused(s, forge(accessClaims(userId), { alg: "HS512" }));
-  });
+  it(
+    "an HS512 token signed with the real secret is refused: " + "the algorithm is the server's, not the header's",
+    async () => {
+      await expectRefused(s, forge(accessClaims(userId), { alg: "HS512" }));
+    },
+  );
 
   it("a tampered token (payload changed, signature kept) is refused", async () => {
     const { access } = await login(s);
@@ -75,12 +78,15 @@ describe("HS256 server: forged and broken tokens are refused", () => {
     );
   });
 
-  it("an expired token signed with the real key: 401 Token is invalid or expired on /me, verify and refresh", async () => {
-    const expired = forge(accessClaims(userId, { exp: now() - 60, iat: now() - 360 }));
-    await expectRefused(s, expired);
-    const expiredRefresh = forge(accessClaims(userId, { token_type: "refresh", exp: now() - 60, iat: now() - 360 }));
-    expectViewRefused(await refresh(s, expiredRefresh));
-  });
+  it(
+    "an expired token signed with the real key: " + "401 Token is invalid or expired on /me, verify and refresh",
+    async () => {
+      const expired = forge(accessClaims(userId, { exp: now() - 60, iat: now() - 360 }));
+      await expectRefused(s, expired);
+      const expiredRefresh = forge(accessClaims(userId, { token_type: "refresh", exp: now() - 60, iat: now() - 360 }));
+      expectViewRefused(await refresh(s, expiredRefresh));
+    },
+  );
 
   it("nbf in the future is refused", async () => {
     await expectAccepted(s, forge(accessClaims(userId, { nbf: now() - 5 })), userId);

@@ -48,32 +48,39 @@ describe.each(DATABASES)("one key per purpose, and tokens without a session id, 
     await productionDb?.drop();
   });
 
-  it("by default SECRET_KEY is not the JWT key: a token signed with SECRET_KEY is refused, REST and tRPC; the server's own work", async () => {
-    await expectRefused(plain, forge(accessClaims(ids[0]!)));
-    expectViewRefused(await refresh(plain, forge({ ...accessClaims(ids[0]!), token_type: "refresh" })));
-    const { createTRPCClient, httpLink } = await import("@trpc/client");
-    const client = createTRPCClient<import("../../../src/trpc/router.ts").AppRouter>({
-      links: [httpLink({ url: `${plain.url}/trpc`, headers: bearer(forge(accessClaims(ids[0]!))) })],
-    });
-    await expect(client.users.me.query()).rejects.toThrow("Given token not valid for any token type");
-    const pair = await login(plain);
-    await expectAccepted(plain, pair.access, ids[0]);
-    expect((await refresh(plain, pair.refresh)).status).toBe(200);
-  });
+  it(
+    "by default SECRET_KEY is not the JWT key: " +
+      "a token signed with SECRET_KEY is refused, REST and tRPC; the server's own work",
+    async () => {
+      await expectRefused(plain, forge(accessClaims(ids[0]!)));
+      expectViewRefused(await refresh(plain, forge({ ...accessClaims(ids[0]!), token_type: "refresh" })));
+      const { createTRPCClient, httpLink } = await import("@trpc/client");
+      const client = createTRPCClient<import("../../../src/trpc/router.ts").AppRouter>({
+        links: [httpLink({ url: `${plain.url}/trpc`, headers: bearer(forge(accessClaims(ids[0]!))) })],
+      });
+      await expect(client.users.me.query()).rejects.toThrow("Given token not valid for any token type");
+      const pair = await login(plain);
+      await expectAccepted(plain, pair.access, ids[0]);
+      expect((await refresh(plain, pair.refresh)).status).toBe(200);
+    },
+  );
 
-  it("ACCEPT_TOKENS_WITHOUT_SID=false: SimpleJWT's sid-less access and refresh tokens are refused; ours work", async () => {
-    const access = forge(accessClaims(ids[1]!));
-    expectAccessRefused(await me(strict, access), "Token has no session id");
-    expectViewRefused(await verify(strict, access), "Token has no session id");
-    expectViewRefused(
-      await refresh(strict, forge({ ...accessClaims(ids[1]!), token_type: "refresh" })),
-      "Token has no session id",
-    );
-    expect(await strict.deps.prisma.jwtSession.count()).toBe(0); // nothing adopted
-    const pair = await login(strict);
-    await expectAccepted(strict, pair.access, ids[1]);
-    expect((await refresh(strict, pair.refresh)).status).toBe(200);
-  });
+  it(
+    "ACCEPT_TOKENS_WITHOUT_SID=false: " + "SimpleJWT's sid-less access and refresh tokens are refused; ours work",
+    async () => {
+      const access = forge(accessClaims(ids[1]!));
+      expectAccessRefused(await me(strict, access), "Token has no session id");
+      expectViewRefused(await verify(strict, access), "Token has no session id");
+      expectViewRefused(
+        await refresh(strict, forge({ ...accessClaims(ids[1]!), token_type: "refresh" })),
+        "Token has no session id",
+      );
+      expect(await strict.deps.prisma.jwtSession.count()).toBe(0); // nothing adopted
+      const pair = await login(strict);
+      await expectAccepted(strict, pair.access, ids[1]);
+      expect((await refresh(strict, pair.refresh)).status).toBe(200);
+    },
+  );
 
   it("NODE_ENV=production refuses sid-less tokens unless ACCEPT_TOKENS_WITHOUT_SID is set", async () => {
     expectAccessRefused(await me(production, forge(accessClaims(ids[2]!))), "Token has no session id");

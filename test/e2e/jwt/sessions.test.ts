@@ -82,24 +82,27 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
       expect(Object.keys(await trpcClient(s).jwt.refresh.mutate({ refresh: pair.refresh }))).toEqual(["access"]);
     });
 
-    it("logout ends the session: its refresh and access tokens die, verify says blacklisted, another session lives", async () => {
-      await signUp(s, "leaving");
-      const [ended, other] = [await login(s, "leaving"), await login(s, "leaving")];
-      const out = await s.request("POST", "/auth/jwt/logout/", { json: { refresh: ended.refresh } });
-      expect(out.status).toBe(204);
-      expect(out.text).toBe("");
-      await expectRefreshBlacklisted(s, ended.refresh);
-      await expectAccessRefused(s, ended.access);
-      for (const token of [ended.refresh, ended.access]) {
-        const verified = await verify(s, token);
-        expect(verified.status).toBe(400);
-        expect(verified.json).toEqual({ non_field_errors: ["Token is blacklisted"] });
-      }
-      await expectWorks(s, other);
-      const again = await s.request("POST", "/auth/jwt/logout/", { json: { refresh: ended.refresh } });
-      expect(again.status).toBe(401);
-      expect(again.json).toEqual(BLACKLISTED);
-    });
+    it(
+      "logout ends the session: " + "its refresh and access tokens die, verify says blacklisted, another session lives",
+      async () => {
+        await signUp(s, "leaving");
+        const [ended, other] = [await login(s, "leaving"), await login(s, "leaving")];
+        const out = await s.request("POST", "/auth/jwt/logout/", { json: { refresh: ended.refresh } });
+        expect(out.status).toBe(204);
+        expect(out.text).toBe("");
+        await expectRefreshBlacklisted(s, ended.refresh);
+        await expectAccessRefused(s, ended.access);
+        for (const token of [ended.refresh, ended.access]) {
+          const verified = await verify(s, token);
+          expect(verified.status).toBe(400);
+          expect(verified.json).toEqual({ non_field_errors: ["Token is blacklisted"] });
+        }
+        await expectWorks(s, other);
+        const again = await s.request("POST", "/auth/jwt/logout/", { json: { refresh: ended.refresh } });
+        expect(again.status).toBe(401);
+        expect(again.json).toEqual(BLACKLISTED);
+      },
+    );
 
     it("tRPC jwt.logout ends the session likewise", async () => {
       await signUp(s, "trpcleaving");
@@ -199,68 +202,71 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
     });
   });
 
-  describe("SIMPLE_JWT_ROTATE_REFRESH_TOKENS=true (reuse detection on by default), REFRESH_TOKEN_REUSE_INTERVAL=0", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, {
-        SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
-        SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0",
+  describe(
+    "SIMPLE_JWT_ROTATE_REFRESH_TOKENS=true (reuse detection on by default), " + "REFRESH_TOKEN_REUSE_INTERVAL=0",
+    () => {
+      let s: TestServer;
+      beforeAll(async () => {
+        s = await startTestServer(kind, {
+          SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
+          SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0",
+        });
       });
-    });
-    afterAll(async () => s?.stop());
+      afterAll(async () => s?.stop());
 
-    it("refresh answers {access, refresh}, and the new refresh token works", async () => {
-      await signUp(s, "rotor");
-      const { refresh: r1 } = await login(s, "rotor");
-      const r2 = (await expectRefreshed(s, r1, ["access", "refresh"])).refresh!;
-      expect(r2).not.toBe(r1);
-      await expectRefreshed(s, r2, ["access", "refresh"]);
-    });
+      it("refresh answers {access, refresh}, and the new refresh token works", async () => {
+        await signUp(s, "rotor");
+        const { refresh: r1 } = await login(s, "rotor");
+        const r2 = (await expectRefreshed(s, r1, ["access", "refresh"])).refresh!;
+        expect(r2).not.toBe(r1);
+        await expectRefreshed(s, r2, ["access", "refresh"]);
+      });
 
-    it("a rotated refresh token presented again ends its session; another session of the user lives", async () => {
-      await signUp(s, "victim");
-      const stolen = await login(s, "victim");
-      const other = await login(s, "victim");
-      const r2 = (await expectRefreshed(s, stolen.refresh, ["access", "refresh"])).refresh!;
-      await expectRefreshBlacklisted(s, stolen.refresh);
-      await expectRefreshBlacklisted(s, r2);
-      await expectAccessRefused(s, stolen.access);
-      await expectWorks(s, other);
-    });
+      it("a rotated refresh token presented again ends its session; another session of the user lives", async () => {
+        await signUp(s, "victim");
+        const stolen = await login(s, "victim");
+        const other = await login(s, "victim");
+        const r2 = (await expectRefreshed(s, stolen.refresh, ["access", "refresh"])).refresh!;
+        await expectRefreshBlacklisted(s, stolen.refresh);
+        await expectRefreshBlacklisted(s, r2);
+        await expectAccessRefused(s, stolen.access);
+        await expectWorks(s, other);
+      });
 
-    it("tRPC: reuse of a rotated refresh token ends its session with token_not_valid", async () => {
-      await signUp(s, "trpcvictim");
-      const anon = trpcClient(s);
-      const stolen = await anon.jwt.create.mutate({ username: "trpcvictim", password: PW });
-      const other = await anon.jwt.create.mutate({ username: "trpcvictim", password: PW });
-      const rotated = await anon.jwt.refresh.mutate({ refresh: stolen.refresh });
-      expect(Object.keys(rotated)).toEqual(["access", "refresh"]);
-      const reuse = await failure(anon.jwt.refresh.mutate({ refresh: stolen.refresh }));
-      expect(reuse.data?.code).toBe("token_not_valid");
-      expect(reuse.data?.httpStatus).toBe(401);
-      expect(reuse.message).toBe("Token is blacklisted");
-      expect((await failure(anon.jwt.refresh.mutate({ refresh: rotated.refresh! }))).data?.code).toBe(
-        "token_not_valid",
-      );
-      for (const access of [stolen.access, rotated.access])
-        expect((await failure(trpcClient(s, bearer(access)).users.me.query())).data?.code).toBe("token_not_valid");
-      expect(await trpcClient(s, bearer(other.access)).users.me.query()).toMatchObject({ username: "trpcvictim" });
-    });
+      it("tRPC: reuse of a rotated refresh token ends its session with token_not_valid", async () => {
+        await signUp(s, "trpcvictim");
+        const anon = trpcClient(s);
+        const stolen = await anon.jwt.create.mutate({ username: "trpcvictim", password: PW });
+        const other = await anon.jwt.create.mutate({ username: "trpcvictim", password: PW });
+        const rotated = await anon.jwt.refresh.mutate({ refresh: stolen.refresh });
+        expect(Object.keys(rotated)).toEqual(["access", "refresh"]);
+        const reuse = await failure(anon.jwt.refresh.mutate({ refresh: stolen.refresh }));
+        expect(reuse.data?.code).toBe("token_not_valid");
+        expect(reuse.data?.httpStatus).toBe(401);
+        expect(reuse.message).toBe("Token is blacklisted");
+        expect((await failure(anon.jwt.refresh.mutate({ refresh: rotated.refresh! }))).data?.code).toBe(
+          "token_not_valid",
+        );
+        for (const access of [stolen.access, rotated.access])
+          expect((await failure(trpcClient(s, bearer(access)).users.me.query())).data?.code).toBe("token_not_valid");
+        expect(await trpcClient(s, bearer(other.access)).users.me.query()).toMatchObject({ username: "trpcvictim" });
+      });
 
-    it("ten concurrent refreshes of one token: exactly one 200, nine 401, and the session ends", async () => {
-      await signUp(s, "racer");
-      const pair = await login(s, "racer");
-      const results = await Promise.all(Array.from({ length: 10 }, () => refresh(s, pair.refresh)));
-      const won = results.filter((r) => r.status === 200);
-      expect(won).toHaveLength(1);
-      for (const r of results.filter((r) => r.status !== 200)) {
-        expect(r.status).toBe(401);
-        expect(r.json).toEqual(BLACKLISTED);
-      }
-      await expectRefreshBlacklisted(s, won[0]!.json.refresh);
-      await expectAccessRefused(s, won[0]!.json.access);
-    });
-  });
+      it("ten concurrent refreshes of one token: exactly one 200, nine 401, and the session ends", async () => {
+        await signUp(s, "racer");
+        const pair = await login(s, "racer");
+        const results = await Promise.all(Array.from({ length: 10 }, () => refresh(s, pair.refresh)));
+        const won = results.filter((r) => r.status === 200);
+        expect(won).toHaveLength(1);
+        for (const r of results.filter((r) => r.status !== 200)) {
+          expect(r.status).toBe(401);
+          expect(r.json).toEqual(BLACKLISTED);
+        }
+        await expectRefreshBlacklisted(s, won[0]!.json.refresh);
+        await expectAccessRefused(s, won[0]!.json.access);
+      });
+    },
+  );
 
   describe("rotation with reuse detection and its grace window (REFRESH_TOKEN_REUSE_INTERVAL, default 10 s)", () => {
     let s: TestServer;
@@ -274,31 +280,38 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
     });
     afterAll(async () => Promise.all([s?.stop(), quick?.stop()]));
 
-    it("the just-rotated token presented again (a retry after a lost answer) gets the same new refresh token; the session goes on", async () => {
-      const id = await signUp(s, "retrier");
-      const pair = await login(s, "retrier");
-      const first = await expectRefreshed(s, pair.refresh, ["access", "refresh"]);
-      const retry = await expectRefreshed(s, pair.refresh, ["access", "refresh"]);
-      expect(retry.refresh).toBe(first.refresh);
-      for (const access of [pair.access, first.access, retry.access]) expect((await me(s, access)).status).toBe(200);
-      const next = await expectRefreshed(s, first.refresh!, ["access", "refresh"]);
-      expect((await me(s, next.access)).status).toBe(200);
-      expect(await s.deps.prisma.auditEvent.count({ where: { kind: "refresh_reuse_detected", userId: id } })).toBe(0);
-    });
+    it(
+      "the just-rotated token presented again (a retry after a lost answer) " +
+        "gets the same new refresh token; the session goes on",
+      async () => {
+        const id = await signUp(s, "retrier");
+        const pair = await login(s, "retrier");
+        const first = await expectRefreshed(s, pair.refresh, ["access", "refresh"]);
+        const retry = await expectRefreshed(s, pair.refresh, ["access", "refresh"]);
+        expect(retry.refresh).toBe(first.refresh);
+        for (const access of [pair.access, first.access, retry.access]) expect((await me(s, access)).status).toBe(200);
+        const next = await expectRefreshed(s, first.refresh!, ["access", "refresh"]);
+        expect((await me(s, next.access)).status).toBe(200);
+        expect(await s.deps.prisma.auditEvent.count({ where: { kind: "refresh_reuse_detected", userId: id } })).toBe(0);
+      },
+    );
 
-    it("tRPC: two tabs refreshing at once both get the one new pair's refresh token, and the session lives", async () => {
-      await signUp(s, "twotabs");
-      const anon = trpcClient(s);
-      const pair = await anon.jwt.create.mutate({ username: "twotabs", password: PW });
-      const [a, b] = await Promise.all([
-        anon.jwt.refresh.mutate({ refresh: pair.refresh }),
-        anon.jwt.refresh.mutate({ refresh: pair.refresh }),
-      ]);
-      expect(a.refresh).toBeDefined();
-      expect(b.refresh).toBe(a.refresh);
-      expect(await trpcClient(s, bearer(b.access)).users.me.query()).toMatchObject({ username: "twotabs" });
-      expect(Object.keys(await anon.jwt.refresh.mutate({ refresh: a.refresh! }))).toEqual(["access", "refresh"]);
-    });
+    it(
+      "tRPC: two tabs refreshing at once both get the one new pair's refresh token, " + "and the session lives",
+      async () => {
+        await signUp(s, "twotabs");
+        const anon = trpcClient(s);
+        const pair = await anon.jwt.create.mutate({ username: "twotabs", password: PW });
+        const [a, b] = await Promise.all([
+          anon.jwt.refresh.mutate({ refresh: pair.refresh }),
+          anon.jwt.refresh.mutate({ refresh: pair.refresh }),
+        ]);
+        expect(a.refresh).toBeDefined();
+        expect(b.refresh).toBe(a.refresh);
+        expect(await trpcClient(s, bearer(b.access)).users.me.query()).toMatchObject({ username: "twotabs" });
+        expect(Object.keys(await anon.jwt.refresh.mutate({ refresh: a.refresh! }))).toEqual(["access", "refresh"]);
+      },
+    );
 
     it("ten concurrent refreshes of one token: all 200 with the same new refresh token, and it works", async () => {
       await signUp(s, "burst");

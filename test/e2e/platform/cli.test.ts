@@ -99,76 +99,80 @@ async function post(url: string, path: string, body: unknown, key?: string) {
 }
 
 describe("portcullis CLI", () => {
-  it("migrate → createsuperuser → serve → SIGTERM → serve again, on one PGlite folder (and the generated dev key is reused)", async () => {
-    const folder = join(tmp, "pglite");
-    const dataDir = join(tmp, "data");
-    // No SECRET_KEY: development generates one under DATA_DIR.
-    const env = {
-      DATABASE_URL: `pglite:${folder}`,
-      DATA_DIR: dataDir,
-      EMAIL_BACKEND: "file",
-      EMAIL_FILE_PATH: join(tmp, "mail"),
-    };
+  it(
+    "migrate → createsuperuser → serve → SIGTERM → serve again, " +
+      "on one PGlite folder (and the generated dev key is reused)",
+    async () => {
+      const folder = join(tmp, "pglite");
+      const dataDir = join(tmp, "data");
+      // No SECRET_KEY: development generates one under DATA_DIR.
+      const env = {
+        DATABASE_URL: `pglite:${folder}`,
+        DATA_DIR: dataDir,
+        EMAIL_BACKEND: "file",
+        EMAIL_FILE_PATH: join(tmp, "mail"),
+      };
 
-    const first = await cli(["migrate"], env);
-    expect(first, first.stderr).toMatchObject({ code: 0, stdout: `Applied: ${MIGRATIONS.join(", ")}\n` });
-    const keyFile = join(dataDir, "secret_key");
-    expect(existsSync(keyFile)).toBe(true);
-    const devKey = readFileSync(keyFile, "utf8");
-    expect(devKey.trim().length).toBeGreaterThanOrEqual(32);
+      const first = await cli(["migrate"], env);
+      expect(first, first.stderr).toMatchObject({ code: 0, stdout: `Applied: ${MIGRATIONS.join(", ")}\n` });
+      const keyFile = join(dataDir, "secret_key");
+      expect(existsSync(keyFile)).toBe(true);
+      const devKey = readFileSync(keyFile, "utf8");
+      expect(devKey.trim().length).toBeGreaterThanOrEqual(32);
 
-    const second = await cli(["migrate"], env);
-    expect(second, second.stderr).toMatchObject({ code: 0, stdout: "No pending migrations.\n" });
-    expect(readFileSync(keyFile, "utf8")).toBe(devKey);
+      const second = await cli(["migrate"], env);
+      expect(second, second.stderr).toMatchObject({ code: 0, stdout: "No pending migrations.\n" });
+      expect(readFileSync(keyFile, "utf8")).toBe(devKey);
 
-    const noPassword = await cli(
-      ["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"],
-      env,
-    );
-    expect(noPassword.code).toBe(2);
-    expect(noPassword.stderr).toContain("PORTCULLIS_SUPERUSER_PASSWORD");
+      const noPassword = await cli(
+        ["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"],
+        env,
+      );
+      expect(noPassword.code).toBe(2);
+      expect(noPassword.stderr).toContain("PORTCULLIS_SUPERUSER_PASSWORD");
 
-    const su = await cli(["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"], {
-      ...env,
-      PORTCULLIS_SUPERUSER_PASSWORD: SUPERUSER_PASSWORD,
-    });
-    expect(su.code, su.stderr).toBe(0);
-    expect(su.stdout).toMatch(/^Superuser created: id \d+\.\n$/);
-    const dupe = await cli(["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"], {
-      ...env,
-      PORTCULLIS_SUPERUSER_PASSWORD: SUPERUSER_PASSWORD,
-    });
-    expect(dupe.code).toBe(1);
-    expect(dupe.stderr).toContain("already exists");
+      const su = await cli(["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"], {
+        ...env,
+        PORTCULLIS_SUPERUSER_PASSWORD: SUPERUSER_PASSWORD,
+      });
+      expect(su.code, su.stderr).toBe(0);
+      expect(su.stdout).toMatch(/^Superuser created: id \d+\.\n$/);
+      const dupe = await cli(["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"], {
+        ...env,
+        PORTCULLIS_SUPERUSER_PASSWORD: SUPERUSER_PASSWORD,
+      });
+      expect(dupe.code).toBe(1);
+      expect(dupe.stderr).toContain("already exists");
 
-    const server = await serve(env);
-    const health = await fetch(`${server.url}/healthz`);
-    expect(await health.json()).toEqual({ status: "ok", database: "pglite" });
-    const login = await post(server.url, "/auth/token/login/", { username: "root", password: SUPERUSER_PASSWORD });
-    expect(login.status).toBe(200);
-    const rootKey: string = login.json.auth_token;
-    // Staff: the list shows other users too (HIDE_USERS hides them from everyone else).
-    expect((await post(server.url, "/auth/users/", { username: "plain", password: PW })).status).toBe(201);
-    const list = await fetch(`${server.url}/auth/users/`, { headers: { authorization: `Token ${rootKey}` } });
-    expect(((await list.json()) as { username: string }[]).map((u) => u.username)).toEqual(["root", "plain"]);
-    const stopped = await server.stop();
-    expect(stopped.signal).toBeNull();
-    expect(stopped.code).toBe(0);
-    expect(stopped.stdout).toContain("SIGTERM received, shutting down");
-    expect(stopped.stderr).toBe("");
+      const server = await serve(env);
+      const health = await fetch(`${server.url}/healthz`);
+      expect(await health.json()).toEqual({ status: "ok", database: "pglite" });
+      const login = await post(server.url, "/auth/token/login/", { username: "root", password: SUPERUSER_PASSWORD });
+      expect(login.status).toBe(200);
+      const rootKey: string = login.json.auth_token;
+      // Staff: the list shows other users too (HIDE_USERS hides them from everyone else).
+      expect((await post(server.url, "/auth/users/", { username: "plain", password: PW })).status).toBe(201);
+      const list = await fetch(`${server.url}/auth/users/`, { headers: { authorization: `Token ${rootKey}` } });
+      expect(((await list.json()) as { username: string }[]).map((u) => u.username)).toEqual(["root", "plain"]);
+      const stopped = await server.stop();
+      expect(stopped.signal).toBeNull();
+      expect(stopped.code).toBe(0);
+      expect(stopped.stdout).toContain("SIGTERM received, shutting down");
+      expect(stopped.stderr).toBe("");
 
-    // The folder is reusable: a second serve just starts, with the data and the dev key of the first.
-    const again = await serve(env);
-    const relogin = await post(again.url, "/auth/token/login/", { username: "root", password: SUPERUSER_PASSWORD });
-    expect(relogin.status).toBe(200);
-    // Shared tokens derive from SECRET_KEY: the same key comes back only if the same secret was reused.
-    expect(relogin.json.auth_token).toBe(rootKey);
-    expect((await post(again.url, "/auth/token/login/", { username: "plain", password: PW })).status).toBe(200);
-    const stoppedAgain = await again.stop();
-    expect(stoppedAgain.code).toBe(0);
-    expect(stoppedAgain.stdout).not.toContain("migrations applied");
-    expect(readFileSync(keyFile, "utf8")).toBe(devKey);
-  });
+      // The folder is reusable: a second serve just starts, with the data and the dev key of the first.
+      const again = await serve(env);
+      const relogin = await post(again.url, "/auth/token/login/", { username: "root", password: SUPERUSER_PASSWORD });
+      expect(relogin.status).toBe(200);
+      // Shared tokens derive from SECRET_KEY: the same key comes back only if the same secret was reused.
+      expect(relogin.json.auth_token).toBe(rootKey);
+      expect((await post(again.url, "/auth/token/login/", { username: "plain", password: PW })).status).toBe(200);
+      const stoppedAgain = await again.stop();
+      expect(stoppedAgain.code).toBe(0);
+      expect(stoppedAgain.stdout).not.toContain("migrations applied");
+      expect(readFileSync(keyFile, "utf8")).toBe(devKey);
+    },
+  );
 
   it("createsuperuser with USERNAME_FIELD=email: a taken address is refused with the email's message", async () => {
     const env = {
@@ -268,55 +272,61 @@ describe("portcullis CLI", () => {
     expect(r.stdout).not.toMatch(/listening/i);
   });
 
-  it("endallsessions after a SECRET_KEY rotation: keys and JWTs issued under the old key stop working; new logins work", async () => {
-    const db = await freshPostgres();
-    // JWTs here have a SIGNING_KEY of their own, which the rotation leaves alone.
-    const jwtKey = { SIMPLE_JWT_SIGNING_KEY: "a-jwt-signing-key-0123456789abcdefghijkl" };
-    const before = await startTestServer("postgresql", {
-      ...jwtKey,
-      DATABASE_URL: db.url,
-      SECRET_KEY: "the-old-secret-key-0123456789abcdefghij",
-    });
-    try {
-      expect((await before.request("POST", "/auth/users/", { json: { username: "kim", password: PW } })).status).toBe(
-        201,
-      );
-      const key = (await before.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json
-        .auth_token;
-      const pair = (await before.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } }))
-        .json;
-      await before.stop();
-      const env = { ...jwtKey, DATABASE_URL: db.url, SECRET_KEY: "the-new-secret-key-0123456789abcdefghij" };
-      const after = await startTestServer("postgresql", { ...env, AUTO_MIGRATE: "false" });
+  it(
+    "endallsessions after a SECRET_KEY rotation: " +
+      "keys and JWTs issued under the old key stop working; new logins work",
+    async () => {
+      const db = await freshPostgres();
+      // JWTs here have a SIGNING_KEY of their own, which the rotation leaves alone.
+      const jwtKey = { SIMPLE_JWT_SIGNING_KEY: "a-jwt-signing-key-0123456789abcdefghijkl" };
+      const before = await startTestServer("postgresql", {
+        ...jwtKey,
+        DATABASE_URL: db.url,
+        SECRET_KEY: "the-old-secret-key-0123456789abcdefghij",
+      });
       try {
-        const me = (authorization: string) => after.request("GET", "/auth/users/me/", { headers: { authorization } });
-        // The shared key is stored by its hash, so it outlives the key it was derived from.
-        expect((await me(`Token ${key}`)).status).toBe(200);
-        expect((await me(`Bearer ${pair.access}`)).status).toBe(200);
-        const refused = await cli(["endallsessions"], env);
-        expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining("pass --yes")]);
-        const ended = await cli(["endallsessions", "--yes"], env);
-        expect([ended.code, ended.stdout.trim()]).toEqual([
-          0,
-          "Ended 1 opaque token(s) and 1 JWT session(s); every JWT issued until now is refused.",
-        ]);
-        expect([(await me(`Token ${key}`)).json]).toEqual([{ detail: "Invalid token." }]);
-        expect((await after.request("POST", "/auth/jwt/refresh/", { json: { refresh: pair.refresh } })).json).toEqual({
-          detail: "Token is blacklisted",
-          code: "token_not_valid",
-        });
-        expect((await me(`Bearer ${pair.access}`)).status).toBe(401);
-        const fresh = (await after.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } }))
+        expect((await before.request("POST", "/auth/users/", { json: { username: "kim", password: PW } })).status).toBe(
+          201,
+        );
+        const key = (await before.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } }))
           .json.auth_token;
-        expect(fresh).not.toBe(key);
-        expect((await me(`Token ${fresh}`)).status).toBe(200);
+        const pair = (await before.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } }))
+          .json;
+        await before.stop();
+        const env = { ...jwtKey, DATABASE_URL: db.url, SECRET_KEY: "the-new-secret-key-0123456789abcdefghij" };
+        const after = await startTestServer("postgresql", { ...env, AUTO_MIGRATE: "false" });
+        try {
+          const me = (authorization: string) => after.request("GET", "/auth/users/me/", { headers: { authorization } });
+          // The shared key is stored by its hash, so it outlives the key it was derived from.
+          expect((await me(`Token ${key}`)).status).toBe(200);
+          expect((await me(`Bearer ${pair.access}`)).status).toBe(200);
+          const refused = await cli(["endallsessions"], env);
+          expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining("pass --yes")]);
+          const ended = await cli(["endallsessions", "--yes"], env);
+          expect([ended.code, ended.stdout.trim()]).toEqual([
+            0,
+            "Ended 1 opaque token(s) and 1 JWT session(s); every JWT issued until now is refused.",
+          ]);
+          expect([(await me(`Token ${key}`)).json]).toEqual([{ detail: "Invalid token." }]);
+          expect((await after.request("POST", "/auth/jwt/refresh/", { json: { refresh: pair.refresh } })).json).toEqual(
+            {
+              detail: "Token is blacklisted",
+              code: "token_not_valid",
+            },
+          );
+          expect((await me(`Bearer ${pair.access}`)).status).toBe(401);
+          const fresh = (await after.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } }))
+            .json.auth_token;
+          expect(fresh).not.toBe(key);
+          expect((await me(`Token ${fresh}`)).status).toBe(200);
+        } finally {
+          await after.stop();
+        }
       } finally {
-        await after.stop();
+        await db.drop();
       }
-    } finally {
-      await db.drop();
-    }
-  });
+    },
+  );
 
   it("unknown commands print the usage and exit 2", async () => {
     const r = await cli(["frobnicate"], { DATABASE_URL: "pglite:memory" });

@@ -57,30 +57,33 @@ const register = (url: string, username: string) =>
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
 
 describe("one PGlite folder, one process", () => {
-  it("a second server and a CLI command on a folder a server holds are refused, naming its process; then they run", async () => {
-    const { folder, env } = setup();
-    const first = await startInstance(env);
-    try {
-      const pid = pidOf(first.output());
-      expect(pid).toBeGreaterThan(0);
-      const [second, command] = await Promise.all([
-        runCommand(["serve"], { ...env, PORT: "0" }),
-        runCommand(SUPERUSER, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: PW }),
-      ]);
-      for (const r of [second, command]) {
-        expect(r.code, r.output).toBe(1);
-        expect(r.output).toContain(`database folder ${folder} is in use by process ${pid}`);
+  it(
+    "a second server and a CLI command on a folder a server holds are refused, " + "naming its process; then they run",
+    async () => {
+      const { folder, env } = setup();
+      const first = await startInstance(env);
+      try {
+        const pid = pidOf(first.output());
+        expect(pid).toBeGreaterThan(0);
+        const [second, command] = await Promise.all([
+          runCommand(["serve"], { ...env, PORT: "0" }),
+          runCommand(SUPERUSER, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: PW }),
+        ]);
+        for (const r of [second, command]) {
+          expect(r.code, r.output).toBe(1);
+          expect(r.output).toContain(`database folder ${folder} is in use by process ${pid}`);
+        }
+        // The first server is unharmed and still the only writer.
+        expect((await register(first.url, "alice")).status).toBe(201);
+      } finally {
+        expect(await first.stop()).toBe(0);
       }
-      // The first server is unharmed and still the only writer.
-      expect((await register(first.url, "alice")).status).toBe(201);
-    } finally {
-      expect(await first.stop()).toBe(0);
-    }
-    expect(existsSync(join(folder, "portcullis.lock"))).toBe(false); // released on close
-    const after = await runCommand(SUPERUSER, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: PW });
-    expect(after.code, after.output).toBe(0);
-    expect(after.output).toContain("Superuser created: id 2.");
-  });
+      expect(existsSync(join(folder, "portcullis.lock"))).toBe(false); // released on close
+      const after = await runCommand(SUPERUSER, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: PW });
+      expect(after.code, after.output).toBe(0);
+      expect(after.output).toContain("Superuser created: id 2.");
+    },
+  );
 
   it("the lock of a process that died (SIGKILL) is taken over by the next start, and the data is there", async () => {
     const { folder, env } = setup();
@@ -124,22 +127,25 @@ describe("owner-only files, whatever the umask", () => {
     expect(laxEntries(folder)).toEqual([]);
   });
 
-  it("serve under umask 000: after registrations, mails and SIGTERM, nothing under DATA_DIR is open to others", async () => {
-    const { data, env } = setup();
-    const server = await withUmask(0, () => startInstance({ ...env, DJOSER_SEND_ACTIVATION_EMAIL: "true" }));
-    try {
-      for (const username of ["alice", "bob"]) {
-        const created = await register(server.url, username);
-        expect(created.status, created.text).toBe(201);
+  it(
+    "serve under umask 000: " + "after registrations, mails and SIGTERM, nothing under DATA_DIR is open to others",
+    async () => {
+      const { data, env } = setup();
+      const server = await withUmask(0, () => startInstance({ ...env, DJOSER_SEND_ACTIVATION_EMAIL: "true" }));
+      try {
+        for (const username of ["alice", "bob"]) {
+          const created = await register(server.url, username);
+          expect(created.status, created.text).toBe(201);
+        }
+        const mails = () => readdirSync(join(data, "mail")).filter((f) => f.endsWith(".eml"));
+        await vi.waitFor(() => expect(mails()).toHaveLength(2), { timeout: 20_000, interval: 200 });
+        // While it runs: the folders keep everyone else out (PGlite makes its new files 0666 inside).
+        expect(mode(join(data, "mail"))).toBe("700");
+        expect(mode(join(data, "pglite"))).toBe("700");
+      } finally {
+        expect(await server.stop()).toBe(0);
       }
-      const mails = () => readdirSync(join(data, "mail")).filter((f) => f.endsWith(".eml"));
-      await vi.waitFor(() => expect(mails()).toHaveLength(2), { timeout: 20_000, interval: 200 });
-      // While it runs: the folders keep everyone else out (PGlite makes its new files 0666 inside).
-      expect(mode(join(data, "mail"))).toBe("700");
-      expect(mode(join(data, "pglite"))).toBe("700");
-    } finally {
-      expect(await server.stop()).toBe(0);
-    }
-    expect(laxEntries(data)).toEqual([]);
-  });
+      expect(laxEntries(data)).toEqual([]);
+    },
+  );
 });

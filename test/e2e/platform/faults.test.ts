@@ -261,12 +261,14 @@ describe("faults: PostgreSQL down", () => {
       for (const o of after) if (!succeeded(o)) problems.push(`after recovery: ${describeOutcome(o)}`);
       // Times relative to the moment pg_ctl stop was run.
       const when = (o: Outcome) =>
-        `sent at +${o.startedAt - tStopBegin} ms (stop done +${tStopEnd - tStopBegin}, start +${tStartBegin - tStopBegin}, up +${tStartEnd - tStopBegin})`;
+        `sent at +${o.startedAt - tStopBegin} ms ` +
+        `(stop done +${tStopEnd - tStopBegin}, start +${tStartBegin - tStopBegin}, up +${tStartEnd - tStopBegin})`;
       const waitedWhileDown = (o: Outcome) => o.endedAt - Math.max(o.startedAt, tStopBegin);
       for (const o of outage)
         if (waitedWhileDown(o) > HANG_MS)
           problems.push(
-            `hung (answered ${waitedWhileDown(o)} ms after the stop began, > ${HANG_MS} ms): ${describeOutcome(o)}, ${when(o)}`,
+            `hung (answered ${waitedWhileDown(o)} ms after the stop began, > ${HANG_MS} ms): ` +
+              `${describeOutcome(o)}, ${when(o)}`,
           );
       for (const o of log) if (o.status === 0) problems.push(`no answer: ${describeOutcome(o)}, ${when(o)}`);
       if (!tRecovered)
@@ -307,9 +309,13 @@ describe("faults: PostgreSQL down", () => {
         // delivered or still queued (a user without one could never activate).
         const mail = queued.has(r.id) || [...mailedTo].some((to) => to.includes(r.email));
         if (r.email !== `${r.username}@example.com` || !r.password.startsWith("$argon2id$") || r.is_active || !mail) {
-          problems.push(
-            `half-written registration: ${JSON.stringify({ ...r, password: `${r.password.slice(0, 10)}…`, activationMail: mail ? "delivered or queued" : "none" })}${told503.has(r.username) ? " (client was told 503)" : ""}`,
-          );
+          const shown = {
+            ...r,
+            password: `${r.password.slice(0, 10)}…`,
+            activationMail: mail ? "delivered or queued" : "none",
+          };
+          const told = told503.has(r.username) ? " (client was told 503)" : "";
+          problems.push(`half-written registration: ${JSON.stringify(shown)}${told}`);
         }
         if (told503.has(r.username)) committedDespite503.push(r.username);
       }
@@ -319,17 +325,28 @@ describe("faults: PostgreSQL down", () => {
       const createdThisRun = told201.size + committedDespite503.length;
       if (rowsAfter !== rowsAtStart + createdThisRun) {
         problems.push(
-          `row count: ${rowsAtStart} when the load began, ${rowsAfter} after; expected + ${told201.size} told-succeeded + ${committedDespite503.length} committed-despite-503`,
+          `row count: ${rowsAtStart} when the load began, ${rowsAfter} after; ` +
+            `expected + ${told201.size} told-succeeded + ${committedDespite503.length} committed-despite-503`,
         );
       }
 
+      const recovery = tRecovered
+        ? `${tRecovered - tStartEnd} ms after PostgreSQL accepted connections ` +
+          `(${tRecovered - tStartBegin} ms after pg_ctl start)`
+        : "NONE";
       console.log(
         [
-          `faults[postgresql]: ${outage.length} requests during outage, 503s ${outage.filter((o) => o.status === 503).length}, 5xx other than 503: ${other5xx}, rows before ${rowsBefore} after ${rowsAfter}, lost ${lost.length}   (pg_ctl stop -m ${mode})`,
-          `  ${log.length} requests in all (${before.length} before, ${down.length} while fully down, ${after.length} after recovery); no answer: ${noAnswer}`,
-          `  slowest while down: ${slowestDown} ms; longest wait after the stop began: ${slowestOutage} ms; stop took ${tStopEnd - tStopBegin} ms`,
-          `  recovery: ${tRecovered ? `${tRecovered - tStartEnd} ms after PostgreSQL accepted connections (${tRecovered - tStartBegin} ms after pg_ctl start)` : "NONE"}`,
-          `  registrations: ${registrations.length} sent, ${told201.size} succeeded, ${told503.size} got 503 (${committedDespite503.length} of them committed anyway: ${committedDespite503.join(", ") || "none"}), ${createdThisRun} rows created this run (${rowsAtStart} → ${rowsAfter})`,
+          `faults[postgresql]: ${outage.length} requests during outage, ` +
+            `503s ${outage.filter((o) => o.status === 503).length}, 5xx other than 503: ${other5xx}, ` +
+            `rows before ${rowsBefore} after ${rowsAfter}, lost ${lost.length}   (pg_ctl stop -m ${mode})`,
+          `  ${log.length} requests in all (${before.length} before, ${down.length} while fully down, ` +
+            `${after.length} after recovery); no answer: ${noAnswer}`,
+          `  slowest while down: ${slowestDown} ms; longest wait after the stop began: ${slowestOutage} ms; ` +
+            `stop took ${tStopEnd - tStopBegin} ms`,
+          `  recovery: ${recovery}`,
+          `  registrations: ${registrations.length} sent, ${told201.size} succeeded, ${told503.size} got 503 ` +
+            `(${committedDespite503.length} of them committed anyway: ${committedDespite503.join(", ") || "none"}), ` +
+            `${createdThisRun} rows created this run (${rowsAtStart} → ${rowsAfter})`,
         ].join("\n"),
       );
       expect(problems.length, `problems:\n${summarise(problems)}`).toBe(0);
@@ -362,9 +379,8 @@ describe("faults: PostgreSQL down", () => {
     const mails = row
       ? await sql("SELECT 1 FROM mail_outbox WHERE user_id = $1 AND kind = 'activation'", [row.id])
       : [];
-    console.log(
-      `faults[postgresql]: registration cut off at its mail write → ${cut.status}; user row ${row ? `exists (id ${row.id}), activation mail ${mails.length ? "queued" : "NONE"}` : "absent"}`,
-    );
+    const found = row ? `exists (id ${row.id}), activation mail ${mails.length ? "queued" : "NONE"}` : "absent";
+    console.log(`faults[postgresql]: registration cut off at its mail write → ${cut.status}; user row ${found}`);
     // Told 503, the client retries: that must create the account (not "already exists" over an
     // inactive user whose activation mail was never queued).
     const retry = await f.server.request("POST", "/auth/users/", { json: body });

@@ -42,91 +42,105 @@ describe("housekeeping (PostgreSQL)", () => {
     await db?.drop();
   });
 
-  it("flushexpiredtokens: expired refresh tokens and their dead sessions go; live ones stay and keep working; a second run finds nothing", async () => {
-    const expiring = (await short.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } }))
-      .json;
-    const lasting = (await long.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } })).json;
-    expect([await count("jwt_refresh_token"), await count("jwt_session")]).toEqual([2, 2]);
-    await sleep(2_200); // the short refresh token and its access token have expired
+  it(
+    "flushexpiredtokens: expired refresh tokens and their dead sessions go; " +
+      "live ones stay and keep working; a second run finds nothing",
+    async () => {
+      const expiring = (await short.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } }))
+        .json;
+      const lasting = (await long.request("POST", "/auth/jwt/create/", { json: { username: "kim", password: PW } }))
+        .json;
+      expect([await count("jwt_refresh_token"), await count("jwt_session")]).toEqual([2, 2]);
+      await sleep(2_200); // the short refresh token and its access token have expired
 
-    const first = await flush();
-    expect([first.code, first.output.trim()]).toEqual([0, deleted(1, 1, 0)]);
-    expect([await count("jwt_refresh_token"), await count("jwt_session")]).toEqual([1, 1]);
-    // The flushed token is refused as it was before (never taken for one issued before the move).
-    const refused = await long.request("POST", "/auth/jwt/refresh/", { json: { refresh: expiring.refresh } });
-    expect([refused.status, refused.json.code]).toEqual([401, "token_not_valid"]);
-    expect(await count("jwt_session")).toBe(1);
-    // The live session is untouched: its refresh token works, its access token lists it.
-    expect((await long.request("POST", "/auth/jwt/refresh/", { json: { refresh: lasting.refresh } })).status).toBe(200);
-    const mine = await long.request("GET", "/auth/sessions/", {
-      headers: { authorization: `Bearer ${lasting.access}` },
-    });
-    expect([mine.status, mine.json.map((s: { kind: string; current: boolean }) => [s.kind, s.current])]).toEqual([
-      200,
-      [["jwt", true]],
-    ]);
+      const first = await flush();
+      expect([first.code, first.output.trim()]).toEqual([0, deleted(1, 1, 0)]);
+      expect([await count("jwt_refresh_token"), await count("jwt_session")]).toEqual([1, 1]);
+      // The flushed token is refused as it was before (never taken for one issued before the move).
+      const refused = await long.request("POST", "/auth/jwt/refresh/", { json: { refresh: expiring.refresh } });
+      expect([refused.status, refused.json.code]).toEqual([401, "token_not_valid"]);
+      expect(await count("jwt_session")).toBe(1);
+      // The live session is untouched: its refresh token works, its access token lists it.
+      expect((await long.request("POST", "/auth/jwt/refresh/", { json: { refresh: lasting.refresh } })).status).toBe(
+        200,
+      );
+      const mine = await long.request("GET", "/auth/sessions/", {
+        headers: { authorization: `Bearer ${lasting.access}` },
+      });
+      expect([mine.status, mine.json.map((s: { kind: string; current: boolean }) => [s.kind, s.current])]).toEqual([
+        200,
+        [["jwt", true]],
+      ]);
 
-    const again = await flush();
-    expect([again.code, again.output.trim()]).toEqual([0, deleted(0, 0, 0)]);
-  });
+      const again = await flush();
+      expect([again.code, again.output.trim()]).toEqual([0, deleted(0, 0, 0)]);
+    },
+  );
 
-  it("a lockout count quiet for FORGET_AFTER is forgotten; a locked name stays locked until a password reset", async () => {
-    const login = (username: string) =>
-      short.request("POST", "/auth/token/login/", { json: { username, password: "wrong-password" } });
-    // "waiting": two failures (one short of the lock). "locked": three (MAX_FAILURES).
-    for (const [name, failures] of [
-      ["waiting", 2],
-      ["locked", 3],
-    ] as const) {
-      for (let i = 0; i < failures; i++) {
-        expect((await login(name)).status, `${name} #${i + 1}`).toBe(400);
-        await sleep(1_100); // BASE_DELAY
+  it(
+    "a lockout count quiet for FORGET_AFTER is forgotten; " + "a locked name stays locked until a password reset",
+    async () => {
+      const login = (username: string) =>
+        short.request("POST", "/auth/token/login/", { json: { username, password: "wrong-password" } });
+      // "waiting": two failures (one short of the lock). "locked": three (MAX_FAILURES).
+      for (const [name, failures] of [
+        ["waiting", 2],
+        ["locked", 3],
+      ] as const) {
+        for (let i = 0; i < failures; i++) {
+          expect((await login(name)).status, `${name} #${i + 1}`).toBe(400);
+          await sleep(1_100); // BASE_DELAY
+        }
       }
-    }
-    expect((await login("locked")).status).toBe(403);
-    expect((await flush()).output.trim()).toBe(deleted(0, 0, 0)); // nothing is a day old yet
-    await sql.query("UPDATE login_lock SET updated_at = updated_at - interval '25 hours'");
+      expect((await login("locked")).status).toBe(403);
+      expect((await flush()).output.trim()).toBe(deleted(0, 0, 0)); // nothing is a day old yet
+      await sql.query("UPDATE login_lock SET updated_at = updated_at - interval '25 hours'");
 
-    // Gone: the waiting name's count, and both names' counts per client network (waits only,
-    // never a lock); kept: the locked name's count.
-    expect((await flush()).output.trim()).toBe(deleted(0, 0, 3));
-    expect((await login("locked")).status).toBe(403);
-    // Forgotten: one more failure is the first of a new count, so the name at most waits (429,
-    // or 400 once the 1 s is over); had the count stayed, it would have been the third: a lock.
-    expect((await login("waiting")).status).toBe(400);
-    expect([400, 429]).toContain((await login("waiting")).status);
-  });
+      // Gone: the waiting name's count, and both names' counts per client network (waits only,
+      // never a lock); kept: the locked name's count.
+      expect((await flush()).output.trim()).toBe(deleted(0, 0, 3));
+      expect((await login("locked")).status).toBe(403);
+      // Forgotten: one more failure is the first of a new count, so the name at most waits (429,
+      // or 400 once the 1 s is over); had the count stayed, it would have been the third: a lock.
+      expect((await login("waiting")).status).toBe(400);
+      expect([400, 429]).toContain((await login("waiting")).status);
+    },
+  );
 
-  it("opaque keys past TOKEN_TTL are deleted, the shared key's seed with them: the next login hands out a new key", async () => {
-    const ttl = { DJOSER_TOKEN_TTL: "1" };
-    const keyed = await startTestServer("postgresql", { ...common(), ...ttl, AUTO_MIGRATE: "false" });
-    try {
-      const login = async () =>
-        (await keyed.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json
-          .auth_token;
-      const key = await login();
-      expect(await count("auth_token")).toBe(1);
-      await sleep(1_200);
-      const flushed = await runCommand(["flushexpiredtokens"], { ...common(), ...ttl, LOG_LEVEL: "warn" });
-      expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 1)]);
-      expect(await count("auth_token")).toBe(0);
-      const next = await login();
-      expect(next).not.toBe(key);
-      const old = await keyed.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${key}` } });
-      expect([old.status, old.json]).toEqual([401, { detail: "Invalid token." }]);
-      expect(
-        (await keyed.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${next}` } })).status,
-      ).toBe(200);
-    } finally {
-      await keyed.stop();
-    }
-  });
+  it(
+    "opaque keys past TOKEN_TTL are deleted, the shared key's seed with them: " + "the next login hands out a new key",
+    async () => {
+      const ttl = { DJOSER_TOKEN_TTL: "1" };
+      const keyed = await startTestServer("postgresql", { ...common(), ...ttl, AUTO_MIGRATE: "false" });
+      try {
+        const login = async () =>
+          (await keyed.request("POST", "/auth/token/login/", { json: { username: "kim", password: PW } })).json
+            .auth_token;
+        const key = await login();
+        expect(await count("auth_token")).toBe(1);
+        await sleep(1_200);
+        const flushed = await runCommand(["flushexpiredtokens"], { ...common(), ...ttl, LOG_LEVEL: "warn" });
+        expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 1)]);
+        expect(await count("auth_token")).toBe(0);
+        const next = await login();
+        expect(next).not.toBe(key);
+        const old = await keyed.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${key}` } });
+        expect([old.status, old.json]).toEqual([401, { detail: "Invalid token." }]);
+        expect(
+          (await keyed.request("GET", "/auth/users/me/", { headers: { authorization: `Token ${next}` } })).status,
+        ).toBe(200);
+      } finally {
+        await keyed.stop();
+      }
+    },
+  );
 
   it("audit events older than AUDIT_RETENTION_DAYS are deleted; newer ones stay", async () => {
     const before = await count("audit_event");
     expect(before).toBeGreaterThan(2);
     await sql.query(
-      "UPDATE audit_event SET at = at - interval '31 days' WHERE id IN (SELECT id FROM audit_event ORDER BY id LIMIT 2)",
+      "UPDATE audit_event SET at = at - interval '31 days' " +
+        "WHERE id IN (SELECT id FROM audit_event ORDER BY id LIMIT 2)",
     );
     const kept = await runCommand(["flushexpiredtokens"], { ...common(), LOG_LEVEL: "warn" }); // default: 180 days
     expect(kept.output.trim()).toBe(deleted(0, 0, 0));

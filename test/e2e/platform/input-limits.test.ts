@@ -145,75 +145,91 @@ for (const db of DATABASES) {
             field: TOO_MANY_CHARS,
           });
         }
-        expect((await s.request("GET", "/auth/users/me/", { headers: auth() })).status).toBe(200); // nothing happened to owner
+        // Nothing happened to the owner.
+        expect((await s.request("GET", "/auth/users/me/", { headers: auth() })).status).toBe(200);
       });
 
-      it("a lone surrogate is refused in DRF's words: UTF-8 cannot hold it, so two passwords would hash as one", async () => {
-        const surrogate = (cp: string) => [`Surrogate characters are not allowed: U+${cp}.`];
-        // JSON can carry a lone surrogate as an escape; the body is written by hand to keep it.
-        const body = '{"username": "lonely", "password": "Kq7!vLp2#\\ud800"}';
-        const res = await s.request("POST", "/auth/users/", { body, headers: { "content-type": "application/json" } });
-        expect(answer(res)).toEqual({ status: 400, body: { password: surrogate("D800") } });
-        const login = await s.request("POST", "/auth/token/login/", {
-          body: body.replace("lonely", "owner"),
-          headers: { "content-type": "application/json" },
-        });
-        expect(answer(login)).toEqual({ status: 400, body: { password: surrogate("D800") } });
-        const err = await failure(trpcClient(s).users.create.mutate({ username: "lonely", password: `${PW}\udc00` }));
-        expect({ code: err.data?.code, fields: err.data?.fields }).toEqual({
-          code: "invalid_input",
-          fields: { password: surrogate("DC00") },
-        });
-        expect(
-          (await s.request("POST", "/auth/token/login/", { json: { username: "lonely", password: PW } })).status,
-        ).toBe(400); // never created
-      });
+      it(
+        "a lone surrogate is refused in DRF's words: " + "UTF-8 cannot hold it, so two passwords would hash as one",
+        async () => {
+          const surrogate = (cp: string) => [`Surrogate characters are not allowed: U+${cp}.`];
+          // JSON can carry a lone surrogate as an escape; the body is written by hand to keep it.
+          const body = '{"username": "lonely", "password": "Kq7!vLp2#\\ud800"}';
+          const res = await s.request("POST", "/auth/users/", {
+            body,
+            headers: { "content-type": "application/json" },
+          });
+          expect(answer(res)).toEqual({ status: 400, body: { password: surrogate("D800") } });
+          const login = await s.request("POST", "/auth/token/login/", {
+            body: body.replace("lonely", "owner"),
+            headers: { "content-type": "application/json" },
+          });
+          expect(answer(login)).toEqual({ status: 400, body: { password: surrogate("D800") } });
+          const err = await failure(trpcClient(s).users.create.mutate({ username: "lonely", password: `${PW}\udc00` }));
+          expect({ code: err.data?.code, fields: err.data?.fields }).toEqual({
+            code: "invalid_input",
+            fields: { password: surrogate("DC00") },
+          });
+          expect(
+            (await s.request("POST", "/auth/token/login/", { json: { username: "lonely", password: PW } })).status,
+          ).toBe(400); // never created
+        },
+      );
     });
 
     describe("the mailed link is checked before the rest", () => {
-      it("reset_password_confirm: a bad link is named before a weak or mismatched password (no validator runs)", async () => {
-        const weak = { new_password: "1234", re_new_password: "1234" };
-        expect(
-          answer(
-            await s.request("POST", "/auth/users/reset_password_confirm/", {
-              json: { uid: "OTk5OTk5OTk", token: "x", ...weak },
-            }),
-          ),
-        ).toEqual({ status: 400, body: BAD_UID });
-        const { uid } = await link("password");
-        expect(
-          answer(
-            await s.request("POST", "/auth/users/reset_password_confirm/", {
-              json: { uid, token: "abc123-0123456789abcdef0123456789abcdef", ...weak },
-            }),
-          ),
-        ).toEqual({ status: 400, body: BAD_TOKEN });
-        const mismatch = { new_password: strong(14), re_new_password: strong(15) };
-        expect(
-          answer(
-            await s.request("POST", "/auth/users/reset_password_confirm/", { json: { uid, token: "x", ...mismatch } }),
-          ),
-        ).toEqual({ status: 400, body: BAD_TOKEN });
-        const err = await failure(
-          trpcClient(s).users.resetPasswordConfirm.mutate({ uid: "OTk5OTk5OTk", token: "x", ...weak }),
-        );
-        expect(err.data?.fields).toEqual(BAD_UID);
-      });
+      it(
+        "reset_password_confirm: " + "a bad link is named before a weak or mismatched password (no validator runs)",
+        async () => {
+          const weak = { new_password: "1234", re_new_password: "1234" };
+          expect(
+            answer(
+              await s.request("POST", "/auth/users/reset_password_confirm/", {
+                json: { uid: "OTk5OTk5OTk", token: "x", ...weak },
+              }),
+            ),
+          ).toEqual({ status: 400, body: BAD_UID });
+          const { uid } = await link("password");
+          expect(
+            answer(
+              await s.request("POST", "/auth/users/reset_password_confirm/", {
+                json: { uid, token: "abc123-0123456789abcdef0123456789abcdef", ...weak },
+              }),
+            ),
+          ).toEqual({ status: 400, body: BAD_TOKEN });
+          const mismatch = { new_password: strong(14), re_new_password: strong(15) };
+          expect(
+            answer(
+              await s.request("POST", "/auth/users/reset_password_confirm/", {
+                json: { uid, token: "x", ...mismatch },
+              }),
+            ),
+          ).toEqual({ status: 400, body: BAD_TOKEN });
+          const err = await failure(
+            trpcClient(s).users.resetPasswordConfirm.mutate({ uid: "OTk5OTk5OTk", token: "x", ...weak }),
+          );
+          expect(err.data?.fields).toEqual(BAD_UID);
+        },
+      );
 
-      it("reset_password_confirm with a good link: the validators and the retype check still answer, in Djoser's words", async () => {
-        const { uid, token } = await link("password");
-        const weak = await s.request("POST", "/auth/users/reset_password_confirm/", {
-          json: { uid, token, new_password: "password", re_new_password: "password" },
-        });
-        expect(answer(weak)).toEqual({ status: 400, body: { new_password: ["This password is too common."] } });
-        const mismatch = await s.request("POST", "/auth/users/reset_password_confirm/", {
-          json: { uid, token, new_password: strong(14), re_new_password: strong(15) },
-        });
-        expect(answer(mismatch)).toEqual({
-          status: 400,
-          body: { non_field_errors: ["The two password fields didn't match."] },
-        });
-      });
+      it(
+        "reset_password_confirm with a good link: " +
+          "the validators and the retype check still answer, in Djoser's words",
+        async () => {
+          const { uid, token } = await link("password");
+          const weak = await s.request("POST", "/auth/users/reset_password_confirm/", {
+            json: { uid, token, new_password: "password", re_new_password: "password" },
+          });
+          expect(answer(weak)).toEqual({ status: 400, body: { new_password: ["This password is too common."] } });
+          const mismatch = await s.request("POST", "/auth/users/reset_password_confirm/", {
+            json: { uid, token, new_password: strong(14), re_new_password: strong(15) },
+          });
+          expect(answer(mismatch)).toEqual({
+            status: 400,
+            body: { non_field_errors: ["The two password fields didn't match."] },
+          });
+        },
+      );
 
       it("reset_username_confirm: without a good link nobody learns whether a username is taken", async () => {
         const probe = await s.request("POST", "/auth/users/reset_username_confirm/", {
@@ -264,26 +280,29 @@ for (const db of DATABASES) {
     });
 
     describe("lengths are checked on the stored form", () => {
-      it("an email whose domain lengthens when lower-cased: a 400 naming the field and its limit, not a 500", async () => {
-        const reg = await s.request("POST", "/auth/users/", {
-          json: { username: "growing", email: GROWING_EMAIL, password: PW },
-        });
-        expect(answer(reg)).toEqual({ status: 400, body: { email: EMAIL_TOO_LONG } });
-        const patch = await s.request("PATCH", "/auth/users/me/", {
-          headers: auth(),
-          json: { email: GROWING_EMAIL, current_password: PW },
-        });
-        expect(answer(patch)).toEqual({ status: 400, body: { email: EMAIL_TOO_LONG } });
-        const err = await failure(
-          trpcClient(s).users.create.mutate({ username: "growing", email: GROWING_EMAIL, password: PW }),
-        );
-        expect(err.data?.fields).toEqual({ email: EMAIL_TOO_LONG });
-        // The same address with a plain "i" is 251 characters stored too, and is accepted.
-        const plain = await s.request("POST", "/auth/users/", {
-          json: { username: "plain", email: GROWING_EMAIL.replace(/İ/g, "i"), password: PW },
-        });
-        expect(plain.status, plain.text).toBe(201);
-      });
+      it(
+        "an email whose domain lengthens when lower-cased: " + "a 400 naming the field and its limit, not a 500",
+        async () => {
+          const reg = await s.request("POST", "/auth/users/", {
+            json: { username: "growing", email: GROWING_EMAIL, password: PW },
+          });
+          expect(answer(reg)).toEqual({ status: 400, body: { email: EMAIL_TOO_LONG } });
+          const patch = await s.request("PATCH", "/auth/users/me/", {
+            headers: auth(),
+            json: { email: GROWING_EMAIL, current_password: PW },
+          });
+          expect(answer(patch)).toEqual({ status: 400, body: { email: EMAIL_TOO_LONG } });
+          const err = await failure(
+            trpcClient(s).users.create.mutate({ username: "growing", email: GROWING_EMAIL, password: PW }),
+          );
+          expect(err.data?.fields).toEqual({ email: EMAIL_TOO_LONG });
+          // The same address with a plain "i" is 251 characters stored too, and is accepted.
+          const plain = await s.request("POST", "/auth/users/", {
+            json: { username: "plain", email: GROWING_EMAIL.replace(/İ/g, "i"), password: PW },
+          });
+          expect(plain.status, plain.text).toBe(201);
+        },
+      );
 
       it("a username whose NFKC form is longer than 150 characters: a 400, not a 500", async () => {
         const reg = await s.request("POST", "/auth/users/", { json: { username: GROWING_USERNAME, password: PW } });
@@ -295,53 +314,62 @@ for (const db of DATABASES) {
         expect(answer(set)).toEqual({ status: 400, body: { new_username: USERNAME_TOO_LONG } });
         const err = await failure(trpcClient(s).users.create.mutate({ username: GROWING_USERNAME, password: PW }));
         expect(err.data?.fields).toEqual({ username: USERNAME_TOO_LONG });
-        const fits = await s.request("POST", "/auth/users/", { json: { username: "\ufdfa".repeat(8), password: PW } }); // 144 stored
+        // 8 characters that store as 144.
+        const fits = await s.request("POST", "/auth/users/", { json: { username: "\ufdfa".repeat(8), password: PW } });
         expect(fits.status, fits.text).toBe(201);
       });
 
-      it("USERNAME_FIELD=email: the whole lower-cased address (the unique key) is measured, and reset_email_confirm tells no one which emails are taken", async () => {
-        const e = await startTestServer(db, { ...CHEAP, USERNAME_FIELD: "email" });
-        try {
-          const reg = await e.request("POST", "/auth/users/", { json: { email: GROWING_EMAIL, password: PW } });
-          expect(answer(reg)).toEqual({ status: 400, body: { email: EMAIL_TOO_LONG } });
-          expect(
-            (await e.request("POST", "/auth/users/", { json: { email: "held@example.com", password: PW } })).status,
-          ).toBe(201);
-          const probe = await e.request("POST", "/auth/users/reset_email_confirm/", {
-            json: { uid: "OTk5OTk5OTk", token: "x", new_email: "HELD@example.com" },
-          });
-          expect(answer(probe)).toEqual({ status: 400, body: BAD_UID });
-          const err = await failure(
-            trpcClient(e).users.resetUsernameConfirm.mutate({
-              uid: "OTk5OTk5OTk",
-              token: "x",
-              new_email: "held@example.com",
-            }),
-          );
-          expect(err.data?.fields).toEqual(BAD_UID);
-        } finally {
-          await e.stop();
-        }
-      });
-
-      it("a value the database still finds too long (Prisma's P2000) is a 400 field error with its limit, for both adapters", async () => {
-        const tooLong = async (data: { username?: string; email?: string }) => {
+      it(
+        "USERNAME_FIELD=email: the whole lower-cased address (the unique key) is measured, " +
+          "and reset_email_confirm tells no one which emails are taken",
+        async () => {
+          const e = await startTestServer(db, { ...CHEAP, USERNAME_FIELD: "email" });
           try {
-            await s.deps.prisma.user.create({ data: { username: "p2000", email: "", password: "!", ...data } });
-          } catch (e) {
-            return classifyError(e, s.deps.log);
+            const reg = await e.request("POST", "/auth/users/", { json: { email: GROWING_EMAIL, password: PW } });
+            expect(answer(reg)).toEqual({ status: 400, body: { email: EMAIL_TOO_LONG } });
+            expect(
+              (await e.request("POST", "/auth/users/", { json: { email: "held@example.com", password: PW } })).status,
+            ).toBe(201);
+            const probe = await e.request("POST", "/auth/users/reset_email_confirm/", {
+              json: { uid: "OTk5OTk5OTk", token: "x", new_email: "HELD@example.com" },
+            });
+            expect(answer(probe)).toEqual({ status: 400, body: BAD_UID });
+            const err = await failure(
+              trpcClient(e).users.resetUsernameConfirm.mutate({
+                uid: "OTk5OTk5OTk",
+                token: "x",
+                new_email: "held@example.com",
+              }),
+            );
+            expect(err.data?.fields).toEqual(BAD_UID);
+          } finally {
+            await e.stop();
           }
-          throw new Error("expected the write to fail");
-        };
-        const email = await tooLong({ email: "x".repeat(255) });
-        expect({ status: email.status, code: email.code, fields: email.fields }).toEqual({
-          status: 400,
-          code: "invalid_input",
-          fields: { email: EMAIL_TOO_LONG },
-        });
-        const username = await tooLong({ username: "x".repeat(151) });
-        expect(username.fields).toEqual({ username: USERNAME_TOO_LONG });
-      });
+        },
+      );
+
+      it(
+        "a value the database still finds too long (Prisma's P2000) " +
+          "is a 400 field error with its limit, for both adapters",
+        async () => {
+          const tooLong = async (data: { username?: string; email?: string }) => {
+            try {
+              await s.deps.prisma.user.create({ data: { username: "p2000", email: "", password: "!", ...data } });
+            } catch (e) {
+              return classifyError(e, s.deps.log);
+            }
+            throw new Error("expected the write to fail");
+          };
+          const email = await tooLong({ email: "x".repeat(255) });
+          expect({ status: email.status, code: email.code, fields: email.fields }).toEqual({
+            status: 400,
+            code: "invalid_input",
+            fields: { email: EMAIL_TOO_LONG },
+          });
+          const username = await tooLong({ username: "x".repeat(151) });
+          expect(username.fields).toEqual({ username: USERNAME_TOO_LONG });
+        },
+      );
     });
   });
 }

@@ -52,7 +52,8 @@ describe("lockout of one name over time (PostgreSQL)", () => {
   });
   afterAll(async () => s?.stop());
 
-  it("waits of 1, 2, 4, 4 s (even for the right password), then a lock that outlasts MAX_DELAY; an unknown name is answered alike; audited", async () => {
+  it("waits of 1, 2, 4, 4 s (even for the right password), then a lock that outlasts MAX_DELAY; " +
+    "an unknown name is answered alike; audited", async () => {
     // The same moves for an account and for a name with no account, side by side.
     const run = async (name: string) => {
       const log: string[] = [];
@@ -86,7 +87,8 @@ describe("lockout of one name over time (PostgreSQL)", () => {
       { failures: 6, reason: "locked until a password reset" },
       { failures: 2, reason: "backoff started" },
     ]);
-    expect((await boss.audit.list.query({ kind: "login_failed", userId: ids.ann })).events).toHaveLength(6); // refused attempts check no password
+    // Refused attempts check no password: only the 6 checked wrong ones are login_failed.
+    expect((await boss.audit.list.query({ kind: "login_failed", userId: ids.ann })).events).toHaveLength(6);
   }, 45_000);
 
   it("a password reset unlocks the account (and only it)", async () => {
@@ -182,46 +184,53 @@ describe.each(DATABASES)("lockout under concurrency on %s", (kind) => {
     await s?.stop();
   });
 
-  it("20 correct logins at once all succeed (REST and tRPC, both servers), three rounds, and leave no count behind", async () => {
-    const once = (i: number): Promise<number> => {
-      const srv = i % 2 ? other : s;
-      if (i % 4 === 3)
-        return trpcClient(srv)
-          .token.login.mutate({ username: "carol", password: PW })
-          .then(
-            () => 200,
-            (e) => e.data?.httpStatus ?? 0,
-          );
-      return (i % 4 === 2 ? jwtLogin(srv, "carol", PW) : tokenLogin(srv, "carol", PW)).then((r) => r.status);
-    };
-    const statuses: number[] = [];
-    for (let round = 0; round < 3; round++)
-      statuses.push(...(await Promise.all(Array.from({ length: 20 }, (_, i) => once(i)))));
-    console.log(`${kind}: 3 × 20 concurrent correct logins → ${JSON.stringify(count(statuses))}`);
-    expect(statuses).toEqual(Array(60).fill(200));
-    expect((await tokenLogin(s, "carol", "wrong")).json).toEqual(BAD);
-    expect((await tokenLogin(s, "carol", "wrong")).json).toEqual(BAD);
-  });
+  it(
+    "20 correct logins at once all succeed (REST and tRPC, both servers), " + "three rounds, and leave no count behind",
+    async () => {
+      const once = (i: number): Promise<number> => {
+        const srv = i % 2 ? other : s;
+        if (i % 4 === 3)
+          return trpcClient(srv)
+            .token.login.mutate({ username: "carol", password: PW })
+            .then(
+              () => 200,
+              (e) => e.data?.httpStatus ?? 0,
+            );
+        return (i % 4 === 2 ? jwtLogin(srv, "carol", PW) : tokenLogin(srv, "carol", PW)).then((r) => r.status);
+      };
+      const statuses: number[] = [];
+      for (let round = 0; round < 3; round++)
+        statuses.push(...(await Promise.all(Array.from({ length: 20 }, (_, i) => once(i)))));
+      console.log(`${kind}: 3 × 20 concurrent correct logins → ${JSON.stringify(count(statuses))}`);
+      expect(statuses).toEqual(Array(60).fill(200));
+      expect((await tokenLogin(s, "carol", "wrong")).json).toEqual(BAD);
+      expect((await tokenLogin(s, "carol", "wrong")).json).toEqual(BAD);
+    },
+  );
 
   for (const name of ["dave", "nobody"]) {
-    it(`20 wrong guesses at once for ${name === "dave" ? "an account" : "a name with no account"}: at most MAX_FAILURES (6) checked, the rest 429/403`, async () => {
-      const statuses = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => tokenLogin(i % 2 ? other : s, name, `guess-${i}`).then((r) => r.status)),
-      );
-      const c = count(statuses);
-      console.log(`${kind}: 20 parallel wrong guesses for ${name} → ${JSON.stringify(c)}`);
-      expect(Object.keys(c).every((k) => ["400", "403", "429"].includes(k))).toBe(true);
-      expect(c[400]).toBeGreaterThanOrEqual(2);
-      expect(c[400]).toBeLessThanOrEqual(6);
-      if (name === "dave") {
-        const auditor = await staffOnce();
-        expect(
-          (await auditor.audit.list.query({ kind: "login_failed", userId: ids.dave, limit: 100 })).events,
-        ).toHaveLength(c[400]!);
-      }
-      // Whatever the interleaving, the next attempt with the right password is refused (a wait or the lock).
-      expect([403, 429]).toContain((await tokenLogin(s, name, PW)).status);
-    });
+    it(
+      `20 wrong guesses at once for ${name === "dave" ? "an account" : "a name with no account"}: ` +
+        "at most MAX_FAILURES (6) checked, the rest 429/403",
+      async () => {
+        const statuses = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => tokenLogin(i % 2 ? other : s, name, `guess-${i}`).then((r) => r.status)),
+        );
+        const c = count(statuses);
+        console.log(`${kind}: 20 parallel wrong guesses for ${name} → ${JSON.stringify(c)}`);
+        expect(Object.keys(c).every((k) => ["400", "403", "429"].includes(k))).toBe(true);
+        expect(c[400]).toBeGreaterThanOrEqual(2);
+        expect(c[400]).toBeLessThanOrEqual(6);
+        if (name === "dave") {
+          const auditor = await staffOnce();
+          expect(
+            (await auditor.audit.list.query({ kind: "login_failed", userId: ids.dave, limit: 100 })).events,
+          ).toHaveLength(c[400]!);
+        }
+        // Whatever the interleaving, the next attempt with the right password is refused (a wait or the lock).
+        expect([403, 429]).toContain((await tokenLogin(s, name, PW)).status);
+      },
+    );
   }
 });
 
@@ -259,67 +268,78 @@ describe.each(DATABASES)("device cookies keep the owner in on %s", (kind) => {
   };
   const deviceOf = (setCookie: string[]) => setCookie.find((c) => c.startsWith("portcullis_device="))!.split(";")[0]!;
 
-  it("a login sets an HttpOnly, SameSite=Strict device cookie (Secure over HTTPS) and keeps Djoser's bodies", async () => {
-    const r = await login("/auth/token/login/", "erin", PW, OWNER);
-    expect(Object.keys(r.json)).toEqual(["auth_token"]);
-    const [cookie] = r.headers.getSetCookie();
-    expect(cookie).toMatch(
-      /^portcullis_device=[0-9a-z]+\.[\w-]{22}\.[\w-]{43}; Max-Age=31536000; Path=\/; HttpOnly; SameSite=Strict$/,
-    );
-    const jwt = await s.request("POST", "/auth/jwt/create/", {
-      json: { username: "erin", password: PW },
-      headers: { "x-forwarded-for": OWNER, "x-forwarded-proto": "https" },
-    });
-    expect(Object.keys(jwt.json)).toEqual(["refresh", "access"]);
-    expect(jwt.headers.getSetCookie()[0]).toMatch(/; HttpOnly; SameSite=Strict; Secure$/);
-    const t = await trpcLogin("erin", PW, OWNER);
-    expect([t.status, Object.keys(t.body.result.data)]).toEqual([200, ["auth_token"]]);
-    expect(t.cookies[0]).toMatch(/^portcullis_device=.+; HttpOnly; SameSite=Strict$/);
-    // A failure sets none.
-    expect((await login("/auth/token/login/", "erin", "wrong", OWNER)).headers.getSetCookie()).toEqual([]);
-  });
+  it(
+    "a login sets an HttpOnly, SameSite=Strict device cookie (Secure over HTTPS) " + "and keeps Djoser's bodies",
+    async () => {
+      const r = await login("/auth/token/login/", "erin", PW, OWNER);
+      expect(Object.keys(r.json)).toEqual(["auth_token"]);
+      const [cookie] = r.headers.getSetCookie();
+      expect(cookie).toMatch(
+        /^portcullis_device=[0-9a-z]+\.[\w-]{22}\.[\w-]{43}; Max-Age=31536000; Path=\/; HttpOnly; SameSite=Strict$/,
+      );
+      const jwt = await s.request("POST", "/auth/jwt/create/", {
+        json: { username: "erin", password: PW },
+        headers: { "x-forwarded-for": OWNER, "x-forwarded-proto": "https" },
+      });
+      expect(Object.keys(jwt.json)).toEqual(["refresh", "access"]);
+      expect(jwt.headers.getSetCookie()[0]).toMatch(/; HttpOnly; SameSite=Strict; Secure$/);
+      const t = await trpcLogin("erin", PW, OWNER);
+      expect([t.status, Object.keys(t.body.result.data)]).toEqual([200, ["auth_token"]]);
+      expect(t.cookies[0]).toMatch(/^portcullis_device=.+; HttpOnly; SameSite=Strict$/);
+      // A failure sets none.
+      expect((await login("/auth/token/login/", "erin", "wrong", OWNER)).headers.getSetCookie()).toEqual([]);
+    },
+  );
 
-  it("an attacker's guesses slow the attacker's address only, then lock untrusted clients; the owner's device still gets in (REST and tRPC)", async () => {
-    const device = deviceOf((await login("/auth/token/login/", "frank", PW, OWNER)).headers.getSetCookie());
-    // Two free guesses from one address; then that address waits, even with the right password.
-    for (const guess of ["a", "b"])
-      expect((await login("/auth/token/login/", "frank", guess, attacker(1))).json).toEqual(BAD);
-    expect((await login("/auth/token/login/", "frank", PW, attacker(1))).status).toBe(429);
-    // The wait is the attacker's: the owner, even without the cookie, is not slowed.
-    expect((await login("/auth/jwt/create/", "frank", PW, OWNER)).status).toBe(200);
-    // Guesses from four more addresses reach MAX_FAILURES (4): every untrusted client is locked out, the owner's too.
-    for (const n of [2, 3, 4, 5])
-      expect((await login("/auth/token/login/", "frank", `guess-${n}`, attacker(n))).json).toEqual(BAD);
-    expect((await login("/auth/token/login/", "frank", PW, attacker(6))).json).toEqual(LOCKED);
-    expect((await login("/auth/token/login/", "frank", PW, OWNER)).json).toEqual(LOCKED);
-    // The device that logged in before gets in with the right password, by every login path.
-    const ok = await login("/auth/token/login/", "frank", PW, OWNER, device);
-    expect(ok.status, ok.text).toBe(200);
-    expect((await login("/auth/jwt/create/", "frank", PW, attacker(7), device)).status).toBe(200); // on another network too
-    const t = await trpcLogin("frank", PW, OWNER, device);
-    expect(t.status).toBe(200);
-    expect(t.cookies).toHaveLength(1); // a fresh token for the next time
-    expect((await trpcLogin("frank", PW, OWNER, deviceOf(t.cookies))).status).toBe(200);
-    // Still locked for everyone else, and the owner's cookie is worth nothing for another name.
-    expect((await login("/auth/token/login/", "frank", PW, attacker(8))).json).toEqual(LOCKED);
-    expect((await trpcLogin("frank", PW, attacker(8))).body.error.data).toMatchObject({
-      code: "login_locked",
-      httpStatus: 403,
-    });
-    for (const guess of ["c", "d", "e", "f"])
-      await login("/auth/token/login/", "erin", guess, attacker(9 + guess.charCodeAt(0)));
-    expect((await login("/auth/token/login/", "erin", PW, OWNER, device)).json).toEqual(LOCKED);
-    // A forged or tampered cookie is no cookie.
-    expect((await login("/auth/token/login/", "frank", PW, OWNER, `${device.slice(0, -2)}xx`)).json).toEqual(LOCKED);
-  });
+  it(
+    "an attacker's guesses slow the attacker's address only, then lock untrusted clients; " +
+      "the owner's device still gets in (REST and tRPC)",
+    async () => {
+      const device = deviceOf((await login("/auth/token/login/", "frank", PW, OWNER)).headers.getSetCookie());
+      // Two free guesses from one address; then that address waits, even with the right password.
+      for (const guess of ["a", "b"])
+        expect((await login("/auth/token/login/", "frank", guess, attacker(1))).json).toEqual(BAD);
+      expect((await login("/auth/token/login/", "frank", PW, attacker(1))).status).toBe(429);
+      // The wait is the attacker's: the owner, even without the cookie, is not slowed.
+      expect((await login("/auth/jwt/create/", "frank", PW, OWNER)).status).toBe(200);
+      // Guesses from four more addresses reach MAX_FAILURES (4): every untrusted client is locked out, the owner's too.
+      for (const n of [2, 3, 4, 5])
+        expect((await login("/auth/token/login/", "frank", `guess-${n}`, attacker(n))).json).toEqual(BAD);
+      expect((await login("/auth/token/login/", "frank", PW, attacker(6))).json).toEqual(LOCKED);
+      expect((await login("/auth/token/login/", "frank", PW, OWNER)).json).toEqual(LOCKED);
+      // The device that logged in before gets in with the right password, by every login path.
+      const ok = await login("/auth/token/login/", "frank", PW, OWNER, device);
+      expect(ok.status, ok.text).toBe(200);
+      // On another network too.
+      expect((await login("/auth/jwt/create/", "frank", PW, attacker(7), device)).status).toBe(200);
+      const t = await trpcLogin("frank", PW, OWNER, device);
+      expect(t.status).toBe(200);
+      expect(t.cookies).toHaveLength(1); // a fresh token for the next time
+      expect((await trpcLogin("frank", PW, OWNER, deviceOf(t.cookies))).status).toBe(200);
+      // Still locked for everyone else, and the owner's cookie is worth nothing for another name.
+      expect((await login("/auth/token/login/", "frank", PW, attacker(8))).json).toEqual(LOCKED);
+      expect((await trpcLogin("frank", PW, attacker(8))).body.error.data).toMatchObject({
+        code: "login_locked",
+        httpStatus: 403,
+      });
+      for (const guess of ["c", "d", "e", "f"])
+        await login("/auth/token/login/", "erin", guess, attacker(9 + guess.charCodeAt(0)));
+      expect((await login("/auth/token/login/", "erin", PW, OWNER, device)).json).toEqual(LOCKED);
+      // A forged or tampered cookie is no cookie.
+      expect((await login("/auth/token/login/", "frank", PW, OWNER, `${device.slice(0, -2)}xx`)).json).toEqual(LOCKED);
+    },
+  );
 
-  it("IPv6 clients are counted by their /64: a new address in the same /64 waits too, another /64 does not", async () => {
-    await register(s, "hugo");
-    for (const guess of ["a", "b"])
-      expect((await login("/auth/token/login/", "hugo", guess, "2001:db8:1:2::1")).json).toEqual(BAD);
-    expect((await login("/auth/token/login/", "hugo", PW, "2001:db8:1:2:ffff::9")).status).toBe(429);
-    expect((await login("/auth/token/login/", "hugo", PW, "2001:db8:1:3::1")).status).toBe(200);
-  });
+  it(
+    "IPv6 clients are counted by their /64: " + "a new address in the same /64 waits too, another /64 does not",
+    async () => {
+      await register(s, "hugo");
+      for (const guess of ["a", "b"])
+        expect((await login("/auth/token/login/", "hugo", guess, "2001:db8:1:2::1")).json).toEqual(BAD);
+      expect((await login("/auth/token/login/", "hugo", PW, "2001:db8:1:2:ffff::9")).status).toBe(429);
+      expect((await login("/auth/token/login/", "hugo", PW, "2001:db8:1:3::1")).status).toBe(200);
+    },
+  );
 
   it("a device's own wrong guesses make it wait, apart from the others", async () => {
     await register(s, "gina");

@@ -101,27 +101,31 @@ describe.each(DATABASES)("races on %s", (kind) => {
       expect(rows).toBe(1);
     });
 
-    it(`${REGISTRATIONS} registrations of one username (tRPC): one success, the rest the field error, one row`, async () => {
-      const anon = trpcClient(s);
-      const results = await burst(REGISTRATIONS, () =>
-        anon.users.create.mutate({ username: "trpcracer", password: PW }).then(
-          (user) => ({ ok: true as const, user }),
-          (error: any) => ({ ok: false as const, error }),
-        ),
-      );
-      const rows = await s.deps.prisma.user.count({ where: { username: "trpcracer" } });
-      const outcome = (r: (typeof results)[number]) =>
-        r.ok ? "ok" : `${r.error.data?.httpStatus} ${r.error.data?.code}`;
-      report(kind, "registrations (tRPC)", REGISTRATIONS, results.map(outcome), `rows ${rows}`);
-      const won = results.filter((r) => r.ok);
-      expect(won).toHaveLength(1);
-      expect(won[0]!.user).toEqual({ email: "", username: "trpcracer", id: expect.any(Number) });
-      for (const r of results.filter((r) => !r.ok)) {
-        expect(outcome(r)).toBe("400 invalid_input");
-        expect(r.error.data?.fields).toEqual(TAKEN);
-      }
-      expect(rows).toBe(1);
-    });
+    it(
+      // biome-ignore lint/style/useTemplate: one template would not fit in 120 characters
+      `${REGISTRATIONS} registrations of one username (tRPC): ` + "one success, the rest the field error, one row",
+      async () => {
+        const anon = trpcClient(s);
+        const results = await burst(REGISTRATIONS, () =>
+          anon.users.create.mutate({ username: "trpcracer", password: PW }).then(
+            (user) => ({ ok: true as const, user }),
+            (error: any) => ({ ok: false as const, error }),
+          ),
+        );
+        const rows = await s.deps.prisma.user.count({ where: { username: "trpcracer" } });
+        const outcome = (r: (typeof results)[number]) =>
+          r.ok ? "ok" : `${r.error.data?.httpStatus} ${r.error.data?.code}`;
+        report(kind, "registrations (tRPC)", REGISTRATIONS, results.map(outcome), `rows ${rows}`);
+        const won = results.filter((r) => r.ok);
+        expect(won).toHaveLength(1);
+        expect(won[0]!.user).toEqual({ email: "", username: "trpcracer", id: expect.any(Number) });
+        for (const r of results.filter((r) => !r.ok)) {
+          expect(outcome(r)).toBe("400 invalid_input");
+          expect(r.error.data?.fields).toEqual(TAKEN);
+        }
+        expect(rows).toBe(1);
+      },
+    );
 
     it(`${BURST} logouts with one shared token: one 204, the rest 401 Invalid token.`, async () => {
       const id = await s.signUp("leaver");
@@ -162,153 +166,169 @@ describe.each(DATABASES)("races on %s", (kind) => {
       expect((await s.me({ authorization: `Bearer ${pair.access}` })).status).toBe(401);
     });
 
-    it(`${BURST} refreshes of one token, no reuse detection: one 200, the rest 401 Token is blacklisted; the new pair lives`, async () => {
-      const id = await s.signUp("rotor");
-      const pair = await s.jwtLogin("rotor");
-      const results = await burst(BURST, () => refresh(s, pair.refresh));
-      const refreshed = await auditCount(s, "token_refreshed", id);
-      const { winners, losers } = split(results, 200);
-      const fresh = winners[0]?.json as { access: string; refresh: string } | undefined;
-      const after = fresh ? (await refresh(s, fresh.refresh)).status : "none";
-      report(
-        kind,
-        "jwt refreshes (rotation, no reuse detection)",
-        BURST,
-        results.map((r) => r.status),
-        `refreshes audited ${refreshed}, new refresh token then ${after}`,
-      );
-      expect(winners).toHaveLength(1);
-      expect(Object.keys(fresh!)).toEqual(["access", "refresh"]);
-      for (const r of losers) {
-        expect(r.status, r.text).toBe(401);
-        expect(r.json).toEqual(BLACKLISTED);
-      }
-      // One rotation happened (the second refresh, just above, is the next one).
-      expect(refreshed).toBe(1);
-      expect(after).toBe(200);
-      expect((await s.me({ authorization: `Bearer ${fresh!.access}` })).status).toBe(200);
-    });
+    it(
+      `${BURST} refreshes of one token, no reuse detection: ` +
+        "one 200, the rest 401 Token is blacklisted; the new pair lives",
+      async () => {
+        const id = await s.signUp("rotor");
+        const pair = await s.jwtLogin("rotor");
+        const results = await burst(BURST, () => refresh(s, pair.refresh));
+        const refreshed = await auditCount(s, "token_refreshed", id);
+        const { winners, losers } = split(results, 200);
+        const fresh = winners[0]?.json as { access: string; refresh: string } | undefined;
+        const after = fresh ? (await refresh(s, fresh.refresh)).status : "none";
+        report(
+          kind,
+          "jwt refreshes (rotation, no reuse detection)",
+          BURST,
+          results.map((r) => r.status),
+          `refreshes audited ${refreshed}, new refresh token then ${after}`,
+        );
+        expect(winners).toHaveLength(1);
+        expect(Object.keys(fresh!)).toEqual(["access", "refresh"]);
+        for (const r of losers) {
+          expect(r.status, r.text).toBe(401);
+          expect(r.json).toEqual(BLACKLISTED);
+        }
+        // One rotation happened (the second refresh, just above, is the next one).
+        expect(refreshed).toBe(1);
+        expect(after).toBe(200);
+        expect((await s.me({ authorization: `Bearer ${fresh!.access}` })).status).toBe(200);
+      },
+    );
   });
 
-  describe("per-device tokens; rotation with BLACKLIST_AFTER_ROTATION and reuse detection (default, no grace window); activation mails", () => {
-    const env = {
-      ...FAST,
-      DJOSER_TOKEN_MODE: "per_device",
-      SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
-      SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
-    };
-    const s = useServer(kind, {
-      ...env,
-      DJOSER_SEND_ACTIVATION_EMAIL: "true",
-      SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0",
-    });
-    const graced = useServer(kind, env); // the same with REFRESH_TOKEN_REUSE_INTERVAL's default 10 s
+  describe(
+    "per-device tokens; rotation with BLACKLIST_AFTER_ROTATION and reuse detection " +
+      "(default, no grace window); activation mails",
+    () => {
+      const env = {
+        ...FAST,
+        DJOSER_TOKEN_MODE: "per_device",
+        SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true",
+        SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true",
+      };
+      const s = useServer(kind, {
+        ...env,
+        DJOSER_SEND_ACTIVATION_EMAIL: "true",
+        SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "0",
+      });
+      const graced = useServer(kind, env); // the same with REFRESH_TOKEN_REUSE_INTERVAL's default 10 s
 
-    /** An active user (registration here leaves users inactive until they follow the mailed link). */
-    const activeUser = async (username: string) => (await createStaff(s, username, PW, `${username}@example.com`)).id;
+      /** An active user (registration here leaves users inactive until they follow the mailed link). */
+      const activeUser = async (username: string) => (await createStaff(s, username, PW, `${username}@example.com`)).id;
 
-    it(`${BURST} logouts with one device's token: one 204, the rest 401, the other device stays`, async () => {
-      const id = await activeUser("devices");
-      const [phone, laptop] = [await s.tokenLogin("devices"), await s.tokenLogin("devices")];
-      expect(phone).not.toBe(laptop);
-      const results = await burst(BURST, () => logoutToken(s, phone));
-      const left = await s.deps.prisma.authToken.count({ where: { userId: id } });
-      const logouts = await auditCount(s, "logout", id);
-      report(
-        kind,
-        "token logouts (per_device)",
-        BURST,
-        results.map((r) => r.status),
-        `tokens left ${left}, logouts audited ${logouts}`,
+      it(`${BURST} logouts with one device's token: one 204, the rest 401, the other device stays`, async () => {
+        const id = await activeUser("devices");
+        const [phone, laptop] = [await s.tokenLogin("devices"), await s.tokenLogin("devices")];
+        expect(phone).not.toBe(laptop);
+        const results = await burst(BURST, () => logoutToken(s, phone));
+        const left = await s.deps.prisma.authToken.count({ where: { userId: id } });
+        const logouts = await auditCount(s, "logout", id);
+        report(
+          kind,
+          "token logouts (per_device)",
+          BURST,
+          results.map((r) => r.status),
+          `tokens left ${left}, logouts audited ${logouts}`,
+        );
+        expectOneWinner(results, 204, 401, INVALID_TOKEN);
+        expect(left).toBe(1);
+        expect(logouts).toBe(1);
+        expect((await s.me({ authorization: `Token ${phone}` })).status).toBe(401);
+        expect((await s.me({ authorization: `Token ${laptop}` })).status).toBe(200);
+      });
+
+      it(
+        `${BURST} refreshes of one token, reuse detection on: ` +
+          "one 200 with a new pair, the rest 401; the losers' reuse ends the session, the new pair dies",
+        async () => {
+          const id = await activeUser("rotor");
+          const pair = await s.jwtLogin("rotor");
+          const results = await burst(BURST, () => refresh(s, pair.refresh));
+          const sessions = await s.deps.prisma.jwtSession.findMany({ where: { userId: id } });
+          const refreshed = await auditCount(s, "token_refreshed", id);
+          const reuses = await auditCount(s, "refresh_reuse_detected", id);
+          const { winners, losers } = split(results, 200);
+          const fresh = winners[0]?.json as { access: string; refresh: string } | undefined;
+          const after = fresh ? (await refresh(s, fresh.refresh)).status : "none";
+          report(
+            kind,
+            "jwt refreshes (rotation, reuse detection)",
+            BURST,
+            results.map((r) => r.status),
+            `refreshes audited ${refreshed}, reuses audited ${reuses}, new refresh token then ${after}`,
+          );
+          expect(winners).toHaveLength(1);
+          expect(Object.keys(fresh!)).toEqual(["access", "refresh"]);
+          expect(fresh!.refresh).not.toBe(pair.refresh);
+          for (const r of losers) {
+            expect(r.status, r.text).toBe(401);
+            expect(r.json).toEqual(BLACKLISTED);
+            expect(r.headers.get("www-authenticate")).toBe('Bearer realm="api"');
+          }
+          expect(refreshed).toBe(1);
+          // The policy (REFRESH_TOKEN_REUSE_DETECTION): a rotated token presented again means a copy
+          // exists, and the whole session ends — the winner's new pair with it. A loser of the race is
+          // such a presentation, so the session always ends here.
+          expect(reuses).toBeGreaterThanOrEqual(1);
+          expect(sessions).toHaveLength(1);
+          expect(sessions[0]!.revokedReason).toBe("reuse");
+          expect(after).toBe(401);
+          expect((await refresh(s, fresh!.refresh)).json).toEqual(BLACKLISTED);
+          expect((await s.me({ authorization: `Bearer ${fresh!.access}` })).status).toBe(401);
+          const verified = await s.request("POST", "/auth/jwt/verify/", { json: { token: fresh!.refresh } });
+          expect(verified.status).toBe(400);
+          expect(verified.json).toEqual({ non_field_errors: ["Token is blacklisted"] });
+        },
       );
-      expectOneWinner(results, 204, 401, INVALID_TOKEN);
-      expect(left).toBe(1);
-      expect(logouts).toBe(1);
-      expect((await s.me({ authorization: `Token ${phone}` })).status).toBe(401);
-      expect((await s.me({ authorization: `Token ${laptop}` })).status).toBe(200);
-    });
 
-    it(`${BURST} refreshes of one token, reuse detection on: one 200 with a new pair, the rest 401; the losers' reuse ends the session, the new pair dies`, async () => {
-      const id = await activeUser("rotor");
-      const pair = await s.jwtLogin("rotor");
-      const results = await burst(BURST, () => refresh(s, pair.refresh));
-      const sessions = await s.deps.prisma.jwtSession.findMany({ where: { userId: id } });
-      const refreshed = await auditCount(s, "token_refreshed", id);
-      const reuses = await auditCount(s, "refresh_reuse_detected", id);
-      const { winners, losers } = split(results, 200);
-      const fresh = winners[0]?.json as { access: string; refresh: string } | undefined;
-      const after = fresh ? (await refresh(s, fresh.refresh)).status : "none";
-      report(
-        kind,
-        "jwt refreshes (rotation, reuse detection)",
-        BURST,
-        results.map((r) => r.status),
-        `refreshes audited ${refreshed}, reuses audited ${reuses}, new refresh token then ${after}`,
+      it(
+        `${BURST} refreshes of one token within REFRESH_TOKEN_REUSE_INTERVAL: ` +
+          "one rotation, every answer 200 with its refresh token; the session lives",
+        async () => {
+          const id = (await createStaff(graced, "tabs", PW, "tabs@example.com")).id;
+          const pair = await graced.jwtLogin("tabs");
+          const results = await burst(BURST, () => refresh(graced, pair.refresh));
+          const rows = await graced.deps.prisma.jwtRefreshToken.count({ where: { session: { userId: id } } });
+          const reuses = await auditCount(graced, "refresh_reuse_detected", id);
+          report(
+            kind,
+            "jwt refreshes (rotation, reuse interval)",
+            BURST,
+            results.map((r) => r.status),
+            `refresh tokens ${rows}, reuses audited ${reuses}`,
+          );
+          for (const r of results) expect(r.status, r.text).toBe(200);
+          expect(new Set(results.map((r) => r.json.refresh)).size).toBe(1);
+          expect([rows, reuses]).toEqual([2, 0]); // the login's token and the one rotation's
+          const fresh = results[0]!.json as { access: string; refresh: string };
+          expect((await graced.me({ authorization: `Bearer ${fresh.access}` })).status).toBe(200);
+          expect((await refresh(graced, fresh.refresh)).status).toBe(200);
+        },
       );
-      expect(winners).toHaveLength(1);
-      expect(Object.keys(fresh!)).toEqual(["access", "refresh"]);
-      expect(fresh!.refresh).not.toBe(pair.refresh);
-      for (const r of losers) {
-        expect(r.status, r.text).toBe(401);
-        expect(r.json).toEqual(BLACKLISTED);
-        expect(r.headers.get("www-authenticate")).toBe('Bearer realm="api"');
-      }
-      expect(refreshed).toBe(1);
-      // The policy (REFRESH_TOKEN_REUSE_DETECTION): a rotated token presented again means a copy
-      // exists, and the whole session ends — the winner's new pair with it. A loser of the race is
-      // such a presentation, so the session always ends here.
-      expect(reuses).toBeGreaterThanOrEqual(1);
-      expect(sessions).toHaveLength(1);
-      expect(sessions[0]!.revokedReason).toBe("reuse");
-      expect(after).toBe(401);
-      expect((await refresh(s, fresh!.refresh)).json).toEqual(BLACKLISTED);
-      expect((await s.me({ authorization: `Bearer ${fresh!.access}` })).status).toBe(401);
-      const verified = await s.request("POST", "/auth/jwt/verify/", { json: { token: fresh!.refresh } });
-      expect(verified.status).toBe(400);
-      expect(verified.json).toEqual({ non_field_errors: ["Token is blacklisted"] });
-    });
 
-    it(`${BURST} refreshes of one token within REFRESH_TOKEN_REUSE_INTERVAL: one rotation, every answer 200 with its refresh token; the session lives`, async () => {
-      const id = (await createStaff(graced, "tabs", PW, "tabs@example.com")).id;
-      const pair = await graced.jwtLogin("tabs");
-      const results = await burst(BURST, () => refresh(graced, pair.refresh));
-      const rows = await graced.deps.prisma.jwtRefreshToken.count({ where: { session: { userId: id } } });
-      const reuses = await auditCount(graced, "refresh_reuse_detected", id);
-      report(
-        kind,
-        "jwt refreshes (rotation, reuse interval)",
-        BURST,
-        results.map((r) => r.status),
-        `refresh tokens ${rows}, reuses audited ${reuses}`,
-      );
-      for (const r of results) expect(r.status, r.text).toBe(200);
-      expect(new Set(results.map((r) => r.json.refresh)).size).toBe(1);
-      expect([rows, reuses]).toEqual([2, 0]); // the login's token and the one rotation's
-      const fresh = results[0]!.json as { access: string; refresh: string };
-      expect((await graced.me({ authorization: `Bearer ${fresh.access}` })).status).toBe(200);
-      expect((await refresh(graced, fresh.refresh)).status).toBe(200);
-    });
-
-    it(`${BURST} activations with one link: one 204, the rest 403 Stale token`, async () => {
-      const id = await s.signUp("waiter", "waiter@example.com");
-      const mail = s
-        .mails()
-        .find((m) => m.to === "waiter@example.com" && m.subject === "Account activation on Portcullis");
-      expect(mail).toBeDefined();
-      const link = uidToken(mail!.links.find((l) => l.includes("/activate/"))!);
-      const results = await burst(BURST, () => s.request("POST", "/auth/users/activation/", { json: link }));
-      const activations = await auditCount(s, "activation", id);
-      report(
-        kind,
-        "activations",
-        BURST,
-        results.map((r) => r.status),
-        `activations audited ${activations}`,
-      );
-      expectOneWinner(results, 204, 403, STALE);
-      expect(activations).toBe(1);
-      expect((await s.deps.prisma.user.findUniqueOrThrow({ where: { id } })).isActive).toBe(true);
-      await s.tokenLogin("waiter");
-    });
-  });
+      it(`${BURST} activations with one link: one 204, the rest 403 Stale token`, async () => {
+        const id = await s.signUp("waiter", "waiter@example.com");
+        const mail = s
+          .mails()
+          .find((m) => m.to === "waiter@example.com" && m.subject === "Account activation on Portcullis");
+        expect(mail).toBeDefined();
+        const link = uidToken(mail!.links.find((l) => l.includes("/activate/"))!);
+        const results = await burst(BURST, () => s.request("POST", "/auth/users/activation/", { json: link }));
+        const activations = await auditCount(s, "activation", id);
+        report(
+          kind,
+          "activations",
+          BURST,
+          results.map((r) => r.status),
+          `activations audited ${activations}`,
+        );
+        expectOneWinner(results, 204, 403, STALE);
+        expect(activations).toBe(1);
+        expect((await s.deps.prisma.user.findUniqueOrThrow({ where: { id } })).isActive).toBe(true);
+        await s.tokenLogin("waiter");
+      });
+    },
+  );
 });

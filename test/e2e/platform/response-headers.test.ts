@@ -102,27 +102,31 @@ for (const db of DATABASES) {
       expect((await sslHeader.request("GET", "/auth/")).status).toBe(200);
     });
 
-    it("an opaque key behind Bearer (JWTs only, by default): 401 token_not_valid, a detail naming both prefixes", async () => {
-      const detail =
-        'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".';
-      const res = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Bearer ${key}` } });
-      expect(res.status).toBe(401);
-      expect(res.json).toMatchObject({
-        detail,
-        code: "token_not_valid",
-        messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
-      });
-      const err = await failure(trpcClient(s, { authorization: `Bearer ${key}` }).users.me.query());
-      expect({ status: err.data?.httpStatus, code: err.data?.code, message: err.message }).toEqual({
-        status: 401,
-        code: "token_not_valid",
-        message: detail,
-      });
-      expect(err.data?.details).toMatchObject({
-        code: "token_not_valid",
-        scheme_received: "Bearer",
-        schemes_accepted: ["Token"],
-      });
-    });
+    it(
+      "an opaque key behind Bearer (JWTs only, by default): " + "401 token_not_valid, a detail naming both prefixes",
+      async () => {
+        const detail =
+          'This looks like an opaque token, but the "Bearer" scheme carries JWTs. ' +
+          'Opaque tokens are accepted behind "Token": send it as "Token <key>".';
+        const res = await s.request("GET", "/auth/users/me/", { headers: { authorization: `Bearer ${key}` } });
+        expect(res.status).toBe(401);
+        expect(res.json).toMatchObject({
+          detail,
+          code: "token_not_valid",
+          messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
+        });
+        const err = await failure(trpcClient(s, { authorization: `Bearer ${key}` }).users.me.query());
+        expect({ status: err.data?.httpStatus, code: err.data?.code, message: err.message }).toEqual({
+          status: 401,
+          code: "token_not_valid",
+          message: detail,
+        });
+        expect(err.data?.details).toMatchObject({
+          code: "token_not_valid",
+          scheme_received: "Bearer",
+          schemes_accepted: ["Token"],
+        });
+      },
+    );
   });
 }

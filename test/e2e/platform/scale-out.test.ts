@@ -112,21 +112,26 @@ afterAll(async () => {
 
 // Loaded machines are slow: the loops below take 5–15 s, the whole file about 1–2 min.
 describe("several instances over PostgreSQL + Redis", { timeout: 90_000 }, () => {
-  it("the cache is really in play: B serves a token deleted behind the services' back, until A publishes an invalidation", async () => {
-    const u = await newUser();
-    const key = await tokenOf(A, u);
-    expect(await meTimes(B, token(key), 3)).toEqual([200, 200, 200]); // B has it cached now
-    await sql.query("DELETE FROM auth_token WHERE user_id = $1", [u.id]); // no service call, no invalidation
-    expectStatus(await me(A, token(key)), 401); // A never cached it: the database says no
-    expectStatus(await me(B, token(key)), 200); // B answers from memory
-    // Any change to the user through the services (here: another session's logout on A) reaches B.
-    const pair = await jwtOf(A, u);
-    expectStatus(await call(A.url, "POST", "/auth/jwt/logout/", { json: { refresh: pair.refresh } }), 204);
-    expectStatus(await me(B, token(key)), 401);
-    console.log(
-      "scale-out: cache in play — B answered 200 for a token deleted in the database, 401 once A published an invalidation",
-    );
-  });
+  it(
+    "the cache is really in play: " +
+      "B serves a token deleted behind the services' back, until A publishes an invalidation",
+    async () => {
+      const u = await newUser();
+      const key = await tokenOf(A, u);
+      expect(await meTimes(B, token(key), 3)).toEqual([200, 200, 200]); // B has it cached now
+      await sql.query("DELETE FROM auth_token WHERE user_id = $1", [u.id]); // no service call, no invalidation
+      expectStatus(await me(A, token(key)), 401); // A never cached it: the database says no
+      expectStatus(await me(B, token(key)), 200); // B answers from memory
+      // Any change to the user through the services (here: another session's logout on A) reaches B.
+      const pair = await jwtOf(A, u);
+      expectStatus(await call(A.url, "POST", "/auth/jwt/logout/", { json: { refresh: pair.refresh } }), 204);
+      expectStatus(await me(B, token(key)), 401);
+      console.log(
+        "scale-out: cache in play — B answered 200 for a token deleted in the database, " +
+          "401 once A published an invalidation",
+      );
+    },
+  );
 
   it("a logout on A is honoured on B at once (opaque tokens and JWTs, many rounds)", async () => {
     const users = await Promise.all(Array.from({ length: 2 * ROUNDS }, newUser));
@@ -148,7 +153,8 @@ describe("several instances over PostgreSQL + Redis", { timeout: 90_000 }, () =>
     }
     const honoured = 2 * ROUNDS - stale.length;
     console.log(
-      `scale-out: ${honoured}/${2 * ROUNDS} logouts on A honoured on B at once (${ROUNDS} opaque tokens, ${ROUNDS} JWTs)`,
+      `scale-out: ${honoured}/${2 * ROUNDS} logouts on A honoured on B at once ` +
+        `(${ROUNDS} opaque tokens, ${ROUNDS} JWTs)`,
     );
     expect(stale).toEqual([]);
   });
@@ -187,77 +193,90 @@ describe("several instances over PostgreSQL + Redis", { timeout: 90_000 }, () =>
     expectStatus(await me(B, bearer(vJwt.access)), 401);
   });
 
-  it("throttles count across both instances (login 4/min: 2 on A + 2 on B pass, the 5th is 429 on either)", async () => {
-    const u = await newUser();
-    const statuses = [];
-    for (const on of [A, B, A, B]) statuses.push((await tokenLogin(on, u)).status);
-    expect(statuses).toEqual([200, 200, 200, 200]);
-    for (const on of [A, B]) {
-      const res = await tokenLogin(on, u);
-      expectStatus(res, 429);
-      const wait = Number(res.headers["retry-after"]);
-      expect(wait).toBeGreaterThanOrEqual(1);
-      expect(wait).toBeLessThanOrEqual(60);
-      expect(res.json.detail).toMatch(/^Request was throttled\. Expected available in \d+ seconds?\.$/);
-    }
-    console.log("scale-out: login throttle counted across A and B: 4 passed (2 + 2), then 429 on both");
-  });
+  it(
+    "throttles count across both instances " + "(login 4/min: 2 on A + 2 on B pass, the 5th is 429 on either)",
+    async () => {
+      const u = await newUser();
+      const statuses = [];
+      for (const on of [A, B, A, B]) statuses.push((await tokenLogin(on, u)).status);
+      expect(statuses).toEqual([200, 200, 200, 200]);
+      for (const on of [A, B]) {
+        const res = await tokenLogin(on, u);
+        expectStatus(res, 429);
+        const wait = Number(res.headers["retry-after"]);
+        expect(wait).toBeGreaterThanOrEqual(1);
+        expect(wait).toBeLessThanOrEqual(60);
+        expect(res.json.detail).toMatch(/^Request was throttled\. Expected available in \d+ seconds?\.$/);
+      }
+      console.log("scale-out: login throttle counted across A and B: 4 passed (2 + 2), then 429 on both");
+    },
+  );
 
-  it("the JWT blacklist is shared: a refresh token rotated on A is blacklisted on B, and the session ends everywhere", async () => {
-    const u = await newUser();
-    const first = await jwtOf(A, u);
-    const rotated = await call(A.url, "POST", "/auth/jwt/refresh/", { json: { refresh: first.refresh } });
-    expectStatus(rotated, 200);
-    expect(rotated.json.refresh).toEqual(expect.any(String));
-    expect(await meTimes(A, bearer(rotated.json.access), 2)).toEqual([200, 200]); // cached on A
-    const again = await call(B.url, "POST", "/auth/jwt/refresh/", { json: { refresh: first.refresh } });
-    expectStatus(again, 401);
-    expect(again.json).toMatchObject({ detail: "Token is blacklisted", code: "token_not_valid" });
-    // The reuse ended the whole session on B; A's cached access token dies with it at once.
-    expectStatus(await me(A, bearer(rotated.json.access)), 401);
-    expectStatus(await call(A.url, "POST", "/auth/jwt/refresh/", { json: { refresh: rotated.json.refresh } }), 401);
-  });
+  it(
+    "the JWT blacklist is shared: " +
+      "a refresh token rotated on A is blacklisted on B, and the session ends everywhere",
+    async () => {
+      const u = await newUser();
+      const first = await jwtOf(A, u);
+      const rotated = await call(A.url, "POST", "/auth/jwt/refresh/", { json: { refresh: first.refresh } });
+      expectStatus(rotated, 200);
+      expect(rotated.json.refresh).toEqual(expect.any(String));
+      expect(await meTimes(A, bearer(rotated.json.access), 2)).toEqual([200, 200]); // cached on A
+      const again = await call(B.url, "POST", "/auth/jwt/refresh/", { json: { refresh: first.refresh } });
+      expectStatus(again, 401);
+      expect(again.json).toMatchObject({ detail: "Token is blacklisted", code: "token_not_valid" });
+      // The reuse ended the whole session on B; A's cached access token dies with it at once.
+      expectStatus(await me(A, bearer(rotated.json.access)), 401);
+      expectStatus(await call(A.url, "POST", "/auth/jwt/refresh/", { json: { refresh: rotated.json.refresh } }), 401);
+    },
+  );
 
-  it("serve --workers 2 answers on one port with both workers, and a logout through it is honoured by every later request", async () => {
-    const health = await call(W.url, "GET", "/healthz");
-    expect(health.json).toMatchObject({ status: "ok", database: "postgresql" });
-    const rounds = 3;
-    let after = 0;
-    let honoured = 0;
-    for (let i = 0; i < rounds; i++) {
+  it(
+    "serve --workers 2 answers on one port with both workers, " +
+      "and a logout through it is honoured by every later request",
+    async () => {
+      const health = await call(W.url, "GET", "/healthz");
+      expect(health.json).toMatchObject({ status: "ok", database: "postgresql" });
+      const rounds = 3;
+      let after = 0;
+      let honoured = 0;
+      for (let i = 0; i < rounds; i++) {
+        const u = await newUser();
+        const key = await tokenOf(W, u);
+        expect(await meTimes(W, token(key), 10)).toEqual(Array(10).fill(200)); // fills both workers' caches
+        expectStatus(await call(W.url, "POST", "/auth/token/logout/", { headers: token(key) }), 204);
+        const statuses = await meTimes(W, token(key), 20);
+        after += statuses.length;
+        honoured += statuses.filter((s) => s === 401).length;
+      }
+      // Both workers' caches are in play: a key deleted behind the services' back is still served by
+      // either, until an invalidation published through the port (another session's logout) lands.
       const u = await newUser();
       const key = await tokenOf(W, u);
-      expect(await meTimes(W, token(key), 10)).toEqual(Array(10).fill(200)); // fills both workers' caches
-      expectStatus(await call(W.url, "POST", "/auth/token/logout/", { headers: token(key) }), 204);
-      const statuses = await meTimes(W, token(key), 20);
-      after += statuses.length;
-      honoured += statuses.filter((s) => s === 401).length;
-    }
-    // Both workers' caches are in play: a key deleted behind the services' back is still served by
-    // either, until an invalidation published through the port (another session's logout) lands.
-    const u = await newUser();
-    const key = await tokenOf(W, u);
-    expect(await meTimes(W, token(key), 4)).toEqual([200, 200, 200, 200]);
-    await sql.query("DELETE FROM auth_token WHERE user_id = $1", [u.id]);
-    expect(await meTimes(W, token(key), 6)).toEqual(Array(6).fill(200));
-    expectStatus(
-      await call(W.url, "POST", "/auth/jwt/logout/", { json: { refresh: (await jwtOf(W, u)).refresh } }),
-      204,
-    );
-    expect(await meTimes(W, token(key), 10)).toEqual(Array(10).fill(401));
-    // Fastify's request log names the pid of the worker that answered: both took their share.
-    const pids = new Set(
-      W.output()
-        .split("\n")
-        .filter((l) => l.includes('"url":"/auth/users/me/"'))
-        .map((l) => (JSON.parse(l) as { pid: number }).pid),
-    );
-    console.log(
-      `scale-out: serve --workers 2 — ${honoured}/${after} requests after a logout answered 401; a key deleted in the database still served 6/6 from the workers' caches, 10/10 401 once invalidated; /me served by ${pids.size} worker pids`,
-    );
-    expect(honoured).toBe(after);
-    expect(pids.size).toBe(2);
-  });
+      expect(await meTimes(W, token(key), 4)).toEqual([200, 200, 200, 200]);
+      await sql.query("DELETE FROM auth_token WHERE user_id = $1", [u.id]);
+      expect(await meTimes(W, token(key), 6)).toEqual(Array(6).fill(200));
+      expectStatus(
+        await call(W.url, "POST", "/auth/jwt/logout/", { json: { refresh: (await jwtOf(W, u)).refresh } }),
+        204,
+      );
+      expect(await meTimes(W, token(key), 10)).toEqual(Array(10).fill(401));
+      // Fastify's request log names the pid of the worker that answered: both took their share.
+      const pids = new Set(
+        W.output()
+          .split("\n")
+          .filter((l) => l.includes('"url":"/auth/users/me/"'))
+          .map((l) => (JSON.parse(l) as { pid: number }).pid),
+      );
+      console.log(
+        `scale-out: serve --workers 2 — ${honoured}/${after} requests after a logout answered 401; ` +
+          "a key deleted in the database still served 6/6 from the workers' caches, 10/10 401 once invalidated; " +
+          `/me served by ${pids.size} worker pids`,
+      );
+      expect(honoured).toBe(after);
+      expect(pids.size).toBe(2);
+    },
+  );
 
   it("serve --workers 2 over PGlite refuses to start, naming PostgreSQL", async () => {
     const { code, output } = await pgliteWorkers;

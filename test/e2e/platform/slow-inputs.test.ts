@@ -105,7 +105,8 @@ for (const db of DATABASES) {
       uid = uidToken(s.mails().at(-1)!.links[0]!).uid;
       const auth = { authorization: `Token ${key}` };
       const json = { ...auth, "content-type": "application/json" };
-      const extra: Record<string, string[]> = { "/auth/users/reset_username_confirm/": ["uid", "token"] }; // not declared fields
+      // Fields an endpoint reads without declaring them.
+      const extra: Record<string, string[]> = { "/auth/users/reset_username_confirm/": ["uid", "token"] };
       for (const ep of await restEndpoints(s.url)) {
         const fields = [...Object.keys(ep.fields), ...(extra[ep.name] ?? [])];
         if (!fields.length) continue;
@@ -126,7 +127,8 @@ for (const db of DATABASES) {
         const fields = Object.entries(ep.fields as Fields)
           .filter(([, f]) => f.type === "string" && !f.enum)
           .map(([name]) => name);
-        if (!fields.length || ep.type !== "mutation") continue; // queries take no free text but audit.list's dates, timed below
+        // Queries take no free text but audit.list's dates, timed below.
+        if (!fields.length || ep.type !== "mutation") continue;
         targets.push({
           name: `tRPC ${ep.name}`,
           method: ep.name.startsWith("users.delete") ? "DELETE" : "POST",
@@ -197,7 +199,8 @@ for (const db of DATABASES) {
         for (const field of target.fields) {
           for (const [name, pattern] of Object.entries(patterns)) {
             for (const encoding of ["form", "multipart"] as const) {
-              const m = await measure(target, field, (n) => pattern(n > 1_000 ? n - 1_000 : n), encoding); // room for the encoding
+              // 1,000 characters short, to leave room for the encoding.
+              const m = await measure(target, field, (n) => pattern(n > 1_000 ? n - 1_000 : n), encoding);
               judge(`${target.name} ${field} (${encoding}): ${name}`, m, slow, not4xx);
             }
           }
@@ -218,7 +221,8 @@ for (const db of DATABASES) {
         "Authorization: <value>": (v) => fetch(`${s.url}/auth/users/me/`, { headers: { authorization: v } }),
         "audit.list from": (v) =>
           fetch(
-            `${s.url}/trpc/audit.list?input=${encodeURIComponent(JSON.stringify({ from: `2020-01-01T00:00:00.${v}` }))}`,
+            `${s.url}/trpc/audit.list?input=` +
+              encodeURIComponent(JSON.stringify({ from: `2020-01-01T00:00:00.${v}` })),
             { headers: { authorization: `Token ${key}` } },
           ),
       };

@@ -122,19 +122,27 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
     });
     afterAll(async () => s?.stop());
 
-    it("set_password by opaque token: that token keeps working; every other token and every JWT session (refresh and access) is refused", async () => {
-      const u = await signIn(s, "bytoken");
-      await setPassword(s, `Token ${u.keys[0]}`);
-      await expectSessions(s, u, ONLY_FIRST, NONE);
-      await expectNewLoginsWork(s, u.username);
-    });
+    it(
+      "set_password by opaque token: that token keeps working; " +
+        "every other token and every JWT session (refresh and access) is refused",
+      async () => {
+        const u = await signIn(s, "bytoken");
+        await setPassword(s, `Token ${u.keys[0]}`);
+        await expectSessions(s, u, ONLY_FIRST, NONE);
+        await expectNewLoginsWork(s, u.username);
+      },
+    );
 
-    it("set_password by JWT: that session (access and refresh) keeps working; every other JWT session and every opaque token is refused", async () => {
-      const u = await signIn(s, "byjwt");
-      await setPassword(s, `Bearer ${u.jwts[0]!.access}`);
-      await expectSessions(s, u, NONE, ONLY_FIRST);
-      await expectNewLoginsWork(s, u.username);
-    });
+    it(
+      "set_password by JWT: that session (access and refresh) keeps working; " +
+        "every other JWT session and every opaque token is refused",
+      async () => {
+        const u = await signIn(s, "byjwt");
+        await setPassword(s, `Bearer ${u.jwts[0]!.access}`);
+        await expectSessions(s, u, NONE, ONLY_FIRST);
+        await expectNewLoginsWork(s, u.username);
+      },
+    );
 
     it("tRPC setPassword ends the other sessions likewise", async () => {
       const u = await signIn(s, "viatrpc");
@@ -166,13 +174,16 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
     });
     afterAll(async () => s?.stop());
 
-    it("set_password by opaque token ends the caller's token too, and every JWT session; the mail says every one", async () => {
-      const u = await signIn(s, "bytoken");
-      await setPassword(s, `Token ${u.keys[0]}`);
-      await expectSessions(s, u, NONE, NONE);
-      expect(changedMail(s, u.username)).toContain(ALL_SIGNED_OUT);
-      await expectNewLoginsWork(s, u.username);
-    });
+    it(
+      "set_password by opaque token ends the caller's token too, and every JWT session; " + "the mail says every one",
+      async () => {
+        const u = await signIn(s, "bytoken");
+        await setPassword(s, `Token ${u.keys[0]}`);
+        await expectSessions(s, u, NONE, NONE);
+        expect(changedMail(s, u.username)).toContain(ALL_SIGNED_OUT);
+        await expectNewLoginsWork(s, u.username);
+      },
+    );
 
     it("set_password by JWT ends the caller's JWT session too, and every opaque token", async () => {
       const u = await signIn(s, "byjwt");
@@ -193,18 +204,25 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
     });
     afterAll(async () => s?.stop());
 
-    it("set_password by opaque token revokes every opaque token, the caller's included; every JWT session stays alive", async () => {
-      const u = await signIn(s, "bytoken");
-      await setPassword(s, `Token ${u.keys[0]}`);
-      await expectSessions(s, u, NONE, ALL);
-      await expectNewLoginsWork(s, u.username);
-    });
+    it(
+      "set_password by opaque token revokes every opaque token, the caller's included; " +
+        "every JWT session stays alive",
+      async () => {
+        const u = await signIn(s, "bytoken");
+        await setPassword(s, `Token ${u.keys[0]}`);
+        await expectSessions(s, u, NONE, ALL);
+        await expectNewLoginsWork(s, u.username);
+      },
+    );
 
-    it("set_password by JWT revokes every opaque token; every JWT session, the caller's included, stays alive", async () => {
-      const u = await signIn(s, "byjwt");
-      await setPassword(s, `Bearer ${u.jwts[0]!.access}`);
-      await expectSessions(s, u, NONE, ALL);
-    });
+    it(
+      "set_password by JWT revokes every opaque token; " + "every JWT session, the caller's included, stays alive",
+      async () => {
+        const u = await signIn(s, "byjwt");
+        await setPassword(s, `Bearer ${u.jwts[0]!.access}`);
+        await expectSessions(s, u, NONE, ALL);
+      },
+    );
 
     it("the password-changed mail does not claim the other sessions were signed out", async () => {
       const u = await signIn(s, "nottold");
@@ -249,94 +267,108 @@ describe.each(DATABASES)("sessions after a password change on %s", (kind) => {
       await expectNewLoginsWork(s, u.username);
     });
   });
-  describe("shared key (Djoser's TOKEN_MODE), PASSWORD_CHANGE_ENDS_SESSIONS on: every device holds the caller's key", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, { DJOSER_PASSWORD_CHANGED_EMAIL_CONFIRMATION: "true" });
-    });
-    afterAll(async () => s?.stop());
-
-    /** One key, as Djoser hands it to every device (two logins), and one JWT session. */
-    async function sharedSignIn(username: string) {
-      expect(
-        (
-          await s.request("POST", "/auth/users/", {
-            json: { username, email: `${username}@example.com`, password: PW },
-          })
-        ).status,
-      ).toBe(201);
-      const key = (await s.request("POST", "/auth/token/login/", { json: { username, password: PW } })).json.auth_token;
-      expect(
-        (await s.request("POST", "/auth/token/login/", { json: { username, password: PW } })).json.auth_token,
-      ).toBe(key);
-      const jwt: Pair = (await s.request("POST", "/auth/jwt/create/", { json: { username, password: PW } })).json;
-      return { key, jwt };
-    }
-
-    it("REST set_password (204) ends the shared key on every device; token/login hands out the new key", async () => {
-      const { key, jwt } = await sharedSignIn("sharedrest");
-      await setPassword(s, `Token ${key}`);
-      await expectTokenWorks(s, key, false);
-      await expectJwtWorks(s, jwt, false);
-      const fresh = (
-        await s.request("POST", "/auth/token/login/", { json: { username: "sharedrest", password: NEW_PW } })
-      ).json.auth_token;
-      expect(fresh).not.toBe(key);
-      await expectTokenWorks(s, fresh, true);
-      expect(changedMail(s, "sharedrest")).toContain(SIGNED_OUT);
-    });
-
-    it("tRPC setPassword returns the caller's new key: it works, the old one (every device's) is refused", async () => {
-      const { key } = await sharedSignIn("sharedtrpc");
-      const answer = await trpc(s, `Token ${key}`).users.setPassword.mutate({
-        new_password: NEW_PW,
-        current_password: PW,
+  describe(
+    "shared key (Djoser's TOKEN_MODE), PASSWORD_CHANGE_ENDS_SESSIONS on: " + "every device holds the caller's key",
+    () => {
+      let s: TestServer;
+      beforeAll(async () => {
+        s = await startTestServer(kind, { DJOSER_PASSWORD_CHANGED_EMAIL_CONFIRMATION: "true" });
       });
-      expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
-      await expectTokenWorks(s, key, false);
-      await expectTokenWorks(s, answer!.auth_token, true);
-      // The same key a login with the new password hands out.
-      expect(
-        (await s.request("POST", "/auth/token/login/", { json: { username: "sharedtrpc", password: NEW_PW } })).json
-          .auth_token,
-      ).toBe(answer!.auth_token);
-    });
+      afterAll(async () => s?.stop());
 
-    it("a DRF key imported from Django (Djoser's one key, on every device) ends with the others too; tRPC hands a new one", async () => {
-      const { jwt } = await sharedSignIn("imported");
-      const user = await s.deps.prisma.user.findUniqueOrThrow({ where: { username: "imported" } });
-      // What `portcullis import-django` writes for a DRF key: its hash, shared: false.
-      const drfKey = randomBytes(20).toString("hex");
-      await s.deps.prisma.authToken.create({
-        data: { userId: user.id, keyHash: createHash("sha256").update(drfKey).digest("hex") },
-      });
-      await expectTokenWorks(s, drfKey, true);
-      const answer = await trpc(s, `Token ${drfKey}`).users.setPassword.mutate({
-        new_password: NEW_PW,
-        current_password: PW,
-      });
-      expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
-      await expectTokenWorks(s, drfKey, false);
-      await expectJwtWorks(s, jwt, false);
-      await expectTokenWorks(s, answer!.auth_token, true);
-    });
+      /** One key, as Djoser hands it to every device (two logins), and one JWT session. */
+      async function sharedSignIn(username: string) {
+        expect(
+          (
+            await s.request("POST", "/auth/users/", {
+              json: { username, email: `${username}@example.com`, password: PW },
+            })
+          ).status,
+        ).toBe(201);
+        const key = (await s.request("POST", "/auth/token/login/", { json: { username, password: PW } })).json
+          .auth_token;
+        expect(
+          (await s.request("POST", "/auth/token/login/", { json: { username, password: PW } })).json.auth_token,
+        ).toBe(key);
+        const jwt: Pair = (await s.request("POST", "/auth/jwt/create/", { json: { username, password: PW } })).json;
+        return { key, jwt };
+      }
 
-    it("revoke_others by the shared key: REST 204 and the old key refused; tRPC revokeOthers returns the new key", async () => {
-      const { key, jwt } = await sharedSignIn("sharedothers");
-      const res = await s.request("POST", "/auth/sessions/revoke_others/", {
-        headers: { authorization: `Token ${key}` },
+      it("REST set_password (204) ends the shared key on every device; token/login hands out the new key", async () => {
+        const { key, jwt } = await sharedSignIn("sharedrest");
+        await setPassword(s, `Token ${key}`);
+        await expectTokenWorks(s, key, false);
+        await expectJwtWorks(s, jwt, false);
+        const fresh = (
+          await s.request("POST", "/auth/token/login/", { json: { username: "sharedrest", password: NEW_PW } })
+        ).json.auth_token;
+        expect(fresh).not.toBe(key);
+        await expectTokenWorks(s, fresh, true);
+        expect(changedMail(s, "sharedrest")).toContain(SIGNED_OUT);
       });
-      expect([res.status, res.text]).toEqual([204, ""]);
-      await expectTokenWorks(s, key, false);
-      await expectJwtWorks(s, jwt, false);
-      const again = (
-        await s.request("POST", "/auth/token/login/", { json: { username: "sharedothers", password: PW } })
-      ).json.auth_token;
-      await expectTokenWorks(s, again, true);
-      const answer = await trpc(s, `Token ${again}`).sessions.revokeOthers.mutate();
-      expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
-      await expectTokenWorks(s, again, false);
-      await expectTokenWorks(s, answer!.auth_token, true);
-    });
-  });
+
+      it(
+        "tRPC setPassword returns the caller's new key: " + "it works, the old one (every device's) is refused",
+        async () => {
+          const { key } = await sharedSignIn("sharedtrpc");
+          const answer = await trpc(s, `Token ${key}`).users.setPassword.mutate({
+            new_password: NEW_PW,
+            current_password: PW,
+          });
+          expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
+          await expectTokenWorks(s, key, false);
+          await expectTokenWorks(s, answer!.auth_token, true);
+          // The same key a login with the new password hands out.
+          expect(
+            (await s.request("POST", "/auth/token/login/", { json: { username: "sharedtrpc", password: NEW_PW } })).json
+              .auth_token,
+          ).toBe(answer!.auth_token);
+        },
+      );
+
+      it(
+        "a DRF key imported from Django (Djoser's one key, on every device) " +
+          "ends with the others too; tRPC hands a new one",
+        async () => {
+          const { jwt } = await sharedSignIn("imported");
+          const user = await s.deps.prisma.user.findUniqueOrThrow({ where: { username: "imported" } });
+          // What `portcullis import-django` writes for a DRF key: its hash, shared: false.
+          const drfKey = randomBytes(20).toString("hex");
+          await s.deps.prisma.authToken.create({
+            data: { userId: user.id, keyHash: createHash("sha256").update(drfKey).digest("hex") },
+          });
+          await expectTokenWorks(s, drfKey, true);
+          const answer = await trpc(s, `Token ${drfKey}`).users.setPassword.mutate({
+            new_password: NEW_PW,
+            current_password: PW,
+          });
+          expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
+          await expectTokenWorks(s, drfKey, false);
+          await expectJwtWorks(s, jwt, false);
+          await expectTokenWorks(s, answer!.auth_token, true);
+        },
+      );
+
+      it(
+        "revoke_others by the shared key: REST 204 and the old key refused; " + "tRPC revokeOthers returns the new key",
+        async () => {
+          const { key, jwt } = await sharedSignIn("sharedothers");
+          const res = await s.request("POST", "/auth/sessions/revoke_others/", {
+            headers: { authorization: `Token ${key}` },
+          });
+          expect([res.status, res.text]).toEqual([204, ""]);
+          await expectTokenWorks(s, key, false);
+          await expectJwtWorks(s, jwt, false);
+          const again = (
+            await s.request("POST", "/auth/token/login/", { json: { username: "sharedothers", password: PW } })
+          ).json.auth_token;
+          await expectTokenWorks(s, again, true);
+          const answer = await trpc(s, `Token ${again}`).sessions.revokeOthers.mutate();
+          expect(answer).toEqual({ auth_token: expect.stringMatching(/^[0-9a-f]{40}$/) });
+          await expectTokenWorks(s, again, false);
+          await expectTokenWorks(s, answer!.auth_token, true);
+        },
+      );
+    },
+  );
 });

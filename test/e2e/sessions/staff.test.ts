@@ -72,28 +72,31 @@ describe.each(DATABASES)("sessions on %s", (kind) => {
       expect(err.data?.httpStatus).toBe(404);
     });
 
-    it("a non-staff caller is FORBIDDEN (permission_denied) from listFor and revokeAllFor, whatever the credential", async () => {
-      const bossId = (await boss.users.me.query()).id;
-      const u = await fourSessions(s, adapter("rest", s), "nosy");
-      for (const auth of [tokenAuth(u.k1), bearer(u.j1.access)]) {
-        const nosy = trpcClient(s, auth);
-        const calls = [
-          () => nosy.sessions.listFor.query({ userId: bossId }),
-          () => nosy.sessions.revokeAllFor.mutate({ userId: bossId }),
-          () => nosy.sessions.listFor.query({ userId: u.id }),
-          () => nosy.sessions.revokeAllFor.mutate({ userId: u.id }),
-        ];
-        for (const call of calls) {
-          const err = await failure(call());
-          expect(err.data?.code).toBe("permission_denied");
-          expect(err.data?.httpStatus).toBe(403);
-          expect(err.shape?.code).toBe(-32003); // FORBIDDEN
-          expect(err.message).toBe(FORBIDDEN_MESSAGE);
+    it(
+      "a non-staff caller is FORBIDDEN (permission_denied) from listFor and revokeAllFor, " + "whatever the credential",
+      async () => {
+        const bossId = (await boss.users.me.query()).id;
+        const u = await fourSessions(s, adapter("rest", s), "nosy");
+        for (const auth of [tokenAuth(u.k1), bearer(u.j1.access)]) {
+          const nosy = trpcClient(s, auth);
+          const calls = [
+            () => nosy.sessions.listFor.query({ userId: bossId }),
+            () => nosy.sessions.revokeAllFor.mutate({ userId: bossId }),
+            () => nosy.sessions.listFor.query({ userId: u.id }),
+            () => nosy.sessions.revokeAllFor.mutate({ userId: u.id }),
+          ];
+          for (const call of calls) {
+            const err = await failure(call());
+            expect(err.data?.code).toBe("permission_denied");
+            expect(err.data?.httpStatus).toBe(403);
+            expect(err.shape?.code).toBe(-32003); // FORBIDDEN
+            expect(err.message).toBe(FORBIDDEN_MESSAGE);
+          }
         }
-      }
-      await expectTokenWorks(s, bossKey);
-      expect(await boss.sessions.listFor.query({ userId: u.id })).toHaveLength(4);
-    });
+        await expectTokenWorks(s, bossKey);
+        expect(await boss.sessions.listFor.query({ userId: u.id })).toHaveLength(4);
+      },
+    );
 
     it("users.setActive false ends every session of the user at once; true lets them log in again", async () => {
       const u = await fourSessions(s, adapter("rest", s), "suspended");

@@ -32,26 +32,32 @@ describe.each(DATABASES)("opaque-token lifetimes on %s", (kind) => {
   const shared = useServer(kind, { ...FAST, DJOSER_TOKEN_TTL: "2" });
   const idle = useServer(kind, { ...FAST, DJOSER_TOKEN_MODE: "per_device", DJOSER_TOKEN_IDLE_TTL: "300" });
 
-  it("a per-device key past TOKEN_TTL is refused (401 Invalid token.), also right after the auth cache kept it", async () => {
-    await perDevice.signUp("aging");
-    const key = await perDevice.tokenLogin("aging");
-    await expectKey(perDevice, key, true); // cached now (on PGlite the cache is on)
-    await sleep(2_200);
-    await expectKey(perDevice, key, false);
-    await expectKey(perDevice, await perDevice.tokenLogin("aging"), true);
-  });
+  it(
+    "a per-device key past TOKEN_TTL is refused (401 Invalid token.), " + "also right after the auth cache kept it",
+    async () => {
+      await perDevice.signUp("aging");
+      const key = await perDevice.tokenLogin("aging");
+      await expectKey(perDevice, key, true); // cached now (on PGlite the cache is on)
+      await sleep(2_200);
+      await expectKey(perDevice, key, false);
+      await expectKey(perDevice, await perDevice.tokenLogin("aging"), true);
+    },
+  );
 
-  it("the shared key past TOKEN_TTL is refused, and the next login hands out a new key, not the expired one", async () => {
-    await shared.signUp("sharedaging");
-    const key = await shared.tokenLogin("sharedaging");
-    expect(await shared.tokenLogin("sharedaging")).toBe(key); // Djoser's one key, before it expires
-    await expectKey(shared, key, true);
-    await sleep(2_200);
-    const next = await trpcClient(shared).token.login.mutate({ username: "sharedaging", password: PW });
-    expect(next.auth_token).not.toBe(key);
-    await expectKey(shared, key, false);
-    await expectKey(shared, next.auth_token, true);
-  });
+  it(
+    "the shared key past TOKEN_TTL is refused, " + "and the next login hands out a new key, not the expired one",
+    async () => {
+      await shared.signUp("sharedaging");
+      const key = await shared.tokenLogin("sharedaging");
+      expect(await shared.tokenLogin("sharedaging")).toBe(key); // Djoser's one key, before it expires
+      await expectKey(shared, key, true);
+      await sleep(2_200);
+      const next = await trpcClient(shared).token.login.mutate({ username: "sharedaging", password: PW });
+      expect(next.auth_token).not.toBe(key);
+      await expectKey(shared, key, false);
+      await expectKey(shared, next.auth_token, true);
+    },
+  );
 
   it("an expired shared key refused at its next use takes its seed along: the next login gets a new key", async () => {
     await shared.signUp("sharedidle");
@@ -78,15 +84,18 @@ describe.each(DATABASES)("opaque-token lifetimes on %s", (kind) => {
     await expectKey(idle, busy, true);
   });
 
-  it("TOKEN_LIMIT_PER_USER: a login beyond the limit revokes the oldest key; the sessions list shows the rest", async () => {
-    await perDevice.signUp("crowded");
-    const keys = [await perDevice.tokenLogin("crowded"), await perDevice.tokenLogin("crowded")];
-    await expectKey(perDevice, keys[0]!, true);
-    keys.push((await trpcClient(perDevice).token.login.mutate({ username: "crowded", password: PW })).auth_token);
-    await expectKey(perDevice, keys[0]!, false);
-    await expectKey(perDevice, keys[1]!, true);
-    await expectKey(perDevice, keys[2]!, true);
-    const sessions = await trpcClient(perDevice, { authorization: `Token ${keys[2]}` }).sessions.list.query();
-    expect(sessions.map((s) => s.kind)).toEqual(["token", "token"]);
-  });
+  it(
+    "TOKEN_LIMIT_PER_USER: a login beyond the limit revokes the oldest key; " + "the sessions list shows the rest",
+    async () => {
+      await perDevice.signUp("crowded");
+      const keys = [await perDevice.tokenLogin("crowded"), await perDevice.tokenLogin("crowded")];
+      await expectKey(perDevice, keys[0]!, true);
+      keys.push((await trpcClient(perDevice).token.login.mutate({ username: "crowded", password: PW })).auth_token);
+      await expectKey(perDevice, keys[0]!, false);
+      await expectKey(perDevice, keys[1]!, true);
+      await expectKey(perDevice, keys[2]!, true);
+      const sessions = await trpcClient(perDevice, { authorization: `Token ${keys[2]}` }).sessions.list.query();
+      expect(sessions.map((s) => s.kind)).toEqual(["token", "token"]);
+    },
+  );
 });

@@ -86,24 +86,28 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
 
     describe.each(ADAPTERS)("%s", (name) => {
       const a = adapter(name, s);
-      it("a user deactivated by staff cannot re-activate themself: not with an earlier reset link, not with their activation link; resend_activation mails them nothing", async () => {
-        const u = `suspended${name}`;
-        // Never logged in, so the activation link still verifies (a login ends it): only the state refuses it.
-        const id = await register(s, u);
-        const activation = linkIn(s, `${u}@example.com`, ACTIVATION);
-        expect(await a.activate(activation)).toEqual({ status: 204 });
-        const reset = await requestReset(s, "password", `${u}@example.com`);
-        await trpcClient(s, tokenAuth(rootKey)).users.setActive.mutate({ id, active: false });
-        expect(await a.activate(reset)).toEqual({ status: 400, body: BAD_TOKEN });
-        expect(await a.activate(activation)).toEqual({ status: 403, body: STALE });
-        const before = s.mails().length;
-        expect(await a.resendActivation(`${u}@example.com`)).toEqual({ status: 204 });
-        expect(s.mails()).toHaveLength(before);
-        expect((await a.jwtCreate(u)).status).toBe(401);
-        // Staff's decision is undone by staff only.
-        await trpcClient(s, tokenAuth(rootKey)).users.setActive.mutate({ id, active: true });
-        expect((await a.jwtCreate(u)).status).toBe(200);
-      });
+      it(
+        "a user deactivated by staff cannot re-activate themself: " +
+          "not with an earlier reset link, not with their activation link; resend_activation mails them nothing",
+        async () => {
+          const u = `suspended${name}`;
+          // Never logged in, so the activation link still verifies (a login ends it): only the state refuses it.
+          const id = await register(s, u);
+          const activation = linkIn(s, `${u}@example.com`, ACTIVATION);
+          expect(await a.activate(activation)).toEqual({ status: 204 });
+          const reset = await requestReset(s, "password", `${u}@example.com`);
+          await trpcClient(s, tokenAuth(rootKey)).users.setActive.mutate({ id, active: false });
+          expect(await a.activate(reset)).toEqual({ status: 400, body: BAD_TOKEN });
+          expect(await a.activate(activation)).toEqual({ status: 403, body: STALE });
+          const before = s.mails().length;
+          expect(await a.resendActivation(`${u}@example.com`)).toEqual({ status: 204 });
+          expect(s.mails()).toHaveLength(before);
+          expect((await a.jwtCreate(u)).status).toBe(401);
+          // Staff's decision is undone by staff only.
+          await trpcClient(s, tokenAuth(rootKey)).users.setActive.mutate({ id, active: true });
+          expect((await a.jwtCreate(u)).status).toBe(200);
+        },
+      );
 
       it("an activation link neither resets the password nor the username; it activates, once", async () => {
         const u = `pending${name}`;
@@ -116,54 +120,66 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
         expect((await a.jwtCreate(u, PW)).status).toBe(200);
       });
 
-      it("a password-reset link does not change the username, a username-reset link does not reset the password; neither activates", async () => {
-        const u = `crossed${name}`;
-        await activeUser(u);
-        const password = await requestReset(s, "password", `${u}@example.com`);
-        const username = await requestReset(s, "username", `${u}@example.com`);
-        expect(await a.resetUsername(password, `${u}2`)).toEqual({ status: 400, body: BAD_TOKEN });
-        expect(await a.resetPassword(username, NEW_PW)).toEqual({ status: 400, body: BAD_TOKEN });
-        for (const link of [password, username]) {
-          expect(await a.activate(link)).toEqual({ status: 400, body: BAD_TOKEN });
-        }
-        // Each still does its own job.
-        expect(await a.resetPassword(password, NEW_PW)).toEqual({ status: 204 });
-        expect((await a.jwtCreate(u, NEW_PW)).status).toBe(200);
-      });
+      it(
+        "a password-reset link does not change the username, " +
+          "a username-reset link does not reset the password; neither activates",
+        async () => {
+          const u = `crossed${name}`;
+          await activeUser(u);
+          const password = await requestReset(s, "password", `${u}@example.com`);
+          const username = await requestReset(s, "username", `${u}@example.com`);
+          expect(await a.resetUsername(password, `${u}2`)).toEqual({ status: 400, body: BAD_TOKEN });
+          expect(await a.resetPassword(username, NEW_PW)).toEqual({ status: 400, body: BAD_TOKEN });
+          for (const link of [password, username]) {
+            expect(await a.activate(link)).toEqual({ status: 400, body: BAD_TOKEN });
+          }
+          // Each still does its own job.
+          expect(await a.resetPassword(password, NEW_PW)).toEqual({ status: 204 });
+          expect((await a.jwtCreate(u, NEW_PW)).status).toBe(200);
+        },
+      );
 
-      it("an email change keeps the old address, and the account active, until the link mailed to the new address is used; the old address is told", async () => {
-        const u = `mover${name}`;
-        const { id, key } = await activeUser(u);
-        const [before, after] = [`${u}@example.com`, `${u}@new.example`];
-        const answer = { email: before, id, username: u };
-        const asked = await a.update(tokenAuth(key), "me", { email: after, current_password: PW });
-        expect(asked).toEqual({ status: 200, body: answer });
-        expect(await meStatus(s, key)).toBe(200); // still active
-        expect(mailsTo(s, after)).toEqual([CONFIRM_NEW]);
-        expect(mailsTo(s, before).at(-1)).toBe(CHANGE_REQUESTED);
-        expect(mailTo(s, before, CHANGE_REQUESTED).text).toContain(after); // the notice names the new address
-        // Until confirmed the old address is the account's: its reset links go there.
-        await requestReset(s, "password", before);
-        const confirm = linkIn(s, after, CONFIRM_NEW);
-        // The confirmation link is no reset link.
-        expect(await a.resetPassword(confirm, NEW_PW)).toEqual({ status: 400, body: BAD_TOKEN });
-        expect(await a.activate(confirm)).toEqual({ status: 204 });
-        expect((await s.me(tokenAuth(key))).json).toEqual({ ...answer, email: after });
-        expect(await a.activate(confirm)).toEqual({ status: 400, body: BAD_TOKEN }); // once
-      });
+      it(
+        "an email change keeps the old address, and the account active, " +
+          "until the link mailed to the new address is used; the old address is told",
+        async () => {
+          const u = `mover${name}`;
+          const { id, key } = await activeUser(u);
+          const [before, after] = [`${u}@example.com`, `${u}@new.example`];
+          const answer = { email: before, id, username: u };
+          const asked = await a.update(tokenAuth(key), "me", { email: after, current_password: PW });
+          expect(asked).toEqual({ status: 200, body: answer });
+          expect(await meStatus(s, key)).toBe(200); // still active
+          expect(mailsTo(s, after)).toEqual([CONFIRM_NEW]);
+          expect(mailsTo(s, before).at(-1)).toBe(CHANGE_REQUESTED);
+          expect(mailTo(s, before, CHANGE_REQUESTED).text).toContain(after); // the notice names the new address
+          // Until confirmed the old address is the account's: its reset links go there.
+          await requestReset(s, "password", before);
+          const confirm = linkIn(s, after, CONFIRM_NEW);
+          // The confirmation link is no reset link.
+          expect(await a.resetPassword(confirm, NEW_PW)).toEqual({ status: 400, body: BAD_TOKEN });
+          expect(await a.activate(confirm)).toEqual({ status: 204 });
+          expect((await s.me(tokenAuth(key))).json).toEqual({ ...answer, email: after });
+          expect(await a.activate(confirm)).toEqual({ status: 400, body: BAD_TOKEN }); // once
+        },
+      );
 
-      it("the confirmation link is bound to its address: a newer change ends it, the same address again calls the change off", async () => {
-        const u = `fickle${name}`;
-        const { key } = await activeUser(u);
-        await a.update(tokenAuth(key), "me", { email: `${u}@one.example`, current_password: PW });
-        const first = linkIn(s, `${u}@one.example`, CONFIRM_NEW);
-        await a.update(tokenAuth(key), "me", { email: `${u}@two.example`, current_password: PW });
-        const second = linkIn(s, `${u}@two.example`, CONFIRM_NEW);
-        expect(await a.activate(first)).toEqual({ status: 400, body: BAD_TOKEN });
-        await a.update(tokenAuth(key), "me", { email: `${u}@example.com`, current_password: PW });
-        expect(await a.activate(second)).toEqual({ status: 400, body: BAD_TOKEN });
-        expect((await s.me(tokenAuth(key))).json.email).toBe(`${u}@example.com`);
-      });
+      it(
+        "the confirmation link is bound to its address: " +
+          "a newer change ends it, the same address again calls the change off",
+        async () => {
+          const u = `fickle${name}`;
+          const { key } = await activeUser(u);
+          await a.update(tokenAuth(key), "me", { email: `${u}@one.example`, current_password: PW });
+          const first = linkIn(s, `${u}@one.example`, CONFIRM_NEW);
+          await a.update(tokenAuth(key), "me", { email: `${u}@two.example`, current_password: PW });
+          const second = linkIn(s, `${u}@two.example`, CONFIRM_NEW);
+          expect(await a.activate(first)).toEqual({ status: 400, body: BAD_TOKEN });
+          await a.update(tokenAuth(key), "me", { email: `${u}@example.com`, current_password: PW });
+          expect(await a.activate(second)).toEqual({ status: 400, body: BAD_TOKEN });
+          expect((await s.me(tokenAuth(key))).json.email).toBe(`${u}@example.com`);
+        },
+      );
     });
   });
 
@@ -175,7 +191,8 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
     });
 
     it.each(ADAPTERS)(
-      "%s: the new address is the account's at once, inactive until it activates; staff changing the email of a user they deactivated mails no activation link",
+      "%s: the new address is the account's at once, inactive until it activates; " +
+        "staff changing the email of a user they deactivated mails no activation link",
       async (name) => {
         const a = adapter(name, s);
         const u = `djoser${name}`;
@@ -213,14 +230,17 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
 
     describe.each(ADAPTERS)("%s", (name) => {
       const a = adapter(name, s);
-      it("activation is refused when it is not in use: a deactivated user's reset link does not re-activate them", async () => {
-        const u = `off${name}`;
-        const id = await register(s, u);
-        const reset = await requestReset(s, "password", `${u}@example.com`);
-        await trpcClient(s, tokenAuth(rootKey)).users.setActive.mutate({ id, active: false });
-        expect(await a.activate(reset)).toEqual({ status: 403, body: NOT_IN_USE });
-        expect((await a.jwtCreate(u)).status).toBe(401);
-      });
+      it(
+        "activation is refused when it is not in use: " + "a deactivated user's reset link does not re-activate them",
+        async () => {
+          const u = `off${name}`;
+          const id = await register(s, u);
+          const reset = await requestReset(s, "password", `${u}@example.com`);
+          await trpcClient(s, tokenAuth(rootKey)).users.setActive.mutate({ id, active: false });
+          expect(await a.activate(reset)).toEqual({ status: 403, body: NOT_IN_USE });
+          expect((await a.jwtCreate(u)).status).toBe(401);
+        },
+      );
 
       it("a JWT login ends the reset links mailed before it, as a token login does", async () => {
         const u = `jwt${name}`;
@@ -245,44 +265,52 @@ describe.each(DATABASES)("links and staff kept to their purpose on %s", (kind) =
         expect(mailTo(s, `${u}@example.com`, CHANGED).text).toContain(`${u}@new.example`);
       });
 
-      it("staff who are not superusers cannot change or delete a superuser; they still read it, and manage other users", async () => {
-        const staffer = tokenAuth(stafferKey);
-        const evil = `taken${name}@evil.example`;
-        const takeover = await a.update(staffer, root.id, { email: evil, current_password: STAFF_PW });
-        expect(takeover).toEqual({ status: 403, body: FORBIDDEN });
-        expect(await a.remove(staffer, root.id, STAFF_PW)).toEqual({ status: 403, body: FORBIDDEN });
-        const read = await s.request("GET", `/auth/users/${root.id}/`, { headers: staffer });
-        expect([read.status, read.json.email]).toEqual([200, "root@example.com"]);
-        expect(mailsTo(s, "root@example.com")).toEqual([]);
-        const u = `managed${name}`;
-        const id = await register(s, u);
-        const managed = await a.update(staffer, id, { email: `${u}@new.example`, current_password: STAFF_PW });
-        expect(managed).toEqual(user200(`${u}@new.example`, id, u));
-        // A superuser manages a superuser.
-        const same = { email: "root@example.com", current_password: ROOT_PW };
-        const own = await a.update(tokenAuth(rootKey), root.id, same);
-        expect(own).toEqual(user200("root@example.com", root.id, "root"));
-      });
+      it(
+        "staff who are not superusers cannot change or delete a superuser; " +
+          "they still read it, and manage other users",
+        async () => {
+          const staffer = tokenAuth(stafferKey);
+          const evil = `taken${name}@evil.example`;
+          const takeover = await a.update(staffer, root.id, { email: evil, current_password: STAFF_PW });
+          expect(takeover).toEqual({ status: 403, body: FORBIDDEN });
+          expect(await a.remove(staffer, root.id, STAFF_PW)).toEqual({ status: 403, body: FORBIDDEN });
+          const read = await s.request("GET", `/auth/users/${root.id}/`, { headers: staffer });
+          expect([read.status, read.json.email]).toEqual([200, "root@example.com"]);
+          expect(mailsTo(s, "root@example.com")).toEqual([]);
+          const u = `managed${name}`;
+          const id = await register(s, u);
+          const managed = await a.update(staffer, id, { email: `${u}@new.example`, current_password: STAFF_PW });
+          expect(managed).toEqual(user200(`${u}@new.example`, id, u));
+          // A superuser manages a superuser.
+          const same = { email: "root@example.com", current_password: ROOT_PW };
+          const own = await a.update(tokenAuth(rootKey), root.id, same);
+          expect(own).toEqual(user200("root@example.com", root.id, "root"));
+        },
+      );
     });
 
-    it("staff who are not superusers cannot deactivate a superuser, nor list or end its sessions (tRPC); a superuser can list them", async () => {
-      const staffer = trpcClient(s, tokenAuth(stafferKey));
-      const calls = [
-        () => staffer.users.setActive.mutate({ id: root.id, active: false }),
-        () => staffer.sessions.listFor.query({ userId: root.id }),
-        () => staffer.sessions.revokeAllFor.mutate({ userId: root.id }),
-      ];
-      for (const call of calls) {
-        const err = await failure(call());
-        expect([err.data?.code, err.data?.httpStatus]).toEqual(["permission_denied", 403]);
-      }
-      expect(await meStatus(s, rootKey)).toBe(200);
-      expect(await trpcClient(s, tokenAuth(rootKey)).sessions.listFor.query({ userId: root.id })).toHaveLength(1);
-      // Other users stay within the staffer's reach.
-      const id = await register(s, "reachable");
-      expect(await staffer.sessions.listFor.query({ userId: id })).toEqual([]);
-      expect((await staffer.users.setActive.mutate({ id, active: false })).id).toBe(id);
-    });
+    it(
+      "staff who are not superusers cannot deactivate a superuser, " +
+        "nor list or end its sessions (tRPC); a superuser can list them",
+      async () => {
+        const staffer = trpcClient(s, tokenAuth(stafferKey));
+        const calls = [
+          () => staffer.users.setActive.mutate({ id: root.id, active: false }),
+          () => staffer.sessions.listFor.query({ userId: root.id }),
+          () => staffer.sessions.revokeAllFor.mutate({ userId: root.id }),
+        ];
+        for (const call of calls) {
+          const err = await failure(call());
+          expect([err.data?.code, err.data?.httpStatus]).toEqual(["permission_denied", 403]);
+        }
+        expect(await meStatus(s, rootKey)).toBe(200);
+        expect(await trpcClient(s, tokenAuth(rootKey)).sessions.listFor.query({ userId: root.id })).toHaveLength(1);
+        // Other users stay within the staffer's reach.
+        const id = await register(s, "reachable");
+        expect(await staffer.sessions.listFor.query({ userId: id })).toEqual([]);
+        expect((await staffer.users.setActive.mutate({ id, active: false })).id).toBe(id);
+      },
+    );
   });
 
   describe("USERNAME_FIELD=email", () => {

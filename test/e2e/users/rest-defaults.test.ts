@@ -59,15 +59,18 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect((await s.me(tokenAuth(third))).json.username).toBe("shared");
     });
 
-    it("concurrent registrations of one username: the database decides, one 201 and the rest Django's 400", async () => {
-      const body = { username: "racer", password: PW };
-      const results = await Promise.all(
-        Array.from({ length: 12 }, () => s.request("POST", "/auth/users/", { json: body })),
-      );
-      expect(results.filter((r) => r.status === 201)).toHaveLength(1);
-      for (const r of results.filter((r) => r.status !== 201))
-        expect(r.json).toEqual({ username: ["A user with that username already exists."] });
-    });
+    it(
+      "concurrent registrations of one username: " + "the database decides, one 201 and the rest Django's 400",
+      async () => {
+        const body = { username: "racer", password: PW };
+        const results = await Promise.all(
+          Array.from({ length: 12 }, () => s.request("POST", "/auth/users/", { json: body })),
+        );
+        expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+        for (const r of results.filter((r) => r.status !== 201))
+          expect(r.json).toEqual({ username: ["A user with that username already exists."] });
+      },
+    );
 
     it("concurrent logins in shared mode all get the one key", async () => {
       await register(s, { username: "crowd", password: PW });
@@ -244,22 +247,27 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect(bad.json).toEqual({ email: ["Enter a valid email address."] });
     });
 
-    it("Bearer is SimpleJWT's prefix by default: a key behind it gets token_not_valid saying so, and logs nobody out", async () => {
-      await register(s, { username: "bearer", password: PW });
-      const key = await s.tokenLogin("bearer");
-      const res = await s.request("POST", "/auth/token/logout/", { headers: { authorization: `Bearer ${key}` } });
-      expect(res.status).toBe(401);
-      expect(res.json).toMatchObject({
-        detail:
-          'This looks like an opaque token, but the "Bearer" scheme carries JWTs. Opaque tokens are accepted behind "Token": send it as "Token <key>".',
-        code: "token_not_valid",
-        messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
-      });
-      expect(res.json).toMatchObject({ scheme_received: "Bearer", schemes_accepted: ["Token"] });
-      expect(res.json.hint).toContain('"Bearer"');
-      expect(res.json.hint).toContain("Token <key>");
-      expect((await s.me(tokenAuth(key))).status).toBe(200);
-    });
+    it(
+      "Bearer is SimpleJWT's prefix by default: " +
+        "a key behind it gets token_not_valid saying so, and logs nobody out",
+      async () => {
+        await register(s, { username: "bearer", password: PW });
+        const key = await s.tokenLogin("bearer");
+        const res = await s.request("POST", "/auth/token/logout/", { headers: { authorization: `Bearer ${key}` } });
+        expect(res.status).toBe(401);
+        expect(res.json).toMatchObject({
+          detail:
+            'This looks like an opaque token, but the "Bearer" scheme carries JWTs. ' +
+            'Opaque tokens are accepted behind "Token": send it as "Token <key>".',
+          code: "token_not_valid",
+          messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is invalid or expired" }],
+        });
+        expect(res.json).toMatchObject({ scheme_received: "Bearer", schemes_accepted: ["Token"] });
+        expect(res.json.hint).toContain('"Bearer"');
+        expect(res.json.hint).toContain("Token <key>");
+        expect((await s.me(tokenAuth(key))).status).toBe(200);
+      },
+    );
 
     it("names the problem with unusable Authorization headers", async () => {
       const cases: [string, number, Record<string, unknown>][] = [

@@ -289,7 +289,8 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect(JSON.parse(utf8.body)).toMatchObject({ code: "authorization_header_not_ascii" });
       const long = await rawRequest(
         s.url,
-        `GET /auth/users/me/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Token ${"b".repeat(9 * 1024)}\r\n\r\n`,
+        "GET /auth/users/me/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+          `Authorization: Token ${"b".repeat(9 * 1024)}\r\n\r\n`,
       );
       expect(long.status).toBe(401);
       expect(JSON.parse(long.body)).toMatchObject({ code: "authorization_header_too_long" });

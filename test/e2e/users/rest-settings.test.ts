@@ -49,31 +49,36 @@ describe.each(DATABASES)("REST flows on %s", (kind) => {
       expect(afterLogin.json).toEqual({ token: ["Invalid token for given user."] });
     });
 
-    it("resend_activation mails an inactive user again; active or unknown emails get the same 204 and no mail", async () => {
-      await register(s, { username: "dave", email: "dave@example.com", password: PW });
-      expect(s.mails().filter((m) => m.to === "dave@example.com")).toHaveLength(1);
-      const resent = await s.request("POST", "/auth/users/resend_activation/", { json: { email: "dave@example.com" } });
-      expect(resent.status).toBe(204);
-      const mails = s.mails().filter((m) => m.to === "dave@example.com");
-      expect(mails).toHaveLength(2);
-      expect(mails[1]!.subject).toBe("Account activation on Portcullis");
-      // The resent link activates.
-      const link = mails[1]!.links.find((l) => l.includes("/activate/"))!;
-      expect((await s.request("POST", "/auth/users/activation/", { json: uidToken(link) })).status).toBe(204);
-      await s.tokenLogin("dave");
+    it(
+      "resend_activation mails an inactive user again; " + "active or unknown emails get the same 204 and no mail",
+      async () => {
+        await register(s, { username: "dave", email: "dave@example.com", password: PW });
+        expect(s.mails().filter((m) => m.to === "dave@example.com")).toHaveLength(1);
+        const resent = await s.request("POST", "/auth/users/resend_activation/", {
+          json: { email: "dave@example.com" },
+        });
+        expect(resent.status).toBe(204);
+        const mails = s.mails().filter((m) => m.to === "dave@example.com");
+        expect(mails).toHaveLength(2);
+        expect(mails[1]!.subject).toBe("Account activation on Portcullis");
+        // The resent link activates.
+        const link = mails[1]!.links.find((l) => l.includes("/activate/"))!;
+        expect((await s.request("POST", "/auth/users/activation/", { json: uidToken(link) })).status).toBe(204);
+        await s.tokenLogin("dave");
 
-      // Djoser's empty 400 here would tell anyone which addresses have accounts (see SECURITY.md).
-      const before = s.mails().length;
-      for (const email of ["dave@example.com", "nobody@example.com"]) {
-        const res = await s.request("POST", "/auth/users/resend_activation/", { json: { email } });
-        expect(res.status).toBe(204);
-        expect(res.text).toBe("");
-      }
-      expect(s.mails()).toHaveLength(before);
-      const invalid = await s.request("POST", "/auth/users/resend_activation/", { json: { email: "not an email" } });
-      expect(invalid.status).toBe(400);
-      expect(invalid.json).toEqual({ email: ["Enter a valid email address."] });
-    });
+        // Djoser's empty 400 here would tell anyone which addresses have accounts (see SECURITY.md).
+        const before = s.mails().length;
+        for (const email of ["dave@example.com", "nobody@example.com"]) {
+          const res = await s.request("POST", "/auth/users/resend_activation/", { json: { email } });
+          expect(res.status).toBe(204);
+          expect(res.text).toBe("");
+        }
+        expect(s.mails()).toHaveLength(before);
+        const invalid = await s.request("POST", "/auth/users/resend_activation/", { json: { email: "not an email" } });
+        expect(invalid.status).toBe(400);
+        expect(invalid.json).toEqual({ email: ["Enter a valid email address."] });
+      },
+    );
 
     it("refuses tampered links with the field that is wrong", async () => {
       const u = await register(s, { username: "erin", email: "erin@example.com", password: PW });
