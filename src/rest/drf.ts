@@ -126,7 +126,7 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
     const permission = view?.permission ?? spec.otherwise;
     if (permission === "authenticated" && !principal) throw new AuthError("not_authenticated");
     // DRF's order: authentication, permissions, then the anon / user throttles.
-    await throttleCaller(deps.throttle, principal, req.ip);
+    await throttleCaller(deps.throttle, principal?.user.id ?? null, req.ip);
     if (method === "OPTIONS") {
       return json(reply, 200, metadataBody(typeof spec.metadata === "function" ? spec.metadata(deps) : spec.metadata));
     }

@@ -29,12 +29,12 @@ export const publicProcedure = procedure.use(async ({ ctx, next }) => {
     if (e instanceof AuthError) return null;
     throw e;
   });
-  await throttleCaller(ctx.deps.throttle, principal, ctx.meta.ip);
+  await throttleCaller(ctx.deps.throttle, principal?.user.id ?? null, ctx.meta.ip);
   return next();
 });
 export const protectedProcedure = procedure.use(async ({ ctx, next }) => {
   const principal = await authenticate(ctx.deps, ctx.headers);
   if (!principal) throw new AuthError("not_authenticated");
-  await throttleCaller(ctx.deps.throttle, principal, ctx.meta.ip);
+  await throttleCaller(ctx.deps.throttle, principal.user.id, ctx.meta.ip);
   return next({ ctx: { ...ctx, principal } });
 });

@@ -6,7 +6,6 @@ import type { Logger } from "pino";
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { type Settings, THROTTLE_SCOPES } from "../../config/schema.ts";
 import { AuthError, throttled } from "../../errors.ts";
-import type { Principal } from "../deps.ts";
 import { purposeKey } from "../secrets.ts";
 
 export type ThrottleScope = (typeof THROTTLE_SCOPES)[number];
@@ -83,7 +82,7 @@ export const accountKey = (name: string) => `account:${name.normalize("NFKC").to
 
 /**
  * DRF's anon and user throttles, one rule for both adapters: a request whose credential
- * authenticated counts as that user (`user`, by user id), any other by its address (`anon`).
+ * authenticated (`userId`) counts as that user (`user`), any other by its address (`anon`).
  */
-export const throttleCaller = (throttle: Throttle, principal: Principal | null, ip: string) =>
-  principal ? throttle("user", [`user:${principal.user.id}`]) : throttle("anon", [`ip:${ip}`]);
+export const throttleCaller = (throttle: Throttle, userId: number | null, ip: string) =>
+  userId === null ? throttle("anon", [`ip:${ip}`]) : throttle("user", [`user:${userId}`]);
