@@ -19,30 +19,18 @@ import { startSession } from "../../../src/core/sessions/jwt.ts";
 import { newClaims, sign } from "../../../src/core/sessions/jwt-claims.ts";
 import { issueToken } from "../../../src/core/sessions/opaque.ts";
 import { authenticate } from "../../../src/http/authenticate.ts";
+import { checkRest, checkTrpc, newTally, type Tally, table } from "../../helpers/fuzz/checks.ts";
+import { type Endpoint, restEndpoints, type TrpcEndpoint, trpcEndpoints } from "../../helpers/fuzz/endpoints.ts";
 import {
-  batchSize,
-  buildRest,
-  buildTrpc,
-  checkRest,
-  checkTrpc,
-  type Endpoint,
   FUZZ_ORIGIN,
-  newTally,
-  type Ref,
-  type Resolver,
   type RestSpec,
   type Role,
-  restEndpoints,
   restSpecArb,
-  send,
-  type Tally,
-  type TrpcEndpoint,
   type TrpcSpec,
-  table,
-  trpcEndpoints,
   trpcSpecArb,
-  type Wire,
-} from "../../helpers/fuzz.ts";
+} from "../../helpers/fuzz/requests.ts";
+import type { Ref, Resolver } from "../../helpers/fuzz/values.ts";
+import { batchSize, buildRest, buildTrpc, send, type Wire } from "../../helpers/fuzz/wire.ts";
 import { startTestServer, type TestServer } from "../../helpers/server.ts";
 
 // The server's own account of each 5xx: every error an adapter turns into a 500 or 503 goes
