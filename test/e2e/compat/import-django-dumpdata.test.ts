@@ -1,3 +1,8 @@
+// `portcullis import-django` as an operator runs it (`node bin/portcullis.js import-django …` in a
+// child process, set up through the environment), from a dumpdata file the REAL Djoser 2.1 /
+// Django 3.2 made (test/fixtures/django-import/, see its README.md), then a Portcullis server over
+// the imported database, with the reference's SECRET_KEY, answering the clients of the old
+// deployment.
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";

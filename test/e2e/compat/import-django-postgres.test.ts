@@ -1,3 +1,6 @@
+// `portcullis import-django` from a postgresql:// Django database (the tables Django 3.2's
+// migrations make, filled with the rows of the fixture the REAL Djoser 2.1 / Django 3.2 made), as
+// an operator runs it, then a Portcullis server over the imported database.
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";

@@ -1,3 +1,5 @@
+// Throttling end to end: whose X-Forwarded-For is believed as the client address a count is kept
+// for, as NUM_PROXIES and the proxy settings say.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../../helpers/server.ts";
 import { from, rest } from "./throttle-setup.ts";

@@ -1,3 +1,5 @@
+// Throttling end to end (DRF's DEFAULT_THROTTLE_RATES): every scope over REST and tRPC with DRF's
+// 429 words and a Retry-After that agrees, counted by address and by account.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../../helpers/server.ts";
 import { failure, trpcClient } from "../../helpers/trpc.ts";

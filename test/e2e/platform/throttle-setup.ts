@@ -1,3 +1,5 @@
+// What the throttle test files share: requests over REST and tRPC, and DRF's 429 (its words and a
+// Retry-After that agrees) as each adapter answers it.
 import { expect } from "vitest";
 import { readResponse } from "../../helpers/net.ts";
 
