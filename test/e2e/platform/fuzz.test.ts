@@ -12,38 +12,12 @@
 import http from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { encodeUid, makeToken } from "../../../src/compat/django/links.ts";
-import type { User } from "../../../src/core/deps.ts";
-import { hashPassword } from "../../../src/core/login/passwords.ts";
-import { startSession } from "../../../src/core/sessions/jwt.ts";
-import { newClaims, sign } from "../../../src/core/sessions/jwt-claims.ts";
-import { issueToken } from "../../../src/core/sessions/opaque.ts";
-import { authenticate } from "../../../src/http/authenticate.ts";
-import {
-  batchSize,
-  buildRest,
-  buildTrpc,
-  checkRest,
-  checkTrpc,
-  type Endpoint,
-  FUZZ_ORIGIN,
-  newTally,
-  type Ref,
-  type Resolver,
-  type RestSpec,
-  type Role,
-  restEndpoints,
-  restSpecArb,
-  send,
-  type Tally,
-  type TrpcEndpoint,
-  type TrpcSpec,
-  table,
-  trpcEndpoints,
-  trpcSpecArb,
-  type Wire,
-} from "../../helpers/fuzz.ts";
+import { checkRest, checkTrpc, newTally, type Tally, table } from "../../helpers/fuzz/checks.ts";
+import { type Endpoint, restEndpoints, type TrpcEndpoint, trpcEndpoints } from "../../helpers/fuzz/endpoints.ts";
+import { FUZZ_ORIGIN, type RestSpec, restSpecArb, type TrpcSpec, trpcSpecArb } from "../../helpers/fuzz/requests.ts";
+import { batchSize, buildRest, buildTrpc, send, type Wire } from "../../helpers/fuzz/wire.ts";
 import { startTestServer, type TestServer } from "../../helpers/server.ts";
+import { heal, identitiesOn, identityFor, probe, resolver } from "./fuzz-identities.ts";
 
 // The server's own account of each 5xx: every error an adapter turns into a 500 or 503 goes
 // through classifyError, so a client-side 500 can be named by its server-side cause.
@@ -82,154 +56,8 @@ const FLOOR = Math.min(TARGET, 100); // fewer per endpoint means the budget boug
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const CONCURRENCY = 16;
 const CHUNK = 100; // runs per fc.check: endpoints advance together, and a failure stops only its chunk
-const PW = "Fz-Passw0rd!9";
-
-// ── Live identities ───────────────────────────────────────────────────────────────────────────
-
-/**
- * A user and a staff account per endpoint, each with live credentials, so one endpoint's logouts
- * do not starve another. The fuzzer logs them out, deactivates, renames and deletes them: a 401 to
- * a live credential makes the owner check it, and a dead one is re-minted (the account recreated if
- * need be), without a password round trip.
- */
-type Identity = {
-  role: Role;
-  user: User;
-  opaque: string;
-  access: string;
-  refresh: string;
-  staleRefresh: string;
-  expiredAccess: string;
-  linkToken: string;
-  sessionIds: string[];
-  gen: number;
-  ready: Promise<void>;
-  probedAt: number;
-};
 
 let s: TestServer;
-let hash: string;
-let made = 0;
-const identities = new Map<string, Identity>();
-const META = { ip: "127.0.0.1", userAgent: "fuzz-setup" };
-
-async function mint(id: Identity) {
-  const { prisma, settings, keys } = s.deps;
-  const staff = id.role === "staff";
-  const found = await prisma.user.findUnique({ where: { id: id.user.id } });
-  const user = found
-    ? await prisma.user.update({ where: { id: found.id }, data: { password: hash, isActive: true } })
-    : await prisma.user.create({
-        data: {
-          username: `fz${++made}${id.role}`,
-          email: `fz${made}@fuzz.example`,
-          password: hash,
-          isActive: true,
-          isStaff: staff,
-          isSuperuser: staff,
-        },
-      });
-  for (let attempt = 0; ; attempt++) {
-    const opaque = await issueToken(s.deps, user, META);
-    const pair = await startSession(s.deps, user, META);
-    // A password change in this same second can date a fresh JWT before the user's cut-off.
-    const live = await Promise.all([
-      authenticate(s.deps, { authorization: `Token ${opaque}` }),
-      authenticate(s.deps, { authorization: `Bearer ${pair.access}` }),
-    ]).then(
-      () => true,
-      () => false,
-    );
-    if (!live && attempt < 3) {
-      await new Promise((r) => setTimeout(r, 1_100));
-      continue;
-    }
-    const token = await prisma.authToken.findFirst({ where: { userId: user.id }, orderBy: { id: "desc" } });
-    const sid = JSON.parse(Buffer.from(pair.refresh.split(".")[1]!, "base64url").toString()).sid as string;
-    const expired = {
-      ...newClaims(settings.SIMPLE_JWT, "access", user.id, { sid }),
-      exp: Math.floor(Date.now() / 1000) - 3_600,
-    };
-    Object.assign(id, {
-      user,
-      opaque,
-      access: pair.access,
-      staleRefresh: id.refresh || pair.refresh,
-      refresh: pair.refresh,
-      expiredAccess: sign(keys, settings.SIMPLE_JWT, expired),
-      linkToken: makeToken("password_reset", user, settings.SECRET_KEY),
-      sessionIds: [`t${token?.id ?? 0}`, `j${sid}`],
-      gen: id.gen + 1,
-    });
-    return;
-  }
-}
-
-const heal = (id: Identity) => (id.ready = id.ready.then(() => mint(id)));
-
-/** After a 401 to a live credential: is it still live? (At most every 100 ms per identity.) */
-async function probe(id: Identity, gen: number) {
-  if (gen !== id.gen || Date.now() - id.probedAt < 100) return;
-  id.probedAt = Date.now();
-  const live = await Promise.all([
-    authenticate(s.deps, { authorization: `Token ${id.opaque}` }),
-    authenticate(s.deps, { authorization: `Bearer ${id.access}` }),
-  ]).then(
-    () => true,
-    () => false,
-  );
-  if (!live && gen === id.gen) await heal(id);
-}
-
-async function identityFor(ep: Endpoint, role: Role): Promise<Identity> {
-  const key = `${ep.adapter} ${ep.name} ${role}`;
-  let id = identities.get(key);
-  if (!id) {
-    id = {
-      role,
-      user: { id: 0 } as User,
-      opaque: "",
-      access: "",
-      refresh: "",
-      staleRefresh: "",
-      expiredAccess: "",
-      linkToken: "",
-      sessionIds: [],
-      gen: 0,
-      ready: Promise.resolve(),
-      probedAt: 0,
-    };
-    identities.set(key, id);
-    heal(id);
-  }
-  await id.ready;
-  return id;
-}
-
-/** Fills in the Refs of a request from the identity sending it; `used` records which it needed. */
-function resolver(id: Identity, seed: number, used: Set<string>): Resolver {
-  return (ref: Ref) => {
-    used.add(ref.name);
-    switch (ref.name) {
-      case "password":
-        return PW;
-      case "username":
-        return id.user.username ?? "";
-      case "email":
-        return id.user.email;
-      case "userId":
-        return id.user.id;
-      case "otherId":
-        return [...identities.values()][seed % identities.size]!.user.id;
-      case "uid":
-        return encodeUid(id.user.id);
-      case "sessionId":
-        return id.sessionIds[seed % 2] ?? "t0";
-      default:
-        return id[ref.name as "opaque" | "access" | "refresh" | "staleRefresh" | "expiredAccess" | "linkToken"];
-    }
-  };
-}
 
 // ── Running ───────────────────────────────────────────────────────────────────────────────────
 
@@ -251,7 +79,8 @@ class FuzzFailure extends Error {
 }
 
 const describeWire = (w: Wire) =>
-  `${w.method} ${w.path.slice(0, 300)}\n    headers: ${JSON.stringify(w.headers).slice(0, 600)}\n    body (${w.body?.length ?? 0} bytes): ${JSON.stringify((w.body?.toString("utf8") ?? "").slice(0, 400))}`;
+  `${w.method} ${w.path.slice(0, 300)}\n    headers: ${JSON.stringify(w.headers).slice(0, 600)}\n` +
+  `    body (${w.body?.length ?? 0} bytes): ${JSON.stringify((w.body?.toString("utf8") ?? "").slice(0, 400))}`;
 
 /** Sends one generated request and checks the answer; throws on a failure of a kind no other chunk owns. */
 async function fire(
@@ -283,7 +112,9 @@ async function fire(
       problem = `${answer.status} server error: ${cause}`;
     }
     if (problem)
-      problem += `\n    answer: ${answer.status} ${answer.headers["content-type"] ?? ""} ${JSON.stringify(answer.body.toString("utf8").slice(0, 300))}`;
+      problem +=
+        `\n    answer: ${answer.status} ${answer.headers["content-type"] ?? ""} ` +
+        JSON.stringify(answer.body.toString("utf8").slice(0, 300));
     if (spec.auth?.valid && answer.status === 401) await probe(id, gen);
     // The right password went through a mutation: the password or the login name may have changed.
     if (
@@ -304,7 +135,9 @@ async function fire(
   const kind = `${ep.adapter}: ${problem.split("\n")[0]}`;
   (affected.get(kind) ?? affected.set(kind, new Set()).get(kind)!).add(ep.name);
   if ((claimed.get(kind) ?? chunk) !== chunk) return;
-  const message = `${kind} (${ep.name})\n    request: ${describeWire(wire)}\n    ${problem.split("\n").slice(1).join("\n").trim()}`;
+  const message =
+    `${kind} (${ep.name})\n    request: ${describeWire(wire)}\n` +
+    `    ${problem.split("\n").slice(1).join("\n").trim()}`;
   if (!claimed.has(kind)) reports.set(kind, message);
   claimed.set(kind, chunk);
   throw new FuzzFailure(kind, message);
@@ -382,7 +215,7 @@ describe("fuzz: both adapters over PostgreSQL", () => {
       DJOSER_SEND_ACTIVATION_EMAIL: "true",
       CORS_ALLOWED_ORIGINS: JSON.stringify([FUZZ_ORIGIN]),
     });
-    hash = await hashPassword(PW);
+    await identitiesOn(s);
     endpoints = [...(await restEndpoints(s.url)), ...trpcEndpoints()];
     for (const ep of endpoints) tallies.set(ep, newTally());
     const started = Date.now();
@@ -430,13 +263,18 @@ describe("fuzz: both adapters over PostgreSQL", () => {
     const sum = (f: (t: Tally) => number) => all.reduce((n, t) => n + f(t), 0);
     const least = Math.min(...all.map((t) => t.sent));
     console.log(
-      `fuzz totals (seed ${SEED}): ${sum((t) => t.sent)} requests generated in ${seconds.toFixed(0)} s (${(sum((t) => t.sent) / seconds).toFixed(0)}/s), ` +
-        `${sum((t) => t.validAuth)} with a live credential; at least ${least} per endpoint (target ${TARGET}${least < TARGET ? ", budget ran out" : ""}); ` +
-        `5xx seen = ${sum((t) => t.serverErrors)}, shape violations = ${sum((t) => t.violations)}, unhandled = ${unhandled}`,
+      `fuzz totals (seed ${SEED}): ${sum((t) => t.sent)} requests generated in ${seconds.toFixed(0)} s ` +
+        `(${(sum((t) => t.sent) / seconds).toFixed(0)}/s), ` +
+        `${sum((t) => t.validAuth)} with a live credential; at least ${least} per endpoint ` +
+        `(target ${TARGET}${least < TARGET ? ", budget ran out" : ""}); ` +
+        `5xx seen = ${sum((t) => t.serverErrors)}, shape violations = ${sum((t) => t.violations)}, ` +
+        `unhandled = ${unhandled}`,
     );
     if (reports.size)
       console.log(
-        `one request per kind of failure:\n\n${[...reports].map(([kind, r]) => `${r}\n    seen on: ${[...affected.get(kind)!].join(", ")}`).join("\n\n")}`,
+        `one request per kind of failure:\n\n${[...reports]
+          .map(([kind, r]) => `${r}\n    seen on: ${[...affected.get(kind)!].join(", ")}`)
+          .join("\n\n")}`,
       );
     expect(unhandled).toBe(0);
   });

@@ -7,7 +7,7 @@
 // run at once. Timings are medians of several samples against generous bounds (a loaded 2-core
 // machine); a super-linear parse on a 60 kB value takes seconds, far past them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Fields, restEndpoints, trpcEndpoints } from "../../helpers/fuzz.ts";
+import { type Fields, restEndpoints, trpcEndpoints } from "../../helpers/fuzz/endpoints.ts";
 import { uidToken } from "../../helpers/mail.ts";
 import { DATABASES, startTestServer, type TestServer } from "../../helpers/server.ts";
 
