@@ -1,5 +1,5 @@
 // The dumpdata reader of import-django and its timestamp handling (the PostgreSQL reader and the
-// whole import are covered end to end in test/e2e/import-django.test.ts).
+// whole import are covered end to end in test/e2e/compat/import-django-*.test.ts).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
