@@ -37,13 +37,14 @@ export function schemaHash(schema: string, prismaVersion = prismaCli().version):
   return createHash("sha256").update(`prisma ${prismaVersion}\n`).update(schema).digest("hex");
 }
 
-/** True when the client is missing or was generated from another schema (or another Prisma). */
-export function isStale(schemaPath: string): boolean {
+/** Why the client must be regenerated (missing, or generated from another schema or Prisma), or null. */
+export function staleness(schemaPath: string): string | null {
   const schema = readFileSync(schemaPath, "utf8");
   const dir = clientDir(schemaPath, schema);
-  if (!existsSync(join(dir, "client.ts"))) return true;
-  const stored = existsSync(join(dir, HASH_FILE)) ? readFileSync(join(dir, HASH_FILE), "utf8").trim() : "";
-  return stored !== schemaHash(schema);
+  if (!existsSync(join(dir, "client.ts"))) return `${shown(dir)} holds no client`;
+  if (!existsSync(join(dir, HASH_FILE))) return `${shown(dir)} does not say which schema it was generated from`;
+  if (readFileSync(join(dir, HASH_FILE), "utf8").trim() === schemaHash(schema)) return null;
+  return `${shown(schemaPath)} changed since ${shown(dir)} was generated`;
 }
 
 /** Runs `prisma generate` for the schema, then records its hash. */
@@ -75,10 +76,11 @@ export async function generate(schemaPath: string): Promise<void> {
 export const shown = (p: string) =>
   relative(process.cwd(), p).startsWith("..") ? p : relative(process.cwd(), p) || ".";
 
-/** Regenerates when stale; says which it did. */
+/** Regenerates when stale; says whether it did. */
 export async function generateIfStale(schemaPath: string): Promise<boolean> {
-  if (!isStale(schemaPath)) return false;
-  console.error(`${shown(schemaPath)} changed since ${shown(clientDir(schemaPath))} was generated: regenerating`);
+  const why = staleness(schemaPath);
+  if (!why) return false;
+  console.error(`${why}: regenerating the Prisma client`);
   await generate(schemaPath);
   return true;
 }
