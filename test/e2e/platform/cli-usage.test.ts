@@ -1,0 +1,90 @@
+// The CLI's ergonomics, run as a process: per-command help that never runs anything, flags and
+// settings named in every error, .env files, migrate's progress.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../../helpers/cli.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "portcullis-cli-usage-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const cli = (args: string[], env: Record<string, string> = {}, cwd = tmp) => runCli(args, env, cwd);
+
+/** Runs the calls two at a time (two cores, and each process starts tsx). */
+async function inTurn<T>(calls: (() => Promise<T>)[]): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < calls.length; i += 2) out.push(...(await Promise.all(calls.slice(i, i + 2).map((c) => c()))));
+  return out;
+}
+
+const COMMANDS: [string, string[]][] = [
+  ["serve", ["--workers N"]],
+  ["migrate", []],
+  ["flushexpiredtokens", []],
+  ["endallsessions", ["--yes"]],
+  ["createsuperuser", ["--username U", "--email E", "--no-input"]],
+  ["import-django", ["--dry-run", "--json", "--batch-size N"]],
+];
+
+describe("portcullis --help", () => {
+  it("lists every command and exits 0", async () => {
+    for (const args of [["--help"], ["-h"], ["help"]]) {
+      const r = await cli(args);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain("Usage: portcullis <command> [options]");
+      for (const [name] of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${name} `, "m"));
+    }
+  });
+
+  it("<command> --help and -h print the command's usage and options, exit 0 and run nothing", async () => {
+    const folder = join(tmp, "never-made");
+    const dataDir = join(tmp, "never-made-data");
+    const env = { DATABASE_URL: `pglite:${folder}`, DATA_DIR: dataDir, PORTCULLIS_SUPERUSER_PASSWORD: "Kq7!vLp2#Zx9" };
+    const lines = COMMANDS.flatMap(([name]) => [
+      [name, "--help"],
+      // -h wins over everything else on the line, even what would run the command.
+      [name, "--yes", "--no-input", "--username", "root", "-h"],
+    ]);
+    const runs = await inTurn(lines.map((args) => () => cli(args, env)));
+    COMMANDS.forEach(([name, options], i) => {
+      for (const r of runs.slice(i * 2, i * 2 + 2)) {
+        expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+        expect(r.stdout).toMatch(new RegExp(`^Usage: portcullis ${name} \\[options\\]`));
+        for (const option of [...options, "-h, --help"]) expect(r.stdout).toContain(`  ${option} `);
+      }
+    });
+    expect(existsSync(folder)).toBe(false); // no migration ran, no database was opened
+    expect(existsSync(dataDir)).toBe(false); // not even the settings were loaded (no dev key made)
+  });
+
+  it("an unknown flag is an error naming it, with a pointer to --help (exit 2), before anything runs", async () => {
+    const folder = join(tmp, "unknown-flag");
+    const env = { DATABASE_URL: `pglite:${folder}`, DATA_DIR: join(tmp, "unknown-flag-data") };
+    const [migrate, serve, endall, workers] = await Promise.all([
+      cli(["migrate", "--fake"], env),
+      cli(["serve", "--worker", "2"], env),
+      cli(["endallsessions", "--yes=please"], env),
+      cli(["serve", "--workers"], env),
+    ]);
+    expect(migrate.code).toBe(2);
+    expect(migrate.stderr).toContain("Unknown option '--fake'");
+    expect(migrate.stderr).toContain("portcullis migrate --help");
+    expect(serve.code).toBe(2);
+    expect(serve.stderr).toContain("Unknown option '--worker' (did you mean --workers?)");
+    expect(endall.code).toBe(2);
+    expect(endall.stderr).toContain("--yes takes no value");
+    expect(workers.code).toBe(2);
+    expect(workers.stderr).toContain("--workers needs a value");
+    for (const r of [migrate, serve, endall, workers]) expect(r.stdout).toBe("");
+    expect(existsSync(folder)).toBe(false);
+  });
+
+  it("help <command> is <command> --help; a misspelt command gets a suggestion", async () => {
+    const help = await cli(["help", "createsuperuser"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: portcullis createsuperuser [options]");
+    const r = await cli(["migrat"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Unknown command "migrat". Did you mean `portcullis migrate`?');
+  });
+});
