@@ -15,6 +15,7 @@ export async function withDatabase<T>(
 ): Promise<T> {
   const db = await openDatabase(settings.DATABASE_URL, { poolSize });
   try {
+    await db.ping(); // an unreachable PostgreSQL is reported as such, with DATABASE_URL to check
     return await fn(db);
   } finally {
     await db.close();

@@ -148,6 +148,10 @@ export const settingsSchema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^(postgres(ql)?:\/\/.+|pglite:.+)$/, "expected postgresql://…, pglite:<dir> or pglite:memory")
+    .refine(
+      (v) => v.startsWith("pglite:") || URL.canParse(v),
+      "not a valid URL: check the port, and percent-encode @ : / in the user or password (@ is %40)",
+    )
     .default("pglite:./.data/pglite"),
   DATABASE_POOL_SIZE: z.number().int().min(1).max(1000).default(10), // PostgreSQL connections per process
   AUTO_MIGRATE: z.boolean().default(true),

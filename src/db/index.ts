@@ -2,6 +2,7 @@
 // (production, @prisma/adapter-pg). One schema and one migration history serve both.
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
+import { unreachable } from "./connect-errors.ts";
 import { lockFolder, makePrivateFolder, makePrivateTree } from "./folder.ts";
 import { applyMigrations, pendingMigrations, type Session } from "./migrate.ts";
 
@@ -11,6 +12,8 @@ export type Database = {
   kind: "pglite" | "postgresql";
   migrate(): Promise<string[]>;
   pending(): Promise<string[]>;
+  /** Connects once: a database that cannot be reached fails here, with what to check. */
+  ping(): Promise<void>;
   /** Closes every connection; an unclosed PGlite keeps the process alive. */
   close(): Promise<void>;
 };
@@ -52,6 +55,7 @@ async function pgliteDatabase(dir: string | undefined, closed: () => void): Prom
     kind: "pglite",
     migrate: () => applyMigrations(session),
     pending: () => pendingMigrations(session),
+    ping: async () => void (await session.query("SELECT 1")),
     close: async () => {
       await prisma.$disconnect();
       if (!pglite.closed) await pglite.close();
@@ -67,7 +71,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
+    const client = await pool.connect().catch((e) => Promise.reject(unreachable(url, e)));
     try {
       // One simple-protocol query per script: atomic, no naive split on ";".
       return await fn({
@@ -83,6 +87,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     kind: "postgresql",
     migrate: () => withSession(applyMigrations),
     pending: () => withSession(pendingMigrations),
+    ping: () => withSession(async (s) => void (await s.query("SELECT 1"))),
     close: async () => {
       await prisma.$disconnect();
       await pool.end().catch(() => {});

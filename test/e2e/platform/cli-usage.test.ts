@@ -5,16 +5,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../../helpers/cli.ts";
+import { freePort } from "../../helpers/net.ts";
+import { PG_ADMIN_URL } from "../../helpers/server.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "portcullis-cli-usage-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const KEY = "cli-test-secret-key-long-enough-0123456789";
 const cli = (args: string[], env: Record<string, string> = {}, cwd = tmp) => runCli(args, env, cwd);
 
 /** Runs the calls two at a time (two cores, and each process starts tsx). */
-async function inTurn<T>(calls: (() => Promise<T>)[]): Promise<T[]> {
-  const out: T[] = [];
+async function inTurn<T extends (() => Promise<unknown>)[]>(
+  calls: [...T],
+): Promise<{ [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const out: unknown[] = [];
   for (let i = 0; i < calls.length; i += 2) out.push(...(await Promise.all(calls.slice(i, i + 2).map((c) => c()))));
-  return out;
+  return out as { [K in keyof T]: Awaited<ReturnType<T[K]>> };
 }
 
 const COMMANDS: [string, string[]][] = [
@@ -86,5 +91,36 @@ describe("portcullis --help", () => {
     const r = await cli(["migrat"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Unknown command "migrat". Did you mean `portcullis migrate`?');
+  });
+});
+
+describe("errors name what they are about", () => {
+  it("an unreachable, missing or malformed DATABASE_URL says what was tried (password masked) and what to check", async () => {
+    const port = await freePort();
+    const refused = { DATABASE_URL: `postgresql://portcullis:hunter2@127.0.0.1:${port}/auth`, SECRET_KEY: KEY };
+    const missing = new URL(PG_ADMIN_URL);
+    missing.pathname = `/portcullis_missing_${process.pid}`;
+    const [migrate, serve, absent, malformed] = await inTurn([
+      () => cli(["migrate"], refused),
+      () => cli(["serve"], { ...refused, PORT: "0" }),
+      () => cli(["flushexpiredtokens"], { DATABASE_URL: missing.toString(), SECRET_KEY: KEY, AUTO_MIGRATE: "false" }),
+      () => cli(["migrate"], { DATABASE_URL: "postgresql://u:p@ss@db.example:54a32/auth", SECRET_KEY: KEY }),
+    ]);
+    for (const r of [migrate, serve]) {
+      expect(r.code, r.stdout).toBe(1);
+      expect(r.stderr).toContain(
+        `Cannot connect to the database at postgresql://portcullis:****@127.0.0.1:${port}/auth`,
+      );
+      expect(r.stderr).toContain(`Is PostgreSQL running on 127.0.0.1:${port}? Check DATABASE_URL.`);
+    }
+    expect(absent.code).toBe(1);
+    expect(absent.stderr).toContain(`database "portcullis_missing_${process.pid}" does not exist`);
+    expect(absent.stderr).toContain("fix the database name in DATABASE_URL");
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toContain("DATABASE_URL: not a valid URL");
+    for (const r of [migrate, serve, absent, malformed]) {
+      expect(r.stderr).not.toContain("hunter2");
+      expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
+    }
   });
 });
