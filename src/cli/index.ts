@@ -1,6 +1,7 @@
 // `portcullis <command>`: serve, migrate, flushexpiredtokens, endallsessions, createsuperuser,
 // import-django. Commands work on a PGlite folder while no server is running; a second start over
 // a migrated database just starts. `<command> --help` prints the command's usage and runs nothing.
+import { existsSync } from "node:fs";
 import { SettingsError } from "../config/load.ts";
 import { suggest } from "../config/suggest.ts";
 import { AuthError } from "../errors.ts";
@@ -45,9 +46,23 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const parsed = parseCommand(command, rest);
     if (parsed === "help") return write(process.stdout, commandHelp(command), 0);
+    loadDotEnv();
     return await command.run(parsed);
   } catch (e) {
     return failure(e);
+  }
+}
+
+/**
+ * ./.env, when there is one, into process.env: the variables already set win over it (Node's own
+ * parser, as `node --env-file`).
+ */
+function loadDotEnv(path = ".env"): void {
+  if (!existsSync(path)) return;
+  try {
+    process.loadEnvFile(path);
+  } catch (e) {
+    throw new SettingsError(`Cannot read ${path}: ${(e as Error).message}`);
   }
 }
 

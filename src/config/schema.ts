@@ -249,6 +249,16 @@ export const settingsSchema = z.object({
   SIMPLE_JWT: simpleJwtSchema.default(() => simpleJwtSchema.parse({})),
 });
 
+/** Every environment variable the schema reads: Django's names, DJOSER_<NAME> and SIMPLE_JWT_<NAME>. */
+export function environmentNames(): string[] {
+  const { DJOSER, SIMPLE_JWT, ...top } = settingsSchema.shape;
+  return [
+    ...Object.keys(top),
+    ...Object.keys(djoserSchema.shape).map((k) => `DJOSER_${k}`),
+    ...Object.keys(simpleJwtSchema.shape).map((k) => `SIMPLE_JWT_${k}`),
+  ];
+}
+
 export type SettingsInput = z.input<typeof settingsSchema>;
 type Parsed = z.output<typeof settingsSchema>;
 /** Settings after load.ts resolved the derived values. */

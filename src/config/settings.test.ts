@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadSettings, SettingsError } from "./load.ts";
+import { environmentNames } from "./schema.ts";
 
 const dir = () => mkdtempSync(join(tmpdir(), "portcullis-settings-"));
 const base = () => ({ SECRET_KEY: "k".repeat(40), DATA_DIR: dir() });
@@ -205,5 +206,14 @@ describe("loadSettings", () => {
       email: "10/hour",
       refresh: "60/min",
     });
+  });
+});
+
+describe(".env.example", () => {
+  it("lists every setting the schema knows, and nothing else", () => {
+    const example = readFileSync(new URL("../../.env.example", import.meta.url), "utf8");
+    const listed = [...example.matchAll(/^# ([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+    const cliOnly = ["PORTCULLIS_CONFIG", "PORTCULLIS_SUPERUSER_PASSWORD"];
+    expect([...listed].sort()).toEqual([...environmentNames(), ...cliOnly].sort());
   });
 });

@@ -1,6 +1,6 @@
 // The CLI's ergonomics, run as a process: per-command help that never runs anything, flags and
 // settings named in every error, .env files, migrate's progress.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -122,5 +122,24 @@ describe("errors name what they are about", () => {
       expect(r.stderr).not.toContain("hunter2");
       expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
     }
+  });
+});
+
+describe(".env", () => {
+  it("is read from the working directory; variables set in the environment win over it", async () => {
+    const project = join(tmp, "with-dotenv");
+    mkdirSync(project);
+    writeFileSync(
+      join(project, ".env"),
+      `# a project's settings\nDATABASE_URL=pglite:memory\nSECRET_KEY=${KEY}\nEMAIL_BACKEND="carrier-pigeon"\n`,
+    );
+    const [fromFile, overridden] = await inTurn([
+      () => cli(["migrate"], {}, project),
+      () => cli(["migrate"], { EMAIL_BACKEND: "console" }, project),
+    ]);
+    expect(fromFile.code).toBe(1);
+    expect(fromFile.stderr).toMatch(/^\s+EMAIL_BACKEND: /m);
+    expect(overridden.code, overridden.stderr).toBe(0);
+    expect(overridden.stdout).not.toBe("");
   });
 });
