@@ -16,6 +16,9 @@ const GROUPS = { DJOSER: djoserSchema, SIMPLE_JWT: simpleJwtSchema } as const;
 /** A raw environment string, read as the type its setting expects. */
 function envValue(schema: z.ZodType, raw: string): unknown {
   if (schema.safeParse(raw).success) return raw; // a string setting keeps "12345" a string
+  // Python's True and False, as a settings.py or django-environ has them, in any letter case.
+  const word = raw.trim().toLowerCase();
+  if ((word === "true" || word === "false") && schema.safeParse(true).success) return word === "true";
   try {
     return JSON.parse(raw);
   } catch {
@@ -150,6 +153,12 @@ function productionProblems(s: z.output<typeof settingsSchema>): string[] {
   return problems;
 }
 
+/** What to write instead, where zod's message alone leaves it open. */
+function hint(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type" && issue.expected === "boolean") return " (use true or false)";
+  return "";
+}
+
 const KNOWN_NODE_ENVS = ["production", "development", "test"];
 
 export function loadSettings(
@@ -160,7 +169,7 @@ export function loadSettings(
   const raw = merge(merge(fromFile(env.PORTCULLIS_CONFIG, warnings), fromEnv(env, warnings)), overrides);
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}${hint(i)}`);
     throw new SettingsError(`Invalid settings:\n${lines.join("\n")}`);
   }
   const s = parsed.data;

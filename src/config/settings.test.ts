@@ -217,3 +217,30 @@ describe(".env.example", () => {
     expect([...listed].sort()).toEqual([...environmentNames(), ...cliOnly].sort());
   });
 });
+
+describe("booleans in the environment", () => {
+  it("Python's True and False are read as true and false, in any letter case; string settings keep them", () => {
+    const { settings } = loadSettings({
+      ...base(),
+      DEBUG: "True",
+      DJOSER_SEND_ACTIVATION_EMAIL: "FALSE",
+      SIMPLE_JWT_ACCEPT_TOKENS_WITHOUT_SID: "True",
+      DJOSER_SITE_NAME: "True",
+    });
+    expect(settings.DEBUG).toBe(true);
+    expect(settings.DJOSER.SEND_ACTIVATION_EMAIL).toBe(false);
+    expect(settings.SIMPLE_JWT.ACCEPT_TOKENS_WITHOUT_SID).toBe(true);
+    expect(settings.DJOSER.SITE_NAME).toBe("True");
+  });
+
+  it("another spelling (yes, 1, on) is refused with the setting's name and a hint", () => {
+    for (const [name, path, value] of [
+      ["DEBUG", "DEBUG", "yes"],
+      ["CORS_ALLOW_CREDENTIALS", "CORS_ALLOW_CREDENTIALS", "1"],
+      ["DJOSER_HIDE_USERS", "DJOSER.HIDE_USERS", "on"],
+    ]) {
+      expect(() => loadSettings({ ...base(), [name!]: value! })).toThrow(`${path}: `);
+      expect(() => loadSettings({ ...base(), [name!]: value! })).toThrow("(use true or false)");
+    }
+  });
+});
