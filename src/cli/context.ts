@@ -3,8 +3,11 @@ import { loadSettings } from "../config/load.ts";
 import type { Settings } from "../config/schema.ts";
 import { type Database, openDatabase } from "../db/index.ts";
 
+/** The settings in force; their warnings (a misspelt name, a generated key) go to stderr. */
 export function commandSettings(): Settings {
-  return loadSettings().settings;
+  const { settings, warnings } = loadSettings();
+  for (const w of warnings) process.stderr.write(`Warning: ${w}\n`);
+  return settings;
 }
 
 /** Opens DATABASE_URL, runs `fn` and closes it whatever happens (an unclosed PGlite keeps the process alive). */

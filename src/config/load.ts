@@ -7,6 +7,8 @@ import { join } from "node:path";
 import type { z } from "zod";
 import { assertKnownValidators, DEFAULT_PASSWORD_VALIDATORS } from "../compat/django/password-validation.ts";
 import { djoserSchema, type Settings, settingsSchema, simpleJwtSchema } from "./schema.ts";
+import { didYouMean } from "./suggest.ts";
+import { unknownKeys } from "./unknown-keys.ts";
 
 export class SettingsError extends Error {}
 
@@ -40,7 +42,8 @@ function fromEnv(env: NodeJS.ProcessEnv, warnings: string[]): Source {
       const key = name.slice(group.length + 1);
       const field = (schema.shape as Record<string, z.ZodType>)[key];
       if (!field) {
-        warnings.push(`${name} is not a setting Portcullis honours; ignored`);
+        const near = didYouMean(key, Object.keys(schema.shape), `${group}_`);
+        warnings.push(`${name} is not a setting Portcullis honours; ignored${near}`);
         continue;
       }
       out[group] ??= {};
@@ -62,9 +65,7 @@ function fromFile(path: string | undefined, warnings: string[]): Source {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new SettingsError(`The config file ${file} must hold a JSON object of settings`);
   }
-  for (const key of Object.keys(data)) {
-    if (!(key in settingsSchema.shape)) warnings.push(`${file}: ${key} is not a setting Portcullis honours; ignored`);
-  }
+  for (const unknown of unknownKeys(settingsSchema, data)) warnings.push(`${file}: ${unknown}`);
   // Like ssh with a private key: secrets in a file others can read are no longer secrets.
   const secrets = secretsIn(data as Source);
   if (secrets.length && statSync(file).mode & 0o077) {

@@ -244,3 +244,39 @@ describe("booleans in the environment", () => {
     }
   });
 });
+
+describe("misspelt settings", () => {
+  it("an unknown name in the config file, at any depth, is warned about with the nearest known one", () => {
+    const file = join(dir(), "portcullis.config.json");
+    const config = {
+      DJOSER: { SEND_ACTIVATON_EMAIL: true, HIDE_USERS: false },
+      SIMPLE_JWT: {
+        ACCESS_TOKEN_LIFETME: 60,
+        ADDITIONAL_VERIFYING_KEYS: [{ ALGORITHM: "HS256", KEY: "k", KID_: "a" }],
+      },
+      LOGIN_LOCKOUT: { MAX_FAILURE: 10 },
+      ALLOWED_HOST: ["example.com"],
+      SOMETHING_ELSE_ENTIRELY: 1,
+    };
+    writeFileSync(file, JSON.stringify(config));
+    const { settings, warnings } = loadSettings({ ...base(), PORTCULLIS_CONFIG: file });
+    expect(settings.DJOSER.HIDE_USERS).toBe(false); // the rest of the file still applies
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        `${file}: DJOSER.SEND_ACTIVATON_EMAIL is not a setting Portcullis honours; ignored (did you mean SEND_ACTIVATION_EMAIL?)`,
+        `${file}: SIMPLE_JWT.ACCESS_TOKEN_LIFETME is not a setting Portcullis honours; ignored (did you mean ACCESS_TOKEN_LIFETIME?)`,
+        `${file}: SIMPLE_JWT.ADDITIONAL_VERIFYING_KEYS.0.KID_ is not a setting Portcullis honours; ignored (did you mean KID?)`,
+        `${file}: LOGIN_LOCKOUT.MAX_FAILURE is not a setting Portcullis honours; ignored (did you mean MAX_FAILURES?)`,
+        `${file}: ALLOWED_HOST is not a setting Portcullis honours; ignored (did you mean ALLOWED_HOSTS?)`,
+        `${file}: SOMETHING_ELSE_ENTIRELY is not a setting Portcullis honours; ignored`,
+      ]),
+    );
+  });
+
+  it("a misspelt DJOSER_/SIMPLE_JWT_ variable gets the nearest name too", () => {
+    const { warnings } = loadSettings({ ...base(), DJOSER_SEND_ACTIVATON_EMAIL: "true" });
+    expect(warnings).toContain(
+      "DJOSER_SEND_ACTIVATON_EMAIL is not a setting Portcullis honours; ignored (did you mean DJOSER_SEND_ACTIVATION_EMAIL?)",
+    );
+  });
+});

@@ -126,13 +126,15 @@ describe("errors name what they are about", () => {
 });
 
 describe(".env", () => {
-  it("is read from the working directory; variables set in the environment win over it", async () => {
+  it("is read from the working directory; variables set in the environment win over it; warnings are printed", async () => {
     const project = join(tmp, "with-dotenv");
     mkdirSync(project);
     writeFileSync(
       join(project, ".env"),
       `# a project's settings\nDATABASE_URL=pglite:memory\nSECRET_KEY=${KEY}\nEMAIL_BACKEND="carrier-pigeon"\n`,
     );
+    // The commands print the settings' warnings: here, a typo in the config file.
+    writeFileSync(join(project, "portcullis.config.json"), '{"DJOSER": {"SEND_ACTIVATON_EMAIL": true}}');
     const [fromFile, overridden] = await inTurn([
       () => cli(["migrate"], {}, project),
       () => cli(["migrate"], { EMAIL_BACKEND: "console" }, project),
@@ -141,5 +143,9 @@ describe(".env", () => {
     expect(fromFile.stderr).toMatch(/^\s+EMAIL_BACKEND: /m);
     expect(overridden.code, overridden.stderr).toBe(0);
     expect(overridden.stdout).not.toBe("");
+    expect(overridden.stderr).toContain(
+      "Warning: portcullis.config.json: DJOSER.SEND_ACTIVATON_EMAIL is not a setting Portcullis honours; " +
+        "ignored (did you mean SEND_ACTIVATION_EMAIL?)",
+    );
   });
 });
