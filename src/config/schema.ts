@@ -160,6 +160,9 @@ export const settingsSchema = z.object({
   // on PGlite, or with REDIS_URL (invalidations reach every instance); 0 turns the cache off.
   AUTH_CACHE_SECONDS: z.number().int().min(0).max(3600).default(60),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // json: one JSON object per line (pino's); pretty: pino-pretty's text; auto: pretty when stdout
+  // is a terminal and NODE_ENV is not production, json otherwise.
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
   DATA_DIR: z.string().default("./.data"),
   // Django's DEBUG: unexpected errors are answered with their message (never in production).
   DEBUG: z.boolean().default(false),

@@ -1,10 +1,12 @@
 // The CLI's ergonomics, run as a process: per-command help that never runs anything, flags and
 // settings named in every error, .env files, migrate's progress.
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli } from "../../helpers/cli.ts";
+import { BIN, cliEnv, runCli } from "../../helpers/cli.ts";
 import { freePort } from "../../helpers/net.ts";
 import { PG_ADMIN_URL } from "../../helpers/server.ts";
 
@@ -147,5 +149,52 @@ describe(".env", () => {
       "Warning: portcullis.config.json: DJOSER.SEND_ACTIVATON_EMAIL is not a setting Portcullis honours; " +
         "ignored (did you mean SEND_ACTIVATION_EMAIL?)",
     );
+  });
+});
+
+describe("LOG_FORMAT", () => {
+  /** `serve` until it logs that it listens, then SIGTERM: what it wrote on stdout. */
+  async function serveOutput(env: Record<string, string>): Promise<string> {
+    const child = spawn(process.execPath, [BIN, "serve"], {
+      cwd: tmp,
+      env: cliEnv({ DATABASE_URL: "pglite:memory", SECRET_KEY: KEY, PORT: "0", LOG_LEVEL: "info", ...env }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    const guard = setTimeout(() => child.kill("SIGKILL"), 40_000);
+    await new Promise<void>((resolve) => {
+      child.stdout.on("data", (c) => {
+        out += c;
+        if (/Portcullis listening/.test(out)) resolve();
+      });
+      child.on("close", () => resolve());
+    });
+    child.kill("SIGTERM");
+    await new Promise((r) => child.on("close", r));
+    clearTimeout(guard);
+    return out;
+  }
+
+  it("pretty: pino-pretty's text instead of JSON lines (or JSON and a warning, without pino-pretty)", async () => {
+    const out = await serveOutput({ LOG_FORMAT: "pretty" });
+    expect(out).toContain("Portcullis listening on");
+    let installed = true;
+    try {
+      createRequire(BIN).resolve("pino-pretty");
+    } catch {
+      installed = false;
+    }
+    if (installed) {
+      expect(out).toMatch(/INFO.*Portcullis listening on/);
+      expect(out).not.toMatch(/^\{"level"/m);
+    } else {
+      expect(out).toContain("LOG_FORMAT=pretty needs the pino-pretty package");
+    }
+  });
+
+  it("an unknown format is refused, naming the setting", async () => {
+    const r = await cli(["migrate"], { DATABASE_URL: "pglite:memory", SECRET_KEY: KEY, LOG_FORMAT: "fancy" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^\s+LOG_FORMAT: /m);
   });
 });
