@@ -1,15 +1,21 @@
+import { AuthError } from "../errors.ts";
 import { type Command, usageError } from "./args.ts";
 
 export const createSuperuserCommand: Command = {
   name: "createsuperuser",
   summary: "create a staff superuser",
   description: `
-Django's createsuperuser, non-interactive: the password comes from PORTCULLIS_SUPERUSER_PASSWORD.
+Django's createsuperuser, non-interactive: the password comes from PORTCULLIS_SUPERUSER_PASSWORD
+and must pass AUTH_PASSWORD_VALIDATORS, as a password chosen at sign-up does.
 With USERNAME_FIELD=email, --email is the login and --username is not used.`,
   options: {
     username: { type: "string", value: "U", help: "the login name (required unless USERNAME_FIELD=email)" },
     email: { type: "string", value: "E", help: "the email address" },
     "no-input": { type: "boolean", help: "do not prompt (required: prompting is not supported yet)" },
+    "skip-password-validation": {
+      type: "boolean",
+      help: "create the user even if the password fails AUTH_PASSWORD_VALIDATORS",
+    },
   },
   async run({ values }) {
     const password = process.env.PORTCULLIS_SUPERUSER_PASSWORD;
@@ -28,6 +34,11 @@ With USERNAME_FIELD=email, --email is the login and --username is not used.`,
         username: values.username as string | undefined,
         email: (values.email as string | undefined) ?? "",
         password,
+        validatePassword: values["skip-password-validation"] !== true,
+      }).catch((e) => {
+        const weak = e instanceof AuthError ? e.fields?.password : undefined;
+        if (!weak) throw e;
+        throw new Error(`${weak.join(" ")} Pass --skip-password-validation to create the user anyway.`);
       });
       process.stdout.write(`Superuser created: id ${user.id}.\n`);
       return 0;

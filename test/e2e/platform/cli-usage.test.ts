@@ -29,7 +29,7 @@ const COMMANDS: [string, string[]][] = [
   ["migrate", []],
   ["flushexpiredtokens", []],
   ["endallsessions", ["--yes"]],
-  ["createsuperuser", ["--username U", "--email E", "--no-input"]],
+  ["createsuperuser", ["--username U", "--email E", "--no-input", "--skip-password-validation"]],
   ["import-django", ["--dry-run", "--json", "--batch-size N"]],
 ];
 
@@ -196,5 +196,26 @@ describe("LOG_FORMAT", () => {
     const r = await cli(["migrate"], { DATABASE_URL: "pglite:memory", SECRET_KEY: KEY, LOG_FORMAT: "fancy" });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^\s+LOG_FORMAT: /m);
+  });
+});
+
+describe("createsuperuser", () => {
+  it("applies AUTH_PASSWORD_VALIDATORS unless --skip-password-validation", async () => {
+    const env = {
+      DATABASE_URL: `pglite:${join(tmp, "superuser")}`,
+      SECRET_KEY: KEY,
+      PORTCULLIS_SUPERUSER_PASSWORD: "password",
+    };
+    const args = ["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"];
+    const weak = await cli(args, env);
+    expect(weak.code).toBe(1);
+    expect(weak.stderr).toBe(
+      "Error: This password is too common. Pass --skip-password-validation to create the user anyway.\n",
+    );
+    const short = await cli(args, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: "Zq9!" });
+    expect(short.stderr).toContain("This password is too short. It must contain at least 8 characters.");
+    const bypass = await cli([...args, "--skip-password-validation"], env);
+    expect(bypass.code, bypass.stderr).toBe(0);
+    expect(bypass.stdout).toBe("Superuser created: id 1.\n"); // the refused attempts created no one
   });
 });
