@@ -4,13 +4,14 @@ import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
 import { unreachable } from "./connect-errors.ts";
 import { lockFolder, makePrivateFolder, makePrivateTree } from "./folder.ts";
-import { applyMigrations, pendingMigrations, type Session } from "./migrate.ts";
+import { applyMigrations, MIGRATIONS_DIR, type MigrationProgress, pendingMigrations, type Session } from "./migrate.ts";
 
 export type Prisma = PrismaClient;
 export type Database = {
   prisma: PrismaClient;
   kind: "pglite" | "postgresql";
-  migrate(): Promise<string[]>;
+  /** Applies the pending migrations; the names of those applied. */
+  migrate(progress?: MigrationProgress): Promise<string[]>;
   pending(): Promise<string[]>;
   /** Connects once: a database that cannot be reached fails here, with what to check. */
   ping(): Promise<void>;
@@ -53,7 +54,7 @@ async function pgliteDatabase(dir: string | undefined, closed: () => void): Prom
   return {
     prisma,
     kind: "pglite",
-    migrate: () => applyMigrations(session),
+    migrate: (progress) => applyMigrations(session, MIGRATIONS_DIR, progress),
     pending: () => pendingMigrations(session),
     ping: async () => void (await session.query("SELECT 1")),
     close: async () => {
@@ -85,7 +86,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   return {
     prisma,
     kind: "postgresql",
-    migrate: () => withSession(applyMigrations),
+    migrate: (progress) => withSession((s) => applyMigrations(s, MIGRATIONS_DIR, progress)),
     pending: () => withSession(pendingMigrations),
     ping: () => withSession(async (s) => void (await s.query("SELECT 1"))),
     close: async () => {
