@@ -97,7 +97,7 @@ describe("portcullis --help", () => {
 });
 
 describe("errors name what they are about", () => {
-  it("an unreachable, missing or malformed DATABASE_URL says what was tried (password masked) and what to check", async () => {
+  it("a bad DATABASE_URL (unreachable, missing, malformed): the URL tried, password masked, what to check", async () => {
     const port = await freePort();
     const refused = { DATABASE_URL: `postgresql://portcullis:hunter2@127.0.0.1:${port}/auth`, SECRET_KEY: KEY };
     const missing = new URL(PG_ADMIN_URL);
@@ -128,7 +128,7 @@ describe("errors name what they are about", () => {
 });
 
 describe(".env", () => {
-  it("is read from the working directory; variables set in the environment win over it; warnings are printed", async () => {
+  it("is read from the working directory; the environment wins over it; settings warnings are printed", async () => {
     const project = join(tmp, "with-dotenv");
     mkdirSync(project);
     writeFileSync(
