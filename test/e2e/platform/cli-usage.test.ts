@@ -97,7 +97,7 @@ describe("portcullis --help", () => {
 });
 
 describe("errors name what they are about", () => {
-  it("a bad DATABASE_URL (unreachable, missing, malformed): the URL tried, password masked, what to check", async () => {
+  it("an unreachable, missing or malformed DATABASE_URL: the URL tried (password masked), what to check", async () => {
     const port = await freePort();
     const refused = { DATABASE_URL: `postgresql://portcullis:hunter2@127.0.0.1:${port}/auth`, SECRET_KEY: KEY };
     const missing = new URL(PG_ADMIN_URL);
