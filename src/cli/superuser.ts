@@ -28,6 +28,10 @@ With USERNAME_FIELD=email, --email is the login and --username is not used.`,
     const { commandSettings, withDatabase } = await import("./context.ts");
     const { createSuperuser } = await import("../core/users/admin.ts");
     const settings = commandSettings();
+    // The login field as the flag that gives it, before a database is opened.
+    const login = settings.USERNAME_FIELD === "email" ? "email" : "username";
+    if (!values[login])
+      throw usageError("createsuperuser", `--${login} is required (the login field: USERNAME_FIELD=${login})`);
     return withDatabase(settings, async (db) => {
       if (settings.AUTO_MIGRATE) await db.migrate();
       const user = await createSuperuser(settings, db.prisma, {

@@ -214,6 +214,8 @@ describe("createsuperuser", () => {
     );
     const short = await cli(args, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: "Zq9!" });
     expect(short.stderr).toContain("This password is too short. It must contain at least 8 characters.");
+    const noLogin = await cli(["createsuperuser", "--email", "root@example.com", "--no-input"], env);
+    expect([noLogin.code, noLogin.stderr]).toEqual([2, expect.stringContaining("--username is required")]);
     const bypass = await cli([...args, "--skip-password-validation"], env);
     expect(bypass.code, bypass.stderr).toBe(0);
     expect(bypass.stdout).toBe("Superuser created: id 1.\n"); // the refused attempts created no one
