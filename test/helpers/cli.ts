@@ -12,7 +12,7 @@ export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Runs one command to completion (killed after `timeout` ms so a hang fails the test instead of the run). */
-export function runCli(args: string[], env: Record<string, string>, cwd: string, timeout = 20_000): Promise<CliRun> {
+export function runCli(args: string[], env: Record<string, string>, cwd: string, timeout = 45_000): Promise<CliRun> {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, env: cliEnv(env), stdio: ["ignore", "pipe", "pipe"] });
   const guard = setTimeout(() => child.kill("SIGKILL"), timeout);
   let stdout = "";

@@ -12,6 +12,8 @@ import { PG_ADMIN_URL } from "../../helpers/server.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "portcullis-cli-usage-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+// Tests running several processes, each starting tsx (and most PGlite): slow on a busy machine.
+const SLOW = 180_000;
 const KEY = "cli-test-secret-key-long-enough-0123456789";
 const cli = (args: string[], env: Record<string, string> = {}, cwd = tmp) => runCli(args, env, cwd);
 
@@ -43,26 +45,34 @@ describe("portcullis --help", () => {
     }
   });
 
-  it("<command> --help and -h print the command's usage and options, exit 0 and run nothing", async () => {
-    const folder = join(tmp, "never-made");
-    const dataDir = join(tmp, "never-made-data");
-    const env = { DATABASE_URL: `pglite:${folder}`, DATA_DIR: dataDir, PORTCULLIS_SUPERUSER_PASSWORD: "Kq7!vLp2#Zx9" };
-    const lines = COMMANDS.flatMap(([name]) => [
-      [name, "--help"],
-      // -h wins over everything else on the line, even what would run the command.
-      [name, "--yes", "--no-input", "--username", "root", "-h"],
-    ]);
-    const runs = await inTurn(lines.map((args) => () => cli(args, env)));
-    COMMANDS.forEach(([name, options], i) => {
-      for (const r of runs.slice(i * 2, i * 2 + 2)) {
-        expect(r.code, `${name}: ${r.stderr}`).toBe(0);
-        expect(r.stdout).toMatch(new RegExp(`^Usage: portcullis ${name} \\[options\\]`));
-        for (const option of [...options, "-h, --help"]) expect(r.stdout).toContain(`  ${option} `);
-      }
-    });
-    expect(existsSync(folder)).toBe(false); // no migration ran, no database was opened
-    expect(existsSync(dataDir)).toBe(false); // not even the settings were loaded (no dev key made)
-  });
+  it(
+    "<command> --help and -h print the command's usage and options, exit 0 and run nothing",
+    async () => {
+      const folder = join(tmp, "never-made");
+      const dataDir = join(tmp, "never-made-data");
+      const env = {
+        DATABASE_URL: `pglite:${folder}`,
+        DATA_DIR: dataDir,
+        PORTCULLIS_SUPERUSER_PASSWORD: "Kq7!vLp2#Zx9",
+      };
+      const lines = COMMANDS.flatMap(([name]) => [
+        [name, "--help"],
+        // -h wins over everything else on the line, even what would run the command.
+        [name, "--yes", "--no-input", "--username", "root", "-h"],
+      ]);
+      const runs = await inTurn(lines.map((args) => () => cli(args, env)));
+      COMMANDS.forEach(([name, options], i) => {
+        for (const r of runs.slice(i * 2, i * 2 + 2)) {
+          expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+          expect(r.stdout).toMatch(new RegExp(`^Usage: portcullis ${name} \\[options\\]`));
+          for (const option of [...options, "-h, --help"]) expect(r.stdout).toContain(`  ${option} `);
+        }
+      });
+      expect(existsSync(folder)).toBe(false); // no migration ran, no database was opened
+      expect(existsSync(dataDir)).toBe(false); // not even the settings were loaded (no dev key made)
+    },
+    SLOW,
+  );
 
   it("an unknown flag is an error naming it, with a pointer to --help (exit 2), before anything runs", async () => {
     const folder = join(tmp, "unknown-flag");
@@ -97,59 +107,67 @@ describe("portcullis --help", () => {
 });
 
 describe("errors name what they are about", () => {
-  it("an unreachable, missing or malformed DATABASE_URL: the URL tried (password masked), what to check", async () => {
-    const port = await freePort();
-    const refused = { DATABASE_URL: `postgresql://portcullis:hunter2@127.0.0.1:${port}/auth`, SECRET_KEY: KEY };
-    const missing = new URL(PG_ADMIN_URL);
-    missing.pathname = `/portcullis_missing_${process.pid}`;
-    const [migrate, serve, absent, malformed] = await inTurn([
-      () => cli(["migrate"], refused),
-      () => cli(["serve"], { ...refused, PORT: "0" }),
-      () => cli(["flushexpiredtokens"], { DATABASE_URL: missing.toString(), SECRET_KEY: KEY, AUTO_MIGRATE: "false" }),
-      () => cli(["migrate"], { DATABASE_URL: "postgresql://u:p@ss@db.example:54a32/auth", SECRET_KEY: KEY }),
-    ]);
-    for (const r of [migrate, serve]) {
-      expect(r.code, r.stdout).toBe(1);
-      expect(r.stderr).toContain(
-        `Cannot connect to the database at postgresql://portcullis:****@127.0.0.1:${port}/auth`,
-      );
-      expect(r.stderr).toContain(`Is PostgreSQL running on 127.0.0.1:${port}? Check DATABASE_URL.`);
-    }
-    expect(absent.code).toBe(1);
-    expect(absent.stderr).toContain(`database "portcullis_missing_${process.pid}" does not exist`);
-    expect(absent.stderr).toContain("fix the database name in DATABASE_URL");
-    expect(malformed.code).toBe(1);
-    expect(malformed.stderr).toContain("DATABASE_URL: not a valid URL");
-    for (const r of [migrate, serve, absent, malformed]) {
-      expect(r.stderr).not.toContain("hunter2");
-      expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
-    }
-  });
+  it(
+    "an unreachable, missing or malformed DATABASE_URL: the URL tried (password masked), what to check",
+    async () => {
+      const port = await freePort();
+      const refused = { DATABASE_URL: `postgresql://portcullis:hunter2@127.0.0.1:${port}/auth`, SECRET_KEY: KEY };
+      const missing = new URL(PG_ADMIN_URL);
+      missing.pathname = `/portcullis_missing_${process.pid}`;
+      const [migrate, serve, absent, malformed] = await inTurn([
+        () => cli(["migrate"], refused),
+        () => cli(["serve"], { ...refused, PORT: "0" }),
+        () => cli(["flushexpiredtokens"], { DATABASE_URL: missing.toString(), SECRET_KEY: KEY, AUTO_MIGRATE: "false" }),
+        () => cli(["migrate"], { DATABASE_URL: "postgresql://u:p@ss@db.example:54a32/auth", SECRET_KEY: KEY }),
+      ]);
+      for (const r of [migrate, serve]) {
+        expect(r.code, r.stdout).toBe(1);
+        expect(r.stderr).toContain(
+          `Cannot connect to the database at postgresql://portcullis:****@127.0.0.1:${port}/auth`,
+        );
+        expect(r.stderr).toContain(`Is PostgreSQL running on 127.0.0.1:${port}? Check DATABASE_URL.`);
+      }
+      expect(absent.code).toBe(1);
+      expect(absent.stderr).toContain(`database "portcullis_missing_${process.pid}" does not exist`);
+      expect(absent.stderr).toContain("fix the database name in DATABASE_URL");
+      expect(malformed.code).toBe(1);
+      expect(malformed.stderr).toContain("DATABASE_URL: not a valid URL");
+      for (const r of [migrate, serve, absent, malformed]) {
+        expect(r.stderr).not.toContain("hunter2");
+        expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
+      }
+    },
+    SLOW,
+  );
 });
 
 describe(".env", () => {
-  it("is read from the working directory; the environment wins over it; settings warnings are printed", async () => {
-    const project = join(tmp, "with-dotenv");
-    mkdirSync(project);
-    writeFileSync(
-      join(project, ".env"),
-      `# a project's settings\nDATABASE_URL=pglite:memory\nSECRET_KEY=${KEY}\nEMAIL_BACKEND="carrier-pigeon"\n`,
-    );
-    // The commands print the settings' warnings: here, a typo in the config file.
-    writeFileSync(join(project, "portcullis.config.json"), '{"DJOSER": {"SEND_ACTIVATON_EMAIL": true}}');
-    const [fromFile, overridden] = await inTurn([
-      () => cli(["migrate"], {}, project),
-      () => cli(["migrate"], { EMAIL_BACKEND: "console" }, project),
-    ]);
-    expect(fromFile.code).toBe(1);
-    expect(fromFile.stderr).toMatch(/^\s+EMAIL_BACKEND: /m);
-    expect(overridden.code, overridden.stderr).toBe(0);
-    expect(overridden.stdout).not.toBe("");
-    expect(overridden.stderr).toContain(
-      "Warning: portcullis.config.json: DJOSER.SEND_ACTIVATON_EMAIL is not a setting Portcullis honours; " +
-        "ignored (did you mean SEND_ACTIVATION_EMAIL?)",
-    );
-  });
+  it(
+    "is read from the working directory; the environment wins over it; settings warnings are printed",
+    async () => {
+      const project = join(tmp, "with-dotenv");
+      mkdirSync(project);
+      writeFileSync(
+        join(project, ".env"),
+        `# a project's settings\nDATABASE_URL=pglite:memory\nSECRET_KEY=${KEY}\nEMAIL_BACKEND="carrier-pigeon"\n`,
+      );
+      // The commands print the settings' warnings: here, a typo in the config file.
+      writeFileSync(join(project, "portcullis.config.json"), '{"DJOSER": {"SEND_ACTIVATON_EMAIL": true}}');
+      const [fromFile, overridden] = await inTurn([
+        () => cli(["migrate"], {}, project),
+        () => cli(["migrate"], { EMAIL_BACKEND: "console" }, project),
+      ]);
+      expect(fromFile.code).toBe(1);
+      expect(fromFile.stderr).toMatch(/^\s+EMAIL_BACKEND: /m);
+      expect(overridden.code, overridden.stderr).toBe(0);
+      expect(overridden.stdout).not.toBe("");
+      expect(overridden.stderr).toContain(
+        "Warning: portcullis.config.json: DJOSER.SEND_ACTIVATON_EMAIL is not a setting Portcullis honours; " +
+          "ignored (did you mean SEND_ACTIVATION_EMAIL?)",
+      );
+    },
+    SLOW,
+  );
 });
 
 describe("LOG_FORMAT", () => {
@@ -175,22 +193,26 @@ describe("LOG_FORMAT", () => {
     return out;
   }
 
-  it("pretty: pino-pretty's text instead of JSON lines (or JSON and a warning, without pino-pretty)", async () => {
-    const out = await serveOutput({ LOG_FORMAT: "pretty" });
-    expect(out).toContain("Portcullis listening on");
-    let installed = true;
-    try {
-      createRequire(BIN).resolve("pino-pretty");
-    } catch {
-      installed = false;
-    }
-    if (installed) {
-      expect(out).toMatch(/INFO.*Portcullis listening on/);
-      expect(out).not.toMatch(/^\{"level"/m);
-    } else {
-      expect(out).toContain("LOG_FORMAT=pretty needs the pino-pretty package");
-    }
-  });
+  it(
+    "pretty: pino-pretty's text instead of JSON lines (or JSON and a warning, without pino-pretty)",
+    async () => {
+      const out = await serveOutput({ LOG_FORMAT: "pretty" });
+      expect(out).toContain("Portcullis listening on");
+      let installed = true;
+      try {
+        createRequire(BIN).resolve("pino-pretty");
+      } catch {
+        installed = false;
+      }
+      if (installed) {
+        expect(out).toMatch(/INFO.*Portcullis listening on/);
+        expect(out).not.toMatch(/^\{"level"/m);
+      } else {
+        expect(out).toContain("LOG_FORMAT=pretty needs the pino-pretty package");
+      }
+    },
+    SLOW,
+  );
 
   it("an unknown format is refused, naming the setting", async () => {
     const r = await cli(["migrate"], { DATABASE_URL: "pglite:memory", SECRET_KEY: KEY, LOG_FORMAT: "fancy" });
@@ -200,24 +222,28 @@ describe("LOG_FORMAT", () => {
 });
 
 describe("createsuperuser", () => {
-  it("applies AUTH_PASSWORD_VALIDATORS unless --skip-password-validation", async () => {
-    const env = {
-      DATABASE_URL: `pglite:${join(tmp, "superuser")}`,
-      SECRET_KEY: KEY,
-      PORTCULLIS_SUPERUSER_PASSWORD: "password",
-    };
-    const args = ["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"];
-    const weak = await cli(args, env);
-    expect(weak.code).toBe(1);
-    expect(weak.stderr).toBe(
-      "Error: This password is too common. Pass --skip-password-validation to create the user anyway.\n",
-    );
-    const short = await cli(args, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: "Zq9!" });
-    expect(short.stderr).toContain("This password is too short. It must contain at least 8 characters.");
-    const noLogin = await cli(["createsuperuser", "--email", "root@example.com", "--no-input"], env);
-    expect([noLogin.code, noLogin.stderr]).toEqual([2, expect.stringContaining("--username is required")]);
-    const bypass = await cli([...args, "--skip-password-validation"], env);
-    expect(bypass.code, bypass.stderr).toBe(0);
-    expect(bypass.stdout).toBe("Superuser created: id 1.\n"); // the refused attempts created no one
-  });
+  it(
+    "applies AUTH_PASSWORD_VALIDATORS unless --skip-password-validation",
+    async () => {
+      const env = {
+        DATABASE_URL: `pglite:${join(tmp, "superuser")}`,
+        SECRET_KEY: KEY,
+        PORTCULLIS_SUPERUSER_PASSWORD: "password",
+      };
+      const args = ["createsuperuser", "--username", "root", "--email", "root@example.com", "--no-input"];
+      const weak = await cli(args, env);
+      expect(weak.code).toBe(1);
+      expect(weak.stderr).toBe(
+        "Error: This password is too common. Pass --skip-password-validation to create the user anyway.\n",
+      );
+      const short = await cli(args, { ...env, PORTCULLIS_SUPERUSER_PASSWORD: "Zq9!" });
+      expect(short.stderr).toContain("This password is too short. It must contain at least 8 characters.");
+      const noLogin = await cli(["createsuperuser", "--email", "root@example.com", "--no-input"], env);
+      expect([noLogin.code, noLogin.stderr]).toEqual([2, expect.stringContaining("--username is required")]);
+      const bypass = await cli([...args, "--skip-password-validation"], env);
+      expect(bypass.code, bypass.stderr).toBe(0);
+      expect(bypass.stdout).toBe("Superuser created: id 1.\n"); // the refused attempts created no one
+    },
+    SLOW,
+  );
 });
