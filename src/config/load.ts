@@ -7,6 +7,8 @@ import { join } from "node:path";
 import type { z } from "zod";
 import { assertKnownValidators, DEFAULT_PASSWORD_VALIDATORS } from "../compat/django/password-validation.ts";
 import { djoserSchema, type Settings, settingsSchema, simpleJwtSchema } from "./schema.ts";
+import { didYouMean } from "./suggest.ts";
+import { unknownKeys } from "./unknown-keys.ts";
 
 export class SettingsError extends Error {}
 
@@ -16,6 +18,9 @@ const GROUPS = { DJOSER: djoserSchema, SIMPLE_JWT: simpleJwtSchema } as const;
 /** A raw environment string, read as the type its setting expects. */
 function envValue(schema: z.ZodType, raw: string): unknown {
   if (schema.safeParse(raw).success) return raw; // a string setting keeps "12345" a string
+  // Python's True and False, as a settings.py or django-environ has them, in any letter case.
+  const word = raw.trim().toLowerCase();
+  if ((word === "true" || word === "false") && schema.safeParse(true).success) return word === "true";
   try {
     return JSON.parse(raw);
   } catch {
@@ -37,7 +42,8 @@ function fromEnv(env: NodeJS.ProcessEnv, warnings: string[]): Source {
       const key = name.slice(group.length + 1);
       const field = (schema.shape as Record<string, z.ZodType>)[key];
       if (!field) {
-        warnings.push(`${name} is not a setting Portcullis honours; ignored`);
+        const near = didYouMean(key, Object.keys(schema.shape), `${group}_`);
+        warnings.push(`${name} is not a setting Portcullis honours; ignored${near}`);
         continue;
       }
       out[group] ??= {};
@@ -59,9 +65,7 @@ function fromFile(path: string | undefined, warnings: string[]): Source {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new SettingsError(`The config file ${file} must hold a JSON object of settings`);
   }
-  for (const key of Object.keys(data)) {
-    if (!(key in settingsSchema.shape)) warnings.push(`${file}: ${key} is not a setting Portcullis honours; ignored`);
-  }
+  for (const unknown of unknownKeys(settingsSchema, data)) warnings.push(`${file}: ${unknown}`);
   // Like ssh with a private key: secrets in a file others can read are no longer secrets.
   const secrets = secretsIn(data as Source);
   if (secrets.length && statSync(file).mode & 0o077) {
@@ -152,6 +156,12 @@ function productionProblems(s: z.output<typeof settingsSchema>): string[] {
   return problems;
 }
 
+/** What to write instead, where zod's message alone leaves it open. */
+function hint(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type" && issue.expected === "boolean") return " (use true or false)";
+  return "";
+}
+
 const KNOWN_NODE_ENVS = ["production", "development", "test"];
 
 export function loadSettings(
@@ -162,7 +172,7 @@ export function loadSettings(
   const raw = merge(merge(fromFile(env.PORTCULLIS_CONFIG, warnings), fromEnv(env, warnings)), overrides);
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}${hint(i)}`);
     throw new SettingsError(`Invalid settings:\n${lines.join("\n")}`);
   }
   const s = parsed.data;

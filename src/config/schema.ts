@@ -148,6 +148,10 @@ export const settingsSchema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^(postgres(ql)?:\/\/.+|pglite:.+)$/, "expected postgresql://…, pglite:<dir> or pglite:memory")
+    .refine(
+      (v) => v.startsWith("pglite:") || URL.canParse(v),
+      "not a valid URL: check the port, and percent-encode @ : / in the user or password (@ is %40)",
+    )
     .default("pglite:./.data/pglite"),
   DATABASE_POOL_SIZE: z.number().int().min(1).max(1000).default(10), // PostgreSQL connections per process
   AUTO_MIGRATE: z.boolean().default(true),
@@ -156,6 +160,9 @@ export const settingsSchema = z.object({
   // on PGlite, or with REDIS_URL (invalidations reach every instance); 0 turns the cache off.
   AUTH_CACHE_SECONDS: z.number().int().min(0).max(3600).default(60),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // json: one JSON object per line (pino's); pretty: pino-pretty's text; auto: pretty when stdout
+  // is a terminal and NODE_ENV is not production, json otherwise.
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
   DATA_DIR: z.string().default("./.data"),
   // Django's DEBUG: unexpected errors are answered with their message (never in production).
   DEBUG: z.boolean().default(false),
@@ -244,6 +251,16 @@ export const settingsSchema = z.object({
   DJOSER: djoserSchema.default(() => djoserSchema.parse({})),
   SIMPLE_JWT: simpleJwtSchema.default(() => simpleJwtSchema.parse({})),
 });
+
+/** Every environment variable the schema reads: Django's names, DJOSER_<NAME> and SIMPLE_JWT_<NAME>. */
+export function environmentNames(): string[] {
+  const { DJOSER, SIMPLE_JWT, ...top } = settingsSchema.shape;
+  return [
+    ...Object.keys(top),
+    ...Object.keys(djoserSchema.shape).map((k) => `DJOSER_${k}`),
+    ...Object.keys(simpleJwtSchema.shape).map((k) => `SIMPLE_JWT_${k}`),
+  ];
+}
 
 export type SettingsInput = z.input<typeof settingsSchema>;
 type Parsed = z.output<typeof settingsSchema>;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadSettings, SettingsError } from "./load.ts";
+import { environmentNames } from "./schema.ts";
 
 const dir = () => mkdtempSync(join(tmpdir(), "portcullis-settings-"));
 const base = () => ({ SECRET_KEY: "k".repeat(40), DATA_DIR: dir() });
@@ -209,5 +210,80 @@ describe("loadSettings", () => {
       email: "10/hour",
       refresh: "60/min",
     });
+  });
+});
+
+describe(".env.example", () => {
+  it("lists every setting the schema knows, and nothing else", () => {
+    const example = readFileSync(new URL("../../.env.example", import.meta.url), "utf8");
+    const listed = [...example.matchAll(/^# ([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+    const cliOnly = ["PORTCULLIS_CONFIG", "PORTCULLIS_SUPERUSER_PASSWORD"];
+    expect([...listed].sort()).toEqual([...environmentNames(), ...cliOnly].sort());
+  });
+});
+
+describe("booleans in the environment", () => {
+  it("Python's True and False are read as true and false, in any letter case; string settings keep them", () => {
+    const { settings } = loadSettings({
+      ...base(),
+      DEBUG: "True",
+      DJOSER_SEND_ACTIVATION_EMAIL: "FALSE",
+      SIMPLE_JWT_ACCEPT_TOKENS_WITHOUT_SID: "True",
+      DJOSER_SITE_NAME: "True",
+    });
+    expect(settings.DEBUG).toBe(true);
+    expect(settings.DJOSER.SEND_ACTIVATION_EMAIL).toBe(false);
+    expect(settings.SIMPLE_JWT.ACCEPT_TOKENS_WITHOUT_SID).toBe(true);
+    expect(settings.DJOSER.SITE_NAME).toBe("True");
+  });
+
+  it("another spelling (yes, 1, on) is refused with the setting's name and a hint", () => {
+    for (const [name, path, value] of [
+      ["DEBUG", "DEBUG", "yes"],
+      ["CORS_ALLOW_CREDENTIALS", "CORS_ALLOW_CREDENTIALS", "1"],
+      ["DJOSER_HIDE_USERS", "DJOSER.HIDE_USERS", "on"],
+    ]) {
+      expect(() => loadSettings({ ...base(), [name!]: value! })).toThrow(`${path}: `);
+      expect(() => loadSettings({ ...base(), [name!]: value! })).toThrow("(use true or false)");
+    }
+  });
+});
+
+describe("misspelt settings", () => {
+  it("an unknown name in the config file, at any depth, is warned about with the nearest known one", () => {
+    const file = join(dir(), "portcullis.config.json");
+    const config = {
+      DJOSER: { SEND_ACTIVATON_EMAIL: true, HIDE_USERS: false },
+      SIMPLE_JWT: {
+        ACCESS_TOKEN_LIFETME: 60,
+        ADDITIONAL_VERIFYING_KEYS: [{ ALGORITHM: "HS256", KEY: "k", KID_: "a" }],
+      },
+      LOGIN_LOCKOUT: { MAX_FAILURE: 10 },
+      ALLOWED_HOST: ["example.com"],
+      SOMETHING_ELSE_ENTIRELY: 1,
+    };
+    writeFileSync(file, JSON.stringify(config));
+    const { settings, warnings } = loadSettings({ ...base(), PORTCULLIS_CONFIG: file });
+    expect(settings.DJOSER.HIDE_USERS).toBe(false); // the rest of the file still applies
+    const ignored = (name: string, near?: string) =>
+      `${file}: ${name} is not a setting Portcullis honours; ignored${near ? ` (did you mean ${near}?)` : ""}`;
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        ignored("DJOSER.SEND_ACTIVATON_EMAIL", "SEND_ACTIVATION_EMAIL"),
+        ignored("SIMPLE_JWT.ACCESS_TOKEN_LIFETME", "ACCESS_TOKEN_LIFETIME"),
+        ignored("SIMPLE_JWT.ADDITIONAL_VERIFYING_KEYS.0.KID_", "KID"),
+        ignored("LOGIN_LOCKOUT.MAX_FAILURE", "MAX_FAILURES"),
+        ignored("ALLOWED_HOST", "ALLOWED_HOSTS"),
+        ignored("SOMETHING_ELSE_ENTIRELY"),
+      ]),
+    );
+  });
+
+  it("a misspelt DJOSER_/SIMPLE_JWT_ variable gets the nearest name too", () => {
+    const { warnings } = loadSettings({ ...base(), DJOSER_SEND_ACTIVATON_EMAIL: "true" });
+    expect(warnings).toContain(
+      "DJOSER_SEND_ACTIVATON_EMAIL is not a setting Portcullis honours; ignored " +
+        "(did you mean DJOSER_SEND_ACTIVATION_EMAIL?)",
+    );
   });
 });

@@ -5,6 +5,7 @@ import type { Settings } from "../config/schema.ts";
 import { type Database, openDatabase } from "../db/index.ts";
 import { createStore } from "../db/store/index.ts";
 import type { Deps } from "./deps.ts";
+import { logDestination } from "./log-format.ts";
 import { configureHashQueue } from "./login/hash-queue.ts";
 import { configureArgon2 } from "./login/passwords.ts";
 import { createThrottle } from "./login/throttle.ts";
@@ -14,24 +15,30 @@ import { createAuthCache } from "./sessions/auth-cache.ts";
 import { loadKeyRing } from "./sessions/jwt-keys.ts";
 
 export function createLogger(settings: Settings): Logger {
-  return pino({
-    level: settings.LOG_LEVEL,
-    // Belt and braces: nothing logs these, and if something ever does they come out redacted.
-    redact: {
-      paths: [
-        "req.headers.authorization",
-        "req.headers.cookie",
-        "password",
-        "*.password",
-        "token",
-        "*.token",
-        "auth_token",
-        "*.auth_token",
-        "key",
-      ],
-      censor: "[redacted]",
+  const { stream, warning } = logDestination(settings);
+  const log = pino(
+    {
+      level: settings.LOG_LEVEL,
+      // Belt and braces: nothing logs these, and if something ever does they come out redacted.
+      redact: {
+        paths: [
+          "req.headers.authorization",
+          "req.headers.cookie",
+          "password",
+          "*.password",
+          "token",
+          "*.token",
+          "auth_token",
+          "*.auth_token",
+          "key",
+        ],
+        censor: "[redacted]",
+      },
     },
-  });
+    stream,
+  );
+  if (warning) log.warn(warning);
+  return log;
 }
 
 /**

@@ -2,15 +2,19 @@
 // (production, @prisma/adapter-pg). One schema and one migration history serve both.
 import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
+import { unreachable } from "./connect-errors.ts";
 import { lockFolder, makePrivateFolder, makePrivateTree } from "./folder.ts";
-import { applyMigrations, pendingMigrations, type Session } from "./migrate.ts";
+import { applyMigrations, MIGRATIONS_DIR, type MigrationProgress, pendingMigrations, type Session } from "./migrate.ts";
 
 export type Prisma = PrismaClient;
 export type Database = {
   prisma: PrismaClient;
   kind: "pglite" | "postgresql";
-  migrate(): Promise<string[]>;
+  /** Applies the pending migrations; the names of those applied. */
+  migrate(progress?: MigrationProgress): Promise<string[]>;
   pending(): Promise<string[]>;
+  /** Connects once: a database that cannot be reached fails here, with what to check. */
+  ping(): Promise<void>;
   /** Closes every connection; an unclosed PGlite keeps the process alive. */
   close(): Promise<void>;
 };
@@ -50,8 +54,9 @@ async function pgliteDatabase(dir: string | undefined, closed: () => void): Prom
   return {
     prisma,
     kind: "pglite",
-    migrate: () => applyMigrations(session),
+    migrate: (progress) => applyMigrations(session, MIGRATIONS_DIR, progress),
     pending: () => pendingMigrations(session),
+    ping: async () => void (await session.query("SELECT 1")),
     close: async () => {
       await prisma.$disconnect();
       if (!pglite.closed) await pglite.close();
@@ -67,7 +72,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const withSession = async <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
+    const client = await pool.connect().catch((e) => Promise.reject(unreachable(url, e)));
     try {
       // One simple-protocol query per script: atomic, no naive split on ";".
       return await fn({
@@ -81,8 +86,9 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   return {
     prisma,
     kind: "postgresql",
-    migrate: () => withSession(applyMigrations),
+    migrate: (progress) => withSession((s) => applyMigrations(s, MIGRATIONS_DIR, progress)),
     pending: () => withSession(pendingMigrations),
+    ping: () => withSession(async (s) => void (await s.query("SELECT 1"))),
     close: async () => {
       await prisma.$disconnect();
       await pool.end().catch(() => {});

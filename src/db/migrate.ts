@@ -19,6 +19,9 @@ export type Session = {
 
 export class MigrationError extends Error {}
 
+/** Told of each migration as it starts and as it is recorded (`portcullis migrate` prints them). */
+export type MigrationProgress = { applying?(name: string): void; applied?(name: string): void };
+
 export async function pendingMigrations(session: Session, dir = MIGRATIONS_DIR): Promise<string[]> {
   const names = await migrationNames(dir);
   if (!(await tableExists(session))) return names;
@@ -29,7 +32,11 @@ export async function pendingMigrations(session: Session, dir = MIGRATIONS_DIR):
   return names.filter((n) => !applied.has(n));
 }
 
-export async function applyMigrations(session: Session, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function applyMigrations(
+  session: Session,
+  dir = MIGRATIONS_DIR,
+  progress: MigrationProgress = {},
+): Promise<string[]> {
   const lock = await readFile(join(dir, "migration_lock.toml"), "utf8");
   if (!/provider\s*=\s*"postgresql"/.test(lock))
     throw new MigrationError(`${dir}/migration_lock.toml does not say provider = "postgresql"`);
@@ -62,6 +69,7 @@ export async function applyMigrations(session: Session, dir = MIGRATIONS_DIR): P
     const applied: string[] = [];
     for (const name of await pendingMigrations(session, dir)) {
       const script = await readFile(join(dir, name, "migration.sql"));
+      progress.applying?.(name);
       const id = randomUUID();
       const checksum = createHash("sha256").update(script).digest("hex");
       await session.query(
@@ -83,6 +91,7 @@ export async function applyMigrations(session: Session, dir = MIGRATIONS_DIR): P
         [id],
       );
       applied.push(name);
+      progress.applied?.(name);
     }
     return applied;
   } finally {

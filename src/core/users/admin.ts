@@ -1,4 +1,5 @@
 // Staff and operator actions: (de)activating accounts, and Django's createsuperuser for the CLI.
+import { validatePassword } from "../../compat/django/password-validation.ts";
 import { normalizeEmail, validateEmailField, validateUsername } from "../../compat/django/validators.ts";
 import type { Settings } from "../../config/schema.ts";
 import type { Prisma } from "../../db/index.ts";
@@ -12,13 +13,14 @@ import { endSessions } from "../sessions/end.ts";
 import { mayManage, publicUser } from "./profile.ts";
 
 /**
- * Django's createsuperuser --no-input: the password is not run through the validators (Django
- * does not either in that mode), but username and email are checked.
+ * Django's createsuperuser: username and email are checked; with `validatePassword`, so is the
+ * password, by AUTH_PASSWORD_VALIDATORS (as Django's interactive mode does; the CLI's
+ * --skip-password-validation is Django's "Bypass password validation and create user anyway?").
  */
 export async function createSuperuser(
   settings: Settings,
   prisma: Prisma,
-  input: { username?: string; email: string; password: string },
+  input: { username?: string; email: string; password: string; validatePassword?: boolean },
 ) {
   const emailLogin = isEmailLogin(settings);
   const email = normalizeEmail(input.email);
@@ -32,6 +34,11 @@ export async function createSuperuser(
     if (!input.username) throw invalid({ username: ["This field is required."] });
     const problems = validateUsername(input.username);
     if (problems.length) throw invalid({ username: problems });
+  }
+  if (input.validatePassword) {
+    const user = { username: emailLogin ? undefined : input.username, email };
+    const problems = validatePassword(input.password, user, settings.AUTH_PASSWORD_VALIDATORS);
+    if (problems.length) throw invalid({ password: problems });
   }
   const columns = {
     username: null,
