@@ -4,12 +4,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { BIN, type CliRun, cliEnv, runCli } from "../../helpers/cli.ts";
 import { freePort } from "../../helpers/net.ts";
 import { freshPostgres, startTestServer } from "../../helpers/server.ts";
 
-const BIN = fileURLToPath(new URL("../../../bin/portcullis.js", import.meta.url));
 // Every committed migration, in order: a fresh database gets them all.
 const MIGRATIONS = readdirSync(new URL("../../../prisma/migrations/", import.meta.url), { withFileTypes: true })
   .filter((d) => d.isDirectory())
@@ -21,13 +20,12 @@ const NOTHING_TO_APPLY = "Running migrations:\n  No migrations to apply.\n";
 const SUPERUSER_PASSWORD = "Sup3r-Secret-Pass!";
 const PW = "Kq7!vLp2#Zx9";
 
+// Two migrates, three createsuperusers and two starts, each a process opening PGlite: on a busy
+// machine that takes minutes, not the default minute.
+const SEVEN_PROCESSES = 180_000;
+
 const tmp = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** A clean environment: nothing from the developer's shell leaks into the settings. */
-function envOf(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", ...extra };
-}
 
 type Run = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
 
@@ -42,23 +40,15 @@ function collect(child: ChildProcess): Promise<Run> {
   });
 }
 
-/** Runs one command to completion (killed after 20 s so a hang fails the test instead of the run). */
-async function cli(args: string[], env: Record<string, string>, cwd = tmp): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: envOf(env), stdio: ["ignore", "pipe", "pipe"] });
-  const guard = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  try {
-    return await collect(child);
-  } finally {
-    clearTimeout(guard);
-  }
-}
+/** Runs one command to completion (test/helpers/cli.ts: killed if it hangs, so the test fails, not the run). */
+const cli = (args: string[], env: Record<string, string>, cwd = tmp): Promise<CliRun> => runCli(args, env, cwd);
 
 /** `serve` in the background, once /healthz answers 200. */
 async function serve(env: Record<string, string>) {
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, "serve"], {
     cwd: tmp,
-    env: envOf({ ...env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "info" }),
+    env: cliEnv({ ...env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "info" }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const done = collect(child);
@@ -175,6 +165,7 @@ describe("portcullis CLI", () => {
       expect(stoppedAgain.stdout).not.toContain("migrations applied");
       expect(readFileSync(keyFile, "utf8")).toBe(devKey);
     },
+    SEVEN_PROCESSES,
   );
 
   it("createsuperuser with USERNAME_FIELD=email: a taken address is refused with the email's message", async () => {
