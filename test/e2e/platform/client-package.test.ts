@@ -66,6 +66,11 @@ const anonymous: PortcullisErrorCode | string | null = await plain.users.me.quer
   (e: unknown) => errorCode(e),
 );
 console.log(JSON.stringify({ user, me, current: sessions.filter((v) => v.current).length, anonymous }));
+
+const named: PortcullisErrorCode = "not_authenticated";
+// @ts-expect-error: not one of Portcullis's codes
+const unnamed: PortcullisErrorCode = "no_such_code";
+void [named, unnamed];
 `;
 
 /** A consumer passing a number where the login procedure takes a string. */
@@ -114,6 +119,8 @@ describe("the @portcullis/client package (pglite)", () => {
       const version = JSON.parse(readFileSync(join(app, "node_modules", pkg, "package.json"), "utf8")).version;
       if (pkg === "typescript5") expect(version).toMatch(/^5\./);
       await ok(app, process.execPath, [tsc, "-p", "tsconfig.good.json", "--noEmit"]);
+      // The package's own declarations hold up too, not only what the consumer's code reaches.
+      await ok(app, process.execPath, [tsc, "-p", "tsconfig.good.json", "--noEmit", "--skipLibCheck", "false"]);
       const refused = await run(app, process.execPath, [tsc, "-p", "tsconfig.bad.json"]);
       expect(refused.code, `TypeScript ${version} accepted bad.ts`).not.toBe(0);
       expect(refused.stdout).toMatch(
