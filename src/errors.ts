@@ -4,7 +4,7 @@
 // and Djoser's status codes. Messages are Djoser's/DRF's own words where Djoser has words for it.
 // An AuthError carries data, never HTTP: each adapter turns retryAfter and challenge into headers.
 
-export type FieldErrors = Record<string, string[]>;
+import type { FieldErrors } from "./core/dto.ts";
 /** Authorization schemes: the keywords of opaque tokens and the prefixes of JWTs. */
 export type Schemes = { token: readonly string[]; jwt: readonly string[] };
 

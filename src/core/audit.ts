@@ -4,6 +4,9 @@
 // that was tried. Passwords, tokens, keys, links and hashes have no field to travel in.
 import { AuthError } from "../errors.ts";
 import type { Deps, Principal, RequestMeta } from "./deps.ts";
+import type { AuditData, AuditKind, AuditPage } from "./dto.ts";
+
+export type { AuditData, AuditKind };
 
 export const AUDIT_KINDS = [
   "login_succeeded",
@@ -23,18 +26,10 @@ export const AUDIT_KINDS = [
   "lockout",
   "password_check_failed",
   "session_revoked",
-] as const;
-export type AuditKind = (typeof AUDIT_KINDS)[number];
-
-export type AuditData = {
-  method?: "token" | "jwt";
-  login?: string;
-  reason?: string;
-  session?: string;
-  sessions?: number;
-  failures?: number;
-  by?: number;
-};
+] as const satisfies readonly AuditKind[];
+// Every kind is listed: a kind added to AuditKind without a place here fails to compile.
+const everyKindListed: Exclude<AuditKind, (typeof AUDIT_KINDS)[number]> extends never ? true : never = true;
+void everyKindListed;
 
 /**
  * Records one event. Awaited, so an event is never silently lost while the request succeeds; a
@@ -75,7 +70,7 @@ export function auditLogin(
 export type AuditQuery = { userId?: number; kind?: AuditKind; from?: Date; to?: Date; cursor?: number; limit?: number };
 
 /** Staff only: newest first, keyset-paginated by id (`nextCursor` → the next page's `cursor`). */
-export async function listAudit(deps: Deps, principal: Principal, q: AuditQuery) {
+export async function listAudit(deps: Deps, principal: Principal, q: AuditQuery): Promise<AuditPage> {
   if (!principal.user.isStaff) throw new AuthError("permission_denied");
   const limit = Math.min(Math.max(q.limit ?? 50, 1), 500);
   const filter = { userId: q.userId, kind: q.kind, from: q.from, to: q.to, before: q.cursor };

@@ -3,7 +3,8 @@
 // Cross-field rules (password validators, retype mismatch) live in the services.
 import { z } from "zod";
 import { surrogateError, validateEmailField, validateUsername } from "../compat/django/validators.ts";
-import { AuthError, type FieldErrors } from "../errors.ts";
+import { AuthError } from "../errors.ts";
+import type { FieldErrors } from "./dto.ts";
 
 const fieldError = (iss: { input?: unknown }) =>
   iss.input === undefined

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { AuthError, ERRORS } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
+import type { AuthToken } from "../dto.ts";
 import { findLoginUser } from "../identity.ts";
 import { charField, clientInput, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { issueToken } from "../sessions/opaque.ts";
@@ -88,7 +89,7 @@ export async function recordLogin(deps: Deps, user: User, column: "lastLogin" | 
   user[column] = at;
 }
 
-export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): Promise<{ auth_token: string }> {
+export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): Promise<AuthToken> {
   const field = deps.settings.DJOSER.LOGIN_FIELD;
   const input = parseInput(loginInput(deps), raw);
   const { user, accountId } = await verifyLogin(deps, field, input[field], input.password, meta);

@@ -7,6 +7,7 @@
 import { AuthError, type Schemes } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
+import type { EmptyObject, EndedSessions, RefreshedTokens, TokenPair } from "../dto.ts";
 import { charField, clientInput, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { recordLogin, verifyLogin } from "../login/verify.ts";
 import { endJwtSession, endSessions } from "./end.ts";
@@ -61,11 +62,7 @@ const inReuseInterval = (deps: Deps, rotatedAt: Date | null) => {
 const expiry = (claims: Claims) => new Date(Number(claims.exp) * 1000);
 
 /** A new session for a user: {refresh, access}, in SimpleJWT's order. */
-export async function startSession(
-  deps: Deps,
-  user: User,
-  meta: RequestMeta,
-): Promise<{ refresh: string; access: string }> {
+export async function startSession(deps: Deps, user: User, meta: RequestMeta): Promise<TokenPair> {
   const jwt = deps.settings.SIMPLE_JWT;
   const sid = newJti();
   const refresh = newClaims(jwt, "refresh", user.id, { [SID]: sid });
@@ -80,7 +77,7 @@ export async function startSession(
 }
 
 /** jwt/create: credentials → a new session. */
-export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta) {
+export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta): Promise<TokenPair> {
   const field = deps.settings.USERNAME_FIELD;
   const input = parseInput(jwtCreateInput(deps), raw);
   const { user, accountId } = await verifyLogin(deps, field, input[field], input.password, meta);
@@ -173,11 +170,7 @@ function adopt(deps: Deps, userId: number, claims: Claims, meta: RequestMeta): P
 }
 
 /** jwt/refresh: {access}, plus {refresh} under ROTATE_REFRESH_TOKENS. */
-export async function refreshTokens(
-  deps: Deps,
-  raw: unknown,
-  meta: RequestMeta,
-): Promise<{ access: string; refresh?: string }> {
+export async function refreshTokens(deps: Deps, raw: unknown, meta: RequestMeta): Promise<RefreshedTokens> {
   const jwt = deps.settings.SIMPLE_JWT;
   const claims = decodeFor(deps, parseInput(refreshInput(), raw).refresh, "refresh");
   const jti = String(claims[jwt.JTI_CLAIM]);
@@ -220,7 +213,7 @@ export async function refreshTokens(
  * session ended is "Token is blacklisted" (a 400, as SimpleJWT answers it). SimpleJWT checks that
  * only under BLACKLIST_AFTER_ROTATION; with logout in the picture we always do.
  */
-export async function verifyToken(deps: Deps, raw: unknown): Promise<Record<string, never>> {
+export async function verifyToken(deps: Deps, raw: unknown): Promise<EmptyObject> {
   const jwt = deps.settings.SIMPLE_JWT;
   const claims = decodeFor(deps, parseInput(verifyInput(), raw).token, "untyped");
   const userId = userIdOf(jwt, claims);
@@ -249,7 +242,7 @@ export async function logoutRefresh(deps: Deps, raw: unknown, meta: RequestMeta)
 }
 
 /** Logout everywhere (extension): every JWT session of the user ends, and every JWT issued until now dies. */
-export async function logoutAllSessions(deps: Deps, userId: number, meta: RequestMeta): Promise<{ sessions: number }> {
+export async function logoutAllSessions(deps: Deps, userId: number, meta: RequestMeta): Promise<EndedSessions> {
   const { sessions } = await endSessions(deps, userId, "logout_all", { opaque: false });
   await audit(deps, "logout_all", meta, userId, { method: "jwt", sessions });
   return { sessions };

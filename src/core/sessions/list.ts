@@ -3,20 +3,12 @@
 import { AuthError } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta } from "../deps.ts";
+import type { AuthToken, SessionView } from "../dto.ts";
 import { idInPath } from "../inputs.ts";
 import { mayManage } from "../users/profile.ts";
 import { endJwtSession, endSessions } from "./end.ts";
 
-/** A session as its owner sees it: an opaque token ("t<id>") or a JWT session ("j<sid>"). */
-export type SessionView = {
-  id: string;
-  kind: "token" | "jwt";
-  created: string;
-  lastUsedAt: string | null;
-  userAgent: string;
-  ip: string;
-  current: boolean;
-};
+export type { SessionView };
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -72,7 +64,7 @@ export async function revokeSessions(
   userId: number,
   meta: RequestMeta,
   opts: { keep?: Principal; by?: number } = {},
-): Promise<{ auth_token: string } | null> {
+): Promise<AuthToken | null> {
   if (!(await deps.store.users.exists(userId))) throw new AuthError("not_found", "No such user.");
   const { key } = await endSessions(deps, userId, "revoked", { keep: opts.keep });
   await audit(deps, "session_revoked", meta, userId, {

@@ -8,9 +8,10 @@
 // without a valid link learns nothing (which names are taken) and costs no validator run.
 import type { z } from "zod";
 import { validatePassword } from "../../compat/django/password-validation.ts";
-import { AuthError, type FieldErrors, invalid } from "../../errors.ts";
+import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
+import type { AuthToken, FieldErrors } from "../dto.ts";
 import { isLoginTaken, loginColumns, loginTaken, takenMessage } from "../identity.ts";
 import { charField, clientInput, emailField, form, passwordField, toFieldErrors, usernameField } from "../inputs.ts";
 import { checkCurrentPassword } from "../login/current-password.ts";
@@ -122,7 +123,7 @@ export async function setPassword(
   principal: Principal,
   raw: unknown,
   meta: RequestMeta,
-): Promise<{ auth_token: string } | null> {
+): Promise<AuthToken | null> {
   const { user } = principal;
   const input = await validateFields(setPasswordShape(deps), raw, {
     current_password: currentPassword(deps, principal, meta),

@@ -7,6 +7,7 @@ import { createStore } from "../../db/store/index.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta } from "../deps.ts";
+import type { PublicUser } from "../dto.ts";
 import { isEmailLogin, loginColumns, loginTaken } from "../identity.ts";
 import { hashPassword } from "../login/passwords.ts";
 import { endSessions } from "../sessions/end.ts";
@@ -64,7 +65,13 @@ export async function createSuperuser(
  * decision is staff's: a user deactivated here cannot activate themself with a link. Deactivating
  * ends every session of theirs at once.
  */
-export async function setActive(deps: Deps, principal: Principal, id: number, active: boolean, meta: RequestMeta) {
+export async function setActive(
+  deps: Deps,
+  principal: Principal,
+  id: number,
+  active: boolean,
+  meta: RequestMeta,
+): Promise<PublicUser> {
   if (!principal.user.isStaff) throw new AuthError("permission_denied");
   const target = await deps.store.users.rank(id);
   if (!target) throw new AuthError("not_found");

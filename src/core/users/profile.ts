@@ -3,6 +3,7 @@ import { normalizeEmail } from "../../compat/django/validators.ts";
 import type { EmailChange } from "../../db/store/index.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
+import type { PublicUser } from "../dto.ts";
 import {
   clientInput,
   emailField,
@@ -16,14 +17,14 @@ import { checkCurrentPassword } from "../login/current-password.ts";
 import { mailRows, type QueuedMail } from "../mail/queue.ts";
 
 /** What Djoser's UserSerializer shows: REQUIRED_FIELDS, then id and the login field. */
-export function publicUser(deps: Deps, user: User) {
+export function publicUser(deps: Deps, user: User): PublicUser {
   return deps.settings.USERNAME_FIELD === "email"
     ? { id: user.id, email: user.email }
     : { email: user.email, id: user.id, username: user.username ?? "" };
 }
 
 /** HIDE_USERS: a regular user lists only themself; staff see everyone. */
-export async function listUsers(deps: Deps, principal: Principal) {
+export async function listUsers(deps: Deps, principal: Principal): Promise<PublicUser[]> {
   const { user } = principal;
   const users = await deps.store.users.list(deps.settings.DJOSER.HIDE_USERS && !user.isStaff ? user.id : undefined);
   return users.map((u) => publicUser(deps, u));
@@ -75,7 +76,13 @@ export const updateFields = clientInput(updateForm);
  * EMAIL_CHANGE_REQUIRES_PASSWORD (an extension) a new email needs the caller's current_password:
  * whoever holds a stolen token must not be able to redirect the reset mails.
  */
-export async function updateUser(deps: Deps, principal: Principal, target: User, raw: unknown, meta: RequestMeta) {
+export async function updateUser(
+  deps: Deps,
+  principal: Principal,
+  target: User,
+  raw: unknown,
+  meta: RequestMeta,
+): Promise<PublicUser> {
   if (!mayManage(principal.user, target)) throw new AuthError("permission_denied");
   const input = parseInput(updateInput(deps), raw) as { email?: string; current_password?: string };
   if (input.email === undefined) return publicUser(deps, target);

@@ -5,6 +5,7 @@ import { normalizeEmail } from "../../compat/django/validators.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
+import type { PublicUser } from "../dto.ts";
 import { isEmailLogin, isLoginTaken, loginColumns, loginTaken } from "../identity.ts";
 import {
   charField,
@@ -37,7 +38,7 @@ export const createInput = perSettings(({ settings }: Deps) =>
 export const createFields = clientInput(createForm(false, true));
 export type CreateInput = { email?: string; username?: string; password: string; re_password?: string };
 
-export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta) {
+export async function createUser(deps: Deps, raw: unknown, meta: RequestMeta): Promise<PublicUser> {
   const { settings } = deps;
   await deps.throttle("registration", [`ip:${meta.ip}`]);
   const input = parseInput(createInput(deps), raw) as CreateInput;

@@ -1,0 +1,78 @@
+// What the procedures answer, declared once: the shapes a client reads. Plain data only (strings,
+// numbers, ISO dates): no database row, library or settings type, so the typed client package
+// (`client/`) ships these declarations and nothing of the server.
+
+/** A user as the API shows one: `username` only when the login field is not the email. */
+export type PublicUser = { id: number; email: string; username?: string };
+
+/** An opaque token (Djoser's token/login, and the new shared key after a password change). */
+export type AuthToken = { auth_token: string };
+
+/** SimpleJWT's jwt/create. */
+export type TokenPair = { refresh: string; access: string };
+/** SimpleJWT's jwt/refresh: `refresh` only under ROTATE_REFRESH_TOKENS. */
+export type RefreshedTokens = { access: string; refresh?: string };
+/** SimpleJWT's jwt/verify answers an empty object when the token is valid. */
+export type EmptyObject = Record<string, never>;
+
+/** How many opaque tokens (`revoked`) or JWT sessions (`sessions`) ended. */
+export type RevokedTokens = { revoked: number };
+export type EndedSessions = { sessions: number };
+
+/** A session as its owner sees it: an opaque token ("t<id>") or a JWT session ("j<sid>"). */
+export type SessionView = {
+  id: string;
+  kind: "token" | "jwt";
+  created: string;
+  lastUsedAt: string | null;
+  userAgent: string;
+  ip: string;
+  current: boolean;
+};
+
+/** The authentication events the audit log records. */
+export type AuditKind =
+  | "login_succeeded"
+  | "login_failed"
+  | "logout"
+  | "logout_all"
+  | "token_refreshed"
+  | "refresh_reuse_detected"
+  | "activation"
+  | "password_changed"
+  | "password_reset_requested"
+  | "password_reset_confirmed"
+  | "username_changed"
+  | "username_reset_requested"
+  | "username_reset_confirmed"
+  | "email_changed"
+  | "lockout"
+  | "password_check_failed"
+  | "session_revoked";
+
+/** What an audit event may carry: closed by type, so no secret has a field to travel in. */
+export type AuditData = {
+  method?: "token" | "jwt";
+  login?: string;
+  reason?: string;
+  session?: string;
+  sessions?: number;
+  failures?: number;
+  by?: number;
+};
+
+/** One audit event; `at` is an ISO date. */
+export type AuditEvent = {
+  id: number;
+  at: string;
+  kind: AuditKind;
+  userId: number | null;
+  ip: string;
+  userAgent: string;
+  data: AuditData;
+};
+/** A page of audit events, newest first; `nextCursor` is the next page's `cursor`. */
+export type AuditPage = { events: AuditEvent[]; nextCursor: number | null };
+
+/** DRF-style field errors: a field's name to its messages (in a tRPC error's `data.fields`). */
+export type FieldErrors = Record<string, string[]>;
