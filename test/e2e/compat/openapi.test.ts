@@ -48,7 +48,8 @@ describe("the OpenAPI document (/docs/json)", () => {
   afterAll(() => server?.stop());
 
   it("is a valid OpenAPI document, each operation listed once with its answers and their bodies", async () => {
-    const result = await new Validator().validate(structuredClone(doc) as never);
+    // On a copy: the tests below read the document as served.
+    const result = await new Validator().validate(structuredClone(doc) as Record<string, unknown>);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     const problems: string[] = [];
