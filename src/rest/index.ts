@@ -24,17 +24,15 @@ export const NOT_FOUND_HTML = `
 </html>
 `;
 
-const rootDocs = () => {
-  const doc = (summary: string, description: string, body: z.ZodType) => ({
-    tags: ["root"],
-    summary,
-    // The root reads no credential and no database: it always answers.
-    response: { 200: response(description, body) },
-  });
-  return {
-    GET: doc("DRF's API root: the URL of /auth/users/", "The links", apiRoot),
-    OPTIONS: doc("DRF's metadata of the API root", "The metadata", metadata),
-  };
+// The root reads no credential and no database: it always answers.
+const rootDoc = (summary: string, description: string, body: z.ZodType) => ({
+  tags: ["root"],
+  summary,
+  response: { 200: response(description, body) },
+});
+const ROOT_DOCS = {
+  GET: rootDoc("DRF's API root: the URL of /auth/users/", "The links", apiRoot),
+  OPTIONS: rootDoc("DRF's metadata of the API root", "The metadata", metadata),
 };
 
 export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
@@ -69,7 +67,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
       // The Host header itself (checked against ALLOWED_HOSTS), never X-Forwarded-Host.
       return json(reply, 200, { users: `${req.protocol}://${req.headers.host}/auth/users/` });
     },
-    rootDocs(),
+    ROOT_DOCS,
   );
   for (const spec of [...userRoutes(opts.deps.settings), ...tokenRoutes, ...jwtRoutes, ...sessionRoutes])
     mount(app, spec, opts);

@@ -37,28 +37,38 @@ const anyone = (doc: Doc, run: (call: Call) => Promise<Reply>): View => ({ permi
 const noContent = { status: 204 };
 const done = (description: string): Answer => ({ status: 204, description });
 const theUser: Answer = { status: 200, description: "The user", body: user };
-/** A detail view's errors: someone else's account. */
-const other = {
-  403: "Someone else's account, without the right to change it (staff, or a superuser for staff)",
-  404: "No such user, or (HIDE_USERS) someone else's account",
-};
+const locked = "Too many wrong current passwords (LOGIN_LOCKOUT)";
+/** A detail view's errors of its own: /me/ is always the caller; /{id}/ may be someone else. */
+const detailErrors = (someone: boolean) =>
+  someone
+    ? {
+        read: { 404: "No such user, or (HIDE_USERS) someone else's account" },
+        write: {
+          403: `Someone else's account, without the right to change it (staff; a superuser for staff); ${locked}`,
+          404: "No such user, or (HIDE_USERS) someone else's account",
+        },
+      }
+    : { read: {}, write: { 403: locked } };
 /** The errors of a mailed uid and token. */
 const link = "Invalid input; an invalid or stale uid or token (in the field errors)";
 
 const target = (c: Authed, action: profile.UserAction) =>
   profile.targetUser(c.deps, c.principal, idInPath(c.params.id), action);
 
-const update: Doc = {
-  summary: "Update the user (only email is writable)",
-  body: profile.updateInput,
-  ok: theUser,
-  errors: { ...other, 403: `${other[403]}; too many wrong current passwords` },
-};
-
 /** GET/PUT/PATCH/DELETE on one user: /me/ or /{id}/. */
-function detail(resolve: (c: Authed, action: profile.UserAction) => Promise<Principal["user"]>): RouteSpec["methods"] {
+function detail(
+  resolve: (c: Authed, action: profile.UserAction) => Promise<Principal["user"]>,
+  someone: boolean,
+): RouteSpec["methods"] {
+  const errors = detailErrors(someone);
+  const update: Doc = {
+    summary: "Update the user (only email is writable)",
+    body: profile.updateInput,
+    ok: theUser,
+    errors: errors.write,
+  };
   return {
-    GET: authed({ summary: "Read the user", ok: theUser, errors: { 404: other[404] } }, async (c) => ({
+    GET: authed({ summary: "Read the user", ok: theUser, errors: errors.read }, async (c) => ({
       status: 200,
       body: profile.publicUser(c.deps, await resolve(c, "retrieve")),
     })),
@@ -75,7 +85,7 @@ function detail(resolve: (c: Authed, action: profile.UserAction) => Promise<Prin
         summary: "Delete the user; needs the caller's current_password",
         body: () => profile.deleteInput,
         ok: done("Deleted"),
-        errors: { ...other, 403: `${other[403]}; too many wrong current passwords` },
+        errors: errors.write,
       },
       async (c) => {
         await profile.deleteUser(c.deps, c.principal, await resolve(c, "destroy"), await c.data(), c.meta);
@@ -106,7 +116,7 @@ const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
         summary: "Change the password: {new_password, current_password}",
         body: (d) => form(account.setPasswordShape(d)),
         ok: done("Changed"),
-        errors: { 403: "Too many wrong current passwords" },
+        errors: { 403: locked },
       },
       async (c) => {
         await account.setPassword(c.deps, c.principal, await c.data(), c.meta);
@@ -154,7 +164,7 @@ const accountRoutes = (login: Settings["USERNAME_FIELD"]): RouteSpec[] => [
         summary: `Change the ${login}: {new_${login}, current_password}`,
         body: (d) => form(account.setLoginShape(d)),
         ok: done("Changed"),
-        errors: { 403: "Too many wrong current passwords" },
+        errors: { 403: locked },
       },
       async (c) => {
         await account.setLogin(c.deps, c.principal, await c.data(), c.meta);
@@ -229,7 +239,7 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     otherwise: "authenticated",
     tag: "users",
     metadata: detailMeta,
-    methods: detail(async (c) => c.principal.user),
+    methods: detail(async (c) => c.principal.user, false),
   },
   {
     path: "/users/activation/",
@@ -283,6 +293,6 @@ export const userRoutes = (settings: Settings): RouteSpec[] => [
     otherwise: "authenticated",
     tag: "users",
     metadata: detailMeta,
-    methods: detail(target),
+    methods: detail(target, true),
   },
 ];
