@@ -116,7 +116,7 @@ describe("the OpenAPI document (/docs/json)", () => {
     expect(checked).toBeGreaterThan(300);
   });
 
-  it("lists every route of the app, the UI and tRPC aside; each REST path with the methods its Allow lists", async () => {
+  it("lists every route of the app (the UI and tRPC aside), each REST path with the methods of its Allow", async () => {
     // Fastify's route tree, one node a line: its depth in the indentation, its segment, its methods.
     const paths: string[] = [];
     const stack: string[] = [];
