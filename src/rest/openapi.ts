@@ -97,11 +97,12 @@ export function responses(
   const own = opts.errors ?? {};
   const body = answer.body && (typeof answer.body === "function" ? answer.body(deps) : answer.body);
   const out: Record<string, unknown> = { [answer.status]: response(answer.description, body) };
+  const unparsed = "a body that does not parse";
   if (opts.reads || own[400])
-    out[400] = response(own[400] ?? "Invalid input, or a body that does not parse", badRequest);
+    out[400] = response(own[400] ? `${own[400]}; ${unparsed}` : `Invalid input, or ${unparsed}`, badRequest);
   const unauthorized = [
     ...(opts.authenticated ? ["No credentials"] : []),
-    ...(opts.authenticates ? ["Credentials that are wrong (even on a public view)"] : []),
+    ...(opts.authenticates ? ["Wrong credentials (even on a public view)"] : []),
     ...(own[401] ? [own[401]] : []),
   ];
   if (unauthorized.length) out[401] = response(unauthorized.join("; "), detail, challenge);
