@@ -47,7 +47,7 @@ export async function buildApp({ deps, db }: AppOptions) {
   // Not registered at all (no cost per request) while no origin is allowed.
   if (guards.corsEnabled(settings)) await app.register(cors, guards.corsOptions(settings));
 
-  if (settings.API_DOCS) await docs(app);
+  if (settings.API_DOCS) await docs(app, settings);
   jwks(app, deps);
   healthz(app, db);
   await mountTrpc(app, deps);

@@ -11,7 +11,10 @@ import { deviceCookies } from "../http/device-cookie.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { isSecure } from "../http/secure.ts";
 import { parseBody } from "./body.ts";
+import { type Answer, BODY_TYPES, type Errors, metadata, responses } from "./openapi.ts";
 import { json } from "./render.ts";
+
+const INPUT = { io: "input", unrepresentable: "any", target: "openapi-3.0" } as const;
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 export type Permission = "any" | "authenticated";
@@ -49,8 +52,11 @@ export type Metadata = { name: string; description?: string; actions?: Record<st
 export type View = {
   permission: Permission;
   run: (call: Call) => Promise<Reply>;
-  /** For the OpenAPI document only: the view parses its body itself, with DRF's messages. */
-  doc: { summary: string; body?: (deps: Deps) => z.ZodType };
+  /**
+   * For the OpenAPI document only (the view parses its body itself, with DRF's messages): its
+   * body, its success answer and the errors of its own; openapi.ts adds those every view can answer.
+   */
+  doc: { summary: string; body?: (deps: Deps) => z.ZodType; ok: Answer; errors?: Errors };
 };
 
 export type RestOptions = { deps: Deps };
@@ -65,10 +71,12 @@ export function routeEveryMethod(
   app: FastifyInstance,
   url: string,
   handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
-  docs: Partial<Record<Method, FastifySchema>> = {},
+  docs: Partial<Record<Method | "OPTIONS", FastifySchema>> = {},
 ) {
   for (const [method, schema] of Object.entries(docs)) {
-    app.route({ method: method === "GET" ? ["GET", "HEAD"] : method, url, exposeHeadRoute: false, schema, handler });
+    app.route({ method, url, exposeHeadRoute: false, schema, handler });
+    // HEAD answers as GET does, and is not listed again in the document.
+    if (method === "GET") app.route({ method: "HEAD", url, schema: { hide: true }, handler });
   }
   const documented = new Set(Object.keys(docs).flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])));
   const rest = [...ALL, ...app.supportedMethods.filter((m) => !(ALL as readonly string[]).includes(m))].filter(
@@ -77,20 +85,36 @@ export function routeEveryMethod(
   app.route({ method: rest, url, exposeHeadRoute: false, schema: { hide: true }, handler });
 }
 
-function openApi(spec: RouteSpec, deps: Deps): Partial<Record<Method, FastifySchema>> {
-  const docs: Partial<Record<Method, FastifySchema>> = {};
+function openApi(spec: RouteSpec, deps: Deps): Partial<Record<Method | "OPTIONS", FastifySchema>> {
+  const docs: Partial<Record<Method | "OPTIONS", FastifySchema>> = {};
+  const authenticates = spec.authenticates !== false;
+  const schemes: Record<string, string[]>[] = [{ token: [] }, { bearer: [] }];
+  const security = (p: Permission) => (p === "authenticated" ? { security: schemes } : {});
   for (const [method, view] of Object.entries(spec.methods) as [Method, View][]) {
-    const body = view.doc.body && {
-      ...z.toJSONSchema(view.doc.body(deps), { io: "input", unrepresentable: "any" }),
-      $schema: undefined,
-    };
+    const { summary, body, ok, errors } = view.doc;
     docs[method] = {
       tags: [spec.tag],
-      summary: view.doc.summary,
-      ...(view.permission === "authenticated" ? { security: [{ token: [] }, { bearer: [] }] } : {}),
-      ...(body ? { body } : {}),
+      summary,
+      ...security(view.permission),
+      ...(body ? { body: { ...z.toJSONSchema(body(deps), INPUT), $schema: undefined }, consumes: BODY_TYPES } : {}),
+      response: responses(ok, deps, {
+        errors,
+        reads: !!body,
+        authenticates,
+        authenticated: view.permission === "authenticated",
+      }),
     };
   }
+  docs.OPTIONS = {
+    tags: [spec.tag],
+    summary: "DRF's metadata: the view's name, description, parsers, renderers and fields",
+    ...security(spec.otherwise),
+    response: responses({ status: 200, description: "The metadata", body: metadata }, deps, {
+      reads: false,
+      authenticates,
+      authenticated: spec.otherwise === "authenticated",
+    }),
+  };
   return docs;
 }
 

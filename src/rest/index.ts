@@ -1,9 +1,11 @@
 // The Djoser-compatible REST adapter, mounted at /auth/. It only translates: request → service
 // call → DRF-shaped response.
 import type { FastifyInstance } from "fastify";
+import type { z } from "zod";
 import { classifyError } from "../http/classify.ts";
 import { metadataBody, methodNotAllowed, mount, type RestOptions, routeEveryMethod } from "./drf.ts";
 import { jwtRoutes } from "./jwt.ts";
+import { apiRoot, metadata, response } from "./openapi.ts";
 import { json, renderError } from "./render.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { tokenRoutes } from "./token.ts";
@@ -22,12 +24,25 @@ export const NOT_FOUND_HTML = `
 </html>
 `;
 
+// The root reads no credential and no database: it always answers.
+const rootDoc = (summary: string, description: string, body: z.ZodType) => ({
+  tags: ["root"],
+  summary,
+  response: { 200: response(description, body) },
+});
+const ROOT_DOCS = {
+  GET: rootDoc("DRF's API root: the URL of /auth/users/", "The links", apiRoot),
+  OPTIONS: rootDoc("DRF's metadata of the API root", "The metadata", metadata),
+};
+
 export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   // Keep bodies raw: each view parses its own body when it reads it, as DRF does.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
   // Route schemas document the API (/docs); the views validate bodies themselves, with DRF's messages.
   app.setValidatorCompiler(() => () => true);
+  // Response schemas, likewise: the views render their own JSON (see render.ts).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   app.setErrorHandler((err, req, reply) => {
     const { settings } = opts.deps;
@@ -37,18 +52,23 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
   app.setNotFoundHandler((_req, reply) => reply.code(404).header("content-type", "text/html").send(NOT_FOUND_HTML));
 
   // DRF's DefaultRouter API root.
-  routeEveryMethod(app, "/", async (req, reply) => {
-    reply.header("Allow", "GET, HEAD, OPTIONS");
-    if (req.method === "OPTIONS")
-      return json(
-        reply,
-        200,
-        metadataBody({ name: "Api Root", description: "The default basic root view for DefaultRouter" }),
-      );
-    if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed(req.method);
-    // The Host header itself (checked against ALLOWED_HOSTS), never X-Forwarded-Host.
-    return json(reply, 200, { users: `${req.protocol}://${req.headers.host}/auth/users/` });
-  });
+  routeEveryMethod(
+    app,
+    "/",
+    async (req, reply) => {
+      reply.header("Allow", "GET, HEAD, OPTIONS");
+      if (req.method === "OPTIONS")
+        return json(
+          reply,
+          200,
+          metadataBody({ name: "Api Root", description: "The default basic root view for DefaultRouter" }),
+        );
+      if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed(req.method);
+      // The Host header itself (checked against ALLOWED_HOSTS), never X-Forwarded-Host.
+      return json(reply, 200, { users: `${req.protocol}://${req.headers.host}/auth/users/` });
+    },
+    ROOT_DOCS,
+  );
   for (const spec of [...userRoutes(opts.deps.settings), ...tokenRoutes, ...jwtRoutes, ...sessionRoutes])
     mount(app, spec, opts);
 }

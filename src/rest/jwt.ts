@@ -13,6 +13,9 @@ import {
   verifyToken,
 } from "../core/sessions/jwt.ts";
 import type { Authed, RouteSpec } from "./drf.ts";
+import { empty, jwtPair, jwtRefreshed } from "./openapi.ts";
+
+const badToken = "The token is invalid, expired, of the wrong type, or its session ended";
 
 const field = (label: string, extra: Record<string, unknown> = {}) => ({
   type: "string",
@@ -46,7 +49,15 @@ export const jwtRoutes: RouteSpec[] = [
     methods: {
       POST: {
         permission: "any",
-        doc: { summary: "Log in: {refresh, access} (a new JWT session)", body: jwtCreateInput },
+        doc: {
+          summary: "Log in: {refresh, access} (a new JWT session)",
+          body: jwtCreateInput,
+          ok: { status: 200, description: "Logged in", body: jwtPair },
+          errors: {
+            401: "Wrong credentials, or an inactive account",
+            403: "Too many failed logins for this account (LOGIN_LOCKOUT)",
+          },
+        },
         run: async (c) => ({ status: 200, body: await createTokens(c.deps, await c.data(), c.meta) }),
       },
     },
@@ -76,6 +87,8 @@ export const jwtRoutes: RouteSpec[] = [
             "{access}, and a new {refresh} under ROTATE_REFRESH_TOKENS; " +
             "a rotated token presented again ends its session",
           body: refreshInput,
+          ok: { status: 200, description: "Refreshed", body: jwtRefreshed },
+          errors: { 401: badToken },
         },
         run: async (c) => ({ status: 200, body: await refreshTokens(c.deps, await c.data(), c.meta) }),
       },
@@ -97,7 +110,12 @@ export const jwtRoutes: RouteSpec[] = [
     methods: {
       POST: {
         permission: "any",
-        doc: { summary: "{} when the token is valid (any type)", body: verifyInput },
+        doc: {
+          summary: "{} when the token is valid (any type)",
+          body: verifyInput,
+          ok: { status: 200, description: "The token is valid", body: empty },
+          errors: { 400: "Invalid input; a blacklisted token", 401: badToken },
+        },
         run: async (c) => ({ status: 200, body: await verifyToken(c.deps, await c.data()) }),
       },
     },
@@ -116,7 +134,12 @@ export const jwtRoutes: RouteSpec[] = [
     methods: {
       POST: {
         permission: "any",
-        doc: { summary: "Extension: log out one JWT session, given its refresh token", body: refreshInput },
+        doc: {
+          summary: "Extension: log out one JWT session, given its refresh token",
+          body: refreshInput,
+          ok: { status: 204, description: "Logged out" },
+          errors: { 401: badToken },
+        },
         run: async (c) => {
           await logoutRefresh(c.deps, await c.data(), c.meta);
           return { status: 204 };
@@ -136,7 +159,10 @@ export const jwtRoutes: RouteSpec[] = [
     methods: {
       POST: {
         permission: "authenticated",
-        doc: { summary: "Extension: log out of every JWT session (every refresh and access token issued so far)" },
+        doc: {
+          summary: "Extension: log out of every JWT session (every refresh and access token issued so far)",
+          ok: { status: 204, description: "Logged out everywhere" },
+        },
         run: async (c) => {
           await logoutAllSessions(c.deps, (c as Authed).principal.user.id, c.meta);
           return { status: 204 };

@@ -27,6 +27,9 @@ describe.each(DATABASES)("smoke on %s", (kind) => {
     expect((await s.request("GET", "/healthz")).json).toEqual({ status: "ok", database: kind });
     const doc = (await s.request("GET", "/docs/json")).json;
     expect(Object.keys(doc.paths)).toEqual([
+      "/.well-known/jwks.json",
+      "/healthz",
+      "/auth/",
       "/auth/users/",
       "/auth/users/me/",
       "/auth/users/activation/",

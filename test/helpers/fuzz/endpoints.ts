@@ -13,7 +13,7 @@ export type RestEndpoint = { adapter: "rest"; name: string; template: string; me
 export type TrpcEndpoint = { adapter: "trpc"; name: string; type: "query" | "mutation"; fields: Fields };
 export type Endpoint = RestEndpoint | TrpcEndpoint;
 
-/** Every REST path the OpenAPI document lists, plus the API root, which it hides. */
+/** Every REST path the OpenAPI document lists (the API root included). */
 export async function restEndpoints(baseUrl: string): Promise<RestEndpoint[]> {
   const doc = (await (await fetch(`${baseUrl}/docs/json`)).json()) as {
     paths: Record<
@@ -21,24 +21,20 @@ export async function restEndpoints(baseUrl: string): Promise<RestEndpoint[]> {
       Record<string, { requestBody?: { content?: Record<string, { schema?: { properties?: Fields } }> } }>
     >;
   };
-  const root: RestEndpoint = { adapter: "rest", name: "/auth/", template: "/auth/", methods: ["GET"], fields: {} };
-  return [
-    root,
-    ...Object.entries(doc.paths)
-      .filter(([path]) => path.startsWith("/auth/"))
-      .map(([path, ops]): RestEndpoint => {
-        const fields: Fields = {};
-        for (const op of Object.values(ops))
-          Object.assign(fields, op.requestBody?.content?.["application/json"]?.schema?.properties);
-        return {
-          adapter: "rest",
-          name: path,
-          template: path,
-          methods: Object.keys(ops).map((m) => m.toUpperCase()),
-          fields,
-        };
-      }),
-  ];
+  return Object.entries(doc.paths)
+    .filter(([path]) => path.startsWith("/auth/"))
+    .map(([path, ops]): RestEndpoint => {
+      const fields: Fields = {};
+      for (const op of Object.values(ops))
+        Object.assign(fields, op.requestBody?.content?.["application/json"]?.schema?.properties);
+      return {
+        adapter: "rest",
+        name: path,
+        template: path,
+        methods: Object.keys(ops).map((m) => m.toUpperCase()),
+        fields,
+      };
+    });
 }
 
 /** Every procedure of the router, with the fields of its input schema. */
