@@ -237,7 +237,8 @@ describe.each(DATABASES)("JWT sessions on %s", (kind) => {
   describe("rotation with reuse detection and its grace window (REFRESH_TOKEN_REUSE_INTERVAL, default 10 s)", () => {
     const rotation = { SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true", SIMPLE_JWT_BLACKLIST_AFTER_ROTATION: "true" };
     const s = useServer(kind, rotation);
-    const quick = useServer(kind, { ...rotation, SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "1" }); // a 1 s window, to see it close
+    // A 1 s window, to see it close.
+    const quick = useServer(kind, { ...rotation, SIMPLE_JWT_REFRESH_TOKEN_REUSE_INTERVAL: "1" });
 
     it(
       "the just-rotated token presented again (a retry after a lost answer) " +
