@@ -26,6 +26,10 @@ export type Actors = {
   jwtLogin(login: string, password?: string): Promise<Pair>;
   /** GET users/me/ with these headers. */
   me(auth: Auth): Promise<Answer>;
+  /** POST jwt/refresh/ with this refresh token, however it ends. */
+  refresh(token: string): Promise<Answer>;
+  /** POST jwt/verify/ with this token, however it ends. */
+  verify(token: string): Promise<Answer>;
   /** A typed client sending these headers with every call. */
   trpc(auth?: Auth): Client;
   /** Mails delivered to `to` (with this subject, if given), oldest first. */
@@ -60,6 +64,8 @@ function actors(s: TestServer): Actors {
       return res.json;
     },
     me: (auth) => s.request("GET", "/auth/users/me/", { headers: auth }),
+    refresh: (token) => s.request("POST", "/auth/jwt/refresh/", { json: { refresh: token } }),
+    verify: (token) => s.request("POST", "/auth/jwt/verify/", { json: { token } }),
     trpc: (auth = {}) => trpcClient(s, auth),
     mailsTo: (to, subject) => s.mails().filter((m) => m.to === to && (subject === undefined || m.subject === subject)),
     async activate(email) {

@@ -7,8 +7,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStaff, DATABASES, startTestServer, type TestServer } from "../../helpers/server.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { bearer, type Server, useServer } from "../../helpers/fixture.ts";
+import { createStaff, DATABASES, type DatabaseKind } from "../../helpers/server.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -57,22 +58,15 @@ function envFor(config: Config): Record<string, string> {
   return env;
 }
 
-/** A Portcullis server configured like a fixture config, with user 1 (the fixture tokens' user_id). */
-async function serverLike(
-  kind: (typeof DATABASES)[number],
-  config: Config,
-  extra: Record<string, string> = {},
-): Promise<TestServer> {
-  const s = await startTestServer(kind, { ...envFor(config), ...extra });
-  const user = await createStaff(s, STAFF.username, STAFF.password);
-  expect(user.id, "the fixture tokens name user_id 1: the first user of a fresh database").toBe(1);
+/** A server for the describe configured like a fixture config, with user 1 (the fixture tokens' user_id). */
+function useServerLike(kind: DatabaseKind, config: Config, extra: Record<string, string> = {}): Server {
+  const s = useServer(kind, { ...envFor(config), ...extra });
+  beforeAll(async () => {
+    const user = await createStaff(s, STAFF.username, STAFF.password);
+    expect(user.id, "the fixture tokens name user_id 1: the first user of a fresh database").toBe(1);
+  });
   return s;
 }
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const me = (s: TestServer, token: string) => s.request("GET", "/auth/users/me/", { headers: bearer(token) });
-const verify = (s: TestServer, token: string) => s.request("POST", "/auth/jwt/verify/", { json: { token } });
-const refresh = (s: TestServer, token: string) => s.request("POST", "/auth/jwt/refresh/", { json: { refresh: token } });
 
 /** Verifies tokens with the real SimpleJWT: scripts/simplejwt/check.py, JSON on stdin and stdout. */
 async function simpleJwtCheck(items: { config: Config; kind: Kind; token: string }[]): Promise<CheckResult[]> {
@@ -103,18 +97,14 @@ it("the fixture holds one expired case and every config listed in scripts/simple
 
 describe.each(DATABASES)("tokens minted by the real SimpleJWT 5.2.2, presented to Portcullis on %s", (kind) => {
   describe.each(CONFIGS)("configured like the fixture's $label", ({ config, cases }) => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await serverLike(kind, config);
-    });
-    afterAll(async () => s?.stop());
+    const s = useServerLike(kind, config);
 
     for (const c of cases.filter((c) => c.kind === "access" && !isExpired(c))) {
       it(`${c.name}: authenticates user 1 on /auth/users/me/ and passes jwt/verify`, async () => {
-        const res = await me(s, c.token);
+        const res = await s.me(bearer(c.token));
         expect(res.status, res.text).toBe(200);
         expect(res.json).toMatchObject({ id: 1, username: STAFF.username });
-        const v = await verify(s, c.token);
+        const v = await s.verify(c.token);
         expect(v.status, v.text).toBe(200);
         expect(v.json).toEqual({});
       });
@@ -122,26 +112,26 @@ describe.each(DATABASES)("tokens minted by the real SimpleJWT 5.2.2, presented t
 
     for (const c of cases.filter((c) => c.kind === "refresh")) {
       it(`${c.name}: passes jwt/verify, refreshes, and is adopted as a session that jwt/logout ends`, async () => {
-        const v = await verify(s, c.token);
+        const v = await s.verify(c.token);
         expect(v.status, v.text).toBe(200);
 
-        const first = await refresh(s, c.token);
+        const first = await s.refresh(c.token);
         expect(first.status, first.text).toBe(200);
         expect(Object.keys(first.json)).toEqual(["access"]);
         const access: string = first.json.access;
         expect(payloadOf(access)).toMatchObject({ token_type: "access", user_id: 1, sid: expect.any(String) });
-        expect((await me(s, access)).json.id).toBe(1);
+        expect((await s.me(bearer(access))).json.id).toBe(1);
         // Refreshed again: the same session, not a new one each time.
-        const second = await refresh(s, c.token);
+        const second = await s.refresh(c.token);
         expect(second.status, second.text).toBe(200);
         expect(payloadOf(second.json.access).sid).toBe(payloadOf(access).sid);
 
         const out = await s.request("POST", "/auth/jwt/logout/", { json: { refresh: c.token } });
         expect(out.status, out.text).toBe(204);
-        const after = await refresh(s, c.token);
+        const after = await s.refresh(c.token);
         expect(after.status).toBe(401);
         expect(after.json).toEqual({ detail: "Token is blacklisted", code: "token_not_valid" });
-        const stale = await me(s, access);
+        const stale = await s.me(bearer(access));
         expect(stale.status).toBe(401);
         expect(stale.json.messages).toEqual([
           { token_class: "AccessToken", token_type: "access", message: "Token is blacklisted" },
@@ -151,14 +141,14 @@ describe.each(DATABASES)("tokens minted by the real SimpleJWT 5.2.2, presented t
 
     for (const c of cases.filter(isExpired)) {
       it(`${c.name}: refused on /auth/users/me/ and jwt/verify (Token is invalid or expired)`, async () => {
-        const res = await me(s, c.token);
+        const res = await s.me(bearer(c.token));
         expect(res.status).toBe(401);
         expect(res.json).toEqual({
           detail: "Given token not valid for any token type",
           code: "token_not_valid",
           messages: [{ token_class: "AccessToken", token_type: "access", message: INVALID }],
         });
-        const v = await verify(s, c.token);
+        const v = await s.verify(c.token);
         expect(v.status).toBe(401);
         expect(v.json).toEqual({ detail: INVALID, code: "token_not_valid" });
       });
@@ -177,24 +167,19 @@ const SIMPLEJWT_TITLE = SIMPLEJWT_INSTALLED
 
 describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
   describe.each(CONFIGS)("Portcullis configured like the fixture's $label", ({ config }) => {
-    let s: TestServer;
     // ROTATE_REFRESH_TOKENS only changes what jwt/refresh returns (a rotated refresh token, checked
     // below too); it plays no part in how tokens are signed or verified.
-    beforeAll(async () => {
-      s = await serverLike("pglite", config, { SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true" });
-    });
-    afterAll(async () => s?.stop());
+    const s = useServerLike("pglite", config, { SIMPLE_JWT_ROTATE_REFRESH_TOKENS: "true" });
 
     it(
       "login and refresh tokens pass SimpleJWT's AccessToken, " + "RefreshToken and UntypedToken, claims intact",
       async () => {
-        const login = await s.request("POST", "/auth/jwt/create/", { json: STAFF });
-        expect(login.status, login.text).toBe(200);
-        const refreshed = await refresh(s, login.json.refresh);
+        const login = await s.jwtLogin(STAFF.username, STAFF.password);
+        const refreshed = await s.refresh(login.refresh);
         expect(refreshed.status, refreshed.text).toBe(200);
         const minted = [
-          { kind: "access", token: login.json.access as string },
-          { kind: "refresh", token: login.json.refresh as string },
+          { kind: "access", token: login.access as string },
+          { kind: "refresh", token: login.refresh as string },
           { kind: "access", token: refreshed.json.access as string },
           { kind: "refresh", token: refreshed.json.refresh as string },
         ] as const;
@@ -216,13 +201,12 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
     );
 
     it("SimpleJWT refuses them where it should: the other type, or another config's algorithm", async () => {
-      const login = await s.request("POST", "/auth/jwt/create/", { json: STAFF });
-      expect(login.status, login.text).toBe(200);
+      const login = await s.jwtLogin(STAFF.username, STAFF.password);
       const other = CONFIGS.find((c) => c.config.ALGORITHM !== config.ALGORITHM)!.config;
       const results = await simpleJwtCheck([
-        { config, kind: "refresh", token: login.json.access },
-        { config, kind: "access", token: login.json.refresh },
-        { config: other, kind: "untyped", token: login.json.access },
+        { config, kind: "refresh", token: login.access },
+        { config, kind: "access", token: login.refresh },
+        { config: other, kind: "untyped", token: login.access },
       ]);
       expect(results.map((r) => r.error)).toEqual(["Token has wrong type", "Token has wrong type", INVALID]);
     });
@@ -238,9 +222,9 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
         const theirs = await simpleJwtCheck(items);
         const ours: CheckResult[] = [];
         for (const c of FIXTURE) {
-          const v = await verify(s, c.token);
+          const v = await s.verify(c.token);
           ours.push({ ok: v.status === 200, error: v.status === 200 ? null : v.json.detail, claims: null });
-          const m = await me(s, c.token);
+          const m = await s.me(bearer(c.token));
           ours.push({
             ok: m.status === 200,
             error: m.status === 200 ? null : (m.json.messages?.[0]?.message ?? m.json.detail),
@@ -275,11 +259,7 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
       ...over,
     });
     const without = (name: string) => Object.fromEntries(Object.entries(claims()).filter(([k]) => k !== name));
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await serverLike("pglite", config);
-    });
-    afterAll(async () => s?.stop());
+    const s = useServerLike("pglite", config);
 
     it(
       "get the same verdict and message from SimpleJWT " +
@@ -320,9 +300,9 @@ describe.skipIf(!SIMPLEJWT_INSTALLED)(SIMPLEJWT_TITLE, () => {
         const theirs = (await simpleJwtCheck(items)).map((r) => (r.ok ? "ok" : r.error));
         const ours: (string | null)[] = [];
         for (const [, token] of cases) {
-          const v = await verify(s, token);
+          const v = await s.verify(token);
           ours.push(v.status === 200 ? "ok" : v.json.detail);
-          const m = await me(s, token);
+          const m = await s.me(bearer(token));
           ours.push(m.status === 200 ? "ok" : (m.json.messages?.[0]?.message ?? m.json.detail));
         }
         const verdicts = (rs: (string | null)[]) =>

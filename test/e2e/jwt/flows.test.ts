@@ -1,60 +1,33 @@
 // SimpleJWT's flows end to end (jwt/create, authentication by JWT, settings that shape them), through
 // REST and the typed tRPC client, over PGlite and PostgreSQL. Sessions (refresh, rotation, reuse
 // detection, logout) are in jwt-sessions.test.ts.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DATABASES, startTestServer, type TestServer } from "../../helpers/server.ts";
-import { failure, trpcClient } from "../../helpers/trpc.ts";
+import { describe, expect, it } from "vitest";
+import { type Auth, bearer, PW, type Server, tokenAuth, useServer } from "../../helpers/fixture.ts";
+import { DATABASES } from "../../helpers/server.ts";
+import { failure } from "../../helpers/trpc.ts";
 
-const PW = "Kq7!vLp2#Zx9";
 const NO_ACCOUNT = { detail: "No active account found with the given credentials" };
 const REQUIRED = ["This field is required."];
-
-type Pair = { refresh: string; access: string };
 
 const claimsOf = (jwt: string) =>
   JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
 
-async function signUp(s: TestServer, body: Record<string, unknown>): Promise<number> {
-  const res = await s.request("POST", "/auth/users/", { json: { password: PW, ...body } });
-  expect(res.status, res.text).toBe(201);
-  return res.json.id;
-}
-
-async function jwtCreate(s: TestServer, body: Record<string, unknown>): Promise<Pair> {
-  const res = await s.request("POST", "/auth/jwt/create/", { json: { password: PW, ...body } });
-  expect(res.status, res.text).toBe(200);
-  expect(Object.keys(res.json)).toEqual(["refresh", "access"]);
-  return res.json;
-}
-
-async function tokenLogin(s: TestServer, username: string): Promise<string> {
-  const res = await s.request("POST", "/auth/token/login/", { json: { username, password: PW } });
-  expect(res.status, res.text).toBe(200);
-  return res.json.auth_token;
-}
-
-const me = (s: TestServer, headers: Record<string, string>) => s.request("GET", "/auth/users/me/", { headers });
-
 /** /users/me/ (REST) and users.me (tRPC) both answer the user behind these headers. */
-async function expectMe(s: TestServer, headers: Record<string, string>, user: Record<string, unknown>) {
-  const rest = await me(s, headers);
+async function expectMe(s: Server, headers: Auth, user: Record<string, unknown>) {
+  const rest = await s.me(headers);
   expect(rest.status, rest.text).toBe(200);
   expect(rest.json).toEqual(user);
-  expect(await trpcClient(s, headers).users.me.query()).toEqual(user);
+  expect(await s.trpc(headers).users.me.query()).toEqual(user);
 }
 
 describe.each(DATABASES)("JWT flows on %s", (kind) => {
   describe("SimpleJWT's defaults", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind);
-    });
-    afterAll(async () => s?.stop());
+    const s = useServer(kind);
 
     it("jwt/create answers {refresh, access} with SimpleJWT's claims and one sid in both", async () => {
-      const id = await signUp(s, { username: "claims" });
-      const rest = await jwtCreate(s, { username: "claims" });
-      const trpc = await trpcClient(s).jwt.create.mutate({ username: "claims", password: PW });
+      const id = await s.signUp("claims");
+      const rest = await s.jwtLogin("claims");
+      const trpc = await s.trpc().jwt.create.mutate({ username: "claims", password: PW });
       expect(Object.keys(trpc)).toEqual(["refresh", "access"]);
       for (const pair of [rest, trpc]) {
         const refresh = claimsOf(pair.refresh);
@@ -80,10 +53,10 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
     it("jwt/create dates the pair from one instant: exp − iat is exactly each lifetime", async () => {
       // SimpleJWT's RefreshToken.access_token counts the access exp from the refresh token's
       // creation time, so both expire relative to the same instant.
-      await signUp(s, { username: "lifetimes" });
+      await s.signUp("lifetimes");
       for (const pair of [
-        await jwtCreate(s, { username: "lifetimes" }),
-        await trpcClient(s).jwt.create.mutate({ username: "lifetimes", password: PW }),
+        await s.jwtLogin("lifetimes"),
+        await s.trpc().jwt.create.mutate({ username: "lifetimes", password: PW }),
       ]) {
         const refresh = claimsOf(pair.refresh);
         const access = claimsOf(pair.access);
@@ -93,8 +66,8 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
     });
 
     it("jwt/create refuses a wrong password and an inactive user with one 401 and a Bearer challenge", async () => {
-      await signUp(s, { username: "refused" });
-      await signUp(s, { username: "dormant" });
+      await s.signUp("refused");
+      await s.signUp("dormant");
       await s.deps.prisma.user.updateMany({ where: { username: "dormant" }, data: { isActive: false } });
       for (const body of [
         { username: "refused", password: "wrong-password" },
@@ -105,7 +78,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
         expect(res.status).toBe(401);
         expect(res.json).toEqual(NO_ACCOUNT);
         expect(res.headers.get("www-authenticate")).toBe('Bearer realm="api"');
-        const err = await failure(trpcClient(s).jwt.create.mutate({ password: PW, ...body }));
+        const err = await failure(s.trpc().jwt.create.mutate({ password: PW, ...body }));
         expect(err.data?.code).toBe("no_active_account");
         expect(err.data?.httpStatus).toBe(401);
         expect(err.message).toBe(NO_ACCOUNT.detail);
@@ -116,39 +89,39 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       const res = await s.request("POST", "/auth/jwt/create/", { json: {} });
       expect(res.status).toBe(400);
       expect(res.json).toEqual({ username: REQUIRED, password: REQUIRED });
-      const err = await failure(trpcClient(s).jwt.create.mutate({ password: "" }));
+      const err = await failure(s.trpc().jwt.create.mutate({ password: "" }));
       expect(err.data?.code).toBe("invalid_input");
       expect(err.data?.fields).toEqual({ username: REQUIRED, password: ["This field may not be blank."] });
     });
 
     it("an access token authenticates /users/me/ and users.me behind Bearer", async () => {
-      const id = await signUp(s, { username: "bearer", email: "bearer@example.com" });
-      const { access } = await jwtCreate(s, { username: "bearer" });
-      await expectMe(s, { authorization: `Bearer ${access}` }, { email: "bearer@example.com", id, username: "bearer" });
+      const id = await s.signUp("bearer", "bearer@example.com");
+      const { access } = await s.jwtLogin("bearer");
+      await expectMe(s, bearer(access), { email: "bearer@example.com", id, username: "bearer" });
     });
 
     it("UPDATE_LAST_LOGIN off: jwt/create leaves last_login untouched", async () => {
-      const id = await signUp(s, { username: "nolastlogin" });
-      await jwtCreate(s, { username: "nolastlogin" });
-      await trpcClient(s).jwt.create.mutate({ username: "nolastlogin", password: PW });
+      const id = await s.signUp("nolastlogin");
+      await s.jwtLogin("nolastlogin");
+      await s.trpc().jwt.create.mutate({ username: "nolastlogin", password: PW });
       expect((await s.deps.prisma.user.findUniqueOrThrow({ where: { id } })).lastLogin).toBeNull();
     });
 
     it("token/logout authenticated by a JWT ends the opaque token and leaves the JWT working (Djoser)", async () => {
-      const id = await signUp(s, { username: "mixed" });
-      const key = await tokenLogin(s, "mixed");
-      const { access } = await jwtCreate(s, { username: "mixed" });
-      const out = await s.request("POST", "/auth/token/logout/", { headers: { authorization: `Bearer ${access}` } });
+      const id = await s.signUp("mixed");
+      const key = await s.tokenLogin("mixed");
+      const { access } = await s.jwtLogin("mixed");
+      const out = await s.request("POST", "/auth/token/logout/", { headers: bearer(access) });
       expect(out.status).toBe(204);
       expect(out.text).toBe("");
-      const stale = await me(s, { authorization: `Token ${key}` });
+      const stale = await s.me(tokenAuth(key));
       expect(stale.status).toBe(401);
       expect(stale.json).toEqual({ detail: "Invalid token." });
-      await expectMe(s, { authorization: `Bearer ${access}` }, { email: "", id, username: "mixed" });
+      await expectMe(s, bearer(access), { email: "", id, username: "mixed" });
     });
 
     it("jwt/create, refresh and verify ignore Authorization, even a bad one", async () => {
-      await signUp(s, { username: "ignorer" });
+      await s.signUp("ignorer");
       const headers = { authorization: "Token nope" };
       const created = await s.request("POST", "/auth/jwt/create/", {
         headers,
@@ -168,7 +141,7 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
       expect(verified.status).toBe(200);
       expect(verified.json).toEqual({});
       // …while an authenticating view refuses the same header.
-      expect((await me(s, headers)).status).toBe(401);
+      expect((await s.me(headers)).status).toBe(401);
     });
 
     it("OPTIONS on jwt/create, refresh and verify answers DRF's metadata", async () => {
@@ -237,17 +210,13 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
   });
 
   describe("USERNAME_FIELD=email", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, { USERNAME_FIELD: "email" });
-    });
-    afterAll(async () => s?.stop());
+    const s = useServer(kind, { USERNAME_FIELD: "email" });
 
     it("jwt/create takes email and password, and names email when it is missing", async () => {
-      const id = await signUp(s, { email: "Olga@Example.com" });
-      const { access } = await jwtCreate(s, { email: "Olga@example.com" });
+      const id = await s.signUp("Olga@Example.com");
+      const { access } = await s.jwtLogin("Olga@example.com");
       expect(claimsOf(access).user_id).toBe(id);
-      expect((await trpcClient(s).jwt.create.mutate({ email: "Olga@example.com", password: PW })).access).toEqual(
+      expect((await s.trpc().jwt.create.mutate({ email: "Olga@example.com", password: PW })).access).toEqual(
         expect.any(String),
       );
       const missing = await s.request("POST", "/auth/jwt/create/", { json: { username: "Olga@example.com" } });
@@ -259,36 +228,28 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
   });
 
   describe("SIMPLE_JWT_UPDATE_LAST_LOGIN=true", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, { SIMPLE_JWT_UPDATE_LAST_LOGIN: "true" });
-    });
-    afterAll(async () => s?.stop());
+    const s = useServer(kind, { SIMPLE_JWT_UPDATE_LAST_LOGIN: "true" });
 
     it("jwt/create sets last_login, through REST and tRPC", async () => {
-      const id = await signUp(s, { username: "lastlogin" });
+      const id = await s.signUp("lastlogin");
       const lastLogin = async () => (await s.deps.prisma.user.findUniqueOrThrow({ where: { id } })).lastLogin;
       expect(await lastLogin()).toBeNull();
       const before = Date.now();
-      await jwtCreate(s, { username: "lastlogin" });
+      await s.jwtLogin("lastlogin");
       const first = await lastLogin();
       expect(first?.getTime()).toBeGreaterThanOrEqual(before - 1);
       await new Promise((r) => setTimeout(r, 5));
-      await trpcClient(s).jwt.create.mutate({ username: "lastlogin", password: PW });
+      await s.trpc().jwt.create.mutate({ username: "lastlogin", password: PW });
       expect((await lastLogin())!.getTime()).toBeGreaterThan(first!.getTime());
     });
   });
 
   describe('SIMPLE_JWT_AUTH_HEADER_TYPES=["JWT","Bearer"]', () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, { SIMPLE_JWT_AUTH_HEADER_TYPES: '["JWT","Bearer"]' });
-    });
-    afterAll(async () => s?.stop());
+    const s = useServer(kind, { SIMPLE_JWT_AUTH_HEADER_TYPES: '["JWT","Bearer"]' });
 
     it("an access token authenticates behind JWT and behind Bearer; jwt/create challenges with the first", async () => {
-      const id = await signUp(s, { username: "twoschemes" });
-      const { access } = await jwtCreate(s, { username: "twoschemes" });
+      const id = await s.signUp("twoschemes");
+      const { access } = await s.jwtLogin("twoschemes");
       for (const scheme of ["JWT", "Bearer"])
         await expectMe(s, { authorization: `${scheme} ${access}` }, { email: "", id, username: "twoschemes" });
       const bad = await s.request("POST", "/auth/jwt/create/", {
@@ -301,47 +262,39 @@ describe.each(DATABASES)("JWT flows on %s", (kind) => {
   });
 
   describe('TOKEN_AUTH_HEADER_TYPES=["Bearer"] and SIMPLE_JWT_AUTH_HEADER_TYPES=["Bearer"]', () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, {
-        TOKEN_AUTH_HEADER_TYPES: '["Bearer"]',
-        SIMPLE_JWT_AUTH_HEADER_TYPES: '["Bearer"]',
-      });
+    const s = useServer(kind, {
+      TOKEN_AUTH_HEADER_TYPES: '["Bearer"]',
+      SIMPLE_JWT_AUTH_HEADER_TYPES: '["Bearer"]',
     });
-    afterAll(async () => s?.stop());
 
     it("one Bearer prefix carries both an opaque key and a JWT, told apart by shape", async () => {
-      const id = await signUp(s, { username: "oneprefix" });
+      const id = await s.signUp("oneprefix");
       const user = { email: "", id, username: "oneprefix" };
-      const key = await tokenLogin(s, "oneprefix");
-      const { access } = await jwtCreate(s, { username: "oneprefix" });
-      await expectMe(s, { authorization: `Bearer ${key}` }, user);
-      await expectMe(s, { authorization: `Bearer ${access}` }, user);
-      const badKey = await me(s, { authorization: `Bearer ${"0".repeat(40)}` });
+      const key = await s.tokenLogin("oneprefix");
+      const { access } = await s.jwtLogin("oneprefix");
+      await expectMe(s, bearer(key), user);
+      await expectMe(s, bearer(access), user);
+      const badKey = await s.me({ authorization: `Bearer ${"0".repeat(40)}` });
       expect(badKey.status).toBe(401);
       expect(badKey.json).toEqual({ detail: "Invalid token." });
     });
   });
 
   describe("SIMPLE_JWT_AUTH_HEADER_NAME=HTTP_X_ACCESS_TOKEN", () => {
-    let s: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer(kind, { SIMPLE_JWT_AUTH_HEADER_NAME: "HTTP_X_ACCESS_TOKEN" });
-    });
-    afterAll(async () => s?.stop());
+    const s = useServer(kind, { SIMPLE_JWT_AUTH_HEADER_NAME: "HTTP_X_ACCESS_TOKEN" });
 
     it("the JWT travels in X-Access-Token while Authorization keeps the opaque tokens", async () => {
-      const id = await signUp(s, { username: "xheader" });
+      const id = await s.signUp("xheader");
       const user = { email: "", id, username: "xheader" };
-      const key = await tokenLogin(s, "xheader");
-      const { access } = await jwtCreate(s, { username: "xheader" });
+      const key = await s.tokenLogin("xheader");
+      const { access } = await s.jwtLogin("xheader");
       await expectMe(s, { "x-access-token": `Bearer ${access}` }, user);
-      await expectMe(s, { authorization: `Token ${key}` }, user);
+      await expectMe(s, tokenAuth(key), user);
       // Authorization no longer carries JWTs.
-      const misplaced = await me(s, { authorization: `Bearer ${access}` });
+      const misplaced = await s.me(bearer(access));
       expect(misplaced.status).toBe(401);
       expect(misplaced.json.code).toBe("authorization_scheme_not_accepted");
-      expect((await failure(trpcClient(s, { authorization: `Bearer ${access}` }).users.me.query())).data?.code).toBe(
+      expect((await failure(s.trpc(bearer(access)).users.me.query())).data?.code).toBe(
         "authorization_scheme_not_accepted",
       );
     });

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect } from "vitest";
-import { bearer } from "../../helpers/fixture.ts";
+import { bearer, withActors } from "../../helpers/fixture.ts";
 import { type DatabaseKind, freshPostgres, startTestServer, type TestServer } from "../../helpers/server.ts";
 
 export const SECRET_KEY = "jwt-security-tests-secret-key-0123456789abcdef";
@@ -90,16 +90,12 @@ export function thumbprint(jwk: Record<string, unknown>): string {
   return createHash("sha256").update(JSON.stringify(members)).digest("base64url");
 }
 
-export const me = (s: TestServer, token: string) => s.request("GET", "/auth/users/me/", { headers: bearer(token) });
-export const verify = (s: TestServer, token: string) => s.request("POST", "/auth/jwt/verify/", { json: { token } });
-export const refresh = (s: TestServer, token: string) =>
-  s.request("POST", "/auth/jwt/refresh/", { json: { refresh: token } });
-
-export async function login(s: TestServer, credentials = STAFF): Promise<{ refresh: string; access: string }> {
-  const res = await s.request("POST", "/auth/jwt/create/", { json: credentials });
-  expect(res.status, res.text).toBe(200);
-  return res.json;
-}
+// The fixture's actors, on a server started here or by useServer.
+export const me = (s: TestServer, token: string) => withActors(s).me(bearer(token));
+export const verify = (s: TestServer, token: string) => withActors(s).verify(token);
+export const refresh = (s: TestServer, token: string) => withActors(s).refresh(token);
+/** jwt/create as the staff user (or with these credentials); the pair. */
+export const login = (s: TestServer, { username, password } = STAFF) => withActors(s).jwtLogin(username, password);
 
 /** /me and jwt/verify both take the token (the control half of every case). */
 export async function expectAccepted(s: TestServer, token: string, userId?: number) {

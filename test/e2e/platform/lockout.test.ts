@@ -7,21 +7,20 @@
 // back the device cookie of an earlier login as that name is counted on its own: others' guesses
 // neither slow nor lock it (OWASP's device cookies).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Answer, PW, type Server, tokenAuth, useServer, withActors } from "../../helpers/fixture.ts";
 import { uidToken } from "../../helpers/mail.ts";
 import { createStaff, DATABASES, startTestServer, type TestServer } from "../../helpers/server.ts";
-import { failure, trpcClient } from "../../helpers/trpc.ts";
+import { type Client, failure, trpcClient } from "../../helpers/trpc.ts";
 
 const ENV = {
   ARGON2: '{"MEMORY_COST":1024,"TIME_COST":1,"PARALLELISM":1}',
   LOGIN_LOCKOUT: '{"FREE_FAILURES":2,"BASE_DELAY":1,"MAX_DELAY":4,"MAX_FAILURES":6}',
 };
-const PW = "Kq7!vLp2#Zx9";
 const NEW_PW = "Wb3$nTr8@Hy5";
 const BAD = { non_field_errors: ["Unable to log in with provided credentials."] };
 const LOCKED = { detail: "Too many failed logins for this account: reset the password to log in again." };
 const words = (n: number) => `Request was throttled. Expected available in ${n} second${n === 1 ? "" : "s"}.`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-type Answer = Awaited<ReturnType<TestServer["request"]>>;
 /** What a client can tell apart: status, Retry-After and body. */
 const seen = (r: Answer) => `${r.status} ${r.headers.get("retry-after") ?? "-"} ${r.text}`;
 const tokenLogin = (s: TestServer, username: string, password: string) =>
@@ -29,28 +28,19 @@ const tokenLogin = (s: TestServer, username: string, password: string) =>
 const jwtLogin = (s: TestServer, username: string, password: string) =>
   s.request("POST", "/auth/jwt/create/", { json: { username, password } });
 
-async function register(s: TestServer, username: string) {
-  const r = await s.request("POST", "/auth/users/", {
-    json: { username, email: `${username}@example.com`, password: PW },
-  });
-  expect(r.status, r.text).toBe(201);
-  return r.json.id as number;
-}
+const register = (s: Server, username: string) => s.signUp(username, `${username}@example.com`);
 /** A staff member's client, to read the audit log. */
-async function staff(s: TestServer) {
+async function staff(s: Server) {
   await createStaff(s, "boss", PW, "boss@example.com");
-  const key = (await tokenLogin(s, "boss", PW)).json.auth_token;
-  return trpcClient(s, { authorization: `Token ${key}` });
+  return s.trpc(tokenAuth(await s.tokenLogin("boss")));
 }
 
 describe("lockout of one name over time (PostgreSQL)", () => {
-  let s: TestServer;
+  const s = useServer("postgresql", ENV);
   const ids: Record<string, number> = {};
   beforeAll(async () => {
-    s = await startTestServer("postgresql", ENV);
     for (const name of ["ann", "bob"]) ids[name] = await register(s, name);
   });
-  afterAll(async () => s?.stop());
 
   it("waits of 1, 2, 4, 4 s (even for the right password), then a lock that outlasts MAX_DELAY; " +
     "an unknown name is answered alike; audited", async () => {
@@ -77,7 +67,7 @@ describe("lockout of one name over time (PostgreSQL)", () => {
     expect(ghost).toEqual(ann);
     console.log(`backoff 1/2/4/4 s then lock, for ann and for a name with no account: ${Date.now() - t0} ms`);
 
-    const e = await failure(trpcClient(s).token.login.mutate({ username: "ann", password: PW }));
+    const e = await failure(s.trpc().token.login.mutate({ username: "ann", password: PW }));
     expect(e.message).toBe(LOCKED.detail);
     expect(e.data).toMatchObject({ code: "login_locked", httpStatus: 403 });
 
@@ -136,11 +126,7 @@ describe("lockout of one name over time (PostgreSQL)", () => {
 });
 
 describe("lockout and new names (PostgreSQL)", () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer("postgresql", ENV);
-  });
-  afterAll(async () => s?.stop());
+  const s = useServer("postgresql", ENV);
 
   it("failures on a name before it was registered are not held against its new owner", async () => {
     for (const guess of ["a", "b"]) expect((await tokenLogin(s, "newbie", guess)).status).toBe(400);
@@ -150,7 +136,7 @@ describe("lockout and new names (PostgreSQL)", () => {
   });
 
   it("registering another account with the same (non-unique) email does not lift the waits on it", async () => {
-    const byEmail = await startTestServer("postgresql", { ...ENV, DJOSER_LOGIN_FIELD: "email" });
+    const byEmail = withActors(await startTestServer("postgresql", { ...ENV, DJOSER_LOGIN_FIELD: "email" }));
     try {
       await register(byEmail, "first"); // first@example.com
       const emailLogin = (password: string) =>
@@ -169,19 +155,17 @@ describe("lockout and new names (PostgreSQL)", () => {
 });
 
 describe.each(DATABASES)("lockout under concurrency on %s", (kind) => {
-  let s: TestServer;
+  const s = useServer(kind, ENV);
   let other: TestServer; // a second server on the same database (PostgreSQL), or the same one (PGlite)
   const ids: Record<string, number> = {};
-  let boss: ReturnType<typeof trpcClient> | undefined;
+  let boss: Client | undefined;
   const staffOnce = async () => (boss ??= await staff(s));
   beforeAll(async () => {
-    s = await startTestServer(kind, ENV);
     other = kind === "postgresql" ? await startTestServer(kind, { ...ENV, DATABASE_URL: s.settings.DATABASE_URL }) : s;
     for (const name of ["carol", "dave"]) ids[name] = await register(s, name);
   });
   afterAll(async () => {
     if (other !== s) await other?.stop();
-    await s?.stop();
   });
 
   it(
@@ -245,12 +229,10 @@ const OWNER = "192.0.2.10";
 const attacker = (n: number) => `198.51.100.${n}`;
 
 describe.each(DATABASES)("device cookies keep the owner in on %s", (kind) => {
-  let s: TestServer;
+  const s = useServer(kind, DEVICE_ENV);
   beforeAll(async () => {
-    s = await startTestServer(kind, DEVICE_ENV);
     for (const name of ["erin", "frank"]) await register(s, name);
   });
-  afterAll(async () => s?.stop());
 
   const login = (path: string, username: string, password: string, ip: string, cookie?: string) =>
     s.request("POST", path, {

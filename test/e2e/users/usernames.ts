@@ -3,7 +3,7 @@
 import { expect } from "vitest";
 import { PW, type Server } from "../../helpers/fixture.ts";
 import { uidToken } from "../../helpers/mail.ts";
-import { type Client, trpcClient } from "../../helpers/trpc.ts";
+import type { Client } from "../../helpers/trpc.ts";
 import { expectAnswer } from "./rest.ts";
 
 export const NO_ACCOUNT = { detail: "No active account found with the given credentials" };
@@ -20,8 +20,7 @@ export const EMAIL_NOT_FOUND = ["User with given email does not exist."];
 export const RESET_SUBJECT = "Username reset on Portcullis";
 export const CHANGED_SUBJECT = "Portcullis - Your username has been successfully changed!";
 
-export const client = (s: Server, authorization?: string): Client =>
-  trpcClient(s, authorization ? { authorization } : {});
+export const client = (s: Server, authorization?: string): Client => s.trpc(authorization ? { authorization } : {});
 
 /** Registers (on the server's USERNAME_FIELD) without logging in: last_login stays empty. */
 export const register = (s: Server, login: string, email = `${login}@example.com`) => s.signUp(login, email);
