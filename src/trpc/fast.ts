@@ -8,6 +8,7 @@
 // nothing, so the stock adapter sees the request untouched.
 import type { AnyProcedure, AnyRouter, ProcedureType } from "@trpc/server";
 import {
+  defaultTransformer,
   getErrorShape,
   getHTTPStatusCode,
   getProcedureAtPath,
@@ -191,9 +192,14 @@ export async function answerLean(
     } else if (typeof value === "string") headers[name] = value;
   }
   if (meta?.status) status = meta.status;
-  const body = JSON.stringify(transformTRPCResponse(config, (batch ? responses : responses[0]) as never));
+  const out = batch ? responses : responses[0];
+  // tRPC's default transformer is the identity: its object copies would change nothing.
+  const body = JSON.stringify(
+    config.transformer === defaultTransformer ? out : transformTRPCResponse(config, out as never),
+  );
   // In the order a Headers object iterates them (sorted), as Fastify copies a Response's.
   for (const name of Object.keys(headers).sort()) reply.header(name, headers[name]);
-  await reply.code(status).send(body);
+  // A Buffer, so that Fastify keeps tRPC's bare "application/json" (a string would gain a charset).
+  await reply.code(status).send(Buffer.from(body));
   return true;
 }
