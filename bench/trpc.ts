@@ -61,7 +61,8 @@ async function pass(cache: boolean, redisUrl: string | null): Promise<string[]> 
 const redis = await benchRedis();
 const load0 = loadavg()[0]!.toFixed(1);
 const lines = [...(redis.url ? await pass(true, redis.url) : []), ...(await pass(false, null))];
-console.log(`${generator.describe}, 16 connections, ${SECONDS} s a figure; load average ${load0} at the start; ${redis.note}
+const head = `${generator.describe}, 16 connections, ${SECONDS} s a figure; load average ${load0} at the start`;
+console.log(`${head}; ${redis.note}
 | auth cache | request | req/s (pass 1 / pass 2) | ÷ REST /me, same pass |
 | --- | --- | --- | --- |
 ${lines.join("\n")}`);
