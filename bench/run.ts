@@ -203,17 +203,16 @@ async function main() {
     request: (() => Promise<Request>) | undefined,
     more: Partial<Target> = {},
   ): Target | null => (server && request ? { id, server, what, request, ...more } : null);
+  // tRPC's users.me beside REST's /me, alternating with it: their ratio divides figures of one pass.
   await group([
     t("p.token", p, `${me} (Token)`, P.meToken),
+    t("p.trpc", p, "GET /trpc/users.me (Token)", P.trpcMe),
+    t("p.batch", p, "GET /trpc/users.me,users.me?batch=1 (Token)", P.trpcBatch),
     t("c.me", ceiling, `${me} (fixed body)`, async () => ({ url: `${ceiling.url}/auth/users/me/` })),
     t("d.token", dj, `${me} (Token)`, D?.meToken),
     t("p.jwt", p, `${me} (Bearer JWT)`, P.meJwt),
     t("d.jwt", dj, `${me} (Bearer JWT)`, D?.meJwt),
     t("p2.token", cluster.server, `${me} (Token)`, P2?.meToken, { warmup: 3 }), // each worker warms up on its own
-  ]);
-  await group([
-    t("p.trpc", p, "GET /trpc/users.me (Token)", P.trpcMe),
-    t("p.batch", p, "GET /trpc/users.me,users.me?batch=1 (Token)", P.trpcBatch),
   ]);
   const argon2 = await argon2Cost();
   await group([

@@ -151,6 +151,7 @@ export async function startPortcullis(
   dataDir: string,
   redisUrl: string | null,
   workers?: number,
+  extra: Record<string, string> = {},
 ): Promise<Server> {
   const port = await freePort();
   const env = {
@@ -167,6 +168,7 @@ export async function startPortcullis(
     EMAIL_FILE_PATH: join(dataDir, "mail"),
     DEFAULT_THROTTLE_RATES: "{}", // throttling off: the bench logs in hundreds of times a second
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...extra,
   };
   const args = [join(ROOT, "bin/portcullis.js"), "serve", ...(workers ? ["--workers", String(workers)] : [])];
   const label = workers ? `Portcullis --workers ${workers}` : "Portcullis";

@@ -216,6 +216,9 @@ export const settingsSchema = z.object({
   PASSWORD_HASH_QUEUE: z.number().int().min(1).default(64),
   // tRPC's maxBatchSize: the most calls one batched request may hold (a larger batch is a 400).
   TRPC_MAX_BATCH_SIZE: z.number().int().min(1).max(1000).default(10),
+  // Plain tRPC calls (no streaming, no subscription) answered by Portcullis's lean binding of
+  // tRPC's HTTP protocol (src/trpc/fast.ts) rather than the stock adapter; false: all go to the stock one.
+  TRPC_FAST_PATH: z.boolean().default(true),
   // How often each server deletes expired refresh tokens, dead JWT sessions and forgotten lockout
   // counts (src/core/housekeeping.ts); 0: never (run `portcullis flushexpiredtokens` instead).
   FLUSH_EXPIRED_INTERVAL: z.number().int().min(0).default(3600),

@@ -1,6 +1,6 @@
 // tRPC's building blocks: router, publicProcedure, protectedProcedure (ctx.principal non-null).
-import { initTRPC } from "@trpc/server";
-import type { Deps, RequestMeta } from "../core/deps.ts";
+import { getTRPCErrorFromUnknown, initTRPC, type TRPCError } from "@trpc/server";
+import type { Deps, Principal, RequestMeta } from "../core/deps.ts";
 import { throttleCaller } from "../core/login/throttle.ts";
 import { AuthError } from "../errors.ts";
 import { authenticate, type RequestHeaders } from "../http/authenticate.ts";
@@ -11,30 +11,47 @@ export type Context = { deps: Deps; headers: RequestHeaders; meta: RequestMeta; 
 
 const t = initTRPC.context<Context>().create({ errorFormatter });
 
-/** Every procedure's errors leave as the TRPCError their AuthError maps to (see classified). */
-const translateErrors = t.middleware(async ({ ctx, next }) => {
-  const result = await next();
-  const error = result.ok ? null : classified(result.error, ctx.deps);
+/**
+ * Every procedure's errors leave as the TRPCError their AuthError maps to (see classified): those
+ * of the procedure (`result`) and those of the authentication and throttling before it (`cause`).
+ * Done in the one middleware each procedure has rather than in one more: tRPC copies a call's
+ * options at every middleware, a good part of what a call costs.
+ */
+function translated(deps: Deps, cause: unknown): TRPCError {
+  const error = getTRPCErrorFromUnknown(cause);
+  return classified(error, deps) ?? error;
+}
+function translateResult<R extends { ok: boolean }>(deps: Deps, result: R): R {
+  const error = result.ok ? null : classified((result as unknown as { error: TRPCError }).error, deps);
   if (error) throw error;
   return result;
-});
+}
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-const procedure = t.procedure.use(translateErrors);
 // A public procedure treats a credential that does not authenticate as none (REST answers it
 // 401, as DRF): a client holding a stale token can still log in or sign up.
-export const publicProcedure = procedure.use(async ({ ctx, next }) => {
-  const principal = await authenticate(ctx.deps, ctx.headers).catch((e) => {
-    if (e instanceof AuthError) return null;
-    throw e;
-  });
-  await throttleCaller(ctx.deps.throttle, principal?.user.id ?? null, ctx.meta.ip);
-  return next();
+export const publicProcedure = t.procedure.use(async ({ ctx, next }) => {
+  try {
+    const principal = await authenticate(ctx.deps, ctx.headers).catch((e) => {
+      if (e instanceof AuthError) return null;
+      throw e;
+    });
+    await throttleCaller(ctx.deps.throttle, principal?.user.id ?? null, ctx.meta.ip);
+  } catch (cause) {
+    throw translated(ctx.deps, cause);
+  }
+  return translateResult(ctx.deps, await next());
 });
-export const protectedProcedure = procedure.use(async ({ ctx, next }) => {
-  const principal = await authenticate(ctx.deps, ctx.headers);
-  if (!principal) throw new AuthError("not_authenticated");
-  await throttleCaller(ctx.deps.throttle, principal.user.id, ctx.meta.ip);
-  return next({ ctx: { ...ctx, principal } });
+export const protectedProcedure = t.procedure.use(async ({ ctx, next }) => {
+  let principal: Principal;
+  try {
+    const found = await authenticate(ctx.deps, ctx.headers);
+    if (!found) throw new AuthError("not_authenticated");
+    await throttleCaller(ctx.deps.throttle, found.user.id, ctx.meta.ip);
+    principal = found;
+  } catch (cause) {
+    throw translated(ctx.deps, cause);
+  }
+  return translateResult(ctx.deps, await next({ ctx: { principal } })); // tRPC merges it into ctx
 });

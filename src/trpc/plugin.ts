@@ -1,6 +1,6 @@
 // tRPC at /trpc: the adapter's mount, the refusals it needs before tRPC runs, and the headers its
 // answers carry (the ones REST answers carry too).
-import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
+import { type FastifyTRPCPluginOptions, fastifyRequestHandler } from "@trpc/server/adapters/fastify";
 import type { FastifyInstance } from "fastify";
 import type { Deps } from "../core/deps.ts";
 import { AuthError } from "../errors.ts";
@@ -9,6 +9,7 @@ import { corsEnabled } from "../http/guards.ts";
 import { requestMeta } from "../http/request-meta.ts";
 import { isSecure } from "../http/secure.ts";
 import { sendTrpcError, trpcErrorHeaders } from "./errors.ts";
+import { answerLean, type LeanOptions } from "./fast.ts";
 import { type AppRouter, appRouter } from "./router.ts";
 
 /**
@@ -31,33 +32,47 @@ export async function mountTrpc(app: FastifyInstance, deps: Deps) {
     if (req.url.startsWith("/trpc/") && plain) payload.headers.set("content-type", "application/json");
     return payload;
   });
-  await app.register(fastifyTRPCPlugin, {
-    prefix: "/trpc",
-    trpcOptions: {
-      router: appRouter,
-      createContext: ({ req }) => ({
-        deps,
-        headers: req.headers,
-        meta: requestMeta(req, settings),
-        https: isSecure(req, settings),
-      }),
-      // A batch holds at most this many calls (each may still check one password per request).
-      maxBatchSize: settings.TRPC_MAX_BATCH_SIZE,
-      // The headers REST answers carry too: a 401 names the accepted schemes, a 429 or 503 says
-      // when to retry; a login sets the device cookie, as REST logins do.
-      responseMeta: ({ ctx, errors }) => {
-        const headers: Record<string, string | string[]> = {};
-        const cookies = ctx ? deviceCookies(ctx.meta.issuedDevice, settings, ctx.https) : [];
-        if (cookies.length) headers["set-cookie"] = cookies;
-        Object.assign(headers, trpcErrorHeaders(errors, settings));
-        // tRPC writes its own Vary straight to the socket: CORS's Origin is added here (appended).
-        if (cors) headers.vary = ["Origin"];
-        return { headers };
-      },
-      onError: ({ error, path }) => {
-        if (error.code === "INTERNAL_SERVER_ERROR")
-          deps.log.error({ path, err: error.cause ?? error }, "tRPC procedure failed");
-      },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
-  });
+  const trpcOptions = {
+    router: appRouter,
+    createContext: ({ req }) => ({
+      deps,
+      headers: req.headers,
+      meta: requestMeta(req, settings),
+      https: isSecure(req, settings),
+    }),
+    // A batch holds at most this many calls (each may still check one password per request).
+    maxBatchSize: settings.TRPC_MAX_BATCH_SIZE,
+    // The headers REST answers carry too: a 401 names the accepted schemes, a 429 or 503 says
+    // when to retry; a login sets the device cookie, as REST logins do.
+    responseMeta: ({ ctx, errors }) => {
+      const headers: Record<string, string | string[]> = {};
+      const cookies = ctx ? deviceCookies(ctx.meta.issuedDevice, settings, ctx.https) : [];
+      if (cookies.length) headers["set-cookie"] = cookies;
+      Object.assign(headers, trpcErrorHeaders(errors, settings));
+      // tRPC writes its own Vary straight to the socket: CORS's Origin is added here (appended).
+      if (cors) headers.vary = ["Origin"];
+      return { headers };
+    },
+    onError: ({ error, path }) => {
+      if (error.code === "INTERNAL_SERVER_ERROR")
+        deps.log.error({ path, err: error.cause ?? error }, "tRPC procedure failed");
+    },
+  } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"];
+  const lean = settings.TRPC_FAST_PATH;
+  // What fastifyTRPCPlugin registers (JSON and forms kept as text for tRPC to parse, one route for
+  // every procedure), with the lean path in front of the stock handler (see fast.ts).
+  await app.register(
+    async (scope) => {
+      scope.removeContentTypeParser("application/json");
+      scope.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => done(null, body));
+      scope.removeContentTypeParser("multipart/form-data");
+      scope.addContentTypeParser("multipart/form-data", {}, (_req, body, done) => done(null, body));
+      scope.all<{ Params: { path: string } }>("/:path", async (req, reply) => {
+        const path = req.params.path;
+        if (lean && (await answerLean(req, reply, path, trpcOptions as LeanOptions))) return reply;
+        await fastifyRequestHandler({ ...trpcOptions, req, res: reply, path });
+      });
+    },
+    { prefix: "/trpc" },
+  );
 }

@@ -56,6 +56,8 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
     DATA_DIR: dir,
     // Tests send many requests from one address; the throttle tests turn it on.
     DEFAULT_THROTTLE_RATES: "{}",
+    // TEST_TRPC_FAST_PATH=false runs the tRPC tests through the stock adapter (the trpc-stock project).
+    TRPC_FAST_PATH: process.env.TEST_TRPC_FAST_PATH ?? "true",
     ...env,
   });
   const server = await startServer(settings);
