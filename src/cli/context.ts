@@ -24,3 +24,15 @@ export async function withDatabase<T>(
     await db.close();
   }
 }
+
+/** withDatabase, on a schema brought up to date first when AUTO_MIGRATE is on (as serve does). */
+export function withMigratedDatabase<T>(settings: Settings, fn: (db: Database) => Promise<T>, poolSize?: number) {
+  return withDatabase(
+    settings,
+    async (db) => {
+      if (settings.AUTO_MIGRATE) await db.migrate();
+      return fn(db);
+    },
+    poolSize,
+  );
+}

@@ -10,14 +10,13 @@ audit events older than AUDIT_RETENTION_DAYS. Servers also do it every FLUSH_EXP
 seconds; run it from cron with FLUSH_EXPIRED_INTERVAL=0.`,
   options: {},
   async run() {
-    const { commandSettings, withDatabase } = await import("./context.ts");
+    const { commandSettings, withMigratedDatabase } = await import("./context.ts");
     const { flushExpired } = await import("../core/housekeeping.ts");
     const { createStore } = await import("../db/store/index.ts");
     const settings = commandSettings();
-    return withDatabase(
+    return withMigratedDatabase(
       settings,
       async (db) => {
-        if (settings.AUTO_MIGRATE) await db.migrate();
         const flushed = await flushExpired({ store: createStore(db.prisma), settings });
         process.stdout.write(
           `Deleted ${flushed.refreshTokens} expired refresh token(s), ${flushed.sessions} dead JWT session(s), ` +
@@ -41,14 +40,13 @@ keys derived from the old one would otherwise keep working; everyone logs in aga
   async run({ values }) {
     if (!values.yes)
       throw usageError("endallsessions", "endallsessions signs every user out everywhere: pass --yes to go ahead.");
-    const { commandSettings, withDatabase } = await import("./context.ts");
+    const { commandSettings, withMigratedDatabase } = await import("./context.ts");
     const { endEverySession } = await import("../core/sessions/end.ts");
     const { createStore } = await import("../db/store/index.ts");
     const settings = commandSettings();
-    return withDatabase(
+    return withMigratedDatabase(
       settings,
       async (db) => {
-        if (settings.AUTO_MIGRATE) await db.migrate();
         const { tokens, sessions } = await endEverySession({ store: createStore(db.prisma) });
         const ended = `Ended ${tokens} opaque token(s) and ${sessions} JWT session(s)`;
         process.stdout.write(`${ended}; every JWT issued until now is refused.\n`);

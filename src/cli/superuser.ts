@@ -25,15 +25,14 @@ With USERNAME_FIELD=email, --email is the login and --username is not used.`,
         "Interactive input is not supported yet: pass --no-input and set PORTCULLIS_SUPERUSER_PASSWORD.",
       );
     if (!password) throw usageError("createsuperuser", "PORTCULLIS_SUPERUSER_PASSWORD must be set with --no-input.");
-    const { commandSettings, withDatabase } = await import("./context.ts");
+    const { commandSettings, withMigratedDatabase } = await import("./context.ts");
     const { createSuperuser } = await import("../core/users/admin.ts");
     const settings = commandSettings();
     // The login field as the flag that gives it, before a database is opened.
     const login = settings.USERNAME_FIELD === "email" ? "email" : "username";
     if (!values[login])
       throw usageError("createsuperuser", `--${login} is required (the login field: USERNAME_FIELD=${login})`);
-    return withDatabase(settings, async (db) => {
-      if (settings.AUTO_MIGRATE) await db.migrate();
+    return withMigratedDatabase(settings, async (db) => {
       const user = await createSuperuser(settings, db.prisma, {
         username: values.username as string | undefined,
         email: (values.email as string | undefined) ?? "",
