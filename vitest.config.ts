@@ -15,7 +15,8 @@ const TRPC_WIRE = [
 
 export default defineConfig({
   test: {
-    // Generous: several files spawn real server processes (tsx start-up takes seconds on a busy machine).
+    globalSetup: ["test/helpers/global-setup.ts"],
+    // Generous: several files spawn real server processes (start-up takes seconds on a busy machine).
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // End-to-end files each start their own server and database; two cores, so two at a time.

@@ -58,7 +58,7 @@ async function launch(
       await fetch(opts.url + opts.probe, { signal: AbortSignal.timeout(2000) });
       return server;
     } catch {
-      await sleep(200);
+      await sleep(50); // fine enough to time a start-up (bench/start.ts)
     }
   }
   await server.stop();
@@ -152,6 +152,7 @@ export async function startPortcullis(
   redisUrl: string | null,
   workers?: number,
   extra: Record<string, string> = {},
+  entry: string[] = [join(ROOT, "bin/portcullis.js")], // the compiled CLI; bench/start.ts also runs the sources
 ): Promise<Server> {
   const port = await freePort();
   const env = {
@@ -170,7 +171,7 @@ export async function startPortcullis(
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...extra,
   };
-  const args = [join(ROOT, "bin/portcullis.js"), "serve", ...(workers ? ["--workers", String(workers)] : [])];
+  const args = [...entry, "serve", ...(workers ? ["--workers", String(workers)] : [])];
   const label = workers ? `Portcullis --workers ${workers}` : "Portcullis";
   return launch(label, process.execPath, args, {
     env,
