@@ -117,22 +117,24 @@ describe("file backend", () => {
 });
 
 describe("console backend", () => {
-  it("prints the whole message followed by Django's 79-dash separator", async () => {
+  it("prints headers and the text part as written, a long link on one line, then Django's separator", async () => {
     const writes: string[] = [];
     vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
       writes.push(String(chunk));
       return true;
     });
     const mailer = createMailer(settings({ EMAIL_BACKEND: "console" }), silentLog());
-    await mailer.send("confirmation", "bob@example.com", ctx());
+    const url = `#/activate/MQ/${"c".repeat(20)}-${"0123456789abcdef".repeat(4)}`; // over 76 columns
+    await mailer.send("activation", "bob@example.com", { ...ctx("bob"), url });
     vi.restoreAllMocks();
     expect(writes).toHaveLength(1);
-    expect(writes[0]!.endsWith(`\n${"-".repeat(79)}\n`)).toBe(true);
-    const m = parseMessage(writes[0]!);
-    expect(m.headers.get("to")).toBe("bob@example.com");
-    expect(m.headers.get("subject")).toBe("Acme - Your account has been successfully created and activated!");
-    expect(m.parts.get("text/plain")).toContain("Your account has been created and is ready to use!");
-    expect(m.parts.has("text/html")).toBe(true);
+    const out = writes[0]!;
+    expect(out.endsWith(`\n${"-".repeat(79)}\n`)).toBe(true);
+    expect(out).toMatch(/^From: .+\nTo: bob@example\.com\nSubject: .+\nMessage-ID: <[^>]+>\n\n/);
+    const link = `https://app.example.com/${url}`;
+    expect(link.length).toBeGreaterThan(76);
+    expect(out.split("\n")).toContain(link); // whole, on a line of its own, no "=" soft breaks
+    expect(out).not.toMatch(/Content-Transfer-Encoding|=\n/);
   });
 });
 

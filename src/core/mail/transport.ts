@@ -91,10 +91,7 @@ export function createMailer(settings: MailSettings, log: MailLog): Mailer {
 function createTransport(settings: MailSettings): { deliver: Deliver; close: () => Promise<void> } {
   switch (settings.EMAIL_BACKEND) {
     case "console":
-      return streamBackend(async (raw) => {
-        // One write per message so concurrent sends don't interleave; Django's separator.
-        process.stdout.write(`${raw}\n${"-".repeat(79)}\n`);
-      });
+      return consoleBackend();
     case "file":
       return streamBackend((raw) => writeAtomically(settings.EMAIL_FILE_PATH, raw));
     case "smtp":
@@ -111,6 +108,28 @@ function streamBackend(sink: (raw: string) => Promise<void>) {
       const info = await transport.sendMail(msg);
       await sink(info.message.toString());
       return info.messageId;
+    },
+    async close() {
+      transport.close();
+    },
+  };
+}
+
+/**
+ * Prints each message for a person to read: its headers, then the text part as written. The MIME
+ * form would quote-print the text, wrapping a long link at 76 columns with "=" at each break, and
+ * a developer copying an activation link would copy a broken one (the file backend keeps MIME).
+ */
+function consoleBackend() {
+  const transport = nodemailer.createTransport({ jsonTransport: true });
+  return {
+    async deliver(msg: Message) {
+      const { messageId } = await transport.sendMail(msg);
+      const headers = [`From: ${msg.from}`, `To: ${msg.to}`, `Subject: ${msg.subject}`, `Message-ID: ${messageId}`];
+      const note = "(an HTML part is sent too; EMAIL_BACKEND=file writes the whole message)";
+      // One write per message so concurrent sends don't interleave; Django's separator.
+      process.stdout.write(`${headers.join("\n")}\n\n${msg.text.trimEnd()}\n\n${note}\n${"-".repeat(79)}\n`);
+      return messageId;
     },
     async close() {
       transport.close();
