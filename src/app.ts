@@ -48,6 +48,12 @@ export async function openPortcullis(opts: PortcullisOptions): Promise<GivenOpti
  */
 export const portcullis: FastifyPluginAsync<PortcullisOptions> = async (scope, opts) => {
   const { deps, db, close = async () => {} } = await openPortcullis(opts);
+  const { NUM_PROXIES, TRUSTED_PROXIES } = deps.settings;
+  if (!("deps" in opts) && (NUM_PROXIES !== null || TRUSTED_PROXIES.length))
+    deps.log.warn(
+      "NUM_PROXIES and TRUSTED_PROXIES are for Portcullis's own server: in your Fastify app, its trustProxy " +
+        "option decides the client address (throttles, lockout) and the scheme",
+    );
   let survey: Awaited<ReturnType<typeof startLoginCostSurvey>> | undefined;
   let housekeeping: ReturnType<typeof startHousekeeping> | undefined;
   const stop = async () => {

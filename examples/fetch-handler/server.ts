@@ -7,8 +7,8 @@
 //     export const runtime = "nodejs";
 //     const portcullis = createFetchHandler({ basePath: "/api" }); // opened once, on first import
 //     const handle = async (request: Request) => (await portcullis).handle(request);
-//     export { handle as GET, handle as POST, handle as PUT, handle as PATCH, handle as DELETE };
-//     export { handle as HEAD, handle as OPTIONS };
+//     export { handle as DELETE, handle as GET, handle as HEAD, handle as OPTIONS };
+//     export { handle as PATCH, handle as POST, handle as PUT };
 // - Bun:
 //     Bun.serve({ fetch: (request, server) =>
 //       portcullis.handle(request, { clientIp: server.requestIP(request)?.address }) });

@@ -1,7 +1,7 @@
 // The embedding examples as users run them (`node --import tsx examples/…`, importing "portcullis"
 // by the package's own name), driven over real HTTP: Portcullis under the host's prefix over REST
 // and tRPC, beside the host's own route and its own 404.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTRPCClient, httpLink } from "@trpc/client";
@@ -25,6 +25,13 @@ const EXAMPLES = [
     notFound: "404 Not Found",
   },
 ];
+
+it.each(EXAMPLES)("the README shows $script as it runs", ({ script }) => {
+  const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+  const code = readFileSync(new URL(`../../../${script}`, import.meta.url), "utf8");
+  expect(readme).toContain(`\`${script}\``);
+  expect(readme).toContain(`\`\`\`ts\n${code.slice(code.indexOf("\nimport ") + 1)}\`\`\``);
+});
 
 describe.each(EXAMPLES)("$script", ({ script, prefix, own, notFound }) => {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-example-"));
