@@ -96,8 +96,9 @@ export async function startScript(script: string, env: Record<string, string>, t
   const port = await freePort();
   const p = launch([], { ...env, PORT: String(port) }, ["--import", "tsx", script]);
   const deadline = Date.now() + timeoutMs;
-  let url: string | undefined;
-  while (!(url = /listening on (http:\/\/\S+)/.exec(p.output())?.[1])) {
+  const listening = () => /listening on (http:\/\/\S+)/.exec(p.output())?.[1];
+  for (let url = listening(); ; url = listening()) {
+    if (url) return { url, output: p.output, stop: () => stopped(p) };
     if (!p.running()) throw new Error(`${script} exited (${await p.exited}) before it listened:\n${p.output()}`);
     if (Date.now() > deadline) {
       p.child.kill("SIGKILL");
@@ -105,7 +106,6 @@ export async function startScript(script: string, env: Record<string, string>, t
     }
     await sleep(100);
   }
-  return { url, output: p.output, stop: () => stopped(p) };
 }
 
 async function stopped(p: ReturnType<typeof launch>): Promise<number | null> {
