@@ -1,6 +1,7 @@
 // The house's import rules (npm run shape): no cycles; the core and the store know nothing of
-// HTTP or tRPC; only the adapters and the process entry points import Fastify or @trpc/server.
-const ADAPTERS = "^src/(rest|trpc|http|cli)/|^src/(app|server)\\.ts$";
+// HTTP or tRPC; only the adapters, the process entry points and embed/ (the fetch handler, which
+// drives the Fastify app through app.inject) import Fastify or @trpc/server.
+const ADAPTERS = "^src/(rest|trpc|http|cli|embed)/|^src/(app|server)\\.ts$";
 
 module.exports = {
   forbidden: [
@@ -15,7 +16,9 @@ module.exports = {
     },
     {
       name: "http-only-in-adapters",
-      comment: "Fastify and @trpc/server belong to the adapters (rest/, trpc/, http/, app, server, cli).",
+      comment:
+        "Fastify and @trpc/server belong to the adapters (rest/, trpc/, http/, app, server, cli) and to " +
+        "embed/, whose fetch handler turns a Request into Fastify's inject and its answer into a Response.",
       severity: "error",
       from: { path: "^src/", pathNot: [ADAPTERS, "\\.test\\.ts$"] },
       to: { path: "node_modules/(fastify|@fastify|@trpc/server)/" },

@@ -23,7 +23,7 @@ function walk(dir: string): string[] {
   return [...files, ...entries.filter((e) => e.isDirectory()).flatMap((e) => walk(join(dir, e.name)))];
 }
 
-for (const file of ["src", "test", "bench", "scripts", "bin"].flatMap(walk)) {
+for (const file of ["src", "test", "bench", "scripts", "bin", "examples"].flatMap(walk)) {
   const lines = readFileSync(file, "utf8").split("\n");
   const test = file.endsWith(".test.ts") || file.startsWith("test/");
   const budget = test ? MAX_TEST_LINES : MAX_MODULE_LINES;

@@ -5,8 +5,6 @@ import { loadSettings, SettingsError } from "./config/load.ts";
 import type { Settings } from "./config/schema.ts";
 import { createDeps, createLogger } from "./core/container.ts";
 import type { Deps } from "./core/deps.ts";
-import { startHousekeeping } from "./core/housekeeping.ts";
-import { startLoginCostSurvey } from "./core/login/cost-survey.ts";
 import { openDatabase } from "./db/index.ts";
 
 export type RunningServer = {
@@ -21,30 +19,22 @@ export async function startServer(settings: Settings, warnings: string[] = []): 
   const log = createLogger(settings);
   for (const w of warnings) log.warn(w);
   const resources = await createDeps(settings, log);
-  const { deps, db } = resources;
-  const app = await buildApp({ deps, db });
-  const loginCosts = await startLoginCostSurvey(deps); // before the first login is answered
+  // The app owns them from here: app.close() closes the survey, housekeeping, database and deps.
+  const app = await buildApp(resources);
   try {
     await app.listen({ host: settings.HOST, port: settings.PORT });
   } catch (e) {
-    await loginCosts.close();
-    await resources.close();
+    await app.close();
     throw e;
   }
-  const housekeeping = startHousekeeping(deps);
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : settings.PORT;
   let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      await app.close(); // stops accepting, lets in-flight requests finish
-      await housekeeping.close();
-      await loginCosts.close();
-      await resources.close();
-    })());
+  // Stops accepting, lets in-flight requests finish, then closes what the app holds (its onClose).
+  const close = () => (closing ??= app.close());
   return {
     app,
-    deps,
+    deps: resources.deps,
     url: `http://${settings.HOST.includes(":") ? `[${settings.HOST}]` : settings.HOST}:${port}`,
     settings,
     close,

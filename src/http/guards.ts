@@ -83,14 +83,17 @@ function hstsValue(settings: Settings): string | null {
   return parts.join("; ");
 }
 
-/** The onSend hook: security headers, no caching of API answers, HSTS over TLS, and a Vary that keeps Accept. */
-export function securityHeaders(settings: Settings) {
+/**
+ * The onSend hook: security headers, no caching of API answers, HSTS over TLS, and a Vary that
+ * keeps Accept. `base`: the prefix the APIs are under ("" at the root).
+ */
+export function securityHeaders(settings: Settings, base = "") {
   const hsts = hstsValue(settings);
   return async (req: FastifyRequest, reply: FastifyReply) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
     // Answers of both adapters carry credentials (keys, JWTs) or user data, errors included: no
     // browser or proxy may keep them. (/docs and the JWKS may be cached.)
-    const api = req.url.startsWith("/auth/") || req.url.startsWith("/trpc/");
+    const api = req.url.startsWith(`${base}/auth/`) || req.url.startsWith(`${base}/trpc/`);
     if (api && !reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
     if (hsts && !reply.hasHeader("strict-transport-security") && isSecure(req, settings)) {
       reply.header("strict-transport-security", hsts);

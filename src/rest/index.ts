@@ -1,5 +1,5 @@
-// The Djoser-compatible REST adapter, mounted at /auth/. It only translates: request → service
-// call → DRF-shaped response.
+// The Djoser-compatible REST adapter, mounted at /auth/ (under the app's prefix). It only
+// translates: request → service call → DRF-shaped response.
 import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
 import { classifyError } from "../http/classify.ts";
@@ -65,7 +65,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
         );
       if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed(req.method);
       // The Host header itself (checked against ALLOWED_HOSTS), never X-Forwarded-Host.
-      return json(reply, 200, { users: `${req.protocol}://${req.headers.host}/auth/users/` });
+      return json(reply, 200, { users: `${req.protocol}://${req.headers.host}${app.prefix}/users/` });
     },
     ROOT_DOCS,
   );

@@ -86,9 +86,12 @@ export function classified(error: TRPCError, deps: Deps): TRPCError | null {
   return new TRPCError({ code: trpcCode(known.code), message: known.message, cause: known });
 }
 
-/** An error raised before tRPC ran (a refused Host or method, a path or body it never saw), in tRPC's envelope. */
-export function sendTrpcError(req: FastifyRequest, reply: FastifyReply, err: AuthError, settings: Settings) {
-  const path = req.url.slice("/trpc/".length).split("?")[0];
+/**
+ * An error raised before tRPC ran (a refused Host or method, a path or body it never saw), in
+ * tRPC's envelope. `base`: the prefix /trpc/ is under ("" at the root).
+ */
+export function sendTrpcError(req: FastifyRequest, reply: FastifyReply, err: AuthError, settings: Settings, base = "") {
+  const path = req.url.slice(`${base}/trpc/`.length).split("?")[0];
   const { code, fields, details, ...retry } = dataOf(err);
   const data = { code, httpStatus: err.status, path, fields, details, ...retry };
   const error = { message: err.message, code: TRPC_ERROR_CODES_BY_KEY[trpcCode(err.code)], data };

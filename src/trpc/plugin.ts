@@ -13,23 +13,26 @@ import { answerLean, type LeanOptions } from "./fast.ts";
 import { type AppRouter, appRouter } from "./router.ts";
 
 /**
- * Mounts tRPC on `app` itself, not in a plugin of its own: its two hooks must also run for a
- * /trpc/ request no route serves (a TRACE is refused with a 405, not answered with a 404).
+ * Mounts tRPC on `app` itself (at `/trpc` under its prefix), not in a plugin of its own: its two
+ * hooks must also run for a /trpc/ request no route serves (a TRACE is refused with a 405, not
+ * answered with a 404).
  */
 export async function mountTrpc(app: FastifyInstance, deps: Deps) {
   const { settings } = deps;
   const cors = corsEnabled(settings);
+  const base = app.prefix;
+  const trpcUrl = `${base}/trpc/`;
   // tRPC speaks GET and POST; a WHATWG Request cannot even carry TRACE (a TypeError, a 500).
   app.addHook("onRequest", async (req, reply) => {
-    if (req.url.startsWith("/trpc/") && !["GET", "HEAD", "POST", "OPTIONS"].includes(req.method)) {
+    if (req.url.startsWith(trpcUrl) && !["GET", "HEAD", "POST", "OPTIONS"].includes(req.method)) {
       const err = new AuthError("method_not_allowed", `Method "${req.method}" not allowed.`);
-      return sendTrpcError(req, reply, err, settings);
+      return sendTrpcError(req, reply, err, settings, base);
     }
   });
   // tRPC's own early refusals (a missing Content-Type, a GET with a form…) label their JSON text/plain.
   app.addHook("onSend", async (req, _reply, payload) => {
     const plain = payload instanceof Response && payload.headers.get("content-type")?.startsWith("text/plain");
-    if (req.url.startsWith("/trpc/") && plain) payload.headers.set("content-type", "application/json");
+    if (req.url.startsWith(trpcUrl) && plain) payload.headers.set("content-type", "application/json");
     return payload;
   });
   const trpcOptions = {
@@ -67,8 +70,12 @@ export async function mountTrpc(app: FastifyInstance, deps: Deps) {
       scope.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => done(null, body));
       scope.removeContentTypeParser("multipart/form-data");
       scope.addContentTypeParser("multipart/form-data", {}, (_req, body, done) => done(null, body));
-      scope.all<{ Params: { path: string } }>("/:path", async (req, reply) => {
-        const path = req.params.path;
+      // A wildcard, not "/:path": a batch's path ("a,b,c…") may be longer than the router's
+      // maxParamLength, which a host sets for its own routes (Fastify's default: 100). Only one
+      // segment names procedures: a raw "/" after /trpc/ is a path no route serves, as with "/:path".
+      scope.all<{ Params: { "*": string } }>("/*", async (req, reply) => {
+        if (/^[^?#]*\//.test(req.url.slice(trpcUrl.length))) return reply.callNotFound();
+        const path = req.params["*"];
         if (lean && (await answerLean(req, reply, path, trpcOptions as LeanOptions))) return reply;
         await fastifyRequestHandler({ ...trpcOptions, req, res: reply, path });
       });

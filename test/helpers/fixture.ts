@@ -3,7 +3,7 @@
 // actors most flows start with. A test that starts servers itself gives them actors with withActors.
 import { afterAll, beforeAll, expect } from "vitest";
 import { type Mail, uidToken } from "./mail.ts";
-import { type DatabaseKind, startTestServer, type TestServer } from "./server.ts";
+import { type DatabaseKind, type Start, startTestServer, type TestServer } from "./server.ts";
 import { type Client, trpcClient } from "./trpc.ts";
 
 /** A password every default validator accepts. */
@@ -88,15 +88,17 @@ export const withActors = (s: TestServer): Server => ({ ...s, ...actors(s) });
 
 /**
  * A server for the enclosing describe: started in its beforeAll (after the hooks declared before
- * this call, so `env` may be a function of what they set up), stopped in its afterAll.
+ * this call, so `env` may be a function of what they set up), stopped in its afterAll. `start`:
+ * how (the standalone server, or Portcullis inside a host app: helpers/embed.ts).
  */
 export function useServer(
   kind: DatabaseKind,
   env: Record<string, string> | (() => Record<string, string>) = {},
+  start?: Start,
 ): Server {
   let current: TestServer | undefined;
   beforeAll(async () => {
-    current = await startTestServer(kind, typeof env === "function" ? env() : env);
+    current = await startTestServer(kind, typeof env === "function" ? env() : env, start);
   });
   afterAll(async () => current?.stop());
   const live = () => {

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { freePort } from "./net.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/portcullis.js", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type Answer = {
@@ -38,8 +39,9 @@ const cleanEnv = (env: Record<string, string>) => ({
   ...env,
 });
 
-function launch(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+/** `node <argv>` (the CLI's, or a script's through tsx) from the repo's root. */
+function launch(args: string[], env: Record<string, string>, argv = [BIN, ...args]) {
+  const child = spawn(process.execPath, argv, { cwd: ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
@@ -82,15 +84,37 @@ export async function startInstance(
   return {
     url,
     output: p.output,
-    async stop() {
-      if (!p.running()) return p.exited;
-      const guard = setTimeout(() => p.child.kill("SIGKILL"), 10_000);
-      p.child.kill("SIGTERM");
-      const code = await p.exited;
-      clearTimeout(guard);
-      return code;
-    },
+    stop: () => stopped(p),
   };
+}
+
+/**
+ * `node --import tsx <script>` (a path from the repo's root), as a user runs an example, on a free
+ * PORT; resolves once it printed "listening on <url>" (that url).
+ */
+export async function startScript(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<Instance> {
+  const port = await freePort();
+  const p = launch([], { ...env, PORT: String(port) }, ["--import", "tsx", script]);
+  const deadline = Date.now() + timeoutMs;
+  const listening = () => /listening on (http:\/\/\S+)/.exec(p.output())?.[1];
+  for (let url = listening(); ; url = listening()) {
+    if (url) return { url, output: p.output, stop: () => stopped(p) };
+    if (!p.running()) throw new Error(`${script} exited (${await p.exited}) before it listened:\n${p.output()}`);
+    if (Date.now() > deadline) {
+      p.child.kill("SIGKILL");
+      throw new Error(`${script} did not listen within ${timeoutMs} ms:\n${p.output()}`);
+    }
+    await sleep(100);
+  }
+}
+
+async function stopped(p: ReturnType<typeof launch>): Promise<number | null> {
+  if (!p.running()) return p.exited;
+  const guard = setTimeout(() => p.child.kill("SIGKILL"), 10_000);
+  p.child.kill("SIGTERM");
+  const code = await p.exited;
+  clearTimeout(guard);
+  return code;
 }
 
 /** A command run to its end (SIGKILLed after `timeoutMs`): its exit code and output. */

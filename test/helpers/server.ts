@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { loadSettings } from "../../src/config/load.ts";
+import type { Settings } from "../../src/config/schema.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { type Mail, readMails } from "./mail.ts";
 import { readResponse } from "./net.ts";
@@ -43,7 +44,14 @@ export async function freshPostgres(): Promise<{ url: string; drop(): Promise<vo
   };
 }
 
-export async function startTestServer(kind: DatabaseKind, env: Record<string, string> = {}): Promise<TestServer> {
+/** How a test server starts on its settings: `portcullis serve`'s startServer, or a host app (helpers/embed.ts). */
+export type Start = (settings: Settings) => Promise<RunningServer>;
+
+export async function startTestServer(
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+  start: Start = startServer,
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "portcullis-test-"));
   const pgdb = kind === "postgresql" && !env.DATABASE_URL ? await freshPostgres() : null;
   const { settings } = loadSettings({
@@ -60,7 +68,7 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
     TRPC_FAST_PATH: process.env.TEST_TRPC_FAST_PATH ?? "true",
     ...env,
   });
-  const server = await startServer(settings);
+  const server = await start(settings);
   return {
     ...server,
     mails: () => readMails(join(dir, "mail")),

@@ -117,16 +117,18 @@ describe("the OpenAPI document (/docs/json)", () => {
   });
 
   it("lists every route of the app (the UI and tRPC aside), each REST path with the methods of its Allow", async () => {
-    // Fastify's route tree, one node a line: its depth in the indentation, its segment, its methods.
+    // Fastify's route tree, one node a line: its depth in the indentation, its segment, its methods
+    // (none: a node routes pass through). The full tree: the compact one (commonPrefix: false) drops
+    // the segments before a wildcard, printing tRPC's /trpc/* as a bare "*".
     const paths: string[] = [];
     const stack: string[] = [];
-    for (const line of server.app.printRoutes({ commonPrefix: false }).split("\n")) {
-      const m = /^([│ ]*)(?:├── |└── )?(\S+) \(/.exec(line);
+    for (const line of server.app.printRoutes().split("\n")) {
+      const m = /^([│ ]*)(?:├── |└── )?(\S+)( \(|$)/.exec(line);
       if (!m) continue;
       const depth = line.indexOf(m[2]!) / 4;
       stack.length = depth;
       stack[depth] = m[2]!;
-      paths.push(stack.join("").replace(/:(\w+)/g, "{$1}"));
+      if (m[3]) paths.push(stack.join("").replace(/:(\w+)/g, "{$1}"));
     }
     const documented = new Set(Object.keys(doc.paths));
     const missing = paths.filter(
