@@ -129,14 +129,17 @@ async function group(targets: (Target | null)[], half = HALF): Promise<void> {
   }
 }
 
-/** `serve --workers 2`, if the CLI offers it (`portcullis help`) and it works: node workers under the server. */
+/** `serve --workers 2`, if the CLI offers it (`portcullis serve --help`) and it works: node workers under the server. */
 async function clusteredPortcullis(
   dbUrl: string,
   dataDir: string,
   redisUrl: string | null,
 ): Promise<{ server: Server | null; note: string }> {
   if (!(await cliHelp()).includes("--workers"))
-    return { server: null, note: `\`portcullis help\` offers no \`--workers\` yet: no 1-vs-${WORKERS}-workers row` };
+    return {
+      server: null,
+      note: `\`portcullis serve --help\` offers no \`--workers\`: no 1-vs-${WORKERS}-workers row`,
+    };
   let s: Server;
   try {
     s = await started(startPortcullis(dbUrl, dataDir, redisUrl, WORKERS));
@@ -159,8 +162,11 @@ async function clusteredPortcullis(
 
 const cliHelp = () =>
   new Promise<string>((resolve) =>
-    execFile(process.execPath, [join(ROOT, "bin/portcullis.js"), "help"], { cwd: ROOT, timeout: 60_000 }, (_e, out) =>
-      resolve(String(out)),
+    execFile(
+      process.execPath,
+      [join(ROOT, "bin/portcullis.js"), "serve", "--help"],
+      { cwd: ROOT, timeout: 60_000 },
+      (_e, out) => resolve(String(out)),
     ),
   );
 
