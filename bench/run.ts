@@ -129,7 +129,7 @@ async function group(targets: (Target | null)[], half = HALF): Promise<void> {
   }
 }
 
-/** `serve --workers 2`, if the CLI offers it (`portcullis serve --help`) and it works: node workers under the server. */
+/** `serve --workers 2`, if the CLI offers it (`portcullis serve --help`) and it works: node workers under it. */
 async function clusteredPortcullis(
   dbUrl: string,
   dataDir: string,
