@@ -1,7 +1,8 @@
 // The lean path: tRPC's HTTP RPC protocol (https://trpc.io/docs/rpc) answered straight from the
 // Fastify request for plain calls (queries over GET, mutations over POST, batched or not), through
-// tRPC's own procedure call, error shape, status rules and transformer. The stock adapter builds a
-// WHATWG Request, abort signals and a web stream for every call, and spends most of a call there.
+// each procedure's own middlewares (run as tRPC runs them: callChain), tRPC's error shape, status
+// rules and transformer. The stock adapter builds a WHATWG Request, abort signals and a web stream
+// for every call, and spends most of a call there.
 // Whatever this path does not answer exactly as the stock adapter would (a streaming or
 // subscription request, a form, a malformed path or input, an unknown procedure, a wrong method,
 // an oversize batch…) it leaves to the stock adapter: `answerLean` then returns false having done
