@@ -70,8 +70,11 @@ function parse(text: string): { ok: true; value: unknown } | { ok: false } {
 // only found ones are kept (as many as the router has), so no request can grow this.
 const found = new WeakMap<AnyRouter, Map<string, AnyProcedure>>();
 function knownProcedures(router: AnyRouter): Map<string, AnyProcedure> {
-  const known = found.get(router) ?? new Map<string, AnyProcedure>();
-  found.set(router, known);
+  let known = found.get(router);
+  if (!known) {
+    known = new Map();
+    found.set(router, known);
+  }
   return known;
 }
 async function lookUp(router: AnyRouter, path: string): Promise<AnyProcedure | null> {
@@ -109,8 +112,9 @@ async function planOf(req: FastifyRequest, rawPath: string, opts: LeanOptions): 
   const deserialize = opts.router._def._config.transformer.input.deserialize;
   const inputs = parsed.value as Record<number, unknown> | undefined;
   const calls: Call[] = [];
+  const known = knownProcedures(opts.router);
   for (const [index, p] of paths.entries()) {
-    const procedure = knownProcedures(opts.router).get(p) ?? (await lookUp(opts.router, p));
+    const procedure = known.get(p) ?? (await lookUp(opts.router, p));
     if (!procedure || procedure._def.type !== type) return null;
     const raw = batch ? inputs?.[index] : inputs;
     calls.push({ path: p, procedure, input: raw === undefined ? undefined : deserialize(raw), read: false });
