@@ -1,13 +1,12 @@
 // What one password check costs on this machine right now: argon2id at Portcullis's (OWASP)
 // parameters with the same binding the server uses, measured in the bench process.
 import { Algorithm, hash, verify } from "@node-rs/argon2";
+import { median } from "./report.ts";
 
 const OWASP = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 const PASSWORD = "Kq7!vLp2#Zx9";
 
 export type Argon2Cost = { hashMs: number; verifyMs: number; perSecond16: number };
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();

@@ -16,6 +16,9 @@ export type Row = {
 export const rpsOf = (halves: Result[]) =>
   halves.reduce((n, h) => n + h.requests, 0) / halves.reduce((n, h) => n + h.seconds, 0);
 
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 const num = (n: number, digits = 0) =>
   n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 export const ms = (n: number) => (n < 1 ? num(n, 2) : n < 10 ? num(n, 1) : num(n));

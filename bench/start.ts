@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { register, requestsFor } from "./cases.ts";
 import { pickGenerator } from "./load.ts";
 import { memoryOf } from "./proc.ts";
+import { median } from "./report.ts";
 import { freshDatabase, ROOT, startPortcullis } from "./servers.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -22,7 +23,6 @@ const ENTRIES = {
 };
 type Figures = { startMs: number[]; rssMb: number[]; peakMb: number[]; rps: number[] };
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const db = await freshDatabase();
 const dir = mkdtempSync(join(tmpdir(), "bench-start-"));
 const figures = new Map<string, Figures>();
