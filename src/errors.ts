@@ -37,6 +37,37 @@ export const ERRORS = {
   // users/activation/ without SEND_ACTIVATION_EMAIL: accounts are active from registration, and
   // whatever link a client holds (a reset link, say) must not re-activate one staff deactivated.
   activation_not_in_use: { status: 403, message: "Account activation is not in use on this site." },
+  // Two-factor (django-trench's codes and words) and passkeys (Djoser 2.3's words).
+  mfa_required: {
+    status: 403,
+    message:
+      "This account uses two-factor authentication: log in through /auth/login/ and /auth/login/code/ " +
+      "(tRPC: auth.login and auth.loginCode).",
+  },
+  invalid_code: { status: 401, message: "Invalid or expired code." },
+  code_invalid_or_expired: { status: 400, message: "Code invalid or expired." },
+  otp_code_missing: { status: 400, message: "OTP code not provided." },
+  invalid_token: { status: 401, message: "Invalid or expired token." },
+  mfa_method_does_not_exist: { status: 400, message: "Requested MFA method does not exist." },
+  method_already_active: { status: 400, message: "MFA method already active." },
+  not_enabled: { status: 400, message: "2FA is not enabled." },
+  deactivation_of_primary: {
+    status: 400,
+    message: "Deactivation of MFA method that is set as primary is not allowed.",
+  },
+  new_primary_method_inactive: { status: 400, message: "MFA Method selected as new primary method is not active" },
+  backup_codes_regeneration_disabled: { status: 400, message: "Backup codes regeneration is not allowed." },
+  // The same waits and bound as wrong passwords (LOGIN_LOCKOUT), per user.
+  mfa_locked: {
+    status: 403,
+    message: "Too many wrong codes for this account: reset the password, or ask staff to reset two-factor.",
+  },
+  webauthn_failed: { status: 400, message: "WebAuthn verification failed." },
+  // Step-up: data.required says what would do (a password, a second factor), data.methods which ones.
+  reauthentication_required: {
+    status: 403,
+    message: "This action needs a recent sign-in: re-authenticate (/auth/reauthenticate/) and try again.",
+  },
   not_found: { status: 404, message: "Not found." },
   method_not_allowed: { status: 405, message: "Method not allowed." },
   // DRF's Throttled: the message gains "Expected available in N seconds." (see throttled()).

@@ -1,19 +1,19 @@
 // Settings come from defaults < a JSON config file < the environment. Environment names are the
-// Django names (SECRET_KEY, EMAIL_HOST…), DJOSER_<NAME> and SIMPLE_JWT_<NAME>; values are JSON
+// Django names (SECRET_KEY, EMAIL_HOST…), DJOSER_<NAME>, SIMPLE_JWT_<NAME> and TRENCH_AUTH_<NAME>; values are JSON
 // where that is what the setting needs (true, 300, ["JWT","Bearer"]) and plain strings otherwise.
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
 import { assertKnownValidators, DEFAULT_PASSWORD_VALIDATORS } from "../compat/django/password-validation.ts";
-import { djoserSchema, type Settings, settingsSchema, simpleJwtSchema } from "./schema.ts";
+import { djoserSchema, type Settings, settingsSchema, simpleJwtSchema, trenchSchema } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
 import { unknownKeys } from "./unknown-keys.ts";
 
 export class SettingsError extends Error {}
 
 type Source = Record<string, unknown>;
-const GROUPS = { DJOSER: djoserSchema, SIMPLE_JWT: simpleJwtSchema } as const;
+const GROUPS = { DJOSER: djoserSchema, SIMPLE_JWT: simpleJwtSchema, TRENCH_AUTH: trenchSchema } as const;
 
 /** A raw environment string, read as the type its setting expects. */
 function envValue(schema: z.ZodType, raw: string): unknown {

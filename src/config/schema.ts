@@ -1,6 +1,9 @@
 // Every setting the product honours, with Django / Djoser / SimpleJWT names and defaults, so a
 // settings.py ports over by name. Validated once at start-up; an invalid value stops the start.
 import { z } from "zod";
+import { trenchSchema, webauthnSchema } from "./mfa-schema.ts";
+
+export { MFA_METHOD_NAMES, trenchSchema, webauthnSchema } from "./mfa-schema.ts";
 
 const seconds = z.number().int().nonnegative();
 const url = z.string().min(1);
@@ -49,6 +52,7 @@ export const djoserSchema = z.object({
   TOKEN_TTL: z.number().int().min(1).nullable().default(null),
   TOKEN_IDLE_TTL: z.number().int().min(300).nullable().default(null),
   TOKEN_LIMIT_PER_USER: z.number().int().min(1).nullable().default(null),
+  WEBAUTHN: webauthnSchema.default(() => webauthnSchema.parse({})),
 });
 
 // SimpleJWT 5.2's algorithms. EdDSA is left out: jsonwebtoken 9 (and SimpleJWT 5.2) cannot sign or verify it.
@@ -251,17 +255,25 @@ export const settingsSchema = z.object({
   EMAIL_TIMEOUT: z.number().positive().nullable().default(null),
   EMAIL_TEMPLATES_DIR: z.string().nullable().default(null),
   DEFAULT_FROM_EMAIL: z.string().default("webmaster@localhost"),
+  // Sensitive actions (password, email or username change, MFA and passkey changes, deleting the
+  // account) need a sign-in or re-authentication at most this many seconds old (allauth's name).
+  REAUTHENTICATION_TIMEOUT: z.number().int().min(0).default(300),
+  // The key TOTP secrets are encrypted with (null: one derived from SECRET_KEY). Setting it lets
+  // SECRET_KEY rotate without every user enrolling their authenticator app again.
+  MFA_ENCRYPTION_KEY: z.string().min(32, "at least 32 characters").nullable().default(null),
   DJOSER: djoserSchema.default(() => djoserSchema.parse({})),
   SIMPLE_JWT: simpleJwtSchema.default(() => simpleJwtSchema.parse({})),
+  TRENCH_AUTH: trenchSchema.default(() => trenchSchema.parse({})),
 });
 
-/** Every environment variable the schema reads: Django's names, DJOSER_<NAME> and SIMPLE_JWT_<NAME>. */
+/** Every environment variable the schema reads: Django's names, DJOSER_, SIMPLE_JWT_ and TRENCH_AUTH_<NAME>. */
 export function environmentNames(): string[] {
-  const { DJOSER, SIMPLE_JWT, ...top } = settingsSchema.shape;
+  const { DJOSER, SIMPLE_JWT, TRENCH_AUTH, ...top } = settingsSchema.shape;
   return [
     ...Object.keys(top),
     ...Object.keys(djoserSchema.shape).map((k) => `DJOSER_${k}`),
     ...Object.keys(simpleJwtSchema.shape).map((k) => `SIMPLE_JWT_${k}`),
+    ...Object.keys(trenchSchema.shape).map((k) => `TRENCH_AUTH_${k}`),
   ];
 }
 

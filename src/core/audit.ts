@@ -26,6 +26,17 @@ export const AUDIT_KINDS = [
   "lockout",
   "password_check_failed",
   "session_revoked",
+  "mfa_enabled",
+  "mfa_disabled",
+  "mfa_failed",
+  "mfa_primary_changed",
+  "mfa_reset",
+  "backup_code_used",
+  "backup_codes_regenerated",
+  "passkey_added",
+  "passkey_removed",
+  "passkey_renamed",
+  "reauthenticated",
 ] as const satisfies readonly AuditKind[];
 // Every kind is listed: a kind added to AuditKind without a place here fails to compile.
 const everyKindListed: Exclude<AuditKind, (typeof AUDIT_KINDS)[number]> extends never ? true : never = true;

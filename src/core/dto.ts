@@ -48,7 +48,18 @@ export type AuditKind =
   | "email_changed"
   | "lockout"
   | "password_check_failed"
-  | "session_revoked";
+  | "session_revoked"
+  | "mfa_enabled"
+  | "mfa_disabled"
+  | "mfa_failed"
+  | "mfa_primary_changed"
+  | "mfa_reset"
+  | "backup_code_used"
+  | "backup_codes_regenerated"
+  | "passkey_added"
+  | "passkey_removed"
+  | "passkey_renamed"
+  | "reauthenticated";
 
 /** What an audit event may carry: closed by type, so no secret has a field to travel in. */
 export type AuditData = {
@@ -59,6 +70,10 @@ export type AuditData = {
   sessions?: number;
   failures?: number;
   by?: number;
+  /** The MFA method ("app", "email", "webauthn") or the factors (RFC 8176 amr) of a sign-in. */
+  factor?: string;
+  /** A passkey's row id. */
+  passkey?: number;
 };
 
 /** One audit event; `at` is an ISO date. */

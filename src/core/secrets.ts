@@ -4,7 +4,7 @@
 import { hkdfSync } from "node:crypto";
 import type { Settings } from "../config/schema.ts";
 
-export type Purpose = "authtoken" | "lockout" | "throttle" | "jwt" | "device";
+export type Purpose = "authtoken" | "lockout" | "throttle" | "jwt" | "device" | "mfa" | "mfa-codes" | "webauthn";
 
 const derived = new Map<string, Buffer>();
 
