@@ -37,6 +37,11 @@ export type RequestMeta = {
   deviceTokens?: readonly string[];
   /** Filled by a successful login: a device token for the adapter to hand to the client. */
   issuedDevice?: DeviceToken[];
+  /**
+   * The factors a sign-in proved (RFC 8176 "amr" values: "pwd", "otp", "hwk"…), written on the
+   * session it starts; unset: a password alone.
+   */
+  factors?: readonly string[];
   /** Password checks and hashes this request may still run (one; see spendPasswordCheck). */
   passwordChecks?: { left: number };
 };

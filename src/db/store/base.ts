@@ -17,13 +17,20 @@ export type Db = {
 /** Column widths of prisma/schema.prisma that take text a client chose (cut, never refused). */
 export const LIMITS = { userAgent: 512, ip: 45, login: 254, mailError: 500 } as const;
 
-/** Where a request came from, as a session or audit row holds it. */
-export type Origin = { userAgent: string; ip: string };
+/** Where a request came from, as a session or audit row holds it (and, for a session, its factors). */
+export type Origin = { userAgent: string; ip: string; factors?: readonly string[] };
 
 /** `from` cut to the columns (a long User-Agent is not a reason to refuse a login). */
 export const origin = (from: Origin): Origin => ({
   userAgent: from.userAgent.slice(0, LIMITS.userAgent),
   ip: from.ip.slice(0, LIMITS.ip),
+});
+
+/** A new session's row: where it came from, the factors it was signed in with, and when. */
+export const sessionOrigin = (from: Origin) => ({
+  ...origin(from),
+  amr: (from.factors?.length ? from.factors : ["pwd"]).join(" ").slice(0, 64),
+  authAt: new Date(),
 });
 
 /** Prisma's unique-constraint violation (P2002): the database decided a race the checks could not. */

@@ -7,6 +7,7 @@ import { auditStore } from "./audit.ts";
 import type { Forgetter } from "./base.ts";
 import { jwtSessionsStore } from "./jwt-sessions.ts";
 import { loginLocksStore } from "./login-locks.ts";
+import { mfaStore } from "./mfa.ts";
 import { outboxStore } from "./outbox.ts";
 import { sessionsStore } from "./sessions.ts";
 import { tokensStore } from "./tokens.ts";
@@ -31,6 +32,7 @@ export function createStore(prisma: PrismaClient, cache?: Forgetter) {
     outbox: outboxStore(db),
     loginLocks: loginLocksStore(db),
     audit: auditStore(db),
+    mfa: mfaStore(db),
   };
 }
 

@@ -2,7 +2,7 @@
 // a session blacklists its refresh tokens in the same transaction and forgets the user's cached
 // principals (its access tokens are checked against the session through them).
 import type { Prisma } from "../../generated/prisma/client.ts";
-import { type Db, isUniqueViolation, type Origin, origin } from "./base.ts";
+import { type Db, isUniqueViolation, type Origin, sessionOrigin } from "./base.ts";
 
 type Client = Prisma.TransactionClient;
 /** Set on a session when it ends (also jwt_session.revoked_reason). */
@@ -31,7 +31,9 @@ export function endJwt(client: Client, where: SessionWhere, reason: EndReason, a
 export function jwtSessionsStore({ prisma, forget }: Db) {
   /** A new session with its first refresh token. */
   const start = async (id: string, userId: number, from: Origin, refresh: RefreshRow) => {
-    await prisma.jwtSession.create({ data: { id, userId, ...origin(from), refreshTokens: { create: refresh } } });
+    await prisma.jwtSession.create({
+      data: { id, userId, ...sessionOrigin(from), refreshTokens: { create: refresh } },
+    });
   };
   return {
     start,

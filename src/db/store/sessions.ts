@@ -5,8 +5,27 @@ import type { Db } from "./base.ts";
 import { type EndReason, endJwt } from "./jwt-sessions.ts";
 import { endTokens, type Rekey } from "./tokens.ts";
 
+/** One session: an opaque token's row, or a JWT session. */
+export type SessionRef = { tokenId: number } | { sid: string };
+
 export function sessionsStore({ prisma, forget }: Db) {
   return {
+    /** When the session was last signed in or re-authenticated, and with which factors (amr). */
+    signedIn(ref: SessionRef): Promise<{ authAt: Date; amr: string } | null> {
+      const select = { authAt: true, amr: true } as const;
+      return "tokenId" in ref
+        ? prisma.authToken.findUnique({ where: { id: ref.tokenId }, select })
+        : prisma.jwtSession.findFirst({ where: { id: ref.sid, revokedAt: null }, select });
+    },
+    /** A re-authentication: the session proved `amr` just now. False when the session is gone. */
+    async reauthenticated(ref: SessionRef, amr: string): Promise<boolean> {
+      const data = { amr: amr.slice(0, 64), authAt: new Date() };
+      const { count } =
+        "tokenId" in ref
+          ? await prisma.authToken.updateMany({ where: { id: ref.tokenId }, data })
+          : await prisma.jwtSession.updateMany({ where: { id: ref.sid, revokedAt: null }, data });
+      return count > 0;
+    },
     /**
      * Ends the user's JWT sessions but `keepSid` and, with `opaque`, their opaque tokens but
      * `keepToken` (or all, `rekey` taking their place). jwtNotBefore moves to now: JWTs without a

@@ -4,7 +4,7 @@
 // unless a new seed and its key's row replace it in the same transaction. A seed left behind
 // would let the next login derive the ended key again.
 import type { Prisma } from "../../generated/prisma/client.ts";
-import { type Db, type Origin, origin } from "./base.ts";
+import { type Db, isUniqueViolation, type Origin, origin, sessionOrigin } from "./base.ts";
 
 type Client = Prisma.TransactionClient;
 /** A new shared key for a caller kept signed in: its seed, its hash and the device it goes to. */
@@ -56,14 +56,23 @@ export function tokensStore({ prisma, forget }: Db) {
 
     /** A per-device key's row. */
     async add(userId: number, keyHash: string, from: Origin) {
-      await prisma.authToken.create({ data: { userId, keyHash, ...origin(from) } });
+      await prisma.authToken.create({ data: { userId, keyHash, ...sessionOrigin(from) } });
     },
-    /** The shared key's row; a concurrent login may have written it already. */
+    /**
+     * The shared key's row; a concurrent login may have written it already. An earlier login's row
+     * takes this login's factors and time: every device shares the key, and this one just signed in.
+     */
     async addShared(userId: number, keyHash: string, from: Origin) {
-      await prisma.authToken.createMany({
-        data: [{ userId, keyHash, shared: true, ...origin(from) }],
-        skipDuplicates: true,
-      });
+      const row = sessionOrigin(from);
+      const signedIn = { amr: row.amr, authAt: row.authAt };
+      const upsert = () =>
+        prisma.authToken.upsert({
+          where: { keyHash },
+          create: { userId, keyHash, shared: true, ...row },
+          update: signedIn,
+        });
+      // Two first logins at once: one creates the row, the other finds it there and updates it.
+      await upsert().catch((e: unknown) => (isUniqueViolation(e) ? upsert() : Promise.reject(e)));
     },
     /**
      * The seed in force, `candidate` if there was none: two concurrent logins must get the same
