@@ -28,6 +28,9 @@ export type SessionView = {
   userAgent: string;
   ip: string;
   current: boolean;
+  /** How it was signed in (RFC 8176 amr values: "pwd", "otp", "hwk"…) and when those were last proved. */
+  factors: string[];
+  authenticatedAt: string;
 };
 
 /** The authentication events the audit log records. */

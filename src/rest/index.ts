@@ -3,6 +3,7 @@
 import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
 import { classifyError } from "../http/classify.ts";
+import { adminRoutes } from "./admin.ts";
 import { metadataBody, methodNotAllowed, mount, type RestOptions, routeEveryMethod } from "./drf.ts";
 import { jwtRoutes } from "./jwt.ts";
 import { apiRoot, metadata, response } from "./openapi.ts";
@@ -69,6 +70,12 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
     },
     ROOT_DOCS,
   );
-  for (const spec of [...userRoutes(opts.deps.settings), ...tokenRoutes, ...jwtRoutes, ...sessionRoutes])
+  for (const spec of [
+    ...userRoutes(opts.deps.settings),
+    ...tokenRoutes,
+    ...jwtRoutes,
+    ...sessionRoutes,
+    ...adminRoutes,
+  ])
     mount(app, spec, opts);
 }

@@ -23,15 +23,15 @@ export const hasSecondFactor = (amr: string) => amr.split(" ").some((f) => f !==
  * MFA on, proved a second factor). `passwordChecked`: the request carried the right current
  * password, which is re-authentication enough for a user without MFA. The error's data says what
  * would do: `required` ("password" or "second_factor"), `methods` (the user's MFA methods) and
- * `timeout` (seconds).
+ * `timeout` (seconds). `onlyWithMfa`: a check Djoser's flow never had, asked only of users with MFA on.
  */
 export async function requireRecentAuth(
   deps: Deps,
   principal: Principal,
-  opts: { passwordChecked?: boolean } = {},
+  opts: { passwordChecked?: boolean; onlyWithMfa?: boolean } = {},
 ): Promise<void> {
   const methods = await deps.store.mfa.activeNames(principal.user.id);
-  if (opts.passwordChecked && methods.length === 0) return;
+  if ((opts.passwordChecked || opts.onlyWithMfa) && methods.length === 0) return;
   const ref = sessionOf(principal);
   const signedIn = ref ? await deps.store.sessions.signedIn(ref) : null;
   const timeout = deps.settings.REAUTHENTICATION_TIMEOUT;

@@ -25,7 +25,21 @@ const LINKS: Partial<Record<MailKind, { url: UrlSetting; purpose: LinkPurpose }>
  * `to`: the address, when it is not the account's (the old address an email change is told at).
  * `sessionsEnded`: true, the other sessions ended with a password change; "all", every one.
  */
-export type MailExtra = { sessionsEnded?: boolean | "all"; to?: string; newEmail?: string };
+export type MailExtra = { sessionsEnded?: boolean | "all"; to?: string; newEmail?: string; mfaChange?: MfaChange };
+
+/** What an mfa_changed mail tells of. */
+export type MfaChange = keyof typeof MFA_CHANGES;
+const MFA_CHANGES = {
+  enabled: "Two-factor authentication has been turned on for your account.",
+  method_added: "A new two-factor method has been added to your account.",
+  disabled: "A two-factor method has been turned off for your account.",
+  primary_changed: "The primary two-factor method of your account has been changed.",
+  backup_codes_regenerated: "New backup codes have been made for your account; the old ones no longer work.",
+  backup_code_used: "One of your backup codes has been used to sign in.",
+  reset: "Staff have reset the two-factor authentication of your account: it is off until you set it up again.",
+  passkey_added: "A passkey has been added to your account.",
+  passkey_removed: "A passkey has been removed from your account.",
+} as const;
 
 /** Where a mail goes at delivery: the old address it was queued for, the address being confirmed, or the account's. */
 export function recipient(kind: MailKind, user: User, extra: MailExtra): string | null {
@@ -65,6 +79,7 @@ export function mailContext(deps: Pick<Deps, "settings">, kind: MailKind, user: 
     sessions_ended: extra.sessionsEnded ?? false,
     new_email: extra.newEmail ?? user.pendingEmail ?? "",
   };
+  if (extra.mfaChange) ctx.change = MFA_CHANGES[extra.mfaChange] ?? "";
   const link = LINKS[kind];
   if (link) {
     ctx.uid = encodeUid(user.id);

@@ -13,7 +13,8 @@ export type MailKind =
   | "username_changed_confirmation"
   | "email_change"
   | "email_change_requested"
-  | "email_changed";
+  | "email_changed"
+  | "mfa_changed";
 
 export type MailContext = {
   site_name: string;
@@ -27,6 +28,8 @@ export type MailContext = {
   sessions_ended?: boolean | "all";
   /** email_change*: the address the account's email is changing (or changed) to. */
   new_email?: string;
+  /** mfa_changed: what changed about the account's second factors, as a sentence. */
+  change?: string;
 };
 
 export type MailTemplates = { subject: string; text: string; html: string };
@@ -109,6 +112,11 @@ export const DEFAULT_TEMPLATES: Record<MailKind, MailTemplates> = {
     "The email address of your account has been changed to {{ new_email }}. If you did not make this " +
       "change, contact us now: password reset links now go to the new address.",
   ),
+  // Every change of the second factors, so a takeover that turns them off does not go unnoticed.
+  mfa_changed: noticeMail(
+    "{{ site_name }} - Your sign-in security settings have changed",
+    "{{ change }} If you did not make this change, reset your password now and contact us.",
+  ),
 };
 
 /** Kinds whose mail is useless without `ctx.url`. */
@@ -140,6 +148,7 @@ export function templateVars(ctx: MailContext): Map<string, string> {
     ["user.first_name", ctx.user.first_name ?? ""],
     ["new_email", ctx.new_email ?? ""],
     ["sessions_note", sessionsNote(ctx.sessions_ended)],
+    ["change", ctx.change ?? ""],
   ]);
 }
 

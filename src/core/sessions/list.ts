@@ -12,7 +12,15 @@ export type { SessionView };
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-type SessionRow = { id: number | string; created: Date; lastUsedAt: Date | null; userAgent: string; ip: string };
+type SessionRow = {
+  id: number | string;
+  created: Date;
+  lastUsedAt: Date | null;
+  userAgent: string;
+  ip: string;
+  amr: string;
+  authAt: Date;
+};
 
 /** Opaque tokens are "t<id>", JWT sessions "j<sid>": one list, told apart by the id's first letter. */
 const view = (kind: SessionView["kind"], row: SessionRow, current: boolean): SessionView => ({
@@ -23,6 +31,8 @@ const view = (kind: SessionView["kind"], row: SessionRow, current: boolean): Ses
   userAgent: row.userAgent,
   ip: row.ip,
   current,
+  factors: row.amr.split(" ").filter(Boolean),
+  authenticatedAt: row.authAt.toISOString(),
 });
 
 /** The user's live sessions, newest first; `current` marks the one the request came in with. */

@@ -18,6 +18,7 @@ import { checkCurrentPassword } from "../login/current-password.ts";
 import { spendPasswordCheck } from "../login/hash-queue.ts";
 import { clearLoginLocks } from "../login/lockout.ts";
 import { hashPassword } from "../login/passwords.ts";
+import { requireRecentAuth } from "../login/step-up.ts";
 import { accountKey } from "../login/throttle.ts";
 import { queueMail } from "../mail/queue.ts";
 import { endSessions } from "../sessions/end.ts";
@@ -129,6 +130,7 @@ export async function setPassword(
     current_password: currentPassword(deps, principal, meta),
   });
   checkNewPassword(deps, input.new_password!, user, input.re_new_password);
+  await requireRecentAuth(deps, principal, { passwordChecked: true });
   const password = await hashPassword(input.new_password!);
   await deps.store.users.setPassword(user.id, password);
   const { ended, key } = await afterPasswordChange(deps, user, "password_change", principal);
@@ -220,6 +222,7 @@ export async function setLogin(deps: Deps, principal: Principal, raw: unknown, m
   });
   const value = input[`new_${field}`]!;
   if (deps.settings.DJOSER.SET_USERNAME_RETYPE && value !== input[`re_new_${field}`]) throw loginMismatch(field);
+  await requireRecentAuth(deps, principal, { passwordChecked: true });
   const updated = await saveLogin(deps, user.id, value);
   await tellOldAddress(deps, user, updated);
   await audit(deps, "username_changed", meta, user.id);

@@ -10,6 +10,8 @@ import type { Deps, Principal, RequestMeta } from "../deps.ts";
 import type { PublicUser } from "../dto.ts";
 import { isEmailLogin, loginColumns, loginTaken } from "../identity.ts";
 import { hashPassword } from "../login/passwords.ts";
+import { requireRecentAuth } from "../login/step-up.ts";
+import { queueMail } from "../mail/queue.ts";
 import { endSessions } from "../sessions/end.ts";
 import { mayManage, publicUser } from "./profile.ts";
 
@@ -84,4 +86,20 @@ export async function setActive(
     await audit(deps, "session_revoked", meta, id, { session: "all", reason: "deactivated", by: principal.user.id });
   }
   return publicUser(deps, await deps.store.users.get(id));
+}
+
+/**
+ * Staff: turns a user's MFA off (a lost phone, a lost key): every method, backup code and login
+ * waiting for a code goes; their passkeys stay (a passkey sign-in needs the device itself). Staff
+ * must have signed in recently (step-up); the user is mailed and the reset audited with who did it.
+ */
+export async function resetMfa(deps: Deps, principal: Principal, id: number, meta: RequestMeta): Promise<void> {
+  if (!principal.user.isStaff) throw new AuthError("permission_denied");
+  const target = await deps.store.users.rank(id);
+  if (!target) throw new AuthError("not_found");
+  if (!mayManage(principal.user, target)) throw new AuthError("permission_denied");
+  await requireRecentAuth(deps, principal);
+  const active = await deps.store.mfa.resetAll(id);
+  await audit(deps, "mfa_reset", meta, id, { by: principal.user.id });
+  if (active) await queueMail(deps, "mfa_changed", await deps.store.users.get(id), { mfaChange: "reset" });
 }

@@ -14,6 +14,7 @@ import {
   perSettings,
 } from "../inputs.ts";
 import { checkCurrentPassword } from "../login/current-password.ts";
+import { requireRecentAuth } from "../login/step-up.ts";
 import { mailRows, type QueuedMail } from "../mail/queue.ts";
 
 /** What Djoser's UserSerializer shows: REQUIRED_FIELDS, then id and the login field. */
@@ -93,6 +94,12 @@ export async function updateUser(
     const ok = await checkCurrentPassword(deps, principal, input.current_password, meta);
     if (!ok) throw invalid({ current_password: ["Invalid password."] });
   }
+  // An email change is an account takeover's first step. Without the password check above
+  // (EMAIL_CHANGE_REQUIRES_PASSWORD off, Djoser's own way), only a user with MFA on is asked to step up.
+  if (email !== target.email) {
+    const checked = deps.settings.DJOSER.EMAIL_CHANGE_REQUIRES_PASSWORD;
+    await requireRecentAuth(deps, principal, { passwordChecked: true, onlyWithMfa: !checked });
+  }
   if (email === target.email) {
     // The address in use again: a change waiting for confirmation is called off.
     if (target.pendingEmail === null) return publicUser(deps, target);
@@ -138,6 +145,7 @@ export async function deleteUser(deps: Deps, principal: Principal, target: User,
   const { current_password } = parseInput(deleteInput, raw);
   const ok = await checkCurrentPassword(deps, principal, current_password, meta);
   if (!ok) throw invalid({ current_password: ["Invalid password."] });
+  await requireRecentAuth(deps, principal, { passwordChecked: true });
   // Tokens go with the user (ON DELETE CASCADE).
   await deps.store.users.delete(target.id);
 }

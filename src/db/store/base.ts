@@ -26,11 +26,10 @@ export const origin = (from: Origin): Origin => ({
   ip: from.ip.slice(0, LIMITS.ip),
 });
 
-/** A new session's row: where it came from, the factors it was signed in with, and when. */
+/** A new session's row: where it came from and the factors it was signed in with (auth_at: the row's creation). */
 export const sessionOrigin = (from: Origin) => ({
   ...origin(from),
   amr: (from.factors?.length ? from.factors : ["pwd"]).join(" ").slice(0, 64),
-  authAt: new Date(),
 });
 
 /** Prisma's unique-constraint violation (P2002): the database decided a race the checks could not. */

@@ -13,5 +13,18 @@ export function mfaStore({ prisma }: Db) {
           select: { name: true },
         })
       ).map((m) => m.name),
+    /**
+     * Staff's reset: every method of the user, their backup codes and the logins waiting for a
+     * code, in one transaction. The number of methods that were active.
+     */
+    async resetAll(userId: number): Promise<number> {
+      const [active] = await prisma.$transaction([
+        prisma.mfaMethod.count({ where: { userId, isActive: true } }),
+        prisma.mfaMethod.deleteMany({ where: { userId } }),
+        prisma.mfaBackupCode.deleteMany({ where: { userId } }),
+        prisma.mfaLogin.deleteMany({ where: { userId } }),
+      ]);
+      return active;
+    },
   };
 }

@@ -64,7 +64,7 @@ export function tokensStore({ prisma, forget }: Db) {
      */
     async addShared(userId: number, keyHash: string, from: Origin) {
       const row = sessionOrigin(from);
-      const signedIn = { amr: row.amr, authAt: row.authAt };
+      const signedIn = { amr: row.amr, authAt: new Date() };
       const upsert = () =>
         prisma.authToken.upsert({
           where: { keyHash },

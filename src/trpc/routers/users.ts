@@ -68,4 +68,8 @@ export const usersRouter = router({
   setActive: protectedProcedure
     .input(idInput.extend({ active: z.boolean() }))
     .mutation(({ ctx, input }) => admin.setActive(ctx.deps, ctx.principal, input.id, input.active, ctx.meta)),
+  /** Staff: turn a user's MFA off (methods, backup codes); the user is mailed. Needs a recent sign-in. */
+  resetMfa: protectedProcedure
+    .input(idInput)
+    .mutation(async ({ ctx, input }) => void (await admin.resetMfa(ctx.deps, ctx.principal, input.id, ctx.meta))),
 });

@@ -12,7 +12,17 @@ export const ACCESS_BLACKLISTED = {
   code: "token_not_valid",
   messages: [{ token_class: "AccessToken", token_type: "access", message: "Token is blacklisted" }],
 };
-export const VIEW_KEYS = ["created", "current", "id", "ip", "kind", "lastUsedAt", "userAgent"];
+export const VIEW_KEYS = [
+  "authenticatedAt",
+  "created",
+  "current",
+  "factors",
+  "id",
+  "ip",
+  "kind",
+  "lastUsedAt",
+  "userAgent",
+];
 const IP = /^(127\.0\.0\.1|::ffff:127\.0\.0\.1)$/;
 
 export const refresh = (s: Server, token: string) =>
@@ -57,6 +67,10 @@ export async function listOf(a: Adapter, auth: Auth): Promise<SessionView[]> {
     expect(Object.keys(v).sort()).toEqual(VIEW_KEYS);
     expect(v.id).toMatch(v.kind === "token" ? /^t\d+$/ : /^j[0-9a-f]{32}$/);
     expect(v.ip).toMatch(IP);
+    // A password login's session, signed in no later than it was created (a shared key's row
+    // takes each login's time).
+    expect(v.factors).toEqual(["pwd"]);
+    expect(Date.parse(v.authenticatedAt)).toBeGreaterThanOrEqual(Date.parse(v.created));
   }
   // Newest first.
   const created = views.map((v) => v.created);
