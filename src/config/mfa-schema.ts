@@ -41,7 +41,7 @@ export const trenchSchema = z.object({
     .transform((m) => (Array.isArray(m) ? [...new Set(m)] : (Object.keys(m) as (typeof MFA_METHOD_NAMES)[number][])))
     .default(["app", "email", "webauthn"]),
   CREDENTIAL: z.enum(["token", "jwt"]).default("token"),
-  EPHEMERAL_TOKEN_TTL: z.number().int().min(30).max(3600).default(300),
+  EPHEMERAL_TOKEN_TTL: z.number().int().min(1).max(3600).default(300),
   MAX_CODE_ATTEMPTS: z.number().int().min(1).max(20).default(5),
   EMAIL_CODE_TTL: z.number().int().min(60).max(3600).default(600),
 });

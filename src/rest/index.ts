@@ -6,6 +6,7 @@ import { classifyError } from "../http/classify.ts";
 import { adminRoutes } from "./admin.ts";
 import { metadataBody, methodNotAllowed, mount, type RestOptions, routeEveryMethod } from "./drf.ts";
 import { jwtRoutes } from "./jwt.ts";
+import { mfaRoutes } from "./mfa.ts";
 import { apiRoot, metadata, response } from "./openapi.ts";
 import { json, renderError } from "./render.ts";
 import { sessionRoutes } from "./sessions.ts";
@@ -76,6 +77,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
     ...jwtRoutes,
     ...sessionRoutes,
     ...adminRoutes,
+    ...mfaRoutes,
   ])
     mount(app, spec, opts);
 }

@@ -1,4 +1,7 @@
 // Portcullis extension paths (not Djoser's): the caller's sessions under /auth/sessions/.
+
+import { z } from "zod";
+import { reauthenticate, reauthenticateFields } from "../core/login/reauthenticate.ts";
 import { listSessions, revokeSession, revokeSessions } from "../core/sessions/list.ts";
 import type { Authed, Call, Reply, RouteSpec, View } from "./drf.ts";
 import { sessionList } from "./openapi.ts";
@@ -9,6 +12,11 @@ const authed = (doc: View["doc"], run: (c: Authed) => Promise<Reply>): View => (
   run: (c: Call) => run(c as Authed),
 });
 const noContent = { status: 204 };
+const reauthenticated = z.object({
+  factors: z.array(z.string()),
+  authenticatedAt: z.string(),
+  validUntil: z.string().describe("Until when sensitive actions need no new proof (REAUTHENTICATION_TIMEOUT)"),
+});
 const ended = { status: 204, description: "Ended" };
 
 export const sessionRoutes: RouteSpec[] = [
@@ -79,6 +87,27 @@ export const sessionRoutes: RouteSpec[] = [
           await revokeSession(c.deps, c.principal.user.id, String(c.params.id), c.meta);
           return noContent;
         },
+      ),
+    },
+  },
+  {
+    path: "/reauthenticate/",
+    slash: "append",
+    otherwise: "authenticated",
+    tag: "sessions",
+    metadata: {
+      name: "Reauthenticate",
+      description: "Portcullis extension: prove a factor again, so the session counts as freshly signed in.",
+    },
+    methods: {
+      POST: authed(
+        {
+          summary: "Extension: re-authenticate ({password}, or {code} with MFA on) for sensitive actions",
+          body: () => reauthenticateFields,
+          ok: { status: 200, description: "Renewed", body: reauthenticated },
+          errors: { 400: "Wrong password or code, or a password where a second factor is needed" },
+        },
+        async (c) => ({ status: 200, body: await reauthenticate(c.deps, c.principal, await c.data(), c.meta) }),
       ),
     },
   },

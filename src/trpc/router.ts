@@ -1,6 +1,8 @@
 import { router } from "./init.ts";
 import { auditRouter } from "./routers/audit.ts";
+import { authRouter } from "./routers/auth.ts";
 import { jwtRouter } from "./routers/jwt.ts";
+import { mfaRouter } from "./routers/mfa.ts";
 import { sessionsRouter } from "./routers/sessions.ts";
 import { tokenRouter } from "./routers/token.ts";
 import { usersRouter } from "./routers/users.ts";
@@ -11,5 +13,7 @@ export const appRouter = router({
   jwt: jwtRouter,
   sessions: sessionsRouter,
   audit: auditRouter,
+  auth: authRouter,
+  mfa: mfaRouter,
 });
 export type AppRouter = typeof appRouter;

@@ -11,7 +11,7 @@
 //   per name, with no wait, only NIST's absolute bound (800-63B: at most 100): after MAX_FAILURES
 //   consecutive failures from untrusted clients, only a password reset unlocks the name for them.
 // - re-checks of an authenticated caller's current password are counted per user, with waits and
-//   the same bound (a stolen token must not become a password oracle).
+//   the same bound (a stolen token must not become a password oracle); so are second-factor codes.
 //
 // A success resets the buckets it was counted in. Names that match no account are counted alike,
 // so a lockout never tells whether an account exists.
@@ -34,7 +34,7 @@ export type LoginAttempt = {
   abandoned(): Promise<void>;
 };
 
-type Kind = "name" | "network" | "device" | "recheck";
+type Kind = "name" | "network" | "device" | "recheck" | "mfa";
 /** `waits`: failures past FREE_FAILURES make the next attempt wait; `bound`: MAX_FAILURES locks. */
 type Bucket = { key: string; kind: Kind; waits: boolean; bound: boolean };
 
@@ -61,6 +61,12 @@ const bucket = {
     waits: true,
     bound: true,
   }),
+  mfa: (deps: Deps, userId: number): Bucket => ({
+    key: hmac(deps, `mfa:user:${userId}`),
+    kind: "mfa",
+    waits: true,
+    bound: true,
+  }),
 };
 
 const EVENTS: Record<Kind, { waits?: string; bound?: string }> = {
@@ -71,6 +77,7 @@ const EVENTS: Record<Kind, { waits?: string; bound?: string }> = {
     waits: "backoff started for password re-checks",
     bound: "password re-checks locked until a password reset",
   },
+  mfa: { waits: "backoff started for second-factor codes", bound: "second-factor codes locked until a password reset" },
 };
 
 /**
@@ -231,6 +238,20 @@ export function claimPasswordCheck(deps: Deps, userId: number, deadline = Date.n
 }
 
 /**
+ * Takes a slot for checking a second-factor code of user `userId` (a login's second step, a
+ * re-authentication, a protected MFA change): 429 while it waits, 403 mfa_locked once locked.
+ * Six digits are a small space: without this bound, many ephemeral tokens would add up to a search.
+ */
+export function claimCodeCheck(deps: Deps, userId: number, deadline = Date.now() + IN_FLIGHT_PATIENCE_MS) {
+  return claim(
+    deps,
+    () => [bucket.mfa(deps, userId)],
+    () => new AuthError("mfa_locked"),
+    deadline,
+  );
+}
+
+/**
  * Ends any wait or lock on these login names (from `ip`'s network too, when given) and on the
  * re-checks of `userId`: the owner's after a password reset, or a unique name that just became an
  * account's (failures before then were nobody's). Never a shared email on its own account's
@@ -244,6 +265,6 @@ export async function clearLoginLocks(
   const known = names.filter((n): n is string => !!n);
   const keys = known.map((n) => nameKey(deps, n));
   if (also.ip !== undefined) keys.push(...known.map((n) => bucket.network(deps, n, also.ip!).key));
-  if (also.userId !== undefined) keys.push(bucket.recheck(deps, also.userId).key);
+  if (also.userId !== undefined) keys.push(bucket.recheck(deps, also.userId).key, bucket.mfa(deps, also.userId).key);
   await clear(deps, keys);
 }

@@ -89,6 +89,17 @@ export async function recordLogin(deps: Deps, user: User, column: "lastLogin" | 
   user[column] = at;
 }
 
+/**
+ * The Djoser and SimpleJWT credential endpoints hand out nothing for a password alone to a user
+ * with MFA on: 403 mfa_required, pointing at the two-step login. Said only once the password was
+ * right, so it tells nobody else whether an account has MFA.
+ */
+export async function refuseWithMfa(deps: Deps, user: User, meta: RequestMeta, method: "token" | "jwt") {
+  if (!(await deps.store.mfa.activeNames(user.id)).length) return;
+  await audit(deps, "login_failed", meta, user.id, { method, reason: "mfa_required" });
+  throw new AuthError("mfa_required", undefined, { data: { code: "mfa_required" } });
+}
+
 export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): Promise<AuthToken> {
   const field = deps.settings.DJOSER.LOGIN_FIELD;
   const input = parseInput(loginInput(deps), raw);
@@ -98,6 +109,7 @@ export async function tokenLogin(deps: Deps, raw: unknown, meta: RequestMeta): P
     const message = ERRORS.invalid_credentials.message;
     throw new AuthError("invalid_credentials", message, { fields: { non_field_errors: [message] } });
   }
+  await refuseWithMfa(deps, user, meta, "token");
   // Independent writes, so one round trip's time rather than three.
   const [, , key] = await Promise.all([
     auditLogin(deps, meta, "token", accountId, true, input[field]),

@@ -6,6 +6,7 @@
 import { encodeUid, type LinkPurpose, makeToken, type TokenUser } from "../../compat/django/links.ts";
 import type { MailRow } from "../../db/store/index.ts";
 import type { Deps, User } from "../deps.ts";
+import { emailCode } from "../mfa/crypto.ts";
 import type { MailContext, MailKind } from "./transport.ts";
 
 type UrlSetting = "ACTIVATION_URL" | "PASSWORD_RESET_CONFIRM_URL" | "USERNAME_RESET_CONFIRM_URL";
@@ -25,7 +26,14 @@ const LINKS: Partial<Record<MailKind, { url: UrlSetting; purpose: LinkPurpose }>
  * `to`: the address, when it is not the account's (the old address an email change is told at).
  * `sessionsEnded`: true, the other sessions ended with a password change; "all", every one.
  */
-export type MailExtra = { sessionsEnded?: boolean | "all"; to?: string; newEmail?: string; mfaChange?: MfaChange };
+/** `codeNonce` (mfa_code): what the code is derived from at delivery; the code itself is never stored. */
+export type MailExtra = {
+  sessionsEnded?: boolean | "all";
+  to?: string;
+  newEmail?: string;
+  mfaChange?: MfaChange;
+  codeNonce?: string;
+};
 
 /** What an mfa_changed mail tells of. */
 export type MfaChange = keyof typeof MFA_CHANGES;
@@ -80,6 +88,7 @@ export function mailContext(deps: Pick<Deps, "settings">, kind: MailKind, user: 
     new_email: extra.newEmail ?? user.pendingEmail ?? "",
   };
   if (extra.mfaChange) ctx.change = MFA_CHANGES[extra.mfaChange] ?? "";
+  if (extra.codeNonce) ctx.code = emailCode(deps.settings, user.id, extra.codeNonce);
   const link = LINKS[kind];
   if (link) {
     ctx.uid = encodeUid(user.id);

@@ -14,7 +14,8 @@ export type MailKind =
   | "email_change"
   | "email_change_requested"
   | "email_changed"
-  | "mfa_changed";
+  | "mfa_changed"
+  | "mfa_code";
 
 export type MailContext = {
   site_name: string;
@@ -30,6 +31,8 @@ export type MailContext = {
   new_email?: string;
   /** mfa_changed: what changed about the account's second factors, as a sentence. */
   change?: string;
+  /** mfa_code: the one-time code. */
+  code?: string;
 };
 
 export type MailTemplates = { subject: string; text: string; html: string };
@@ -117,6 +120,12 @@ export const DEFAULT_TEMPLATES: Record<MailKind, MailTemplates> = {
     "{{ site_name }} - Your sign-in security settings have changed",
     "{{ change }} If you did not make this change, reset your password now and contact us.",
   ),
+  // django-trench's subject. The code is the whole message: no link to follow.
+  mfa_code: noticeMail(
+    "Your verification code",
+    "Your verification code for {{ site_name }} is {{ code }}. It works once, for a few minutes. " +
+      "If you did not try to sign in, change your password: someone knows it.",
+  ),
 };
 
 /** Kinds whose mail is useless without `ctx.url`. */
@@ -149,6 +158,7 @@ export function templateVars(ctx: MailContext): Map<string, string> {
     ["new_email", ctx.new_email ?? ""],
     ["sessions_note", sessionsNote(ctx.sessions_ended)],
     ["change", ctx.change ?? ""],
+    ["code", ctx.code ?? ""],
   ]);
 }
 

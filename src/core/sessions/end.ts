@@ -30,7 +30,9 @@ export async function endSessions(
   const kept = keepToken !== undefined && opaque ? await deps.store.tokens.kept(keepToken) : null;
   // In shared mode a key imported from DRF (shared: false) is Djoser's one key per user all the same.
   const isShared = (k: { shared: boolean }) => k.shared || deps.settings.DJOSER.TOKEN_MODE === "shared";
-  const next = kept && isShared(kept) ? sharedRekey(deps.settings, { userAgent: kept.userAgent, ip: kept.ip }) : null;
+  // The new key keeps the old one's device and sign-in (factors and time): a rekey is no new sign-in.
+  const origin = kept && { userAgent: kept.userAgent, ip: kept.ip, factors: kept.amr.split(" "), authAt: kept.authAt };
+  const next = kept && isShared(kept) ? sharedRekey(deps.settings, origin!) : null;
   if (next || (opaque && !kept)) keepToken = undefined; // a kept key already gone keeps nothing
   const sessions = await deps.store.sessions.endAllOf(userId, reason, {
     keepSid,

@@ -9,7 +9,7 @@ import { audit, auditLogin } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
 import type { EmptyObject, EndedSessions, RefreshedTokens, TokenPair } from "../dto.ts";
 import { charField, clientInput, form, parseInput, passwordField, perSettings } from "../inputs.ts";
-import { recordLogin, verifyLogin } from "../login/verify.ts";
+import { recordLogin, refuseWithMfa, verifyLogin } from "../login/verify.ts";
 import { endJwtSession, endSessions } from "./end.ts";
 import { acceptsSidless, BLACKLISTED, issuedBefore, NO_SID, SID, sidOf, userOf } from "./jwt-access.ts";
 import {
@@ -85,6 +85,7 @@ export async function createTokens(deps: Deps, raw: unknown, meta: RequestMeta):
     await auditLogin(deps, meta, "jwt", accountId, false, input[field]);
     throw new AuthError("no_active_account", undefined, { challenge: challenge(deps) });
   }
+  await refuseWithMfa(deps, user, meta, "jwt");
   // Independent writes, so one round trip's time rather than three.
   // A login ends the mailed links: by last_login when SimpleJWT may move it, else by the link epoch.
   const loginColumn = deps.settings.SIMPLE_JWT.UPDATE_LAST_LOGIN ? "lastLogin" : "linkEpoch";

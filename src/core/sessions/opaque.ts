@@ -6,7 +6,7 @@
 // per login (knox-like). TOKEN_TTL and TOKEN_IDLE_TTL end a key by age or by disuse, in both modes.
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { Settings } from "../../config/schema.ts";
-import type { Origin, Rekey } from "../../db/store/index.ts";
+import type { Rekey } from "../../db/store/index.ts";
 import { AuthError, ERRORS } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
@@ -127,7 +127,7 @@ export async function logoutAllTokens(deps: Deps, principal: Principal, meta: Re
  * one key, so keeping the caller signed in means handing them another. `from` is the old key's
  * row (its device, for the list); the store writes the new seed and row with the ending.
  */
-export function sharedRekey(settings: Settings, from: Origin): { key: string; rekey: Rekey } {
+export function sharedRekey(settings: Settings, from: Rekey["from"]): { key: string; rekey: Rekey } {
   const seed = newSeed();
   const key = deriveKey(settings, seed);
   return { key, rekey: { seed, keyHash: hashKey(key), from } };

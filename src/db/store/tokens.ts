@@ -4,11 +4,11 @@
 // unless a new seed and its key's row replace it in the same transaction. A seed left behind
 // would let the next login derive the ended key again.
 import type { Prisma } from "../../generated/prisma/client.ts";
-import { type Db, isUniqueViolation, type Origin, origin, sessionOrigin } from "./base.ts";
+import { type Db, isUniqueViolation, type Origin, sessionOrigin } from "./base.ts";
 
 type Client = Prisma.TransactionClient;
 /** A new shared key for a caller kept signed in: its seed, its hash and the device it goes to. */
-export type Rekey = { seed: string; keyHash: string; from: Origin };
+export type Rekey = { seed: string; keyHash: string; from: Origin & { authAt?: Date } };
 
 /** The seed rule's statement: `onlyIf`, only while the seed is still that one. */
 const dropSeed = (client: Client, userId: number, onlyIf?: string) =>
@@ -29,7 +29,13 @@ export function endTokens(
   const { keep, rekey } = opts;
   const seed = rekey ? { tokenSeed: rekey.seed } : keep === undefined ? { tokenSeed: null } : {};
   const data = { ...opts.user, ...seed };
-  const row = rekey && { userId, keyHash: rekey.keyHash, shared: true, ...origin(rekey.from) };
+  const row = rekey && {
+    userId,
+    keyHash: rekey.keyHash,
+    shared: true,
+    ...sessionOrigin(rekey.from),
+    ...(rekey.from.authAt ? { authAt: rekey.from.authAt } : {}),
+  };
   return [
     client.authToken.deleteMany({ where: { userId, ...(keep !== undefined ? { id: { not: keep } } : {}) } }),
     ...(Object.keys(data).length ? [client.user.updateMany({ where: { id: userId }, data })] : []),
@@ -48,7 +54,10 @@ export function tokensStore({ prisma, forget }: Db) {
     listOf: (userId: number) => prisma.authToken.findMany({ where: { userId } }),
     /** What ending every other session needs to know of the caller's own key. */
     kept: (id: number) =>
-      prisma.authToken.findUnique({ where: { id }, select: { shared: true, userAgent: true, ip: true } }),
+      prisma.authToken.findUnique({
+        where: { id },
+        select: { shared: true, userAgent: true, ip: true, amr: true, authAt: true },
+      }),
     times: (keyHash: string) =>
       prisma.authToken.findUnique({ where: { keyHash }, select: { created: true, lastUsedAt: true } }),
     /** "Last used", for session lists and TOKEN_IDLE_TTL; the caller decides how often. */
