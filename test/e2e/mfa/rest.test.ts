@@ -20,7 +20,7 @@ for (const kind of DATABASES) {
   describe(`django-trench's REST contract on ${kind}`, () => {
     const s = useServer(kind, { TRENCH_AUTH_MAX_CODE_ATTEMPTS: "3" });
 
-    it("enrols the app: activate → otpauth URI, a wrong first code refused, the right one → 5 backup codes", async () => {
+    it("enrols the app: an otpauth URI, a wrong first code refused, the right one: 5 backup codes", async () => {
       await s.signUp("ann", "ann@example.com");
       const auth = tokenAuth(await s.tokenLogin("ann"));
       const started = await s.request("POST", "/auth/app/activate/", { headers: auth });
@@ -120,7 +120,7 @@ for (const kind of DATABASES) {
       expect((await secondStep(s, "made-up", "123456")).json).toEqual(INVALID_TOKEN);
     });
 
-    it("login/ answers the credential itself for a user without MFA, and trench's error for a wrong password", async () => {
+    it("login/ answers the credential for a user without MFA, and trench's error for a wrong password", async () => {
       await s.signUp("gil", "gil@example.com");
       const ok = await s.request("POST", "/auth/login/", { json: { username: "gil", password: PW } });
       expect(ok.status).toBe(200);
