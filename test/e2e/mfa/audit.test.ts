@@ -21,7 +21,7 @@ for (const kind of DATABASES) {
   describe(`MFA audit on ${kind}`, () => {
     const s = useServer(kind);
 
-    it("enrol, fail, backup code, regenerate, primary, re-authenticate, disable, staff reset: audited, no secret", async () => {
+    it("every MFA change and failure is audited, and no secret with it", async () => {
       const secrets: string[] = [];
       const { secret, backup } = await enrolApp(s, "ada");
       secrets.push(secret, ...backup);

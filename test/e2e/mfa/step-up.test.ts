@@ -25,7 +25,7 @@ for (const kind of DATABASES) {
   describe(`step-up on ${kind}`, () => {
     const s = useServer(kind, { REAUTHENTICATION_TIMEOUT: String(TIMEOUT) });
 
-    it("without MFA, Djoser's set_password works however old the sign-in: current_password re-authenticates", async () => {
+    it("without MFA, set_password works however old the sign-in: current_password re-authenticates", async () => {
       await s.signUp("plain", "plain@example.com");
       const auth = tokenAuth(await s.tokenLogin("plain"));
       await sleep(TIMEOUT * 1000 + 500);
@@ -65,7 +65,7 @@ for (const kind of DATABASES) {
       expect(done.status, done.text).toBe(204);
     });
 
-    it("without MFA, an old sign-in re-authenticates with the password; a wrong one is refused and counted", async () => {
+    it("without MFA, an old sign-in re-authenticates with the password; a wrong one is refused", async () => {
       await s.signUp("plain2", "plain2@example.com");
       const auth = tokenAuth(await s.tokenLogin("plain2"));
       const wrong = await s.request("POST", "/auth/reauthenticate/", { headers: auth, json: { password: "nope" } });
@@ -78,7 +78,7 @@ for (const kind of DATABASES) {
       expect(anonymous.status).toBe(401);
     });
 
-    it("staff reset a user's MFA from a recent sign-in only; the user is mailed and logs in with the password again", async () => {
+    it("staff reset a user's MFA from a recent sign-in; the user is mailed and logs in with the password", async () => {
       await mfaUser(s, "lost");
       const before = await s.request("POST", "/auth/token/login/", { json: { username: "lost", password: PW } });
       expect(before.status).toBe(403); // MFA on: no key from a password alone
