@@ -5,7 +5,8 @@ const url = z.string().min(1);
 
 // Djoser 2.3's WEBAUTHN dict (in the environment DJOSER_WEBAUTHN, as JSON). ORIGIN may also be a
 // list (a site served from several origins, or an Android app's "android:apk-key-hash:…" origin).
-// CHALLENGE_TTL (seconds) is a Portcullis extension: Djoser's challenges never expire.
+// CHALLENGE_TTL (seconds), USER_VERIFICATION and CREDENTIAL are Portcullis extensions (Djoser's
+// challenges never expire, and its login answers a token).
 export const webauthnSchema = z.object({
   RP_NAME: z.string().min(1).default("localhost"),
   RP_ID: z.string().min(1).default("localhost"),
@@ -15,6 +16,8 @@ export const webauthnSchema = z.object({
   CHALLENGE_TTL: z.number().int().min(30).max(3600).default(300),
   // What the server asks of the authenticator: "required" refuses a passkey that did not verify the user.
   USER_VERIFICATION: z.enum(["required", "preferred", "discouraged"]).default("preferred"),
+  // What a passkey login hands out: Djoser's token, or a SimpleJWT pair.
+  CREDENTIAL: z.enum(["token", "jwt"]).default("token"),
 });
 
 // django-trench's TRENCH_AUTH (in the environment TRENCH_AUTH_<NAME>), its names and defaults.

@@ -6,7 +6,8 @@ import { classifyError } from "../http/classify.ts";
 import { adminRoutes } from "./admin.ts";
 import { metadataBody, methodNotAllowed, mount, type RestOptions, routeEveryMethod } from "./drf.ts";
 import { jwtRoutes } from "./jwt.ts";
-import { mfaRoutes } from "./mfa.ts";
+import { mfaRoutes } from "./mfa/trench-routes.ts";
+import { webauthnRoutes } from "./mfa/webauthn.ts";
 import { apiRoot, metadata, response } from "./openapi.ts";
 import { json, renderError } from "./render.ts";
 import { sessionRoutes } from "./sessions.ts";
@@ -78,6 +79,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
     ...sessionRoutes,
     ...adminRoutes,
     ...mfaRoutes,
+    ...webauthnRoutes,
   ])
     mount(app, spec, opts);
 }

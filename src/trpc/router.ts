@@ -3,6 +3,7 @@ import { auditRouter } from "./routers/audit.ts";
 import { authRouter } from "./routers/auth.ts";
 import { jwtRouter } from "./routers/jwt.ts";
 import { mfaRouter } from "./routers/mfa.ts";
+import { passkeysRouter } from "./routers/passkeys.ts";
 import { sessionsRouter } from "./routers/sessions.ts";
 import { tokenRouter } from "./routers/token.ts";
 import { usersRouter } from "./routers/users.ts";
@@ -15,5 +16,6 @@ export const appRouter = router({
   audit: auditRouter,
   auth: authRouter,
   mfa: mfaRouter,
+  passkeys: passkeysRouter,
 });
 export type AppRouter = typeof appRouter;

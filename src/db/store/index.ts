@@ -9,6 +9,7 @@ import { jwtSessionsStore } from "./jwt-sessions.ts";
 import { loginLocksStore } from "./login-locks.ts";
 import { mfaStore } from "./mfa.ts";
 import { outboxStore } from "./outbox.ts";
+import { passkeysStore } from "./passkeys.ts";
 import { sessionsStore } from "./sessions.ts";
 import { tokensStore } from "./tokens.ts";
 import { usersStore } from "./users.ts";
@@ -33,6 +34,7 @@ export function createStore(prisma: PrismaClient, cache?: Forgetter) {
     loginLocks: loginLocksStore(db),
     audit: auditStore(db),
     mfa: mfaStore(db),
+    passkeys: passkeysStore(db),
   };
 }
 

@@ -13,6 +13,18 @@ export type LoginLookup = LoginKey | { email: string };
 /** A mail written in the same statement as the user row (mail_outbox). */
 export type MailRow = { kind: string; data: Prisma.InputJsonValue };
 
+/** A passkey's row as it is first written. */
+export type NewPasskey = {
+  credentialId: string;
+  publicKey: Uint8Array<ArrayBuffer>;
+  counter: bigint;
+  transports: string;
+  deviceType: string;
+  backedUp: boolean;
+  aaguid: string;
+  name: string;
+};
+
 export type NewUser = {
   username: string | null;
   email: string;
@@ -22,6 +34,9 @@ export type NewUser = {
   activationPending?: boolean;
   isStaff?: boolean;
   isSuperuser?: boolean;
+  /** A passkey sign-up: the WebAuthn user handle and the first passkey, in the same write. */
+  webauthnHandle?: string;
+  passkeys?: { create: NewPasskey };
 };
 
 /** An email change as profile.ts decides it: the address at once, or a pending one to confirm. */

@@ -135,7 +135,7 @@ for (const kind of DATABASES) {
     it("the method views: config, unknown methods, backup codes regenerated, the method turned off", async () => {
       const config = await s.request("GET", "/auth/mfa/config/");
       expect(config.json).toEqual({
-        methods: ["app", "email"],
+        methods: ["app", "email", "webauthn"],
         confirm_disable_with_code: false,
         confirm_regeneration_with_code: true,
         allow_backup_codes_regeneration: true,

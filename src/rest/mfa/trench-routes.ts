@@ -1,9 +1,9 @@
 // django-trench's URL sets at /auth/: login/ and login/code/ (authtoken or jwt, per
 // TRENCH_AUTH.CREDENTIAL), and the method views (activate, confirm, deactivate, backup codes,
 // code request, config, active methods, primary method).
-import * as flows from "../core/mfa/flows.ts";
-import { codeStep, mfaLoginInput, passwordStep } from "../core/mfa/login.ts";
-import type { RouteSpec, View } from "./drf.ts";
+import * as flows from "../../core/mfa/flows.ts";
+import { codeStep, mfaLoginInput, passwordStep } from "../../core/mfa/login.ts";
+import type { RouteSpec, View } from "../drf.ts";
 import { activeMethods, backupCodes, config, credential, details, firstStep, trenchView } from "./trench.ts";
 
 const TAG = "mfa";

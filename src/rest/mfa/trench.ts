@@ -1,8 +1,8 @@
 // What makes a view answer like django-trench's: its own errors as {"error": "<message>"} (a
 // serializer's stay DRF's field errors), and its bodies for the OpenAPI document.
 import { z } from "zod";
-import { AuthError, type ErrorCode } from "../errors.ts";
-import type { Authed, Call, Reply, View } from "./drf.ts";
+import { AuthError, type ErrorCode } from "../../errors.ts";
+import type { Authed, Call, Reply, View } from "../drf.ts";
 
 // The errors trench renders through its ErrorResponse: {"error": str(cause)}.
 const TRENCH_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
