@@ -2,6 +2,7 @@
 // caller's passkeys, passkeys as a second factor, and what an attacker tries (a challenge replayed
 // or expired, another origin or RP ID, another user's passkey, a counter gone backwards, made-up
 // bodies). On PGlite and PostgreSQL.
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { PW, type Server, tokenAuth, useServer } from "../../helpers/fixture.ts";
 import { secondStep } from "../../helpers/mfa.ts";
@@ -72,7 +73,7 @@ for (const kind of DATABASES) {
       expect(Object.keys(other.json)).toEqual(["username"]);
     });
 
-    it("attacks on login: replayed or foreign challenges, other origins, another's passkey, stale counters", async () => {
+    it("login attacks: a replayed challenge, other origins, another's passkey, a stale counter", async () => {
       const { device } = await passkeySignup(s, "sam");
       const { device: tomDevice } = await passkeySignup(s, "tom");
       const options = (await s.request("POST", "/auth/webauthn/login_request/", { json: { username: "sam" } })).json;
@@ -98,7 +99,7 @@ for (const kind of DATABASES) {
       expect(twice.json.allowCredentials).toEqual(nobody.json.allowCredentials);
     });
 
-    it("management: list, add, rename, remove; another user's passkey is not found; changes need a recent sign-in", async () => {
+    it("management: list, add, rename, remove; another user's passkey is not found", async () => {
       const { device } = await passkeySignup(s, "uma");
       const auth = tokenAuth((await passkeyLogin(s, "uma", device)).json.auth_token);
       const list = await s.request("GET", "/auth/passkeys/", { headers: auth });
@@ -148,6 +149,25 @@ for (const kind of DATABASES) {
       expect(done.status, done.text).toBe(200);
       const sessions = await s.request("GET", "/auth/sessions/", { headers: tokenAuth(done.json.auth_token) });
       expect(sessions.json.find((v: { current: boolean }) => v.current).factors).toEqual(["pwd", "hwk"]);
+    });
+  });
+
+  describe(`passkey changes need a recent sign-in on ${kind}`, () => {
+    const s = useServer(kind, { REAUTHENTICATION_TIMEOUT: "1" });
+
+    it("after REAUTHENTICATION_TIMEOUT, adding or removing a passkey needs a re-authentication", async () => {
+      const { device } = await passkeySignup(s, "yul");
+      const auth = tokenAuth((await passkeyLogin(s, "yul", device)).json.auth_token);
+      const id = (await s.request("GET", "/auth/passkeys/", { headers: auth })).json[0].id;
+      await sleep(1500);
+      const add = await s.request("POST", "/auth/passkeys/register_request/", { headers: auth });
+      expect(add.status).toBe(403);
+      expect(add.json).toMatchObject({ code: "reauthentication_required", required: "password" });
+      const remove = await s.request("DELETE", `/auth/passkeys/${id}/`, { headers: auth });
+      expect(remove.status).toBe(403);
+      // A fresh passkey login is a recent sign-in.
+      const fresh = tokenAuth((await passkeyLogin(s, "yul", device)).json.auth_token);
+      expect((await s.request("POST", "/auth/passkeys/register_request/", { headers: fresh })).status).toBe(200);
     });
   });
 }
