@@ -1,7 +1,8 @@
 // Deletes what can no longer be used, so tables stop growing with time and with sprayed login
 // names: refresh tokens past expiry (SimpleJWT's `flushexpiredtokens`), JWT sessions none of
 // whose tokens can still be presented, lockout counts left quiet for FORGET_AFTER, opaque tokens
-// past TOKEN_TTL or TOKEN_IDLE_TTL, and audit events older than AUDIT_RETENTION_DAYS. Every
+// past TOKEN_TTL or TOKEN_IDLE_TTL, audit events older than AUDIT_RETENTION_DAYS, and logins
+// waiting for a second factor and WebAuthn challenges past their expiry. Every
 // server runs it every FLUSH_EXPIRED_INTERVAL seconds; `portcullis flushexpiredtokens` runs it
 // once (from cron, say). Instances running it at once delete the same rows: harmless.
 import type { Deps } from "./deps.ts";
@@ -12,6 +13,8 @@ export type Flushed = {
   loginLocks: number;
   authTokens: number;
   auditEvents: number;
+  pendingLogins: number;
+  challenges: number;
 };
 
 export async function flushExpired(deps: Pick<Deps, "store" | "settings">): Promise<Flushed> {
@@ -27,7 +30,8 @@ export async function flushExpired(deps: Pick<Deps, "store" | "settings">): Prom
   const authTokens = await store.tokens.flushExpired(settings.DJOSER.TOKEN_TTL, settings.DJOSER.TOKEN_IDLE_TTL);
   const days = settings.AUDIT_RETENTION_DAYS;
   const auditEvents = days === null ? 0 : await store.audit.flush(days);
-  return { refreshTokens, sessions, loginLocks, authTokens, auditEvents };
+  const [pendingLogins, challenges] = [await store.mfa.flushLogins(), await store.passkeys.flushChallenges()];
+  return { refreshTokens, sessions, loginLocks, authTokens, auditEvents, pendingLogins, challenges };
 }
 
 /** Runs flushExpired now and then every FLUSH_EXPIRED_INTERVAL seconds (0: never) until closed. */

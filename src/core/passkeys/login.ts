@@ -4,6 +4,7 @@
 // WEBAUTHN.CREDENTIAL "jwt"). Djoser tells a name without passkeys by a 400; here every name gets
 // options alike (a stable made-up credential for the others), so nothing tells who has an account.
 import { createHmac } from "node:crypto";
+import { AuthError } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, RequestMeta } from "../deps.ts";
 import type { AuthToken, TokenPair } from "../dto.ts";
@@ -69,6 +70,10 @@ export async function passkeyLogin(deps: Deps, raw: unknown, meta: RequestMeta):
     verified.credentialDeviceType,
     verified.credentialBackedUp,
   );
+  // A passkey that verified its user (a PIN, a fingerprint) is two factors in one; one that did not
+  // is possession alone, which is not enough for an account with MFA on.
+  if (!verified.userVerified && (await deps.store.mfa.activeNames(user.id)).length)
+    throw new AuthError("mfa_required", undefined, { data: { code: "mfa_required" } });
   meta.factors = verified.userVerified ? ["hwk", "user"] : ["hwk"];
   const kind = deps.settings.DJOSER.WEBAUTHN.CREDENTIAL;
   const [credential] = await Promise.all([

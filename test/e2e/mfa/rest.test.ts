@@ -71,6 +71,12 @@ for (const kind of DATABASES) {
         );
         expect(error?.data).toMatchObject({ code: "mfa_required", httpStatus: 403 });
       }
+      // The two-step login and the typed client's auth.login answer a step, never a credential.
+      const first = await s.request("POST", "/auth/login/", body);
+      expect(Object.keys(first.json).sort()).toEqual(["ephemeral_token", "method"]);
+      const typed = await s.trpc().auth.login.mutate({ username: "bob", password: PW });
+      expect(typed.status).toBe("mfa_required");
+      expect(Object.keys(typed).sort()).toEqual(["details", "ephemeralToken", "method", "methods", "status"]);
       // A wrong password says nothing about MFA: the usual answer.
       const wrong = await s.request("POST", "/auth/token/login/", { json: { username: "bob", password: "nope" } });
       expect(wrong.json).toEqual({ non_field_errors: ["Unable to log in with provided credentials."] });

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { PW, type Server, tokenAuth, useServer } from "../../helpers/fixture.ts";
-import { secondStep } from "../../helpers/mfa.ts";
+import { enrolApp, firstStep, secondStep } from "../../helpers/mfa.ts";
 import { DATABASES } from "../../helpers/server.ts";
 import { SoftAuthenticator } from "../../helpers/webauthn.ts";
 
@@ -168,6 +168,44 @@ for (const kind of DATABASES) {
       // A fresh passkey login is a recent sign-in.
       const fresh = tokenAuth((await passkeyLogin(s, "yul", device)).json.auth_token);
       expect((await s.request("POST", "/auth/passkeys/register_request/", { headers: fresh })).status).toBe(200);
+    });
+  });
+}
+
+for (const kind of DATABASES) {
+  describe(`passkeys through tRPC on ${kind}`, () => {
+    const s = useServer(kind);
+
+    it("signupOptions, signup, loginOptions, login, list; possession alone does not pass MFA", async () => {
+      const anon = s.trpc();
+      const device = new SoftAuthenticator(ORIGIN);
+      const options = await anon.passkeys.signupOptions.mutate({ username: "zed", display_name: "Zed" });
+      const user = await anon.passkeys.signup.mutate({
+        ukey: options.ukey,
+        username: "zed",
+        credential: device.create(options) as never,
+      });
+      expect(user).toMatchObject({ username: "zed" });
+      const request = await anon.passkeys.loginOptions.mutate({ username: "zed" });
+      const login = await anon.passkeys.login.mutate({ username: "zed", credential: device.get(request) as never });
+      const key = (login as { auth_token: string }).auth_token;
+      const list = await s.trpc(tokenAuth(key)).passkeys.list.query();
+      expect(list.map((p) => p.name)).toEqual(["Passkey"]);
+      const failed = await anon.passkeys.login
+        .mutate({ username: "zed", credential: device.get(request) as never })
+        .catch((e: { data?: { code?: string } }) => e.data?.code);
+      expect(failed).toBe("webauthn_failed"); // the challenge was spent
+
+      // Possession alone (no user verification) does not pass an account with MFA on.
+      const { backup } = await enrolApp(s, "zoe");
+      const both = await secondStep(s, await firstStep(s, "zoe"), backup[0]);
+      const zoe = tokenAuth(both.json.auth_token);
+      const blind = new SoftAuthenticator(ORIGIN, "localhost", false);
+      const reg = await s.request("POST", "/auth/passkeys/register_request/", { headers: zoe });
+      const added = await s.request("POST", "/auth/passkeys/register/", { headers: zoe, json: blind.create(reg.json) });
+      expect(added.status, added.text).toBe(201);
+      const refused = await passkeyLogin(s, "zoe", blind);
+      expect([refused.status, refused.json.code]).toEqual([403, "mfa_required"]);
     });
   });
 }

@@ -15,9 +15,10 @@ const ARGON2 = '{"MEMORY_COST":1024,"TIME_COST":1,"PARALLELISM":1}';
 const SHORT = { SIMPLE_JWT_ACCESS_TOKEN_LIFETIME: "1", SIMPLE_JWT_REFRESH_TOKEN_LIFETIME: "2" };
 const LOCKOUT = { LOGIN_LOCKOUT: '{"FREE_FAILURES":1,"BASE_DELAY":1,"MAX_DELAY":1,"MAX_FAILURES":3}' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const deleted = (tokens: number, sessions: number, locks: number, keys = 0, events = 0) =>
+const deleted = (tokens: number, sessions: number, locks: number, keys = 0, events = 0, logins = 0, challenges = 0) =>
   `Deleted ${tokens} expired refresh token(s), ${sessions} dead JWT session(s), ${locks} forgotten lockout count(s), ` +
-  `${keys} expired opaque token(s), ${events} audit event(s) past AUDIT_RETENTION_DAYS.`;
+  `${keys} expired opaque token(s), ${events} audit event(s) past AUDIT_RETENTION_DAYS, ` +
+  `${logins} expired second-factor login(s), ${challenges} expired WebAuthn challenge(s).`;
 
 describe("housekeeping (PostgreSQL)", () => {
   let db: Awaited<ReturnType<typeof freshPostgres>>;
@@ -151,6 +152,21 @@ describe("housekeeping (PostgreSQL)", () => {
     });
     expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 0, 2)]);
     expect(await count("audit_event")).toBe(before - 2);
+  });
+
+  it("logins waiting for a second factor and WebAuthn challenges go once expired", async () => {
+    await sql.query(
+      "INSERT INTO mfa_login (token_hash, user_id, factor, credential, expires_at) VALUES " +
+        "(repeat('a', 64), 1, 'pwd', 'token', now() - interval '1 second'), " +
+        "(repeat('b', 64), 1, 'pwd', 'token', now() + interval '1 hour')",
+    );
+    await sql.query(
+      "INSERT INTO webauthn_challenge (key_hash, challenge, purpose, expires_at) VALUES " +
+        "(repeat('c', 64), 'x', 'login', now() - interval '1 second'), (repeat('d', 64), 'y', 'login', now() + interval '1 hour')",
+    );
+    const flushed = await runCommand(["flushexpiredtokens"], { ...common(), LOG_LEVEL: "warn" });
+    expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 0, 0, 1, 1)]);
+    expect([await count("mfa_login"), await count("webauthn_challenge")]).toEqual([1, 1]);
   });
 
   it("a server deletes expired rows by itself every FLUSH_EXPIRED_INTERVAL seconds", async () => {
