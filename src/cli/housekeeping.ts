@@ -22,7 +22,8 @@ seconds; run it from cron with FLUSH_EXPIRED_INTERVAL=0.`,
           `Deleted ${flushed.refreshTokens} expired refresh token(s), ${flushed.sessions} dead JWT session(s), ` +
             `${flushed.loginLocks} forgotten lockout count(s), ${flushed.authTokens} expired opaque token(s), ` +
             `${flushed.auditEvents} audit event(s) past AUDIT_RETENTION_DAYS, ` +
-            `${flushed.pendingLogins} expired second-factor login(s), ${flushed.challenges} expired WebAuthn challenge(s).\n`,
+            `${flushed.pendingLogins} expired second-factor login(s), ` +
+            `${flushed.challenges} expired WebAuthn challenge(s).\n`,
         );
         return 0;
       },

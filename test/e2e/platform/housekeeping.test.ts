@@ -162,7 +162,8 @@ describe("housekeeping (PostgreSQL)", () => {
     );
     await sql.query(
       "INSERT INTO webauthn_challenge (key_hash, challenge, purpose, expires_at) VALUES " +
-        "(repeat('c', 64), 'x', 'login', now() - interval '1 second'), (repeat('d', 64), 'y', 'login', now() + interval '1 hour')",
+        "(repeat('c', 64), 'x', 'login', now() - interval '1 second'), " +
+        "(repeat('d', 64), 'y', 'login', now() + interval '1 hour')",
     );
     const flushed = await runCommand(["flushexpiredtokens"], { ...common(), LOG_LEVEL: "warn" });
     expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 0, 0, 1, 1)]);
