@@ -64,7 +64,7 @@ function passwordCap(v: string, ctx: z.RefinementCtx) {
 
 // DRF's CharField refuses lone surrogates. UTF-8 cannot hold one: hashed, "\ud800" and "\udc00"
 // both become U+FFFD, so two different passwords would be one.
-function noSurrogate(v: string, ctx: z.RefinementCtx) {
+export function noSurrogate(v: string, ctx: z.RefinementCtx) {
   const message = surrogateError(v);
   if (message) ctx.addIssue({ code: "custom", message });
 }

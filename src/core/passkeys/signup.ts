@@ -9,12 +9,16 @@ import { audit } from "../audit.ts";
 import type { Deps, RequestMeta } from "../deps.ts";
 import type { PublicUser } from "../dto.ts";
 import { isLoginTaken, loginColumns, loginTaken } from "../identity.ts";
-import { charField, clientInput, emailField, form, parseInput, usernameField } from "../inputs.ts";
+import { charField, clientInput, emailField, form, noSurrogate, parseInput, usernameField } from "../inputs.ts";
 import { mailRows } from "../mail/queue.ts";
 import { creationOptions, randomKey, registrationJson, standardFields, verifyCreation } from "./ceremony.ts";
 import { keepChallenge, takeChallenge } from "./challenges.ts";
 
-const REQUEST = form({ username: charField({ maxLength: 254 }), display_name: charField({ maxLength: 150 }) });
+// Both go into a JSON column with the challenge, which cannot hold a lone surrogate (DRF refuses them too).
+const REQUEST = form({
+  username: charField({ maxLength: 254 }).superRefine(noSurrogate),
+  display_name: charField({ maxLength: 150 }).superRefine(noSurrogate),
+});
 export const signupRequestFields = clientInput(REQUEST);
 const USER = form({ username: usernameField().optional(), email: emailField({ allowBlank: true }).optional() });
 export const signupFields = clientInput(USER.extend({ credential: registrationJson }));

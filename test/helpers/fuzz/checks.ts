@@ -26,6 +26,17 @@ export function isDrfError(v: unknown): boolean {
   return Object.values(v).every(isStringList);
 }
 
+// The contracts beyond DRF's that some paths keep: django-trench's {"error": "…"} on its views, and
+// Djoser 2.3's WebAuthn refusal, whose non_field_errors is a string.
+const TRENCH_PATH =
+  /\/(login\/(code\/)?|[^/]*\/(activate\/(confirm\/)?|deactivate\/|codes\/regenerate\/)|code\/request\/|mfa\/[^/]+\/)$/;
+const WEBAUTHN_PATH = /\/(webauthn\/(signup\/[^/]+|login)|passkeys\/register)\/$/;
+function isOtherContract(path: string, v: unknown): boolean {
+  if (!isObject(v) || Object.keys(v).length !== 1) return false;
+  if (typeof v.error === "string") return TRENCH_PATH.test(path);
+  return v.non_field_errors === "WebAuthn verification failed." && WEBAUTHN_PATH.test(path);
+}
+
 /** null when the answer is one the REST adapter may give; else what is wrong with it. */
 export function checkRest(w: Wire, a: Answer): string | null {
   if (a.status >= 500) return `${a.status} server error`;
@@ -53,7 +64,7 @@ export function checkRest(w: Wire, a: Answer): string | null {
   if (!body.ok) return `${a.status} with a body that is not JSON`;
   if (a.status < 300)
     return isObject(body.value) || Array.isArray(body.value) ? null : `${a.status} with a JSON scalar`;
-  return isDrfError(body.value)
+  return isDrfError(body.value) || isOtherContract(pathOf(w), body.value)
     ? null
     : `${a.status} not in a DRF error shape${pathOf(w).startsWith("/auth/") ? "" : " (path outside /auth/)"}`;
 }
