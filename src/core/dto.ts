@@ -94,3 +94,37 @@ export type AuditPage = { events: AuditEvent[]; nextCursor: number | null };
 
 /** DRF-style field errors: a field's name to its messages (in a tRPC error's `data.fields`). */
 export type FieldErrors = Record<string, string[]>;
+
+// ── Second factors and passkeys ──────────────────────────────────────────────────────────────
+
+/** What a login hands out: Djoser's token or a SimpleJWT pair. */
+export type Credential = AuthToken | TokenPair;
+/** auth.login: the credential, or what the second step needs (`details`: the method's options, or null). */
+export type FirstStep =
+  | { status: "ok"; credential: Credential }
+  | { status: "mfa_required"; ephemeralToken: string; method: string; methods: string[]; details: unknown };
+/** trench's {details}: an otpauth:// URI, a notice, or WebAuthn options. */
+export type MfaDetails = { details: unknown };
+export type BackupCodes = { backup_codes: string[] };
+export type MfaConfig = {
+  methods: string[];
+  confirm_disable_with_code: boolean;
+  confirm_regeneration_with_code: boolean;
+  allow_backup_codes_regeneration: boolean;
+};
+export type ActiveMethod = { name: string; is_primary: boolean };
+/** A re-authentication: the factors proved, and until when sensitive actions need no new proof. */
+export type Reauthenticated = { factors: string[]; authenticatedAt: string; validUntil: string };
+/** WebAuthn options in the standard JSON shapes (PublicKeyCredentialCreationOptionsJSON, …RequestOptionsJSON). */
+export type WebAuthnOptions = { challenge: string; [member: string]: unknown };
+/** signup_request/: the creation options, whose user.id is the ukey to sign up with. */
+export type SignupOptions = WebAuthnOptions & { ukey: string; user: { id: string; name: string; displayName: string } };
+export type PasskeyView = {
+  id: number;
+  name: string;
+  created: string;
+  last_used: string | null;
+  device_type: string;
+  backed_up: boolean;
+  transports: string[];
+};

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta } from "../deps.ts";
+import type { Reauthenticated } from "../dto.ts";
 import { clientInput, form, optionalPasswordField, parseInput } from "../inputs.ts";
 import { proofField, proveSecondFactor } from "../mfa/verify.ts";
 import { checkCurrentPassword } from "./current-password.ts";
@@ -17,8 +18,6 @@ const reauthInput = form({
   code: proofField().optional(),
 });
 export const reauthenticateFields = clientInput(reauthInput);
-
-export type Reauthenticated = { factors: string[]; authenticatedAt: string; validUntil: string };
 
 export async function reauthenticate(
   deps: Deps,

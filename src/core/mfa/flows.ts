@@ -7,6 +7,7 @@ import { MFA_METHOD_NAMES } from "../../config/schema.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta } from "../deps.ts";
+import type { ActiveMethod, BackupCodes, MfaConfig, MfaDetails } from "../dto.ts";
 import { clientInput, form, parseInput } from "../inputs.ts";
 import { requireRecentAuth } from "../login/step-up.ts";
 import { type MfaChange, queueMail } from "../mail/queue.ts";
@@ -35,7 +36,7 @@ const notify = (deps: Deps, principal: Principal, change: MfaChange) =>
   queueMail(deps, "mfa_changed", principal.user, { mfaChange: change });
 
 /** trench's mfa/config/. */
-export function mfaConfig(deps: Deps) {
+export function mfaConfig(deps: Deps): MfaConfig {
   const t = deps.settings.TRENCH_AUTH;
   return {
     methods: offeredMethods(deps),
@@ -46,13 +47,18 @@ export function mfaConfig(deps: Deps) {
 }
 
 /** trench's mfa/user-active-methods/. */
-export async function activeMethods(deps: Deps, principal: Principal) {
+export async function activeMethods(deps: Deps, principal: Principal): Promise<ActiveMethod[]> {
   const rows = await deps.store.mfa.methods(principal.user.id);
   return rows.filter((r) => r.isActive).map((r) => ({ name: r.name, is_primary: r.isPrimary }));
 }
 
 /** <method>/activate/: the enrolment starts (a recent sign-in needed); {details} says what to do next. */
-export async function activateMethod(deps: Deps, principal: Principal, method: string, meta: RequestMeta) {
+export async function activateMethod(
+  deps: Deps,
+  principal: Principal,
+  method: string,
+  meta: RequestMeta,
+): Promise<MfaDetails> {
   const handler = requireHandler(deps, method);
   const { user } = principal;
   if ((await deps.store.mfa.method(user.id, handler.name))?.isActive) throw new AuthError("method_already_active");
@@ -64,7 +70,13 @@ export async function activateMethod(deps: Deps, principal: Principal, method: s
 }
 
 /** <method>/activate/confirm/: the first code turns the method on; the backup codes, shown this once. */
-export async function confirmMethod(deps: Deps, principal: Principal, method: string, raw: unknown, meta: RequestMeta) {
+export async function confirmMethod(
+  deps: Deps,
+  principal: Principal,
+  method: string,
+  raw: unknown,
+  meta: RequestMeta,
+): Promise<BackupCodes> {
   const { code } = parseInput(REQUIRED_CODE, raw);
   const handler = requireHandler(deps, method);
   const { user } = principal;
@@ -122,7 +134,7 @@ export async function regenerateBackupCodes(
   method: string,
   raw: unknown,
   meta: RequestMeta,
-) {
+): Promise<BackupCodes> {
   const t = deps.settings.TRENCH_AUTH;
   if (!t.ALLOW_BACKUP_CODES_REGENERATION) throw new AuthError("backup_codes_regeneration_disabled");
   const { code } = parseInput(t.CONFIRM_BACKUP_CODES_REGENERATION_WITH_CODE ? REQUIRED_CODE : OPTIONAL_CODE, raw);
@@ -144,7 +156,7 @@ export async function regenerateBackupCodes(
  * trench answers "app" with the otpauth:// URI again; that hands the secret to whoever holds a
  * session, so this says to use the app instead.
  */
-export async function requestCode(deps: Deps, principal: Principal, raw: unknown) {
+export async function requestCode(deps: Deps, principal: Principal, raw: unknown): Promise<MfaDetails> {
   const input = parseInput(REQUEST_CODE, raw);
   if (input.method !== undefined && !(offeredMethods(deps) as string[]).includes(input.method))
     throw invalid({ method: ["Requested MFA method does not exist."] });

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { AuthError } from "../../errors.ts";
 import { audit, auditLogin } from "../audit.ts";
 import type { Deps, RequestMeta, User } from "../deps.ts";
-import type { AuthToken, TokenPair } from "../dto.ts";
+import type { Credential, FirstStep } from "../dto.ts";
 import { charField, clientInput, form, parseInput, passwordField, perSettings } from "../inputs.ts";
 import { recordLogin, verifyLogin } from "../login/verify.ts";
 import { startSession } from "../sessions/jwt.ts";
@@ -17,11 +17,7 @@ import { requireHandler } from "./registry.ts";
 import { proofField, proveSecondFactor } from "./verify.ts";
 
 export type CredentialKind = "token" | "jwt";
-export type Credential = AuthToken | TokenPair;
-/** The first step's answer: the credential, or what the second step needs. */
-export type FirstStep =
-  | { status: "ok"; credential: Credential }
-  | { status: "mfa_required"; ephemeralToken: string; method: string; methods: string[]; details: unknown };
+export type { Credential, FirstStep };
 
 // trench's LoginSerializer: the login field and password, both required.
 const loginForm = <L extends "username" | "email">(field: L) =>

@@ -77,29 +77,34 @@ export async function creationOptions(
   exclude: { credentialId: string; transports: string }[],
 ) {
   const c = config(deps);
-  return generateRegistrationOptions({
-    rpName: c.RP_NAME,
-    rpID: c.RP_ID,
-    userName: user.name,
-    userDisplayName: user.displayName,
-    userID: Buffer.from(user.handle, "base64url"),
-    challenge: challengeOf(deps),
-    timeout: TIMEOUT_MS(deps),
-    attestationType: "none",
-    excludeCredentials: exclude.map((p) => ({ id: p.credentialId, transports: splitTransports(p.transports) })),
-    authenticatorSelection: { residentKey: "preferred", userVerification: c.USER_VERIFICATION },
-  });
+  // Spread into plain data: what a procedure answers is plain JSON, not the library's types.
+  return {
+    ...(await generateRegistrationOptions({
+      rpName: c.RP_NAME,
+      rpID: c.RP_ID,
+      userName: user.name,
+      userDisplayName: user.displayName,
+      userID: Buffer.from(user.handle, "base64url"),
+      challenge: challengeOf(deps),
+      timeout: TIMEOUT_MS(deps),
+      attestationType: "none",
+      excludeCredentials: exclude.map((p) => ({ id: p.credentialId, transports: splitTransports(p.transports) })),
+      authenticatorSelection: { residentKey: "preferred", userVerification: c.USER_VERIFICATION },
+    })),
+  };
 }
 
-export function requestOptions(deps: Deps, allow: { credentialId: string; transports: string }[]) {
+export async function requestOptions(deps: Deps, allow: { credentialId: string; transports: string }[]) {
   const c = config(deps);
-  return generateAuthenticationOptions({
-    rpID: c.RP_ID,
-    challenge: challengeOf(deps),
-    timeout: TIMEOUT_MS(deps),
-    userVerification: c.USER_VERIFICATION,
-    allowCredentials: allow.map((p) => ({ id: p.credentialId, transports: splitTransports(p.transports) })),
-  });
+  return {
+    ...(await generateAuthenticationOptions({
+      rpID: c.RP_ID,
+      challenge: challengeOf(deps),
+      timeout: TIMEOUT_MS(deps),
+      userVerification: c.USER_VERIFICATION,
+      allowCredentials: allow.map((p) => ({ id: p.credentialId, transports: splitTransports(p.transports) })),
+    })),
+  };
 }
 
 const splitTransports = (t: string) => (t ? t.split(" ") : undefined) as never;

@@ -7,7 +7,7 @@ import { createHmac } from "node:crypto";
 import { AuthError } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, RequestMeta } from "../deps.ts";
-import type { AuthToken, TokenPair } from "../dto.ts";
+import type { AuthToken, TokenPair, WebAuthnOptions } from "../dto.ts";
 import { findLoginUser } from "../identity.ts";
 import { charField, clientInput, form, parseInput } from "../inputs.ts";
 import { accountKey } from "../login/throttle.ts";
@@ -34,7 +34,7 @@ const decoy = (deps: Deps, name: string) => ({
 });
 
 /** login_request/: request options; the challenge kept for login/. */
-export async function loginRequest(deps: Deps, raw: unknown, meta: RequestMeta) {
+export async function loginRequest(deps: Deps, raw: unknown, meta: RequestMeta): Promise<WebAuthnOptions> {
   const { username } = parseInput(REQUEST, raw);
   await deps.throttle("login", [`ip:${meta.ip}`, username && accountKey(username)]);
   const user = username ? await findLoginUser(deps, deps.settings.DJOSER.LOGIN_FIELD, username) : null;

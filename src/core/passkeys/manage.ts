@@ -4,6 +4,7 @@
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, Principal, RequestMeta, User } from "../deps.ts";
+import type { PasskeyView, WebAuthnOptions } from "../dto.ts";
 import { charField, clientInput, form, parseInput } from "../inputs.ts";
 import { requireRecentAuth } from "../login/step-up.ts";
 import { queueMail } from "../mail/queue.ts";
@@ -16,16 +17,6 @@ export const renameFields = clientInput(NAME);
 export const registerFields = clientInput(
   form({ name: charField({ maxLength: 64 }).optional(), credential: registrationJson }),
 );
-
-export type PasskeyView = {
-  id: number;
-  name: string;
-  created: string;
-  last_used: string | null;
-  device_type: string;
-  backed_up: boolean;
-  transports: string[];
-};
 
 export async function listPasskeys(deps: Deps, principal: Principal): Promise<PasskeyView[]> {
   return (await deps.store.passkeys.listOf(principal.user.id)).map((p) => ({
@@ -40,7 +31,7 @@ export async function listPasskeys(deps: Deps, principal: Principal): Promise<Pa
 }
 
 /** Creation options for one more passkey of `user` (its existing ones excluded); the challenge kept. */
-export async function newPasskeyOptions(deps: Deps, user: User, purpose: Purpose) {
+export async function newPasskeyOptions(deps: Deps, user: User, purpose: Purpose): Promise<WebAuthnOptions> {
   const handle = await deps.store.passkeys.handle(user.id, randomKey(deps.settings.DJOSER.WEBAUTHN.UKEY_LENGTH));
   const login = String(user[deps.settings.DJOSER.LOGIN_FIELD] ?? user.email);
   const existing = await deps.store.passkeys.listOf(user.id);
@@ -64,12 +55,17 @@ export async function addPasskey(deps: Deps, user: User, raw: unknown, purpose: 
   return id;
 }
 
-export async function registerOptions(deps: Deps, principal: Principal) {
+export async function registerOptions(deps: Deps, principal: Principal): Promise<WebAuthnOptions> {
   await requireRecentAuth(deps, principal);
   return newPasskeyOptions(deps, principal.user, "register");
 }
 
-export async function registerPasskey(deps: Deps, principal: Principal, raw: unknown, meta: RequestMeta) {
+export async function registerPasskey(
+  deps: Deps,
+  principal: Principal,
+  raw: unknown,
+  meta: RequestMeta,
+): Promise<PasskeyView> {
   await requireRecentAuth(deps, principal);
   const body = (typeof raw === "object" && raw ? raw : {}) as Record<string, unknown>;
   const { name } = parseInput(form({ name: charField({ maxLength: 64 }).optional() }), { name: body.name });
@@ -79,7 +75,13 @@ export async function registerPasskey(deps: Deps, principal: Principal, raw: unk
   return (await listPasskeys(deps, principal)).find((p) => p.id === id)!;
 }
 
-export async function renamePasskey(deps: Deps, principal: Principal, id: number, raw: unknown, meta: RequestMeta) {
+export async function renamePasskey(
+  deps: Deps,
+  principal: Principal,
+  id: number,
+  raw: unknown,
+  meta: RequestMeta,
+): Promise<PasskeyView> {
   const { name } = parseInput(NAME, raw);
   await requireRecentAuth(deps, principal);
   if (!(await deps.store.passkeys.rename(principal.user.id, id, name))) throw new AuthError("not_found");

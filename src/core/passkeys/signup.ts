@@ -7,7 +7,7 @@ import { normalizeEmail } from "../../compat/django/validators.ts";
 import { AuthError, invalid } from "../../errors.ts";
 import { audit } from "../audit.ts";
 import type { Deps, RequestMeta } from "../deps.ts";
-import type { PublicUser } from "../dto.ts";
+import type { PublicUser, SignupOptions } from "../dto.ts";
 import { isLoginTaken, loginColumns, loginTaken } from "../identity.ts";
 import { charField, clientInput, emailField, form, noSurrogate, parseInput, usernameField } from "../inputs.ts";
 import { mailRows } from "../mail/queue.ts";
@@ -25,7 +25,7 @@ export const signupFields = clientInput(USER.extend({ credential: registrationJs
 export const webauthnFailed = () => new AuthError("webauthn_failed");
 
 /** signup_request/: creation options for a name not taken yet, with its ukey. */
-export async function signupRequest(deps: Deps, raw: unknown, meta: RequestMeta) {
+export async function signupRequest(deps: Deps, raw: unknown, meta: RequestMeta): Promise<SignupOptions> {
   await deps.throttle("registration", [`ip:${meta.ip}`]);
   const { username, display_name } = parseInput(REQUEST, raw);
   if (await isLoginTaken(deps, username)) throw invalid({ username: [`User ${username} already exists.`] });
