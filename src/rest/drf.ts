@@ -177,6 +177,8 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
   } else {
     // Django's APPEND_SLASH: a permanent redirect to the slash URL, query string kept.
     routeEveryMethod(app, bare, async (req, reply) => {
+      // A path parameter left empty ("signup/" for "signup/:ukey/"): Django matches nothing either.
+      if (req.url.split(/[?#]/)[0]!.endsWith("/")) return reply.callNotFound();
       // The router stops the path at "?" or "#" (a fragment a raw client sent): so does the redirect,
       // or "/users#x" would go to "/users#x/", which redirects again.
       const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")).split("#")[0] : "";

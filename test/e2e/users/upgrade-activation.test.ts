@@ -62,7 +62,8 @@ describe.each(DATABASES)("upgrading to activation_pending on %s", (kind) => {
       const audit = "INSERT INTO audit_event (kind, user_id, data) VALUES ('session_revoked', $1, $2)";
       await session.query(audit, [early!.id, deactivated]);
 
-      expect(await applyMigrations(session)).toEqual([MIGRATION]);
+      // This migration, and those committed after it.
+      expect((await applyMigrations(session))[0]).toBe(MIGRATION);
       const rows = await session.query<{ username: string; pending: boolean }>(
         "SELECT username, activation_pending AS pending FROM auth_user ORDER BY id",
       );
