@@ -68,6 +68,11 @@ export const ERRORS = {
     status: 403,
     message: "This action needs a recent sign-in: re-authenticate (/auth/reauthenticate/) and try again.",
   },
+  // Social sign-in: Djoser's words (a ValidationError, {"non_field_errors": [...]}), and its bare
+  // string for a redirect_uri off SOCIAL_AUTH_ALLOWED_REDIRECT_URIS.
+  social_failed: { status: 400, message: "Authentication failed." },
+  redirect_uri_not_allowed: { status: 400, message: "redirect_uri must be in SOCIAL_AUTH_ALLOWED_REDIRECT_URIS" },
+  provider_not_found: { status: 404, message: "Provider not found." },
   not_found: { status: 404, message: "Not found." },
   method_not_allowed: { status: 405, message: "Method not allowed." },
   // DRF's Throttled: the message gains "Expected available in N seconds." (see throttled()).

@@ -23,7 +23,8 @@ seconds; run it from cron with FLUSH_EXPIRED_INTERVAL=0.`,
             `${flushed.loginLocks} forgotten lockout count(s), ${flushed.authTokens} expired opaque token(s), ` +
             `${flushed.auditEvents} audit event(s) past AUDIT_RETENTION_DAYS, ` +
             `${flushed.pendingLogins} expired second-factor login(s), ` +
-            `${flushed.challenges} expired WebAuthn challenge(s).\n`,
+            `${flushed.challenges} expired WebAuthn challenge(s), ` +
+            `${flushed.socialStates} expired social sign-in state(s).\n`,
         );
         return 0;
       },

@@ -1,5 +1,6 @@
 // Settings come from defaults < a JSON config file < the environment. Environment names are the
-// Django names (SECRET_KEY, EMAIL_HOST…), DJOSER_<NAME>, SIMPLE_JWT_<NAME> and TRENCH_AUTH_<NAME>; values are JSON
+// Django names (SECRET_KEY, EMAIL_HOST…), DJOSER_<NAME>, SIMPLE_JWT_<NAME>, TRENCH_AUTH_<NAME> and
+// SOCIAL_AUTH_<NAME> (python-social-auth's, any provider's key among them); values are JSON
 // where that is what the setting needs (true, 300, ["JWT","Bearer"]) and plain strings otherwise.
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -7,13 +8,20 @@ import { join } from "node:path";
 import type { z } from "zod";
 import { assertKnownValidators, DEFAULT_PASSWORD_VALIDATORS } from "../compat/django/password-validation.ts";
 import { djoserSchema, type Settings, settingsSchema, simpleJwtSchema, trenchSchema } from "./schema.ts";
+import { socialProviders } from "./social-providers.ts";
+import { socialAuthSchema } from "./social-schema.ts";
 import { didYouMean } from "./suggest.ts";
 import { unknownKeys } from "./unknown-keys.ts";
 
 export class SettingsError extends Error {}
 
 type Source = Record<string, unknown>;
-const GROUPS = { DJOSER: djoserSchema, SIMPLE_JWT: simpleJwtSchema, TRENCH_AUTH: trenchSchema } as const;
+const GROUPS = {
+  DJOSER: djoserSchema,
+  SIMPLE_JWT: simpleJwtSchema,
+  TRENCH_AUTH: trenchSchema,
+  SOCIAL_AUTH: socialAuthSchema,
+} as const;
 
 /** A raw environment string, read as the type its setting expects. */
 function envValue(schema: z.ZodType, raw: string): unknown {
@@ -40,7 +48,8 @@ function fromEnv(env: NodeJS.ProcessEnv, warnings: string[]): Source {
     for (const [group, schema] of Object.entries(GROUPS)) {
       if (!name.startsWith(`${group}_`)) continue;
       const key = name.slice(group.length + 1);
-      const field = (schema.shape as Record<string, z.ZodType>)[key];
+      // SOCIAL_AUTH takes any provider's key: its catchall.
+      const field = (schema.shape as Record<string, z.ZodType>)[key] ?? (schema.def.catchall as z.ZodType | undefined);
       if (!field) {
         const near = didYouMean(key, Object.keys(schema.shape), `${group}_`);
         warnings.push(`${name} is not a setting Portcullis honours; ignored${near}`);
@@ -79,6 +88,8 @@ function secretsIn(data: Source): string[] {
   const jwt = (typeof data.SIMPLE_JWT === "object" && data.SIMPLE_JWT) || {};
   const found = ["SECRET_KEY", "EMAIL_HOST_PASSWORD"].filter((k) => typeof data[k] === "string" && data[k] !== "");
   if (typeof (jwt as Source).SIGNING_KEY === "string") found.push("SIMPLE_JWT.SIGNING_KEY");
+  const social = (typeof data.SOCIAL_AUTH === "object" && data.SOCIAL_AUTH) || {};
+  for (const key of Object.keys(social)) if (key.endsWith("_SECRET")) found.push(`SOCIAL_AUTH.${key}`);
   return found;
 }
 
@@ -209,6 +220,11 @@ export function loadSettings(
   if (production && PROTOCOL === "http") {
     const fix = "set DJOSER_PROTOCOL=https";
     warnings.push(`DJOSER.PROTOCOL is "http": activation and reset links in mails carry their tokens in clear; ${fix}`);
+  }
+  try {
+    socialProviders(s.SOCIAL_AUTH);
+  } catch (e) {
+    throw new SettingsError(`Invalid settings:\n  SOCIAL_AUTH: ${(e as Error).message}`);
   }
   if (production && s.ALLOWED_HOSTS?.includes("*"))
     warnings.push('ALLOWED_HOSTS is ["*"]: any Host header is accepted; make sure the proxy in front checks it');

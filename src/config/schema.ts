@@ -2,6 +2,7 @@
 // settings.py ports over by name. Validated once at start-up; an invalid value stops the start.
 import { z } from "zod";
 import { trenchSchema, webauthnSchema } from "./mfa-schema.ts";
+import { djoserSocialFields, socialAuthSchema } from "./social-schema.ts";
 
 export { MFA_METHOD_NAMES, trenchSchema, webauthnSchema } from "./mfa-schema.ts";
 
@@ -53,6 +54,7 @@ export const djoserSchema = z.object({
   TOKEN_IDLE_TTL: z.number().int().min(300).nullable().default(null),
   TOKEN_LIMIT_PER_USER: z.number().int().min(1).nullable().default(null),
   WEBAUTHN: webauthnSchema.default(() => webauthnSchema.parse({})),
+  ...djoserSocialFields,
 });
 
 // SimpleJWT 5.2's algorithms. EdDSA is left out: jsonwebtoken 9 (and SimpleJWT 5.2) cannot sign or verify it.
@@ -264,16 +266,18 @@ export const settingsSchema = z.object({
   DJOSER: djoserSchema.default(() => djoserSchema.parse({})),
   SIMPLE_JWT: simpleJwtSchema.default(() => simpleJwtSchema.parse({})),
   TRENCH_AUTH: trenchSchema.default(() => trenchSchema.parse({})),
+  SOCIAL_AUTH: socialAuthSchema.default(() => socialAuthSchema.parse({})),
 });
 
-/** Every environment variable the schema reads: Django's names, DJOSER_, SIMPLE_JWT_ and TRENCH_AUTH_<NAME>. */
+/** The environment variables the schema names: Django's, DJOSER_, SIMPLE_JWT_, TRENCH_AUTH_ and SOCIAL_AUTH_<NAME>. */
 export function environmentNames(): string[] {
-  const { DJOSER, SIMPLE_JWT, TRENCH_AUTH, ...top } = settingsSchema.shape;
+  const { DJOSER, SIMPLE_JWT, TRENCH_AUTH, SOCIAL_AUTH, ...top } = settingsSchema.shape;
   return [
     ...Object.keys(top),
     ...Object.keys(djoserSchema.shape).map((k) => `DJOSER_${k}`),
     ...Object.keys(simpleJwtSchema.shape).map((k) => `SIMPLE_JWT_${k}`),
     ...Object.keys(trenchSchema.shape).map((k) => `TRENCH_AUTH_${k}`),
+    ...Object.keys(socialAuthSchema.shape).map((k) => `SOCIAL_AUTH_${k}`),
   ];
 }
 

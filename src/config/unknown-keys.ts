@@ -17,6 +17,7 @@ export function unknownKeys(schema: z.ZodType, data: unknown, path: string[] = [
   if (s instanceof z.ZodArray && Array.isArray(data))
     return data.flatMap((item, i) => unknownKeys(s.element as z.ZodType, item, [...path, String(i)]));
   if (!(s instanceof z.ZodObject) || typeof data !== "object" || data === null || Array.isArray(data)) return [];
+  if (s.def.catchall) return []; // open-ended (SOCIAL_AUTH: any provider's keys)
   const shape = s.shape as Record<string, z.ZodType>;
   return Object.entries(data).flatMap(([key, value]) => {
     const field = shape[key];

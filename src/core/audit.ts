@@ -37,6 +37,8 @@ export const AUDIT_KINDS = [
   "passkey_removed",
   "passkey_renamed",
   "reauthenticated",
+  "social_linked",
+  "social_unlinked",
 ] as const satisfies readonly AuditKind[];
 // Every kind is listed: a kind added to AuditKind without a place here fails to compile.
 const everyKindListed: Exclude<AuditKind, (typeof AUDIT_KINDS)[number]> extends never ? true : never = true;

@@ -42,6 +42,8 @@ export type RequestMeta = {
    * session it starts; unset: a password alone.
    */
   factors?: readonly string[];
+  /** The social provider a "fed" sign-in went through, written on its session. */
+  provider?: string;
   /** Password checks and hashes this request may still run (one; see spendPasswordCheck). */
   passwordChecks?: { left: number };
 };

@@ -31,6 +31,8 @@ export type SessionView = {
   /** How it was signed in (RFC 8176 amr values: "pwd", "otp", "hwk"…) and when those were last proved. */
   factors: string[];
   authenticatedAt: string;
+  /** The social provider of a "fed" sign-in ("google-oauth2", "github"…); null for the others. */
+  provider: string | null;
 };
 
 /** The authentication events the audit log records. */
@@ -62,7 +64,9 @@ export type AuditKind =
   | "passkey_added"
   | "passkey_removed"
   | "passkey_renamed"
-  | "reauthenticated";
+  | "reauthenticated"
+  | "social_linked"
+  | "social_unlinked";
 
 /** What an audit event may carry: closed by type, so no secret has a field to travel in. */
 export type AuditData = {
@@ -77,6 +81,8 @@ export type AuditData = {
   factor?: string;
   /** A passkey's row id. */
   passkey?: number;
+  /** The social provider of a sign-in, a link or an unlink. */
+  provider?: string;
 };
 
 /** One audit event; `at` is an ISO date. */
@@ -127,4 +133,22 @@ export type PasskeyView = {
   device_type: string;
   backed_up: boolean;
   transports: string[];
+};
+
+// ── Social sign-in ───────────────────────────────────────────────────────────────────────────
+
+/** Djoser's GET o/<provider>/: where to send the user. */
+export type AuthorizationUrl = { authorization_url: string };
+/** A completed social sign-in: the credential (and the username, as Djoser's strategies add it), or MFA's next step. */
+export type SocialSignIn =
+  | { status: "ok"; credential: Credential; user: string }
+  | { status: "mfa_required"; ephemeralToken: string; method: string; methods: string[]; details: unknown };
+/** An account at a provider linked to the caller. */
+export type SocialIdentityView = {
+  id: number;
+  provider: string;
+  uid: string;
+  email: string;
+  created: string;
+  last_used: string | null;
 };

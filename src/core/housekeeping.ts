@@ -2,7 +2,8 @@
 // names: refresh tokens past expiry (SimpleJWT's `flushexpiredtokens`), JWT sessions none of
 // whose tokens can still be presented, lockout counts left quiet for FORGET_AFTER, opaque tokens
 // past TOKEN_TTL or TOKEN_IDLE_TTL, audit events older than AUDIT_RETENTION_DAYS, and logins
-// waiting for a second factor and WebAuthn challenges past their expiry. Every
+// waiting for a second factor, WebAuthn challenges and completed social sign-in states past
+// their expiry. Every
 // server runs it every FLUSH_EXPIRED_INTERVAL seconds; `portcullis flushexpiredtokens` runs it
 // once (from cron, say). Instances running it at once delete the same rows: harmless.
 import type { Deps } from "./deps.ts";
@@ -15,6 +16,7 @@ export type Flushed = {
   auditEvents: number;
   pendingLogins: number;
   challenges: number;
+  socialStates: number;
 };
 
 export async function flushExpired(deps: Pick<Deps, "store" | "settings">): Promise<Flushed> {
@@ -30,8 +32,10 @@ export async function flushExpired(deps: Pick<Deps, "store" | "settings">): Prom
   const authTokens = await store.tokens.flushExpired(settings.DJOSER.TOKEN_TTL, settings.DJOSER.TOKEN_IDLE_TTL);
   const days = settings.AUDIT_RETENTION_DAYS;
   const auditEvents = days === null ? 0 : await store.audit.flush(days);
-  const [pendingLogins, challenges] = [await store.mfa.flushLogins(), await store.passkeys.flushChallenges()];
-  return { refreshTokens, sessions, loginLocks, authTokens, auditEvents, pendingLogins, challenges };
+  const pendingLogins = await store.mfa.flushLogins();
+  const challenges = await store.passkeys.flushChallenges();
+  const socialStates = await store.social.flushStates();
+  return { refreshTokens, sessions, loginLocks, authTokens, auditEvents, pendingLogins, challenges, socialStates };
 }
 
 /** Runs flushExpired now and then every FLUSH_EXPIRED_INTERVAL seconds (0: never) until closed. */

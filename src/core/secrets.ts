@@ -4,7 +4,16 @@
 import { hkdfSync } from "node:crypto";
 import type { Settings } from "../config/schema.ts";
 
-export type Purpose = "authtoken" | "lockout" | "throttle" | "jwt" | "device" | "mfa" | "mfa-codes" | "webauthn";
+export type Purpose =
+  | "authtoken"
+  | "lockout"
+  | "throttle"
+  | "jwt"
+  | "device"
+  | "mfa"
+  | "mfa-codes"
+  | "webauthn"
+  | "social";
 
 const derived = new Map<string, Buffer>();
 

@@ -23,6 +23,8 @@ export type Call = {
   deps: Deps;
   principal: Principal | null;
   params: Record<string, string>;
+  /** The query string, each name's last value (Django's request.GET[name]). */
+  query: Record<string, string>;
   meta: RequestMeta;
   /** The parsed body, read on first use: DRF's request.data. */
   data(): Promise<unknown>;
@@ -136,6 +138,9 @@ export function metadataBody(meta: Metadata) {
   };
 }
 
+const lastValues = (query: Record<string, string | string[]>) =>
+  Object.fromEntries(Object.entries(query ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1)! : v]));
+
 export const methodNotAllowed = (method: string) =>
   new AuthError("method_not_allowed", `Method "${method}" not allowed.`);
 
@@ -160,6 +165,7 @@ export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) 
       deps,
       principal,
       params: req.params as Record<string, string>,
+      query: lastValues(req.query as Record<string, string | string[]>),
       meta: requestMeta(req, deps.settings),
       data: async () => (body ??= await parseBody(req)),
     };

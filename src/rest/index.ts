@@ -11,6 +11,7 @@ import { webauthnRoutes } from "./mfa/webauthn.ts";
 import { apiRoot, metadata, response } from "./openapi.ts";
 import { json, renderError } from "./render.ts";
 import { sessionRoutes } from "./sessions.ts";
+import { socialRoutes } from "./social.ts";
 import { tokenRoutes } from "./token.ts";
 import { userRoutes } from "./users.ts";
 
@@ -80,6 +81,7 @@ export async function restPlugin(app: FastifyInstance, opts: RestOptions) {
     ...adminRoutes,
     ...mfaRoutes,
     ...webauthnRoutes,
+    ...socialRoutes,
   ])
     mount(app, spec, opts);
 }

@@ -39,6 +39,7 @@ export const sessionList = z.array(
     current: z.boolean().describe("The session this request came in with"),
     factors: z.array(z.string()).describe('How it was signed in (RFC 8176 amr: "pwd", "otp", "hwk"…)'),
     authenticatedAt: z.string().describe("When those factors were last proved (the login or a re-authentication)"),
+    provider: z.string().nullable().describe('The social provider of a "fed" sign-in; null for the others'),
   }),
 );
 export const apiRoot = z.object({ users: z.string().describe("The absolute URL of /auth/users/") });

@@ -19,6 +19,7 @@ export function renderError(reply: FastifyReply, err: AuthError, settings: Setti
   reply.headers(errorHeaders([err], settings));
   if (err.code === "activation_not_sent") return json(reply, 400, undefined); // Djoser's empty 400
   if (err.code === "email_not_found") return json(reply, 400, [err.message]);
+  if (err.code === "redirect_uri_not_allowed") return json(reply, 400, err.message); // Djoser's bare string
   return json(reply, err.status, err.fields ?? { detail: err.message, ...err.data });
 }
 

@@ -5,6 +5,7 @@ import { jwtRouter } from "./routers/jwt.ts";
 import { mfaRouter } from "./routers/mfa.ts";
 import { passkeysRouter } from "./routers/passkeys.ts";
 import { sessionsRouter } from "./routers/sessions.ts";
+import { socialRouter } from "./routers/social.ts";
 import { tokenRouter } from "./routers/token.ts";
 import { usersRouter } from "./routers/users.ts";
 
@@ -17,5 +18,6 @@ export const appRouter = router({
   auth: authRouter,
   mfa: mfaRouter,
   passkeys: passkeysRouter,
+  social: socialRouter,
 });
 export type AppRouter = typeof appRouter;

@@ -15,8 +15,8 @@ export function sessionOf(principal: Principal): SessionRef | null {
   return sid ? { sid } : null;
 }
 
-/** Whether an amr holds a factor beyond the password. */
-export const hasSecondFactor = (amr: string) => amr.split(" ").some((f) => f !== "" && f !== "pwd");
+/** Whether an amr holds a factor beyond the password (or the social provider's sign-in, "fed"). */
+export const hasSecondFactor = (amr: string) => amr.split(" ").some((f) => f !== "" && f !== "pwd" && f !== "fed");
 
 /**
  * Throws 403 reauthentication_required unless the caller's sign-in is recent enough (and, with

@@ -36,7 +36,7 @@ const sha256 = (value: string) => createHash("sha256").update(value).digest("hex
 const UNAUTHENTICATED = "Unable to login with provided credentials."; // trench's words
 
 /** The credential a login hands out, recorded as Djoser's and SimpleJWT's logins record it. */
-async function issue(deps: Deps, user: User, kind: CredentialKind, meta: RequestMeta): Promise<Credential> {
+export async function issue(deps: Deps, user: User, kind: CredentialKind, meta: RequestMeta): Promise<Credential> {
   if (kind === "token") {
     const [key] = await Promise.all([issueToken(deps, user, meta), recordLogin(deps, user)]);
     return { auth_token: key };
@@ -71,10 +71,24 @@ export async function passwordStep(
     await auditLogin(deps, meta, kind, accountId, true, input[field]);
     return { status: "ok", credential };
   }
+  return secondStep(deps, user, "pwd", kind, methods);
+}
+
+/**
+ * A first factor proved ("pwd", or "fed:<provider>" after a social sign-in) for a user with MFA on
+ * (`methods`, primary first): the ephemeral token, and the primary method dispatched.
+ */
+export async function secondStep(
+  deps: Deps,
+  user: User,
+  factor: string,
+  kind: CredentialKind,
+  methods: string[],
+): Promise<FirstStep & { status: "mfa_required" }> {
   const token = randomBytes(32).toString("base64url");
   const tokenHash = sha256(token);
   const expiresAt = new Date(Date.now() + deps.settings.TRENCH_AUTH.EPHEMERAL_TOKEN_TTL * 1000);
-  await deps.store.mfa.startLogin(tokenHash, { userId: user.id, factor: "pwd", credential: kind, expiresAt });
+  await deps.store.mfa.startLogin(tokenHash, { userId: user.id, factor, credential: kind, expiresAt });
   const method = methods[0]!;
   const row = await deps.store.mfa.method(user.id, method);
   const details = row ? await requireHandler(deps, method).dispatch(deps, user, row, tokenHash) : null;
@@ -100,7 +114,9 @@ export async function codeStep(deps: Deps, raw: unknown, meta: RequestMeta): Pro
   }
   // Single use: of two requests with the same token and good codes, one gets the credential.
   if (!(await deps.store.mfa.finishLogin(tokenHash))) throw new AuthError("invalid_token");
-  meta.factors = [pending.factor, proved.amr];
+  const [first, provider] = pending.factor.split(":"); // "fed:<provider>" after a social sign-in
+  meta.factors = [first!, proved.amr];
+  if (provider) meta.provider = provider;
   const credential = await issue(deps, user, kind, meta);
   await audit(deps, "login_succeeded", meta, user.id, { method: kind, factor: proved.method });
   return credential;

@@ -31,7 +31,13 @@ export async function endSessions(
   // In shared mode a key imported from DRF (shared: false) is Djoser's one key per user all the same.
   const isShared = (k: { shared: boolean }) => k.shared || deps.settings.DJOSER.TOKEN_MODE === "shared";
   // The new key keeps the old one's device and sign-in (factors and time): a rekey is no new sign-in.
-  const origin = kept && { userAgent: kept.userAgent, ip: kept.ip, factors: kept.amr.split(" "), authAt: kept.authAt };
+  const origin = kept && {
+    userAgent: kept.userAgent,
+    ip: kept.ip,
+    factors: kept.amr.split(" "),
+    authAt: kept.authAt,
+    provider: kept.provider,
+  };
   const next = kept && isShared(kept) ? sharedRekey(deps.settings, origin!) : null;
   if (next || (opaque && !kept)) keepToken = undefined; // a kept key already gone keeps nothing
   const sessions = await deps.store.sessions.endAllOf(userId, reason, {

@@ -20,6 +20,7 @@ type SessionRow = {
   ip: string;
   amr: string;
   authAt: Date;
+  provider: string | null;
 };
 
 /** Opaque tokens are "t<id>", JWT sessions "j<sid>": one list, told apart by the id's first letter. */
@@ -33,6 +34,7 @@ const view = (kind: SessionView["kind"], row: SessionRow, current: boolean): Ses
   current,
   factors: row.amr.split(" ").filter(Boolean),
   authenticatedAt: row.authAt.toISOString(),
+  provider: row.provider,
 });
 
 /** The user's live sessions, newest first; `current` marks the one the request came in with. */

@@ -18,7 +18,7 @@ export type Db = {
 export const LIMITS = { userAgent: 512, ip: 45, login: 254, mailError: 500 } as const;
 
 /** Where a request came from, as a session or audit row holds it (and, for a session, its factors). */
-export type Origin = { userAgent: string; ip: string; factors?: readonly string[] };
+export type Origin = { userAgent: string; ip: string; factors?: readonly string[]; provider?: string | null };
 
 /** `from` cut to the columns (a long User-Agent is not a reason to refuse a login). */
 export const origin = (from: Origin): Origin => ({
@@ -26,10 +26,11 @@ export const origin = (from: Origin): Origin => ({
   ip: from.ip.slice(0, LIMITS.ip),
 });
 
-/** A new session's row: where it came from and the factors it was signed in with (auth_at: the row's creation). */
+/** A new session's row: where it came from, the factors it was signed in with and the social provider (if any). */
 export const sessionOrigin = (from: Origin) => ({
   ...origin(from),
   amr: (from.factors?.length ? from.factors : ["pwd"]).join(" ").slice(0, 64),
+  provider: from.provider ?? null,
 });
 
 /** Prisma's unique-constraint violation (P2002): the database decided a race the checks could not. */

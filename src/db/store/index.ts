@@ -11,11 +11,13 @@ import { mfaStore } from "./mfa.ts";
 import { outboxStore } from "./outbox.ts";
 import { passkeysStore } from "./passkeys.ts";
 import { sessionsStore } from "./sessions.ts";
+import { socialStore } from "./social.ts";
 import { tokensStore } from "./tokens.ts";
 import { usersStore } from "./users.ts";
 
 export type { Forgetter, Origin } from "./base.ts";
 export type { EndReason } from "./jwt-sessions.ts";
+export type { ProviderAccount } from "./social.ts";
 export type { Rekey } from "./tokens.ts";
 export type { EmailChange, LoginColumns, LoginKey, LoginLookup, MailRow, NewUser } from "./users.ts";
 
@@ -35,6 +37,7 @@ export function createStore(prisma: PrismaClient, cache?: Forgetter) {
     audit: auditStore(db),
     mfa: mfaStore(db),
     passkeys: passkeysStore(db),
+    social: socialStore(db),
   };
 }
 

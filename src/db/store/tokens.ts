@@ -56,7 +56,7 @@ export function tokensStore({ prisma, forget }: Db) {
     kept: (id: number) =>
       prisma.authToken.findUnique({
         where: { id },
-        select: { shared: true, userAgent: true, ip: true, amr: true, authAt: true },
+        select: { shared: true, userAgent: true, ip: true, amr: true, authAt: true, provider: true },
       }),
     times: (keyHash: string) =>
       prisma.authToken.findUnique({ where: { keyHash }, select: { created: true, lastUsedAt: true } }),
@@ -73,7 +73,7 @@ export function tokensStore({ prisma, forget }: Db) {
      */
     async addShared(userId: number, keyHash: string, from: Origin) {
       const row = sessionOrigin(from);
-      const signedIn = { amr: row.amr, authAt: new Date() };
+      const signedIn = { amr: row.amr, authAt: new Date(), provider: row.provider };
       const upsert = () =>
         prisma.authToken.upsert({
           where: { keyHash },

@@ -37,6 +37,10 @@ export type NewUser = {
   /** A passkey sign-up: the WebAuthn user handle and the first passkey, in the same write. */
   webauthnHandle?: string;
   passkeys?: { create: NewPasskey };
+  /** A social sign-up: the names the provider gave, and the identity, in the same write. */
+  firstName?: string;
+  lastName?: string;
+  socialIdentities?: { create: { provider: string; uid: string; email: string; emailVerified: boolean } };
 };
 
 /** An email change as profile.ts decides it: the address at once, or a pending one to confirm. */
@@ -80,6 +84,13 @@ export function usersStore({ prisma, forget }: Db) {
       "email" in lookup
         ? prisma.user.findFirst({ where: lookup, orderBy: { id: "asc" } })
         : prisma.user.findUnique({ where: lookup }),
+    /** Up to two accounts with this email, in any letter case (one means it names one account). */
+    withEmail: (email: string) =>
+      prisma.user.findMany({
+        where: { email: { equals: email, mode: "insensitive" } },
+        take: 2,
+        orderBy: { id: "asc" },
+      }),
     /** Accounts waiting for their activation link (not those staff deactivated). */
     awaitingActivation: (email: string) =>
       prisma.user.findMany({ where: { email, isActive: false, activationPending: true }, orderBy: { id: "asc" } }),

@@ -15,10 +15,20 @@ const ARGON2 = '{"MEMORY_COST":1024,"TIME_COST":1,"PARALLELISM":1}';
 const SHORT = { SIMPLE_JWT_ACCESS_TOKEN_LIFETIME: "1", SIMPLE_JWT_REFRESH_TOKEN_LIFETIME: "2" };
 const LOCKOUT = { LOGIN_LOCKOUT: '{"FREE_FAILURES":1,"BASE_DELAY":1,"MAX_DELAY":1,"MAX_FAILURES":3}' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const deleted = (tokens: number, sessions: number, locks: number, keys = 0, events = 0, logins = 0, challenges = 0) =>
+const deleted = (
+  tokens: number,
+  sessions: number,
+  locks: number,
+  keys = 0,
+  events = 0,
+  logins = 0,
+  challenges = 0,
+  states = 0,
+) =>
   `Deleted ${tokens} expired refresh token(s), ${sessions} dead JWT session(s), ${locks} forgotten lockout count(s), ` +
   `${keys} expired opaque token(s), ${events} audit event(s) past AUDIT_RETENTION_DAYS, ` +
-  `${logins} expired second-factor login(s), ${challenges} expired WebAuthn challenge(s).`;
+  `${logins} expired second-factor login(s), ${challenges} expired WebAuthn challenge(s), ` +
+  `${states} expired social sign-in state(s).`;
 
 describe("housekeeping (PostgreSQL)", () => {
   let db: Awaited<ReturnType<typeof freshPostgres>>;
@@ -154,7 +164,7 @@ describe("housekeeping (PostgreSQL)", () => {
     expect(await count("audit_event")).toBe(before - 2);
   });
 
-  it("logins waiting for a second factor and WebAuthn challenges go once expired", async () => {
+  it("logins waiting for a second factor, WebAuthn challenges and social states go once expired", async () => {
     await sql.query(
       "INSERT INTO mfa_login (token_hash, user_id, factor, credential, expires_at) VALUES " +
         "(repeat('a', 64), 1, 'pwd', 'token', now() - interval '1 second'), " +
@@ -165,9 +175,14 @@ describe("housekeeping (PostgreSQL)", () => {
         "(repeat('c', 64), 'x', 'login', now() - interval '1 second'), " +
         "(repeat('d', 64), 'y', 'login', now() + interval '1 hour')",
     );
+    await sql.query(
+      "INSERT INTO social_state (id_hash, expires_at) VALUES " +
+        "(repeat('e', 64), now() - interval '1 second'), (repeat('f', 64), now() + interval '1 hour')",
+    );
     const flushed = await runCommand(["flushexpiredtokens"], { ...common(), LOG_LEVEL: "warn" });
-    expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 0, 0, 1, 1)]);
-    expect([await count("mfa_login"), await count("webauthn_challenge")]).toEqual([1, 1]);
+    expect([flushed.code, flushed.output.trim()]).toEqual([0, deleted(0, 0, 0, 0, 0, 1, 1, 1)]);
+    const left = [await count("mfa_login"), await count("webauthn_challenge"), await count("social_state")];
+    expect(left).toEqual([1, 1, 1]);
   });
 
   it("a server deletes expired rows by itself every FLUSH_EXPIRED_INTERVAL seconds", async () => {
