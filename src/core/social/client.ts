@@ -1,8 +1,8 @@
 // Talking to the providers, through openid-client: discovery (cached per provider), the
 // authorization URL (PKCE S256, the nonce, Apple's form_post), and the completion, where the
 // library checks the response's state and issuer, then the ID token's signature (the provider's
-// JWKS), iss, aud, exp and nonce. GitHub has no ID token: its user and verified emails come from
-// its API with the access token.
+// JWKS, see enableNonRepudiationChecks), iss, aud, exp and nonce. GitHub has no ID token: its
+// user and verified emails come from its API with the access token.
 import jwt from "jsonwebtoken";
 import * as oidc from "openid-client";
 import type { Provider } from "../../config/social-providers.ts";
@@ -44,8 +44,10 @@ function configure(deps: Deps, p: Provider): Promise<oidc.Configuration> {
   const auth = p.appleKey ? appleAuth(p) : oidc.ClientSecretPost(p.clientSecret);
   const timeout = deps.settings.SOCIAL_AUTH.URLOPEN_TIMEOUT;
   const insecure = isLoopback(p.issuer) ? [oidc.allowInsecureRequests] : [];
-  if (p.kind === "oidc")
-    return oidc.discovery(new URL(p.issuer), p.clientId, undefined, auth, { execute: insecure, timeout });
+  // The library skips the ID token's signature when it comes straight from the token endpoint
+  // (OIDC Core allows it over TLS); here it is checked against the provider's JWKS all the same.
+  const execute = [...insecure, oidc.enableNonRepudiationChecks];
+  if (p.kind === "oidc") return oidc.discovery(new URL(p.issuer), p.clientId, undefined, auth, { execute, timeout });
   const server = {
     issuer: p.issuer,
     authorization_endpoint: `${p.issuer}/login/oauth/authorize`,
@@ -79,8 +81,10 @@ function failure(deps: Deps, p: Provider, e: unknown): AuthError {
   deps.log.info({ provider: p.name, err: (e as Error).message }, "social sign-in failed");
   if (isNetwork(e))
     return new AuthError("service_unavailable", `Could not reach ${p.name}: try again shortly.`, { retryAfter: 5 });
-  const said = e as { error?: string; error_description?: string; message?: string };
-  const reason = said.error ? [said.error, said.error_description].filter(Boolean).join(": ") : said.message;
+  const said = e as { error?: string; error_description?: string; message?: string; cause?: unknown };
+  // openid-client wraps oauth4webapi's error, whose message names the claim ('unexpected ID Token "nonce"…').
+  const detail = said.cause instanceof Error ? said.cause.message : said.message;
+  const reason = said.error ? [said.error, said.error_description].filter(Boolean).join(": ") : detail;
   return socialError(`Authentication failed: ${reason ?? "the provider's answer could not be used"}.`);
 }
 
