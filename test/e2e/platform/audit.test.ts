@@ -14,8 +14,8 @@ const SLACK_MS = 1500; // between the test's clock and the database's
 
 type Listed = Awaited<ReturnType<Client["audit"]["list"]["query"]>>["events"][number];
 
-/** The kinds test/e2e/mfa/audit.test.ts and test/e2e/passkeys/ produce and check. */
-const SECOND_FACTOR_KINDS: readonly string[] = [
+/** The kinds test/e2e/mfa/audit.test.ts, test/e2e/passkeys/ and test/e2e/social/ produce and check. */
+const OWN_TESTS_KINDS: readonly string[] = [
   "mfa_enabled",
   "mfa_disabled",
   "mfa_failed",
@@ -27,6 +27,8 @@ const SECOND_FACTOR_KINDS: readonly string[] = [
   "passkey_removed",
   "passkey_renamed",
   "reauthenticated",
+  "social_linked",
+  "social_unlinked",
 ];
 
 describe.each(DATABASES)("audit log on %s", (kind) => {
@@ -77,10 +79,10 @@ describe.each(DATABASES)("audit log on %s", (kind) => {
       }
       const produced = new Set(rows.map((r) => r.kind));
       expect([...produced].filter((k) => !(AUDIT_KINDS as readonly string[]).includes(k))).toEqual([]);
-      // "lockout" is produced by lockout.test.ts; the second factors' and passkeys' kinds by their own
-      // audit tests (test/e2e/mfa/audit.test.ts, test/e2e/passkeys/). Any other kind left unproduced
-      // is a gap in this test.
-      expect(AUDIT_KINDS.filter((k) => !produced.has(k) && !SECOND_FACTOR_KINDS.includes(k))).toEqual(["lockout"]);
+      // "lockout" is produced by lockout.test.ts; the second factors', passkeys' and social
+      // providers' kinds by their own tests (test/e2e/mfa/audit.test.ts, test/e2e/passkeys/,
+      // test/e2e/social/linking.test.ts). Any other kind left unproduced is a gap in this test.
+      expect(AUDIT_KINDS.filter((k) => !produced.has(k) && !OWN_TESTS_KINDS.includes(k))).toEqual(["lockout"]);
       for (const k of ["login_succeeded", "login_failed", "logout", "logout_all"] as const) {
         for (const method of ["token", "jwt"]) {
           expect(
