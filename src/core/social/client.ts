@@ -55,8 +55,26 @@ function configure(deps: Deps, p: Provider): Promise<oidc.Configuration> {
   };
   const config = new oidc.Configuration(server, p.clientId, undefined, auth);
   config.timeout = timeout;
+  config[oidc.customFetch] = githubErrors;
   for (const step of insecure) step(config);
   return Promise.resolve(config);
+}
+
+/**
+ * GitHub answers a refused code with a 200 whose body is {error, error_description}; as the 400 of
+ * RFC 6749 it would be, the library reports the error itself rather than a missing access_token.
+ */
+async function githubErrors(url: string, init: oidc.CustomFetchOptions): Promise<Response> {
+  const res = await fetch(url, init as RequestInit);
+  if (res.status !== 200 || !url.endsWith("/access_token")) return res;
+  const text = await res.text();
+  let refused = false;
+  try {
+    refused = typeof JSON.parse(text).error === "string";
+  } catch {
+    // not JSON: the library reports it
+  }
+  return new Response(text, { status: refused ? 400 : 200, headers: res.headers });
 }
 
 /** The provider's configuration; a failed discovery is tried again on the next request. */
