@@ -147,6 +147,8 @@ export const methodNotAllowed = (method: string) =>
 export function mount(app: FastifyInstance, spec: RouteSpec, opts: RestOptions) {
   const allow = allowOf(spec);
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    // "o//" for "o/<provider>/": Django's patterns need a character per parameter, so nothing matches.
+    if (Object.values((req.params ?? {}) as Record<string, string>).some((v) => v === "")) return reply.callNotFound();
     reply.header("Allow", allow);
     const { deps } = opts;
     const principal = spec.authenticates === false ? null : await authenticate(deps, req.headers);

@@ -72,6 +72,10 @@ describe.each(DATABASES)("smoke on %s", (kind) => {
       "/auth/passkeys/register_request/",
       "/auth/passkeys/register/",
       "/auth/passkeys/{id}/",
+      "/auth/o/{provider}/",
+      "/auth/social/link/{provider}/",
+      "/auth/social/identities/",
+      "/auth/social/identities/{id}/",
     ]);
     expect(
       Object.keys(doc.paths["/auth/users/"].post.requestBody.content["application/json"].schema.properties),

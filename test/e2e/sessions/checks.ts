@@ -21,6 +21,7 @@ export const VIEW_KEYS = [
   "ip",
   "kind",
   "lastUsedAt",
+  "provider",
   "userAgent",
 ];
 const IP = /^(127\.0\.0\.1|::ffff:127\.0\.0\.1)$/;

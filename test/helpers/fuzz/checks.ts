@@ -26,12 +26,15 @@ export function isDrfError(v: unknown): boolean {
   return Object.values(v).every(isStringList);
 }
 
-// The contracts beyond DRF's that some paths keep: django-trench's {"error": "…"} on its views, and
-// Djoser 2.3's WebAuthn refusal, whose non_field_errors is a string.
+// The contracts beyond DRF's that some paths keep: django-trench's {"error": "…"} on its views,
+// Djoser 2.3's WebAuthn refusal, whose non_field_errors is a string, and Djoser's social view's
+// bare string for a redirect_uri off SOCIAL_AUTH_ALLOWED_REDIRECT_URIS.
 const TRENCH_PATH =
   /\/(login\/(code\/)?|[^/]*\/(activate\/(confirm\/)?|deactivate\/|codes\/regenerate\/)|code\/request\/|mfa\/[^/]+\/)$/;
 const WEBAUTHN_PATH = /\/(webauthn\/(signup\/[^/]+|login)|passkeys\/register)\/$/;
+const SOCIAL_PATH = /\/(o|social\/link)\/[^/]+\/$/;
 function isOtherContract(path: string, v: unknown): boolean {
+  if (v === "redirect_uri must be in SOCIAL_AUTH_ALLOWED_REDIRECT_URIS") return SOCIAL_PATH.test(path);
   if (!isObject(v) || Object.keys(v).length !== 1) return false;
   if (typeof v.error === "string") return TRENCH_PATH.test(path);
   return v.non_field_errors === "WebAuthn verification failed." && WEBAUTHN_PATH.test(path);
