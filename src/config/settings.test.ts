@@ -287,3 +287,53 @@ describe("misspelt settings", () => {
     );
   });
 });
+
+describe("social sign-in settings", () => {
+  const load = (env: Record<string, string>) => () => loadSettings({ ...base(), ...env });
+  const issue = (env: Record<string, string>) => {
+    try {
+      load(env)();
+      return "";
+    } catch (e) {
+      expect(e).toBeInstanceOf(SettingsError);
+      return (e as Error).message;
+    }
+  };
+
+  it("python-social-auth's names from the environment, Djoser's two as DJOSER_*", () => {
+    const { settings, warnings } = load({
+      SOCIAL_AUTH_GITHUB_KEY: "id",
+      SOCIAL_AUTH_GITHUB_SECRET: "secret",
+      SOCIAL_AUTH_ASSOCIATE_BY_EMAIL: "True",
+      DJOSER_SOCIAL_AUTH_ALLOWED_REDIRECT_URIS: '["https://app.example/callback"]',
+      DJOSER_SOCIAL_AUTH_TOKEN_STRATEGY: "djoser.social.token.jwt.TokenStrategy",
+    })();
+    expect(warnings).toEqual([]);
+    expect(settings.SOCIAL_AUTH).toMatchObject({ GITHUB_KEY: "id", GITHUB_SECRET: "secret", ASSOCIATE_BY_EMAIL: true });
+    expect(settings.DJOSER.SOCIAL_AUTH_TOKEN_STRATEGY).toBe("jwt");
+    expect(settings.DJOSER.SOCIAL_AUTH_ALLOWED_REDIRECT_URIS).toEqual(["https://app.example/callback"]);
+  });
+
+  it("refuses what would fail at sign-in time, each with what to write", () => {
+    expect(
+      issue({ SOCIAL_AUTH_OIDC_KEY: "id", SOCIAL_AUTH_OIDC_SECRET: "s", SOCIAL_AUTH_OIDC_OIDC_ENDPOINT: "x" }),
+    ).toMatch("SOCIAL_AUTH_OIDC_OIDC_ENDPOINT must be a URL");
+    expect(
+      issue({
+        SOCIAL_AUTH_OIDC_OIDC_ENDPOINT: "http://sso.example",
+        SOCIAL_AUTH_OIDC_KEY: "i",
+        SOCIAL_AUTH_OIDC_SECRET: "s",
+      }),
+    ).toMatch("must use https (http is accepted on localhost only)");
+    expect(issue({ SOCIAL_AUTH_GOOGLE_OAUTH2_KEY: "id" })).toMatch(
+      "GOOGLE_OAUTH2_SECRET is needed with GOOGLE_OAUTH2_KEY",
+    );
+    expect(issue({ SOCIAL_AUTH_APPLE_ID_CLIENT: "com.example" })).toMatch(
+      "apple-id needs APPLE_ID_CLIENT, APPLE_ID_TEAM",
+    );
+    const uris = (list: string[]) => issue({ DJOSER_SOCIAL_AUTH_ALLOWED_REDIRECT_URIS: JSON.stringify(list) });
+    expect(uris(["https://app.example/cb?x=1"])).toMatch("a redirect URI has no query or fragment");
+    expect(uris(["https://APP.example"])).toMatch("write it as https://app.example/");
+    expect(issue({ DJOSER_SOCIAL_AUTH_TOKEN_STRATEGY: "knox" })).toMatch('use "jwt"');
+  });
+});
