@@ -19,7 +19,7 @@ const body = (req: IncomingMessage) =>
     req.on("data", (d) => (raw += d));
     req.on("end", () => resolve(raw));
   });
-const escape = (v: string) => v.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
+const escapeHtml = (v: string) => v.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
 
 export async function startGithub(opts: {
   users: GithubUser[];
@@ -34,7 +34,9 @@ export async function startGithub(opts: {
       res.end(typeof data === "string" ? data : JSON.stringify(data));
     };
     if (req.method === "GET" && url.pathname === "/login/oauth/authorize") {
-      const fields = [...url.searchParams].map(([k, v]) => `<input type="hidden" name="${k}" value="${escape(v)}"/>`);
+      const fields = [...url.searchParams].map(
+        ([k, v]) => `<input type="hidden" name="${k}" value="${escapeHtml(v)}"/>`,
+      );
       return send(200, `<form method="post" action="/session">${fields.join("")}</form>`, "text/html");
     }
     if (req.method === "POST" && url.pathname === "/session") {
