@@ -14,7 +14,7 @@ import { socialError } from "./state.ts";
 
 const NAME_MAX = 150;
 
-const accountOf = (provider: string, p: Profile): ProviderAccount => ({
+export const accountOf = (provider: string, p: Profile): ProviderAccount => ({
   provider,
   uid: p.uid,
   email: normalizeEmail(p.email),

@@ -149,9 +149,9 @@ export async function exchange(
       expectedState: value,
       ...(p.kind === "oidc" ? { expectedNonce: nonceOf(deps, state), idTokenExpected: true } : {}),
     });
-    return p.kind === "github"
-      ? await githubProfile(config, p, tokens.access_token)
-      : await oidcProfile(config, p, tokens);
+    if (p.kind === "github") return await githubProfile(config, p, tokens.access_token);
+    const profile = await oidcProfile(config, p, tokens);
+    return p.appleKey ? { ...appleName(params.user), ...withoutUnset(profile) } : profile;
   } catch (e) {
     throw failure(deps, p, e);
   }
@@ -179,6 +179,20 @@ async function oidcProfile(
     firstName: text(claims.given_name),
     lastName: text(claims.family_name),
   };
+}
+
+const withoutUnset = (o: Profile) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Profile;
+
+/** Apple's ID token has no name: it comes once, at the first sign-in, as the `user` form field. */
+function appleName(raw: unknown): Partial<Profile> {
+  if (typeof raw !== "string" || raw.length > 2048) return {};
+  try {
+    const name = (JSON.parse(raw) as { name?: { firstName?: unknown; lastName?: unknown } })?.name;
+    return { firstName: text(name?.firstName), lastName: text(name?.lastName) };
+  } catch {
+    return {};
+  }
 }
 
 type GithubEmail = { email: string; primary: boolean; verified: boolean };

@@ -12,7 +12,7 @@ import type { Deps, Principal, RequestMeta } from "../deps.ts";
 import type { AuthorizationUrl, SocialIdentityView, SocialSignIn } from "../dto.ts";
 import { requireRecentAuth } from "../login/step-up.ts";
 import { type CredentialKind, issue, secondStep } from "../mfa/login.ts";
-import { assertMaySignIn, userFor } from "./accounts.ts";
+import { accountOf, assertMaySignIn, userFor } from "./accounts.ts";
 import { authorizationUrl, exchange } from "./client.ts";
 import { newState, socialError, takeState } from "./state.ts";
 
@@ -129,13 +129,7 @@ export async function link(
   meta: RequestMeta,
 ): Promise<SocialIdentityView> {
   const { provider, profile } = await finish(deps, name, params, meta, principal.user.id);
-  const account = {
-    provider: provider.name,
-    uid: profile.uid,
-    email: profile.email,
-    emailVerified: profile.emailVerified,
-  };
-  const linked = await deps.store.social.link(principal.user.id, account);
+  const linked = await deps.store.social.link(principal.user.id, accountOf(provider.name, profile));
   if (linked.ownerId !== principal.user.id)
     throw socialError(`This ${provider.name} account is linked to another user: unlink it there first.`);
   if (linked.created) await audit(deps, "social_linked", meta, principal.user.id, { provider: provider.name });
@@ -153,9 +147,6 @@ export async function unlink(deps: Deps, principal: Principal, id: number, meta:
   const result = await deps.store.social.unlink(principal.user.id, id);
   if (!result) throw new AuthError("not_found", "No such identity.");
   if (result === "last")
-    throw socialError(
-      "This is the account's only way to sign in: set a password (/auth/users/reset_password/) " +
-        "or link another provider first.",
-    );
+    throw socialError("This is the account's only way to sign in: link another provider or add a passkey first.");
   await audit(deps, "social_unlinked", meta, principal.user.id, { provider: result.provider });
 }

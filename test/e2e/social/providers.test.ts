@@ -63,12 +63,16 @@ describe("Google, Microsoft and Apple presets (pglite)", () => {
     expect(via).toBe("form_post");
     expect(new URL(url).searchParams.get("response_mode")).toBe("form_post");
     // What Apple POSTs to the redirect URI, forwarded as it came (a form).
+    const user = JSON.stringify({ name: { firstName: "Vic", lastName: "Tim" }, email: "victim@example.com" });
     const res = await s.request("POST", "/auth/o/apple-id/", {
-      body: new URLSearchParams(params).toString(),
+      body: new URLSearchParams({ ...params, user }).toString(),
       headers: { "content-type": "application/x-www-form-urlencoded" },
     });
     expect(res.status, res.text).toBe(201);
     expect(await uidOf("apple-id", res.json.access)).toBe("vic");
+    // The name Apple posts once, beside the code, is the new user's.
+    const row = await s.deps.prisma.user.findFirstOrThrow({ where: { email: "victim@example.com" } });
+    expect([row.firstName, row.lastName]).toEqual(["Vic", "Tim"]);
     const secret = provider()
       .tokenRequests.filter((r) => r.client_id === APPLE.clientId)
       .at(-1)!.client_secret!;
