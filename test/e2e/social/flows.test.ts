@@ -6,10 +6,18 @@ import { bearer, tokenAuth, useServer } from "../../helpers/fixture.ts";
 import { authorize, complete, oidcEnv, REDIRECT, useProvider } from "../../helpers/oidc/setup.ts";
 import { signInAt } from "../../helpers/oidc/sign-in.ts";
 import { DATABASES } from "../../helpers/server.ts";
+import { failure } from "../../helpers/trpc.ts";
 
 describe.each(DATABASES)("social sign-in, generic OpenID Connect (%s)", (kind) => {
   const provider = useProvider();
-  const s = useServer(kind, () => oidcEnv(provider().issuer));
+  // "down": a provider nobody answers for (a closed port on this machine).
+  const s = useServer(kind, () =>
+    oidcEnv(provider().issuer, {
+      SOCIAL_AUTH_DOWN_OIDC_ENDPOINT: "http://127.0.0.1:9",
+      SOCIAL_AUTH_DOWN_KEY: "k",
+      SOCIAL_AUTH_DOWN_SECRET: "s",
+    }),
+  );
 
   it("GET o/oidc/ answers the provider's authorization URL, with PKCE S256, a nonce and a signed state", async () => {
     const res = await s.request("GET", `/auth/o/oidc/?redirect_uri=${encodeURIComponent(REDIRECT)}`);
@@ -103,5 +111,23 @@ describe.each(DATABASES)("social sign-in, generic OpenID Connect (%s)", (kind) =
     expect([off.status, off.json]).toEqual([400, "redirect_uri must be in SOCIAL_AUTH_ALLOWED_REDIRECT_URIS"]);
     const missing = await s.request("GET", "/auth/o/oidc/");
     expect(missing.status).toBe(400);
+  });
+
+  it("a provider out of reach is a 503 with Retry-After, not a 500", async () => {
+    const res = await s.request("GET", `/auth/o/down/?redirect_uri=${encodeURIComponent(REDIRECT)}`);
+    expect([res.status, res.json]).toEqual([503, { detail: "Could not reach down: try again shortly." }]);
+    expect(res.headers.get("retry-after")).toBe("5");
+  });
+
+  it("the typed client hears a refusal as BAD_REQUEST with the code social_failed and the message", async () => {
+    const { params } = await authorize(s, "ada");
+    await s.trpc().social.complete.mutate({ provider: "oidc", code: params.code!, state: params.state! });
+    const err = await failure(
+      s.trpc().social.complete.mutate({ provider: "oidc", code: params.code!, state: params.state! }),
+    );
+    expect(err.data).toMatchObject({ code: "social_failed", httpStatus: 400 });
+    expect(err.message).toBe("This sign-in was completed already: start again.");
+    const missing = await failure(s.trpc().social.authorizationUrl.mutate({ provider: "nope", redirectUri: REDIRECT }));
+    expect(missing.data).toMatchObject({ code: "provider_not_found", httpStatus: 404 });
   });
 });
