@@ -32,9 +32,6 @@ export function providerOf(deps: Deps, name: string): Provider {
   throw new AuthError("provider_not_found", `The provider ${shown}is not configured on this server.`);
 }
 
-/** The configured providers' names, for documentation and clients. */
-export const providerNames = (deps: Deps) => [...socialProviders(deps.settings.SOCIAL_AUTH).keys()];
-
 async function begin(deps: Deps, name: string, redirectUri: unknown, meta: RequestMeta, linking: number | null) {
   if (typeof redirectUri !== "string" || !deps.settings.DJOSER.SOCIAL_AUTH_ALLOWED_REDIRECT_URIS.includes(redirectUri))
     throw new AuthError("redirect_uri_not_allowed");

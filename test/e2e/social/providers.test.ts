@@ -165,3 +165,30 @@ describe("GitHub, plain OAuth 2.0 (pglite)", () => {
     expect(res.json.non_field_errors[0]).toMatch(/^Authentication failed: bad_verification_code/);
   });
 });
+
+describe("GitHub when the email is the login (USERNAME_FIELD=email, pglite)", () => {
+  let github: Awaited<ReturnType<typeof startGithub>>;
+  beforeAll(async () => {
+    github = await startGithub({ users: [OCTO, SHY], client: GH });
+  });
+  afterAll(async () => github?.close());
+  const s = useServer("pglite", () => ({
+    ...ALLOWED,
+    USERNAME_FIELD: "email",
+    SOCIAL_AUTH_GITHUB_KEY: GH.id,
+    SOCIAL_AUTH_GITHUB_SECRET: GH.secret,
+    SOCIAL_AUTH_GITHUB_URL: github.url,
+    SOCIAL_AUTH_GITHUB_API_URL: github.apiUrl,
+  }));
+
+  it("the verified email is the login; an account GitHub gives no verified email for is refused", async () => {
+    const octo = await complete(s, (await authorize(s, "octocat", "github")).params, "github");
+    expect([octo.status, octo.json.user], octo.text).toEqual([201, "octo@example.com"]);
+    expect((await s.me(bearer(octo.json.access))).json).toEqual({ email: "octo@example.com", id: expect.any(Number) });
+    const shy = await complete(s, (await authorize(s, "shy", "github")).params, "github");
+    expect([shy.status, shy.json]).toEqual([
+      400,
+      { non_field_errors: ["github gave no email address, which an account here needs."] },
+    ]);
+  });
+});
