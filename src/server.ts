@@ -44,8 +44,8 @@ export async function startServer(settings: Settings, warnings: string[] = []): 
 /**
  * `portcullis serve --workers N`: N processes (node:cluster) sharing one port. Migrations run
  * once, here, before any worker starts; a worker that dies is replaced; SIGINT/SIGTERM stop all.
- * Workers share nothing in memory, so they need PostgreSQL, and Redis for shared throttles and
- * the auth cache (without REDIS_URL each worker throttles alone and the cache is off).
+ * Workers share nothing in memory, so they need PostgreSQL, and Redis for shared throttles
+ * (without REDIS_URL each worker throttles alone; the auth cache hears invalidations over PostgreSQL).
  */
 export async function serveWorkers(count: number, env = process.env): Promise<void> {
   if (!cluster.isPrimary) {
@@ -60,10 +60,7 @@ export async function serveWorkers(count: number, env = process.env): Promise<vo
       "--workers needs PostgreSQL: a PGlite database belongs to one process (set DATABASE_URL=postgresql://…)",
     );
   if (!settings.REDIS_URL)
-    log.warn(
-      `REDIS_URL is not set: each of the ${count} workers counts its own throttles (limits are ×${count}) ` +
-        "and the auth cache is off",
-    );
+    log.warn(`REDIS_URL is not set: each of the ${count} workers counts its own throttles (limits are ×${count})`);
   if (settings.AUTO_MIGRATE) {
     const db = await openDatabase(settings.DATABASE_URL, { poolSize: 1 });
     try {

@@ -162,8 +162,8 @@ export const settingsSchema = z.object({
   DATABASE_POOL_SIZE: z.number().int().min(1).max(1000).default(10), // PostgreSQL connections per process
   AUTO_MIGRATE: z.boolean().default(true),
   REDIS_URL: z.string().nullable().default(null),
-  // How long an authenticated credential may be served from memory (src/core/sessions/auth-cache.ts):
-  // on PGlite, or with REDIS_URL (invalidations reach every instance); 0 turns the cache off.
+  // How long an authenticated credential may be served from memory (src/core/sessions/auth-cache.ts;
+  // invalidations reach every instance over Redis or PostgreSQL's LISTEN/NOTIFY); 0 turns it off.
   AUTH_CACHE_SECONDS: z.number().int().min(0).max(3600).default(60),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   // json: one JSON object per line (pino's); pretty: pino-pretty's text; auto: pretty when stdout

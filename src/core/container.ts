@@ -84,7 +84,8 @@ export async function createDeps(settings: Settings, log = createLogger(settings
   }
   const redis = await connectRedis(settings, log);
   const mailer = createMailer(settings, log);
-  const authCache = await createAuthCache(settings, log, redis);
+  const notify = (channel: string, payload: string) => db.prisma.$executeRaw`SELECT pg_notify(${channel}, ${payload})`;
+  const authCache = await createAuthCache(settings, log, redis, db.kind === "postgresql" ? notify : undefined);
   const base = {
     settings,
     prisma: db.prisma,

@@ -2,30 +2,38 @@
 //
 // Safe only while every change that could make an entry wrong reaches every instance at once:
 // the services call forgetUser(id) after each such write (logout, revocation, password or email
-// change, deactivation, deletion), which drops the user's entries here and, over Redis pub/sub,
-// on every other instance before the request that made the change is answered. So the cache is on
-// where that holds: one process on PGlite, or any number of instances sharing REDIS_URL. While
-// the subscription is down it is bypassed (and emptied), and AUTH_CACHE_SECONDS bounds the life
-// of an entry in any case.
+// change, deactivation, deletion), which drops the user's entries here and, over the invalidation
+// channel (invalidations.ts: Redis pub/sub with REDIS_URL, PostgreSQL's LISTEN/NOTIFY without),
+// on every other instance before the request that made the change is answered. One process on
+// PGlite needs no channel. While the channel is down the cache is bypassed (and emptied), and
+// AUTH_CACHE_SECONDS bounds the life of an entry in any case.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Settings } from "../../config/schema.ts";
 import type { AuthCache, User } from "../deps.ts";
+import { type Channel, postgresChannel, redisChannel } from "./invalidations.ts";
 
 export type { AuthCache };
 
-const CHANNEL = "portcullis:auth-cache:forget";
 const MAX_ENTRIES = 50_000;
 
 type Entry = { value: { user: User }; expires: number };
 
-export async function createAuthCache(settings: Settings, log: Logger, redis: Redis | null): Promise<AuthCache> {
+/** NOTIFY on the database's own connections (the pool's): `SELECT pg_notify(channel, payload)`. */
+export type Notify = (channel: string, payload: string) => Promise<unknown>;
+
+export async function createAuthCache(
+  settings: Settings,
+  log: Logger,
+  redis: Redis | null,
+  notify?: Notify,
+): Promise<AuthCache> {
   const ttl = settings.AUTH_CACHE_SECONDS * 1000;
   const entries = new Map<string, Entry>();
   const byUser = new Map<number, Set<string>>();
   const verified = new Map<string, { claims: Record<string, unknown>; until: number }>();
   const single = settings.DATABASE_URL.startsWith("pglite:"); // one process owns a PGlite database
-  let listening = false; // with Redis: whether invalidations from other instances reach us now
+  let listening = false; // whether invalidations from other instances reach us now
   let epoch = 0; // bumped by every invalidation
 
   const drop = (userId: number) => {
@@ -40,26 +48,17 @@ export async function createAuthCache(settings: Settings, log: Logger, redis: Re
     byUser.clear();
   };
 
-  let subscriber: Redis | null = null;
-  if (redis && ttl > 0 && !single) {
-    subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    subscriber.on("message", (_channel: string, id: string) => drop(Number(id)));
-    subscriber.on(
-      "ready",
-      () =>
-        void subscriber!.subscribe(CHANNEL).then(
-          () => (listening = true),
-          () => {},
-        ),
-    );
-    // Whatever was missed while away is unknown: start empty when the subscription is back.
-    subscriber.on("close", () => {
-      if (listening) log.warn("auth cache: Redis subscription lost; cache bypassed until it is back");
-      listening = false;
+  const listener = {
+    onForget: drop,
+    onState(on: boolean) {
       clear();
-    });
-    subscriber.on("error", () => {}); // the shared connection already logs Redis outages
-    await subscriber.connect().catch(() => {});
+      listening = on;
+    },
+  };
+  let channel: Channel | null = null;
+  if (ttl > 0 && !single) {
+    if (redis) channel = await redisChannel(redis, log, listener);
+    else if (notify) channel = await postgresChannel(settings.DATABASE_URL, notify, log, listener);
   }
   const enabled = () => ttl > 0 && (single || listening);
 
@@ -96,17 +95,17 @@ export async function createAuthCache(settings: Settings, log: Logger, redis: Re
     },
     async forgetUser(userId) {
       drop(userId);
-      if (!redis || single || ttl <= 0) return;
+      if (!channel) return;
       try {
-        await redis.publish(CHANNEL, String(userId));
+        await channel.publish(userId);
       } catch (e) {
-        // Other instances cannot be told: they bypass their cache while Redis is away (their
-        // subscriptions are down too), and AUTH_CACHE_SECONDS bounds the rest.
+        // Other instances cannot be told: they bypass their cache while the channel is down for
+        // them too, and AUTH_CACHE_SECONDS bounds the rest.
         log.error({ err: (e as Error).message, userId }, "auth cache: could not publish an invalidation");
       }
     },
     async close() {
-      subscriber?.disconnect();
+      channel?.close();
       clear();
     },
   };
