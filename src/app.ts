@@ -4,6 +4,7 @@
 import { METHODS } from "node:http";
 import cors from "@fastify/cors";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import type { Redis } from "ioredis";
 import { loadSettings } from "./config/load.ts";
 import type { SettingsInput } from "./config/schema.ts";
 import { createDeps, createLogger } from "./core/container.ts";
@@ -15,6 +16,8 @@ import { AuthError } from "./errors.ts";
 import { classifyError } from "./http/classify.ts";
 import { docs, healthz, jwks } from "./http/endpoints.ts";
 import * as guards from "./http/guards.ts";
+import { metrics } from "./http/ops/metrics.ts";
+import { probes } from "./http/ops/probes.ts";
 import { NOT_FOUND_HTML, restPlugin } from "./rest/index.ts";
 import { renderEdgeError } from "./rest/render.ts";
 import { sendTrpcError } from "./trpc/errors.ts";
@@ -29,7 +32,7 @@ export type OpenOptions = { settings?: SettingsInput; env?: NodeJS.ProcessEnv };
  * What the caller made itself (`createDeps`): with `close`, Portcullis closes them when the app
  * closes; without, they stay the caller's to close.
  */
-export type GivenOptions = { deps: Deps; db: Database; close?: () => Promise<void> };
+export type GivenOptions = { deps: Deps; db: Database; redis?: Redis | null; close?: () => Promise<void> };
 export type PortcullisOptions = OpenOptions | GivenOptions;
 
 /** The deps the options name: the caller's as they are, or opened from settings (closed by `close`). */
@@ -47,7 +50,7 @@ export async function openPortcullis(opts: PortcullisOptions): Promise<GivenOpti
  * login-cost survey and the housekeeping, and closes them (and what it opened) with the app.
  */
 export const portcullis: FastifyPluginAsync<PortcullisOptions> = async (scope, opts) => {
-  const { deps, db, close = async () => {} } = await openPortcullis(opts);
+  const { deps, db, redis = null, close = async () => {} } = await openPortcullis(opts);
   const { NUM_PROXIES, TRUSTED_PROXIES } = deps.settings;
   if (!("deps" in opts) && (NUM_PROXIES !== null || TRUSTED_PROXIES.length))
     deps.log.warn(
@@ -63,7 +66,7 @@ export const portcullis: FastifyPluginAsync<PortcullisOptions> = async (scope, o
   };
   try {
     survey = await startLoginCostSurvey(deps); // before the first login is answered
-    await mount(scope, deps, db);
+    await mount(scope, deps, db, redis);
   } catch (e) {
     await stop();
     throw e;
@@ -74,7 +77,7 @@ export const portcullis: FastifyPluginAsync<PortcullisOptions> = async (scope, o
   scope.addHook("onClose", stop); // after the server stopped accepting and in-flight requests ended
 };
 
-async function mount(app: FastifyInstance, deps: Deps, db: Database) {
+async function mount(app: FastifyInstance, deps: Deps, db: Database, redis: Redis | null) {
   const { settings } = deps;
   const base = app.prefix; // "" at the root, "/identity" under a host's prefix
   // The host's body limit is not Portcullis's, nor the other way round: set on each route.
@@ -110,6 +113,8 @@ async function mount(app: FastifyInstance, deps: Deps, db: Database) {
   if (settings.API_DOCS) await docs(app, settings);
   jwks(app, deps);
   healthz(app, db);
+  probes(app, db, deps, redis);
+  metrics(app, deps, db);
   await mountTrpc(app, deps);
   await app.register(restPlugin, { prefix: "/auth", deps });
 }

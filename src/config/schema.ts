@@ -165,6 +165,9 @@ export const settingsSchema = z.object({
   // How long an authenticated credential may be served from memory (src/core/sessions/auth-cache.ts;
   // invalidations reach every instance over Redis or PostgreSQL's LISTEN/NOTIFY); 0 turns it off.
   AUTH_CACHE_SECONDS: z.number().int().min(0).max(3600).default(60),
+  // Prometheus metrics at /metrics (off: no such route); with METRICS_TOKEN, only for "Bearer <token>".
+  METRICS_ENABLED: z.boolean().default(false),
+  METRICS_TOKEN: z.string().min(16, "at least 16 characters").nullable().default(null),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   // json: one JSON object per line (pino's); pretty: pino-pretty's text; auto: pretty when stdout
   // is a terminal and NODE_ENV is not production, json otherwise.

@@ -55,6 +55,7 @@ export async function audit(
   userId: number | null,
   data: AuditData = {},
 ): Promise<void> {
+  deps.metrics.event(kind);
   try {
     await deps.store.audit.record(kind, userId, meta, data);
   } catch (e) {

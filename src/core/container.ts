@@ -11,6 +11,7 @@ import { configureArgon2 } from "./login/passwords.ts";
 import { createThrottle } from "./login/throttle.ts";
 import { startOutbox } from "./mail/outbox.ts";
 import { createMailer } from "./mail/transport.ts";
+import { createMetrics } from "./metrics.ts";
 import { createAuthCache } from "./sessions/auth-cache.ts";
 import { loadKeyRing } from "./sessions/jwt-keys.ts";
 
@@ -71,7 +72,7 @@ export async function connectRedis(settings: Settings, log: Logger): Promise<Red
   return redis;
 }
 
-export type Resources = { deps: Deps; db: Database; close(): Promise<void> };
+export type Resources = { deps: Deps; db: Database; redis: Redis | null; close(): Promise<void> };
 
 export async function createDeps(settings: Settings, log = createLogger(settings)): Promise<Resources> {
   const keys = loadKeyRing(settings); // before the database: a bad key stops the start at once
@@ -85,7 +86,12 @@ export async function createDeps(settings: Settings, log = createLogger(settings
   const redis = await connectRedis(settings, log);
   const mailer = createMailer(settings, log);
   const notify = (channel: string, payload: string) => db.prisma.$executeRaw`SELECT pg_notify(${channel}, ${payload})`;
-  const authCache = await createAuthCache(settings, log, redis, db.kind === "postgresql" ? notify : undefined);
+  const metrics = createMetrics(settings.METRICS_ENABLED);
+  const authCache = await createAuthCache(settings, log, {
+    redis,
+    notify: db.kind === "postgresql" ? notify : undefined,
+    metrics,
+  });
   const base = {
     settings,
     prisma: db.prisma,
@@ -93,7 +99,8 @@ export async function createDeps(settings: Settings, log = createLogger(settings
     mailer,
     keys,
     log,
-    throttle: createThrottle(settings, log, redis),
+    throttle: createThrottle(settings, log, redis, metrics),
+    metrics,
     authCache,
   };
   const outbox = startOutbox(base);
@@ -101,6 +108,7 @@ export async function createDeps(settings: Settings, log = createLogger(settings
   return {
     db,
     deps,
+    redis,
     async close() {
       await outbox.close(); // lets a delivery in progress finish
       await mailer.close();

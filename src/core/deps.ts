@@ -8,6 +8,7 @@ import type { Store } from "../db/store/index.ts";
 import type { User } from "../generated/prisma/client.ts";
 import type { Throttle } from "./login/throttle.ts";
 import type { Mailer } from "./mail/transport.ts";
+import type { Metrics } from "./metrics.ts";
 import type { KeyRing } from "./sessions/jwt-keys.ts";
 
 export type Deps = {
@@ -21,6 +22,8 @@ export type Deps = {
   keys: KeyRing;
   throttle: Throttle;
   authCache: AuthCache;
+  /** Prometheus counts (no-ops unless METRICS_ENABLED). */
+  metrics: Metrics;
   log: Logger;
 };
 
@@ -81,5 +84,7 @@ export type AuthCache = {
   rememberClaims(token: string, claims: Record<string, unknown>, validUntilMs: number): void;
   /** Forgets every entry of the user, here and on every instance; awaited before answering. */
   forgetUser(userId: number): Promise<void>;
+  /** Whether invalidations from other instances reach this one ("none": it needs none). */
+  channelState(): "listening" | "down" | "none";
   close(): Promise<void>;
 };

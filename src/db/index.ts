@@ -17,6 +17,8 @@ export type Database = {
   ping(): Promise<void>;
   /** Closes every connection; an unclosed PGlite keeps the process alive. */
   close(): Promise<void>;
+  /** PostgreSQL's connection pool: open, idle and waiting (PGlite has none). */
+  pool?(): { total: number; idle: number; waiting: number };
 };
 
 export async function openDatabase(url: string, opts: { poolSize?: number } = {}): Promise<Database> {
@@ -89,6 +91,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     migrate: (progress) => withSession((s) => applyMigrations(s, MIGRATIONS_DIR, progress)),
     pending: () => withSession(pendingMigrations),
     ping: () => withSession(async (s) => void (await s.query("SELECT 1"))),
+    pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: async () => {
       await prisma.$disconnect();
       await pool.end().catch(() => {});

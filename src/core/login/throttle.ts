@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { type Settings, THROTTLE_SCOPES } from "../../config/schema.ts";
 import { AuthError, throttled } from "../../errors.ts";
+import type { Metrics } from "../metrics.ts";
 import { purposeKey } from "../secrets.ts";
 
 export type ThrottleScope = (typeof THROTTLE_SCOPES)[number];
@@ -24,7 +25,7 @@ export function parseRate(rate: string): { points: number; duration: number } {
   return { points: Number(count), duration: PERIOD_SECONDS[period[0] as keyof typeof PERIOD_SECONDS] };
 }
 
-export function createThrottle(settings: Settings, log: Logger, redis: Redis | null): Throttle {
+export function createThrottle(settings: Settings, log: Logger, redis: Redis | null, metrics?: Metrics): Throttle {
   const limiters = new Map<ThrottleScope, RateLimiterAbstract>();
   for (const scope of THROTTLE_SCOPES) {
     const rate = settings.DEFAULT_THROTTLE_RATES[scope];
@@ -73,7 +74,10 @@ export function createThrottle(settings: Settings, log: Logger, redis: Redis | n
         return;
       }
     }
-    if (wait) throw throttled(wait);
+    if (wait) {
+      metrics?.throttled(scope);
+      throw throttled(wait);
+    }
   };
 }
 

@@ -11,6 +11,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Settings } from "../../config/schema.ts";
 import type { AuthCache, User } from "../deps.ts";
+import type { Metrics } from "../metrics.ts";
 import { type Channel, postgresChannel, redisChannel } from "./invalidations.ts";
 
 export type { AuthCache };
@@ -22,11 +23,13 @@ type Entry = { value: { user: User }; expires: number };
 /** NOTIFY on the database's own connections (the pool's): `SELECT pg_notify(channel, payload)`. */
 export type Notify = (channel: string, payload: string) => Promise<unknown>;
 
+/** Where invalidations travel (Redis, else PostgreSQL's NOTIFY, else nowhere), and what is counted. */
+export type CacheOptions = { redis: Redis | null; notify?: Notify; metrics?: Metrics };
+
 export async function createAuthCache(
   settings: Settings,
   log: Logger,
-  redis: Redis | null,
-  notify?: Notify,
+  { redis, notify, metrics }: CacheOptions,
 ): Promise<AuthCache> {
   const ttl = settings.AUTH_CACHE_SECONDS * 1000;
   const entries = new Map<string, Entry>();
@@ -64,13 +67,11 @@ export async function createAuthCache(
 
   return {
     get<T extends { user: User }>(key: string) {
-      if (!enabled()) return undefined;
-      const entry = entries.get(key);
-      if (!entry) return undefined;
-      if (entry.expires <= Date.now()) {
-        entries.delete(key);
-        return undefined;
-      }
+      const entry = enabled() ? entries.get(key) : undefined;
+      if (entry && entry.expires <= Date.now()) entries.delete(key);
+      const live = entry && entry.expires > Date.now();
+      metrics?.cacheLookup(!!live);
+      if (!live) return undefined;
       // A copy: services may change the user object they are given (e.g. lastLogin).
       return { ...entry.value, user: { ...entry.value.user } } as unknown as T;
     },
@@ -104,6 +105,8 @@ export async function createAuthCache(
         log.error({ err: (e as Error).message, userId }, "auth cache: could not publish an invalidation");
       }
     },
+    /** Whether invalidations reach this instance: "none" when it needs none (PGlite, or the cache off). */
+    channelState: () => (channel ? (listening ? "listening" : "down") : "none"),
     async close() {
       channel?.close();
       clear();

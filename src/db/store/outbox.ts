@@ -27,5 +27,10 @@ export function outboxStore({ prisma }: Db) {
     async drop(id: number) {
       await prisma.mailOutbox.deleteMany({ where: { id } });
     },
+    /** How many mails wait, and since when the oldest (null: none). */
+    async depth(): Promise<{ waiting: number; oldest: Date | null }> {
+      const { _count, _min } = await prisma.mailOutbox.aggregate({ _count: { _all: true }, _min: { created: true } });
+      return { waiting: _count._all, oldest: _min.created };
+    },
   };
 }

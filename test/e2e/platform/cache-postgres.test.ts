@@ -10,7 +10,9 @@ import { freshPostgres, startTestServer } from "../../helpers/server.ts";
 import { type PrivatePostgres, privatePostgres } from "../../helpers/services.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const LISTENERS = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN portcullis%'";
+// This database's listeners only: other test files' servers listen on the same PostgreSQL.
+const LISTENERS =
+  "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN portcullis%' AND datname = current_database()";
 
 async function query(url: string, text: string, params: unknown[] = []) {
   const c = new pg.Client({ connectionString: url });

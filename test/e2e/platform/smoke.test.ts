@@ -29,6 +29,8 @@ describe.each(DATABASES)("smoke on %s", (kind) => {
     expect(Object.keys(doc.paths)).toEqual([
       "/.well-known/jwks.json",
       "/healthz",
+      "/livez",
+      "/readyz",
       "/auth/",
       "/auth/users/",
       "/auth/users/me/",
