@@ -32,6 +32,7 @@ export async function startServer(settings: Settings, warnings: string[] = []): 
   let closing: Promise<void> | undefined;
   // Stops accepting, lets in-flight requests finish, then closes what the app holds (its onClose).
   const close = () => (closing ??= app.close());
+
   return {
     app,
     deps: resources.deps,
@@ -95,9 +96,13 @@ export async function serve(env = process.env): Promise<RunningServer> {
   const server = await startServer(settings, warnings);
   const database = settings.DATABASE_URL.startsWith("pglite:") ? settings.DATABASE_URL : "postgresql";
   server.app.log.info(`Portcullis listening on ${server.url} (database: ${database})`);
+  // SIGTERM drains: /readyz turns 503 and requests are served SHUTDOWN_DRAIN_SECONDS more, so a
+  // load balancer stops sending before the listener closes; then in-flight requests finish.
   const stop = (signal: string) => {
-    server.app.log.info(`${signal} received, shutting down`);
-    server.close().then(
+    const drain = settings.SHUTDOWN_DRAIN_SECONDS;
+    server.app.log.info(`${signal} received, shutting down${drain ? ` in ${drain} s (draining)` : ""}`);
+    server.deps.lifecycle.draining = true;
+    new Promise((r) => setTimeout(r, drain * 1000)).then(server.close).then(
       () => process.exit(0),
       (e) => {
         server.app.log.error({ err: e }, "shutdown failed");

@@ -231,6 +231,9 @@ export const settingsSchema = z.object({
   // How often each server deletes expired refresh tokens, dead JWT sessions and forgotten lockout
   // counts (src/core/housekeeping.ts); 0: never (run `portcullis flushexpiredtokens` instead).
   FLUSH_EXPIRED_INTERVAL: z.number().int().min(0).default(3600),
+  // Seconds between SIGTERM and closing the listener, while /readyz answers 503 and requests are
+  // still served: time for a load balancer to stop sending new ones (0: close at once).
+  SHUTDOWN_DRAIN_SECONDS: z.number().int().min(0).max(300).default(0),
   // Audit events older than this many days are deleted by that same housekeeping; null: kept forever.
   AUDIT_RETENTION_DAYS: z.number().int().min(1).nullable().default(180),
   // argon2id cost for new hashes. Default: OWASP's first option; production refuses less than OWASP.

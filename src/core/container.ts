@@ -101,6 +101,7 @@ export async function createDeps(settings: Settings, log = createLogger(settings
     log,
     throttle: createThrottle(settings, log, redis, metrics),
     metrics,
+    lifecycle: { draining: false },
     authCache,
   };
   const outbox = startOutbox(base);

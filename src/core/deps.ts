@@ -24,6 +24,8 @@ export type Deps = {
   authCache: AuthCache;
   /** Prometheus counts (no-ops unless METRICS_ENABLED). */
   metrics: Metrics;
+  /** Set once a shutdown began: /readyz answers 503 while requests are still served. */
+  lifecycle: { draining: boolean };
   log: Logger;
 };
 

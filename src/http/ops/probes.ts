@@ -1,7 +1,8 @@
 // Probes for orchestrators beside /healthz (which stays as it was: database and migrations):
 // /livez says the process serves (no dependency asked, so a database outage restarts nothing);
 // /readyz says this instance can serve now: the database answers with every migration applied,
-// Redis answers when REDIS_URL is set, and the auth cache hears other instances' invalidations.
+// Redis answers when REDIS_URL is set, and the auth cache hears other instances' invalidations;
+// and not while a shutdown drains (SHUTDOWN_DRAIN_SECONDS).
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import { z } from "zod";
@@ -11,7 +12,7 @@ import { response } from "../../rest/openapi.ts";
 
 const asIs = () => (data: unknown) => JSON.stringify(data);
 const ready = z.object({
-  status: z.enum(["ok", "unavailable"]),
+  status: z.enum(["ok", "unavailable", "shutting down"]),
   checks: z
     .record(z.string(), z.string())
     .describe('Each dependency: "ok", "unavailable" or "migrations pending" (database, redis, invalidations)'),
@@ -50,8 +51,9 @@ export function probes(app: FastifyInstance, db: Database, deps: Deps, redis: Re
   app.get("/livez", { schema: liveDoc, serializerCompiler: asIs }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: readyDoc, serializerCompiler: asIs }, async (_req, reply) => {
     const found = await checks(db, deps, redis);
-    const ok = Object.values(found).every((c) => c === "ok");
+    const ok = Object.values(found).every((c) => c === "ok") && !deps.lifecycle.draining;
     if (!ok) reply.code(503).header("Retry-After", "5");
-    return reply.send({ status: ok ? "ok" : "unavailable", checks: found });
+    const status = deps.lifecycle.draining ? "shutting down" : ok ? "ok" : "unavailable";
+    return reply.send({ status, checks: found });
   });
 }
