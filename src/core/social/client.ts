@@ -103,7 +103,8 @@ function failure(deps: Deps, p: Provider, e: unknown): AuthError {
   // openid-client wraps oauth4webapi's error, whose message names the claim ('unexpected ID Token "nonce"…').
   const detail = said.cause instanceof Error ? said.cause.message : said.message;
   const reason = said.error ? [said.error, said.error_description].filter(Boolean).join(": ") : detail;
-  return socialError(`Authentication failed: ${reason ?? "the provider's answer could not be used"}.`);
+  const shown = (reason ?? "the provider's answer could not be used").slice(0, 300); // a callback's own text
+  return socialError(`Authentication failed: ${shown}.`);
 }
 
 export async function authorizationUrl(deps: Deps, p: Provider, state: State, value: string): Promise<string> {
