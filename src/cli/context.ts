@@ -36,3 +36,22 @@ export function withMigratedDatabase<T>(settings: Settings, fn: (db: Database) =
     poolSize,
   );
 }
+
+/**
+ * After a command changed sessions or users behind the servers' backs: every running server
+ * empties its auth cache (over Redis, or PostgreSQL's NOTIFY). A failure is a warning: their
+ * entries then last at most AUTH_CACHE_SECONDS.
+ */
+export async function tellServers(settings: Settings, db: Database): Promise<void> {
+  const { broadcastForgetAll } = await import("../core/sessions/invalidations.ts");
+  const notify =
+    db.kind === "postgresql"
+      ? (channel: string, payload: string) => db.prisma.$executeRaw`SELECT pg_notify(${channel}, ${payload})`
+      : null;
+  try {
+    await broadcastForgetAll(settings.AUTH_CACHE_SECONDS > 0 ? settings.REDIS_URL : null, notify);
+  } catch (e) {
+    const wait = `their caches keep entries for at most AUTH_CACHE_SECONDS (${settings.AUTH_CACHE_SECONDS} s)`;
+    process.stderr.write(`Warning: running servers could not be told (${(e as Error).message}); ${wait}.\n`);
+  }
+}

@@ -43,7 +43,7 @@ keys derived from the old one would otherwise keep working; everyone logs in aga
   async run({ values }) {
     if (!values.yes)
       throw usageError("endallsessions", "endallsessions signs every user out everywhere: pass --yes to go ahead.");
-    const { commandSettings, withMigratedDatabase } = await import("./context.ts");
+    const { commandSettings, tellServers, withMigratedDatabase } = await import("./context.ts");
     const { endEverySession } = await import("../core/sessions/end.ts");
     const { createStore } = await import("../db/store/index.ts");
     const settings = commandSettings();
@@ -53,6 +53,7 @@ keys derived from the old one would otherwise keep working; everyone logs in aga
         const { tokens, sessions } = await endEverySession({ store: createStore(db.prisma) });
         const ended = `Ended ${tokens} opaque token(s) and ${sessions} JWT session(s)`;
         process.stdout.write(`${ended}; every JWT issued until now is refused.\n`);
+        await tellServers(settings, db);
         return 0;
       },
       1,

@@ -4,6 +4,7 @@ import type { Settings } from "../config/schema.ts";
 import { type Database, openDatabase } from "../db/index.ts";
 import { formatReport, importDjango } from "../django-import/import.ts";
 import { openDjangoSource } from "../django-import/source.ts";
+import { tellServers } from "./context.ts";
 
 export async function runImport(
   settings: Settings,
@@ -50,6 +51,8 @@ export async function runImport(
       onProgress: bar.update,
     }).finally(bar.end);
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    // A re-run may change users a running server has cached (a password, is_active, a revoked key).
+    if (!dryRun) await tellServers(settings, db);
     return 0;
   } finally {
     await source.close();

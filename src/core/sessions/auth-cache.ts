@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import type { Settings } from "../../config/schema.ts";
 import type { AuthCache, User } from "../deps.ts";
 import type { Metrics } from "../metrics.ts";
-import { type Channel, postgresChannel, redisChannel } from "./invalidations.ts";
+import { type Channel, FORGET_ALL, postgresChannel, redisChannel } from "./invalidations.ts";
 
 export type { AuthCache };
 
@@ -52,7 +52,7 @@ export async function createAuthCache(
   };
 
   const listener = {
-    onForget: drop,
+    onMessage: (payload: string) => (payload === FORGET_ALL ? clear() : drop(Number(payload))),
     onState(on: boolean) {
       clear();
       listening = on;

@@ -7,7 +7,11 @@ import pg from "pg";
 import type { Logger } from "pino";
 
 export type Channel = { publish(userId: number): Promise<void>; close(): void };
-type Listener = { onForget(userId: number): void; onState(listening: boolean): void };
+/** `onMessage`: a user's id, or FORGET_ALL. */
+type Listener = { onMessage(payload: string): void; onState(listening: boolean): void };
+
+/** The message that empties every instance's cache (endallsessions, an import). */
+export const FORGET_ALL = "*";
 
 const REDIS_CHANNEL = "portcullis:auth-cache:forget";
 const PG_CHANNEL = "portcullis_auth_cache_forget";
@@ -15,7 +19,7 @@ const PG_CHANNEL = "portcullis_auth_cache_forget";
 export async function redisChannel(redis: Redis, log: Logger, on: Listener): Promise<Channel> {
   const subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
   let listening = false;
-  subscriber.on("message", (_channel: string, id: string) => on.onForget(Number(id)));
+  subscriber.on("message", (_channel: string, payload: string) => on.onMessage(payload));
   subscriber.on(
     "ready",
     () =>
@@ -69,7 +73,7 @@ export async function postgresChannel(
   };
   async function connect() {
     const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000, keepAlive: true });
-    c.on("notification", (m) => on.onForget(Number(m.payload)));
+    c.on("notification", (m) => on.onMessage(m.payload ?? ""));
     c.on("error", () => lost(c)); // an error ends the connection: 'end' follows
     c.on("end", () => lost(c));
     try {
@@ -95,4 +99,26 @@ export async function postgresChannel(
       c?.end().catch(() => {});
     },
   };
+}
+
+/**
+ * Tells every running server to empty its cache, from a process that has none (a CLI command
+ * that changed sessions or users behind the servers' backs). PGlite needs nothing: no server can
+ * run beside the command on the same folder.
+ */
+export async function broadcastForgetAll(
+  redisUrl: string | null,
+  notify: ((channel: string, payload: string) => Promise<unknown>) | null,
+): Promise<void> {
+  if (redisUrl) {
+    const { Redis } = await import("ioredis");
+    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+    redis.on("error", () => {});
+    try {
+      await redis.connect();
+      await redis.publish(REDIS_CHANNEL, FORGET_ALL);
+    } finally {
+      redis.disconnect();
+    }
+  } else if (notify) await notify(PG_CHANNEL, FORGET_ALL);
 }
