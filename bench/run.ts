@@ -3,7 +3,8 @@
 // alternating A B … B A; the table goes to stdout and into BENCHMARKS.md's generated section.
 //
 // Env: BENCH_DURATION (seconds per row, default 10: two halves), BENCH_GENERATOR (wrk|autocannon),
-// BENCH_WRITE=0 (do not touch BENCHMARKS.md), DJOSER_DIR, BENCH_PG_ADMIN_URL, BENCH_REDIS_URL (or none).
+// BENCH_WRITE=0 (do not touch BENCHMARKS.md), DJOSER_DIR, BENCH_PG_ADMIN_URL, BENCH_REDIS_URL (default:
+// none, PostgreSQL alone).
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";

@@ -115,15 +115,18 @@ export async function freshDatabase(): Promise<{ url: string; version: string; d
   };
 }
 
-// --- Redis: with it, Portcullis keeps authenticated credentials in memory on PostgreSQL too ------
-const DEFAULT_REDIS = "redis://127.0.0.1:6379";
+// --- Redis: optional, for what instances share (throttle counts, cache invalidations) -----------
 
-/** BENCH_REDIS_URL (which must answer), else the local Redis if it answers; "none": no Redis. */
+/**
+ * BENCH_REDIS_URL (which must answer), shared by the Portcullis servers; by default none:
+ * PostgreSQL alone, as most first deployments run (the auth cache then hears invalidations over
+ * LISTEN/NOTIFY).
+ */
 export async function benchRedis(): Promise<{ url: string | null; note: string }> {
   const wanted = process.env.BENCH_REDIS_URL;
-  if (wanted === "none") return { url: null, note: "no Redis (BENCH_REDIS_URL=none): Portcullis's auth cache is off" };
-  const url = wanted ?? DEFAULT_REDIS;
-  const { hostname, port } = new URL(url);
+  if (!wanted || wanted === "none")
+    return { url: null, note: "PostgreSQL alone, no Redis (auth cache invalidated over LISTEN/NOTIFY)" };
+  const { hostname, port } = new URL(wanted);
   const answers = await new Promise<boolean>((resolve) => {
     const s = connect(Number(port || 6379), hostname, () => s.write("PING\r\n"));
     s.setTimeout(1000, () => {
@@ -136,13 +139,8 @@ export async function benchRedis(): Promise<{ url: string | null; note: string }
     });
     s.on("error", () => resolve(false));
   });
-  if (answers)
-    return { url, note: `Redis ${url.replace(/:[^:@/]*@/, ":***@")} shared by the Portcullis servers: auth cache on` };
-  if (wanted) throw new Error(`BENCH_REDIS_URL=${wanted} does not answer PING`);
-  return {
-    url: null,
-    note: `no Redis at ${DEFAULT_REDIS}: Portcullis's auth cache is off (it needs Redis on PostgreSQL)`,
-  };
+  if (!answers) throw new Error(`BENCH_REDIS_URL=${wanted} does not answer PING`);
+  return { url: wanted, note: `Redis ${wanted.replace(/:[^:@/]*@/, ":***@")} shared by the Portcullis servers` };
 }
 
 // --- Portcullis -------------------------------------------------------------------------------

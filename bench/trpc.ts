@@ -3,7 +3,7 @@
 // with Portcullis's auth cache on (Redis) and off (PostgreSQL alone); wrk, 16 connections,
 // alternating A B C … C B A in one run, each tRPC figure divided by REST's of the same pass.
 //
-// Env: BENCH_DURATION (seconds per figure, default 5), BENCH_PG_ADMIN_URL, BENCH_REDIS_URL.
+// Env: BENCH_DURATION (seconds per figure, default 5), BENCH_PG_ADMIN_URL, BENCH_REDIS_URL (default: none).
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
