@@ -148,6 +148,13 @@ describe("two instances on one PostgreSQL database", () => {
         400,
         ["This sign-in was completed already: start again."],
       ]);
+      // The typed client likewise: the URL from A's social.authorizationUrl, completed on B.
+      const { authorization_url } = await a
+        .trpc()
+        .social.authorizationUrl.mutate({ provider: "oidc", redirectUri: REDIRECT });
+      const back = (await signInAt(authorization_url, "bob", REDIRECT)).params;
+      const done = await b.trpc().social.complete.mutate({ provider: "oidc", code: back.code!, state: back.state! });
+      expect(done).toMatchObject({ status: "ok", user: "bob" });
     } finally {
       await b.stop();
       await a.stop();
