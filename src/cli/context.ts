@@ -44,12 +44,8 @@ export function withMigratedDatabase<T>(settings: Settings, fn: (db: Database) =
  */
 export async function tellServers(settings: Settings, db: Database): Promise<void> {
   const { broadcastForgetAll } = await import("../core/sessions/invalidations.ts");
-  const notify =
-    db.kind === "postgresql"
-      ? (channel: string, payload: string) => db.prisma.$executeRaw`SELECT pg_notify(${channel}, ${payload})`
-      : null;
   try {
-    await broadcastForgetAll(settings.AUTH_CACHE_SECONDS > 0 ? settings.REDIS_URL : null, notify);
+    await broadcastForgetAll(settings.AUTH_CACHE_SECONDS > 0 ? settings.REDIS_URL : null, db.notify ?? null);
   } catch (e) {
     const wait = `their caches keep entries for at most AUTH_CACHE_SECONDS (${settings.AUTH_CACHE_SECONDS} s)`;
     process.stderr.write(`Warning: running servers could not be told (${(e as Error).message}); ${wait}.\n`);

@@ -85,11 +85,10 @@ export async function createDeps(settings: Settings, log = createLogger(settings
   }
   const redis = await connectRedis(settings, log);
   const mailer = createMailer(settings, log);
-  const notify = (channel: string, payload: string) => db.prisma.$executeRaw`SELECT pg_notify(${channel}, ${payload})`;
   const metrics = createMetrics(settings.METRICS_ENABLED);
   const authCache = await createAuthCache(settings, log, {
     redis,
-    notify: db.kind === "postgresql" ? notify : undefined,
+    notify: db.notify,
     metrics,
   });
   const base = {

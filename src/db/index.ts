@@ -17,6 +17,8 @@ export type Database = {
   ping(): Promise<void>;
   /** Closes every connection; an unclosed PGlite keeps the process alive. */
   close(): Promise<void>;
+  /** PostgreSQL's NOTIFY on the pool's connections (PGlite has no other process to tell). */
+  notify?(channel: string, payload: string): Promise<void>;
   /** PostgreSQL's connection pool: open, idle and waiting (PGlite has none). */
   pool?(): { total: number; idle: number; waiting: number };
 };
@@ -91,6 +93,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     migrate: (progress) => withSession((s) => applyMigrations(s, MIGRATIONS_DIR, progress)),
     pending: () => withSession(pendingMigrations),
     ping: () => withSession(async (s) => void (await s.query("SELECT 1"))),
+    notify: async (channel, payload) => void (await pool.query("SELECT pg_notify($1, $2)", [channel, payload])),
     pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: async () => {
       await prisma.$disconnect();

@@ -12,16 +12,13 @@ import type { Logger } from "pino";
 import type { Settings } from "../../config/schema.ts";
 import type { AuthCache, User } from "../deps.ts";
 import type { Metrics } from "../metrics.ts";
-import { type Channel, FORGET_ALL, postgresChannel, redisChannel } from "./invalidations.ts";
+import { type Channel, FORGET_ALL, type Notify, postgresChannel, redisChannel } from "./invalidations.ts";
 
 export type { AuthCache };
 
 const MAX_ENTRIES = 50_000;
 
 type Entry = { value: { user: User }; expires: number };
-
-/** NOTIFY on the database's own connections (the pool's): `SELECT pg_notify(channel, payload)`. */
-export type Notify = (channel: string, payload: string) => Promise<unknown>;
 
 /** Where invalidations travel (Redis, else PostgreSQL's NOTIFY, else nowhere), and what is counted. */
 export type CacheOptions = { redis: Redis | null; notify?: Notify; metrics?: Metrics };

@@ -7,6 +7,8 @@ import pg from "pg";
 import type { Logger } from "pino";
 
 export type Channel = { publish(userId: number): Promise<void>; close(): void };
+/** NOTIFY on the database's own connections (the pool's): `SELECT pg_notify(channel, payload)`. */
+export type Notify = (channel: string, payload: string) => Promise<unknown>;
 /** `onMessage`: a user's id, or FORGET_ALL. */
 type Listener = { onMessage(payload: string): void; onState(listening: boolean): void };
 
@@ -49,12 +51,7 @@ export async function redisChannel(redis: Redis, log: Logger, on: Listener): Pro
  * LISTEN on a connection of its own; NOTIFY through `notify` (the pool's connections), so an
  * invalidation goes out whenever the write that caused it could be made.
  */
-export async function postgresChannel(
-  url: string,
-  notify: (channel: string, payload: string) => Promise<unknown>,
-  log: Logger,
-  on: Listener,
-): Promise<Channel> {
+export async function postgresChannel(url: string, notify: Notify, log: Logger, on: Listener): Promise<Channel> {
   let client: pg.Client | null = null;
   let closed = false;
   let delay = 250;
@@ -106,10 +103,7 @@ export async function postgresChannel(
  * that changed sessions or users behind the servers' backs). PGlite needs nothing: no server can
  * run beside the command on the same folder.
  */
-export async function broadcastForgetAll(
-  redisUrl: string | null,
-  notify: ((channel: string, payload: string) => Promise<unknown>) | null,
-): Promise<void> {
+export async function broadcastForgetAll(redisUrl: string | null, notify: Notify | null): Promise<void> {
   if (redisUrl) {
     const { Redis } = await import("ioredis");
     const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
