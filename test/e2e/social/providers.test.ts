@@ -127,19 +127,25 @@ const SHY: GithubUser = {
 };
 const GH = { id: "gh-client", secret: "gh-secret-0123456789" };
 
-describe("GitHub, plain OAuth 2.0 (pglite)", () => {
+/** The GitHub-shaped server and a Portcullis server signing in through it, for the enclosing describe. */
+function useGithub(extra: Record<string, string> = {}) {
   let github: Awaited<ReturnType<typeof startGithub>>;
   beforeAll(async () => {
     github = await startGithub({ users: [OCTO, SHY], client: GH });
   });
   afterAll(async () => github?.close());
-  const s = useServer("pglite", () => ({
+  return useServer("pglite", () => ({
     ...ALLOWED,
     SOCIAL_AUTH_GITHUB_KEY: GH.id,
     SOCIAL_AUTH_GITHUB_SECRET: GH.secret,
     SOCIAL_AUTH_GITHUB_URL: github.url,
     SOCIAL_AUTH_GITHUB_API_URL: github.apiUrl,
+    ...extra,
   }));
+}
+
+describe("GitHub, plain OAuth 2.0 (pglite)", () => {
+  const s = useGithub();
 
   it("the user and their verified email come from GitHub's API; the id is the uid", async () => {
     const { params, url } = await authorize(s, "octocat", "github");
@@ -167,19 +173,7 @@ describe("GitHub, plain OAuth 2.0 (pglite)", () => {
 });
 
 describe("GitHub when the email is the login (USERNAME_FIELD=email, pglite)", () => {
-  let github: Awaited<ReturnType<typeof startGithub>>;
-  beforeAll(async () => {
-    github = await startGithub({ users: [OCTO, SHY], client: GH });
-  });
-  afterAll(async () => github?.close());
-  const s = useServer("pglite", () => ({
-    ...ALLOWED,
-    USERNAME_FIELD: "email",
-    SOCIAL_AUTH_GITHUB_KEY: GH.id,
-    SOCIAL_AUTH_GITHUB_SECRET: GH.secret,
-    SOCIAL_AUTH_GITHUB_URL: github.url,
-    SOCIAL_AUTH_GITHUB_API_URL: github.apiUrl,
-  }));
+  const s = useGithub({ USERNAME_FIELD: "email" });
 
   it("the verified email is the login; an account GitHub gives no verified email for is refused", async () => {
     const octo = await complete(s, (await authorize(s, "octocat", "github")).params, "github");
